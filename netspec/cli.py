@@ -1,0 +1,192 @@
+"""The ``netspec`` command.  The only module that prints or exits.
+
+Exit status: 0 all good, 1 a spec is invalid (or an output cannot be written),
+2 usage errors (click's own), 3 an internal error, which is a bug to report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import Any
+
+import click
+
+from . import api, schema
+from .errors import Diagnostic, SpecError
+from .ops import LAYERS, OPS
+
+
+@cache
+def _lines(file: str) -> list[str] | None:
+    try:
+        with open(file, encoding="utf-8", errors="replace") as handle:
+            return handle.read(8 * 1024 * 1024).splitlines()
+    except OSError:
+        return None
+
+
+def _emit(diagnostics: list[Diagnostic]) -> None:
+    for d in diagnostics:
+        click.echo(d.render(_lines(d.span.file) if d.span else None), err=True)
+
+
+@contextmanager
+def _reporting() -> Iterator[None]:
+    """Turn any failure into compiler-style text and an exit status, never a traceback."""
+    try:
+        yield
+    except SpecError as exc:
+        _emit(exc.diagnostics)
+        n = len(exc.errors)
+        click.echo(f"{n} error{'s' * (n != 1)}", err=True)
+        sys.exit(1)
+    except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, SystemExit):
+        raise
+    except RecursionError:
+        click.echo("netspec: error: the spec is nested too deeply to process", err=True)
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        click.echo(f"netspec: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("This is a bug in netspec; please report it with the spec that caused it.", err=True)
+        sys.exit(3)
+
+
+def _command(func: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _reporting():
+            return func(*args, **kwargs)
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="netspec")
+def main() -> None:
+    """Compile declarative YAML model specs into PyTorch nn.Module classes."""
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
+def validate(specs: tuple[str, ...], quiet: bool) -> None:
+    """Check SPECS: grammar, names and every shape. Exit 1 if any is invalid."""
+    failed = 0
+    for path in specs:
+        try:
+            with _reporting_one():
+                compiled = api.compile_spec(path)
+                _emit(compiled.warnings)
+                if not quiet:
+                    inf = compiled.inference
+                    click.echo(f"{path}: ok ({compiled.name}, {inf.total_params:,} params)")
+        except _Failed:
+            failed += 1
+    if failed:
+        click.echo(f"{failed} of {len(specs)} spec{'s' * (len(specs) != 1)} invalid", err=True)
+        sys.exit(1)
+
+
+class _Failed(Exception):
+    pass
+
+
+@contextmanager
+def _reporting_one() -> Iterator[None]:
+    try:
+        with _reporting():
+            yield
+    except SystemExit as exc:
+        if exc.code == 1:
+            raise _Failed from None
+        raise
+
+
+@main.command(name="compile")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+@_command
+def compile_(spec: str, output: str | None) -> None:
+    """Print the standalone PyTorch source of SPEC's module."""
+    text = api.compile_source(spec)
+    _emit(api.compile_spec(spec).warnings)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    write_atomic(output, text, spec)
+    click.echo(f"wrote {output}", err=True)
+
+
+def write_atomic(target: str, text: str, spec: str) -> None:
+    """Replace ``target`` in one step: a temp file beside it, then os.replace."""
+    if os.path.exists(target) and os.path.exists(spec) and os.path.samefile(target, spec):
+        raise click.ClickException(f"refusing to overwrite the spec itself: {target}")
+    directory = os.path.dirname(os.path.abspath(target))
+    mode = os.stat(target).st_mode & 0o7777 if os.path.exists(target) else _default_mode()
+    try:
+        handle, temp = tempfile.mkstemp(prefix=".netspec-", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {target}: {exc.strerror}") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, target)
+    except BaseException as exc:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        if isinstance(exc, OSError):
+            raise click.ClickException(f"cannot write {target}: {exc.strerror}") from None
+        raise
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@_command
+def summary(spec: str, as_json: bool) -> None:
+    """Show every layer's output shape and parameter count, with totals."""
+    result = api.summary(spec)
+    _emit(result.warnings)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        click.echo(result.render())
+
+
+@main.command(name="schema")
+def schema_() -> None:
+    """Print the JSON Schema of the spec format."""
+    click.echo(schema.json_schema_text(), nl=False)
+
+
+@main.command()
+def layers() -> None:
+    """List the layer types and forward ops netspec knows."""
+    click.echo("Layer types (layers: {type: NAME, ...}):")
+    for name, layer in sorted(LAYERS.items()):
+        args = ", ".join(a.name + ("?" if a.inferred else "") for a in layer.args)
+        click.echo(f"  {name}({args})  {layer.summary}")
+    click.echo("  Sequential(layers)  layers applied in order")
+    click.echo("Forward ops:")
+    for name, op in sorted(OPS.items()):
+        click.echo(f"  {name}({', '.join(op.params)})  {op.summary}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

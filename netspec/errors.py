@@ -1,0 +1,113 @@
+"""Diagnostics: where a spec is wrong, what was expected, what was found.
+
+Every stage reports through :class:`Diagnostic`; a stage that cannot go on
+raises one :class:`SpecError` carrying all it collected.  Nothing here prints:
+rendering returns text and the CLI decides where it goes.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+PathPart = str | int
+Path = tuple[PathPart, ...]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A place in a file: 1-based line and column, as editors count them."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    span: Span | None = None
+    path: Path = ()
+    hint: str | None = None
+    severity: Severity = "error"
+
+    @property
+    def dotted_path(self) -> str:
+        return format_path(self.path)
+
+    def render(self, source_lines: Sequence[str] | None = None) -> str:
+        """Compiler-style text: one headline, then the source line and hint."""
+        where = str(self.span) if self.span else "<spec>"
+        subject = f" {self.dotted_path}:" if self.path else ""
+        lines = [f"{where}: {self.severity}[{self.code}]{subject} {self.message}"]
+        if source_lines and self.span and 0 < self.span.line <= len(source_lines):
+            text = source_lines[self.span.line - 1].rstrip("\r\n").expandtabs(1)
+            if len(text) <= 200:
+                lines.append(f"  {self.span.line:>4} | {text}")
+                lines.append(f"       | {' ' * max(self.span.col - 1, 0)}^")
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+
+@dataclass
+class SpecError(Exception):
+    """The one exception netspec raises for anything wrong with a spec."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        return "\n".join(d.render() for d in self.diagnostics)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+
+def format_path(path: Path) -> str:
+    """``("layers", "conv", 0, "kernel_size")`` -> ``layers.conv.0.kernel_size``."""
+    return ".".join(str(p) for p in path)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """A hint naming the closest known word, or None when nothing is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in choices}
+        if word.lower() in lowered:
+            close = [lowered[word.lower()]]
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def short_repr(value: object, limit: int = 60) -> str:
+    """The user's token, quoted and cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Collector:
+    """Gathers diagnostics so one run reports several problems, not just the first."""
+
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        self.diagnostics.append(diagnostic)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity == "error" for d in self.diagnostics)
+
+    def raise_if_errors(self) -> None:
+        if self.has_errors:
+            raise SpecError(list(self.diagnostics))

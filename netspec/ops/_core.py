@@ -1,0 +1,301 @@
+"""What a layer or functional op is to netspec: its arguments, its shape rule,
+its parameter count and its PyTorch spelling.  Pure Python: no torch here.
+
+Dims are ``int`` or ``str``; a string is a symbolic size (``N``) or an
+arithmetic expression over symbols (``H-4``), kept readable for summaries.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+Dim = int | str
+Shape = tuple[Dim, ...]
+
+INT64_MAX = 2**63 - 1
+
+# Annotations shared by the argument models (the schema is generated from these).
+PosInt = Annotated[StrictInt, Field(ge=1, le=INT64_MAX)]
+NonNegInt = Annotated[StrictInt, Field(ge=0, le=INT64_MAX)]
+AnyInt = Annotated[StrictInt, Field(ge=-INT64_MAX, le=INT64_MAX)]
+Real = Annotated[StrictFloat, Field(allow_inf_nan=False)]
+PosReal = Annotated[StrictFloat, Field(gt=0, allow_inf_nan=False)]
+Probability = Annotated[StrictFloat, Field(ge=0, le=1, allow_inf_nan=False)]
+Bool = StrictBool
+Str = StrictStr
+
+
+def size_n(n: int, item: Any = PosInt) -> Any:
+    """An int, or a list of exactly ``n`` ints, as PyTorch's ``_size_Nd_t``."""
+    return item | Annotated[tuple[(item,) * n], Field()]  # type: ignore[misc]
+
+
+REQUIRED: Any = object()
+
+
+class ShapeError(Exception):
+    """A shape rule's refusal; the caller turns it into a located Diagnostic."""
+
+    def __init__(self, message: str, arg: str | None = None, code: str = "shape-mismatch", hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.arg = arg
+        self.code = code
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One constructor or op argument, in PyTorch's order."""
+
+    name: str
+    annotation: Any
+    default: Any = REQUIRED
+    inferred: bool = False  # follows from the input shape; checked when written
+    doc: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED and not self.inferred
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A tensor as shape inference sees it."""
+
+    shape: Shape
+    dtype: str = "float32"
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype.startswith(("float", "bfloat"))
+
+
+LayerRule = Callable[[dict[str, Any], Sequence[Tensor]], tuple[Tensor, dict[str, Any]]]
+ParamRule = Callable[[dict[str, Any]], int]
+
+
+@dataclass(frozen=True)
+class LayerType:
+    """An ``nn`` module netspec can build.
+
+    ``rule`` gets the written arguments and the input tensors, and returns the
+    output tensor plus the arguments it inferred; ``count`` gets the complete
+    arguments and returns the parameter count.
+    """
+
+    name: str
+    family: str
+    args: tuple[Arg, ...]
+    rule: LayerRule
+    count: ParamRule = lambda args: 0
+    factory: bool = False  # takes device= and dtype=
+    positional: int = 0  # how many leading args the generated call passes positionally
+    n_inputs: int = 1
+    summary: str = ""
+
+    @property
+    def bare_ok(self) -> bool:
+        return not any(a.required for a in self.args)
+
+    def arg(self, name: str) -> Arg:
+        return next(a for a in self.args if a.name == name)
+
+
+OpRule = Callable[[dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Op:
+    """A functional op usable in ``forward``.
+
+    ``tensors`` names the leading parameters that take tensors (``"*"`` as a
+    name's prefix marks a list of tensors, as ``cat`` takes); ``args`` are the
+    constant parameters after them.  ``spelling`` is the callable's name in
+    generated code; ``extra`` are keyword arguments always passed (dropout's
+    ``training=self.training``).
+    """
+
+    name: str
+    family: str
+    spelling: str
+    tensors: tuple[str, ...]
+    args: tuple[Arg, ...]
+    rule: OpRule
+    method: bool = False  # also callable as ``x.name(...)``
+    extra: tuple[tuple[str, str], ...] = ()
+    summary: str = ""
+    helper: str | None = None  # a module-level function the generated code must define
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        return tuple(t.lstrip("*") for t in self.tensors) + tuple(a.name for a in self.args)
+
+
+# ---------------------------------------------------------------- dims
+
+_SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+
+
+def paren(d: Dim) -> str:
+    text = str(d)
+    return text if _SIMPLE.fullmatch(text) else f"({text})"
+
+
+def dim_add(d: Dim, c: int) -> Dim:
+    if isinstance(d, int):
+        return d + c
+    if c == 0:
+        return d
+    return f"{d}{c:+d}"
+
+
+def dim_sum(a: Dim, b: Dim) -> Dim:
+    if isinstance(a, int) and isinstance(b, int):
+        return a + b
+    return f"{a}+{b}"
+
+
+def dim_mul(a: Dim, b: Dim) -> Dim:
+    if isinstance(a, int) and isinstance(b, int):
+        return a * b
+    if a == 1:
+        return b
+    if b == 1:
+        return a
+    return f"{paren(a)}*{paren(b)}"
+
+
+def dim_floordiv(d: Dim, s: int) -> Dim:
+    if isinstance(d, int):
+        return d // s
+    return d if s == 1 else f"{paren(d)}//{s}"
+
+
+def product(dims: Sequence[Dim]) -> Dim:
+    static = math.prod(d for d in dims if isinstance(d, int))
+    result: Dim = static
+    for d in dims:
+        if isinstance(d, str):
+            result = dim_mul(result, d)
+    return result
+
+
+def fmt_shape(shape: Sequence[Dim]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def normalize_dim(dim: int, rank: int, what: str = "dim") -> int:
+    """PyTorch's wrap of a negative dim, with its range check."""
+    low, high = (-rank, rank - 1) if rank > 0 else (-1, 0)
+    if not low <= dim <= high:
+        raise ShapeError(f"{what} {dim} is out of range for a tensor of rank {rank} (expected {low}..{high})", what)
+    return dim % rank if rank > 0 else 0
+
+
+def as_tuple(value: Any, n: int) -> tuple[Any, ...]:
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    return (value,) * n
+
+
+def static_int(d: Dim, what: str) -> int:
+    if isinstance(d, str):
+        raise ShapeError(f"{what} must be a known size, found symbolic dim '{d}'", code="symbolic-dim",
+                         hint="give the input a concrete size for this dim")
+    return d
+
+
+def check_rank(x: Tensor, ranks: Sequence[int], layer: str) -> None:
+    if x.rank not in ranks:
+        want = " or ".join(f"{r}-D" for r in ranks)
+        raise ShapeError(f"{layer} expects a {want} input, found a {x.rank}-D input {fmt_shape(x.shape)}",
+                         code="rank-mismatch")
+
+
+def check_float(x: Tensor, layer: str) -> None:
+    if not x.is_float:
+        raise ShapeError(f"{layer} expects a floating-point input, found {x.dtype}", code="dtype-mismatch")
+
+
+def check_inferred(args: dict[str, Any], name: str, found: Dim, what: str) -> dict[str, Any]:
+    """Compare a written inferable argument with what the input says; fill it in when absent."""
+    written = args.get(name)
+    if written is None:
+        if isinstance(found, str):
+            raise ShapeError(f"{name} cannot be inferred from symbolic dim '{found}'", name, "symbolic-dim",
+                             f"write {name} explicitly or give the input a concrete size")
+        return {name: found}
+    if isinstance(found, int) and written != found:
+        raise ShapeError(f"expects {written} {what}, gets {found}", name,
+                         hint=f"set {name}: {found} or remove it to have it inferred")
+    return {name: written}
+
+
+def window_out(size: Dim, kernel: int, stride: int, pad_total: int, dilation: int, ceil_mode: bool = False,
+               pad_left: int = 0) -> Dim:
+    """ATen's pooling_output_shape / conv output arithmetic for one spatial dim."""
+    span = dilation * (kernel - 1) + 1
+    if isinstance(size, str):
+        offset = pad_total - span
+        if ceil_mode and stride > 1:
+            return f"ceil({paren(dim_add(size, offset))}/{stride})+1"
+        return dim_add(dim_floordiv(dim_add(size, offset), stride), 1) if stride > 1 else dim_add(size, offset + 1)
+    numerator = size + pad_total - span + (stride - 1 if ceil_mode else 0)
+    out = numerator // stride + 1  # Python's // rounds toward -inf, as div_rtn does
+    if ceil_mode and (out - 1) * stride >= size + pad_left:
+        out -= 1  # the last window must start inside the input or its left padding
+    return out
+
+
+def broadcast(a: Shape, b: Shape) -> Shape:
+    """NumPy/PyTorch broadcasting of two shapes."""
+    out: list[Dim] = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        x = a[-i] if i <= len(a) else 1
+        y = b[-i] if i <= len(b) else 1
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        elif isinstance(x, str) or isinstance(y, str):
+            out.append(x if isinstance(x, int) else y)
+        else:
+            raise ShapeError(f"shapes {fmt_shape(a)} and {fmt_shape(b)} do not broadcast (size {x} vs {y} at dim {-i})")
+    return tuple(reversed(out))
+
+
+def same_dims(a: Dim, b: Dim) -> bool:
+    return a == b or isinstance(a, str) or isinstance(b, str)
+
+
+PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
+
+
+@dataclass
+class Registry:
+    layers: dict[str, LayerType] = field(default_factory=dict)
+    ops: dict[str, Op] = field(default_factory=dict)
+
+    def add_layer(self, layer: LayerType) -> LayerType:
+        assert layer.name not in self.layers, layer.name
+        self.layers[layer.name] = layer
+        return layer
+
+    def add_op(self, op: Op) -> Op:
+        assert op.name not in self.ops, op.name
+        self.ops[op.name] = op
+        return op
+
+
+REGISTRY = Registry()

@@ -1,0 +1,42 @@
+"""Element-wise activations and (log-)softmax, as layers and as functional ops."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from ._core import REGISTRY, AnyInt, Arg, Bool, LayerType, Op, Real, Tensor, check_float, normalize_dim
+
+
+def _elementwise(layer: str, args: tuple[Arg, ...], op: str, spelling: str, summary: str,
+                 needs_dim: bool = False) -> None:
+    def check(x: Tensor, values: dict[str, Any]) -> Tensor:
+        check_float(x, layer)
+        if values.get("dim") is not None:
+            normalize_dim(values["dim"], x.rank)
+        return x
+
+    def rule(values: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+        return check(inputs[0], values), {}
+
+    REGISTRY.add_layer(LayerType(name=layer, family="activation", args=args, rule=rule, summary=summary))
+    op_args = tuple(Arg("dim", AnyInt) if a.name == "dim" and needs_dim else a for a in args)
+    REGISTRY.add_op(Op(name=op, family="activation", spelling=spelling, tensors=("input",), args=op_args,
+                       rule=lambda bound: check(bound["input"], bound), method=not spelling.startswith("F."),
+                       summary=f"functional {summary}"))
+
+
+_INPLACE = Arg("inplace", Bool, False)
+_elementwise("ReLU", (_INPLACE,), "relu", "F.relu", "max(x, 0)")
+_elementwise("ReLU6", (_INPLACE,), "relu6", "F.relu6", "min(max(x, 0), 6)")
+_elementwise("LeakyReLU", (Arg("negative_slope", Real, 0.01), _INPLACE), "leaky_relu", "F.leaky_relu",
+             "x if x > 0 else negative_slope * x")
+_elementwise("GELU", (Arg("approximate", Literal["none", "tanh"], "none"),), "gelu", "F.gelu",
+             "Gaussian error linear unit")
+_elementwise("SiLU", (_INPLACE,), "silu", "F.silu", "x * sigmoid(x)")
+_elementwise("Sigmoid", (), "sigmoid", "torch.sigmoid", "logistic sigmoid")
+_elementwise("Tanh", (), "tanh", "torch.tanh", "hyperbolic tangent")
+_elementwise("Softmax", (Arg("dim", AnyInt | None, None),), "softmax", "F.softmax",
+             "softmax along dim", needs_dim=True)
+_elementwise("LogSoftmax", (Arg("dim", AnyInt | None, None),), "log_softmax", "F.log_softmax",
+             "log of softmax along dim", needs_dim=True)

@@ -1,0 +1,87 @@
+"""Affine layers: Linear, Bilinear, Embedding."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ._core import (
+    REGISTRY,
+    AnyInt,
+    Arg,
+    Bool,
+    LayerType,
+    PosInt,
+    PosReal,
+    ShapeError,
+    Tensor,
+    check_float,
+    check_inferred,
+    fmt_shape,
+    same_dims,
+)
+
+
+def _linear_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+    (x,) = inputs
+    if x.rank < 1:
+        raise ShapeError("Linear expects an input with at least 1 dim, found a scalar", code="rank-mismatch")
+    check_float(x, "Linear")
+    inferred = check_inferred(args, "in_features", x.shape[-1], "input features")
+    return Tensor((*x.shape[:-1], args["out_features"]), x.dtype), inferred
+
+
+def _bilinear_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+    x1, x2 = inputs
+    for x in inputs:
+        check_float(x, "Bilinear")
+        if x.rank < 1:
+            raise ShapeError("Bilinear expects inputs with at least 1 dim", code="rank-mismatch")
+    if x1.rank != x2.rank or not all(same_dims(a, b) for a, b in zip(x1.shape[:-1], x2.shape[:-1], strict=True)):
+        raise ShapeError(f"Bilinear inputs must agree on all but the last dim, found {fmt_shape(x1.shape)} "
+                         f"and {fmt_shape(x2.shape)}")
+    inferred = check_inferred(args, "in1_features", x1.shape[-1], "features in input 1")
+    inferred |= check_inferred(args, "in2_features", x2.shape[-1], "features in input 2")
+    return Tensor((*x1.shape[:-1], args["out_features"]), x1.dtype), inferred
+
+
+def _embedding_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+    (x,) = inputs
+    if x.is_float:
+        raise ShapeError(f"Embedding expects integer indices, found a {x.dtype} input", code="dtype-mismatch",
+                         hint="declare the input as {shape: [...], dtype: int64}")
+    padding_idx = args.get("padding_idx")
+    n = args["num_embeddings"]
+    if padding_idx is not None and not -n <= padding_idx < n:
+        raise ShapeError(f"padding_idx {padding_idx} is outside -{n}..{n - 1}", "padding_idx")
+    return Tensor((*x.shape, args["embedding_dim"]), "float32"), {}
+
+
+REGISTRY.add_layer(LayerType(
+    name="Linear", family="linear", rule=_linear_rule, factory=True, positional=2,
+    count=lambda a: a["in_features"] * a["out_features"] + (a["out_features"] if a.get("bias", True) else 0),
+    summary="y = x W^T + b over the last dim; in_features is inferred",
+    args=(Arg("in_features", PosInt, inferred=True), Arg("out_features", PosInt), Arg("bias", Bool, True)),
+))
+REGISTRY.add_layer(LayerType(
+    name="Bilinear", family="linear", rule=_bilinear_rule, factory=True, positional=3, n_inputs=2,
+    count=lambda a: a["in1_features"] * a["in2_features"] * a["out_features"]
+    + (a["out_features"] if a.get("bias", True) else 0),
+    summary="y = x1^T A x2 + b, called with two inputs; in1/in2_features are inferred",
+    args=(Arg("in1_features", PosInt, inferred=True), Arg("in2_features", PosInt, inferred=True),
+          Arg("out_features", PosInt), Arg("bias", Bool, True)),
+))
+REGISTRY.add_layer(LayerType(
+    name="Embedding", family="linear", rule=_embedding_rule, factory=True, positional=2,
+    count=lambda a: a["num_embeddings"] * a["embedding_dim"],
+    summary="a lookup table; the input holds integer indices",
+    args=(
+        Arg("num_embeddings", PosInt),
+        Arg("embedding_dim", PosInt),
+        Arg("padding_idx", AnyInt | None, None),
+        Arg("max_norm", PosReal | None, None),
+        Arg("norm_type", PosReal, 2.0),
+        Arg("scale_grad_by_freq", Bool, False),
+        Arg("sparse", Bool, False),
+    ),
+))

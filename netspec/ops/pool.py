@@ -1,0 +1,122 @@
+"""Pooling layers and their functional twins, with ATen's pooling arithmetic."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from ._core import (
+    REGISTRY,
+    Arg,
+    Bool,
+    Dim,
+    LayerType,
+    NonNegInt,
+    Op,
+    PosInt,
+    ShapeError,
+    Tensor,
+    as_tuple,
+    check_float,
+    check_rank,
+    fmt_shape,
+    size_n,
+    window_out,
+)
+
+
+def pool_spatial(name: str, sizes: Sequence[Dim], args: dict[str, Any], n: int, dilated: bool) -> tuple[Dim, ...]:
+    kernel = as_tuple(args["kernel_size"], n)
+    stride_arg = args.get("stride")
+    stride = kernel if stride_arg is None or stride_arg == () else as_tuple(stride_arg, n)
+    padding = as_tuple(args.get("padding", 0), n)
+    dilation = as_tuple(args.get("dilation", 1), n) if dilated else (1,) * n
+    ceil_mode = bool(args.get("ceil_mode", False))
+    out: list[Dim] = []
+    for i, size in enumerate(sizes):
+        if padding[i] > kernel[i] // 2:
+            raise ShapeError(f"{name} padding {padding[i]} must be at most half the kernel size {kernel[i]}",
+                             "padding", hint=f"use padding <= {kernel[i] // 2}")
+        value = window_out(size, kernel[i], stride[i], 2 * padding[i], dilation[i], ceil_mode, padding[i])
+        if isinstance(value, int) and value < 1:
+            raise ShapeError(f"{name} output size {value} in spatial dim {i} is < 1 for input size {size} "
+                             f"(kernel {kernel[i]}, stride {stride[i]}, padding {padding[i]}, dilation {dilation[i]})",
+                             "kernel_size", "output-too-small")
+        out.append(value)
+    return tuple(out)
+
+
+def _pool_shape(kind: str, n: int, args: dict[str, Any], x: Tensor) -> Tensor:
+    name = f"{kind}Pool{n}d"
+    check_rank(x, (n + 1, n + 2), name)
+    if kind == "Avg":
+        check_float(x, name)
+    spatial = pool_spatial(name, x.shape[-n:], args, n, dilated=kind == "Max")
+    return Tensor((*x.shape[:-n], *spatial), x.dtype)
+
+
+def _pool_args(kind: str, n: int) -> tuple[Arg, ...]:
+    common = (
+        Arg("kernel_size", size_n(n)),
+        Arg("stride", size_n(n) | None, None),
+        Arg("padding", size_n(n, NonNegInt), 0),
+    )
+    if kind == "Max":
+        return (*common, Arg("dilation", size_n(n), 1), Arg("ceil_mode", Bool, False))
+    avg = (*common, Arg("ceil_mode", Bool, False), Arg("count_include_pad", Bool, True))
+    if n > 1:
+        avg = (*avg, Arg("divisor_override", Annotated[int, Field(strict=True, ge=1)] | None, None))
+    return avg
+
+
+def _pool(kind: str, n: int) -> None:
+    def rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+        return _pool_shape(kind, n, args, inputs[0]), {}
+
+    def op_rule(bound: dict[str, Any]) -> Tensor:
+        return _pool_shape(kind, n, bound, bound["input"])
+
+    args = _pool_args(kind, n)
+    REGISTRY.add_layer(LayerType(
+        name=f"{kind}Pool{n}d", family="pool", args=args, rule=rule,
+        summary=f"{n}-D {kind.lower()} pooling (nn.{kind}Pool{n}d); stride defaults to kernel_size"))
+    REGISTRY.add_op(Op(
+        name=f"{kind.lower()}_pool{n}d", family="pool", spelling=f"F.{kind.lower()}_pool{n}d", tensors=("input",),
+        args=args, rule=op_rule, summary=f"functional {n}-D {kind.lower()} pooling"))
+
+
+def _adaptive_shape(n: int, output_size: Any, x: Tensor) -> Tensor:
+    name = f"AdaptiveAvgPool{n}d"
+    check_rank(x, (n + 1, n + 2), name)
+    check_float(x, name)
+    sizes = as_tuple(output_size, n)
+    spatial = tuple(x.shape[-n + i] if s is None else s for i, s in enumerate(sizes))
+    for i, size in enumerate(x.shape[-n:]):
+        if size == 0:
+            raise ShapeError(f"{name} input {fmt_shape(x.shape)} has an empty spatial dim {i}", code="output-too-small")
+    return Tensor((*x.shape[:-n], *spatial), x.dtype)
+
+
+def _adaptive(n: int) -> None:
+    size = PosInt | None if n == 1 else size_n(n, PosInt | None)
+
+    def rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+        return _adaptive_shape(n, args["output_size"], inputs[0]), {}
+
+    def op_rule(bound: dict[str, Any]) -> Tensor:
+        return _adaptive_shape(n, bound["output_size"], bound["input"])
+
+    args = (Arg("output_size", size),)
+    REGISTRY.add_layer(LayerType(name=f"AdaptiveAvgPool{n}d", family="pool", args=args, rule=rule,
+                                 summary=f"{n}-D adaptive average pooling to output_size"))
+    REGISTRY.add_op(Op(name=f"adaptive_avg_pool{n}d", family="pool", spelling=f"F.adaptive_avg_pool{n}d",
+                       tensors=("input",), args=args, rule=op_rule, summary=f"functional {n}-D adaptive average pooling"))
+
+
+for _kind in ("Max", "Avg"):
+    for _n in (1, 2, 3):
+        _pool(_kind, _n)
+for _n in (1, 2, 3):
+    _adaptive(_n)

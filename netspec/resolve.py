@@ -1,0 +1,475 @@
+"""Checked spec -> :class:`ir.Model`: names, layers, parameters and the forward program.
+
+Forward steps written as text are parsed with :mod:`ast` and translated node by
+node against a whitelist; nothing is ever evaluated.  Names are checked here
+once, so every later stage can trust them as Python identifiers.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+from typing import Any
+
+from pydantic import BaseModel
+
+from . import ir
+from .errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
+from .ops import LAYERS, OPS
+from .schema import SEQUENTIAL, ListItem, ParamDictSpec, ParamItem, ParamListSpec, Spec
+from .source import Source
+
+# nn.Module's own attributes: a layer or parameter with one of these names would
+# replace a method or break registration.  tests/test_resolve.py keeps this list
+# in step with the installed torch.
+MODULE_ATTRIBUTES = frozenset("""
+T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double dump_patches
+eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half ipu load_state_dict
+modules mtia named_buffers named_children named_modules named_parameters parameters register_backward_hook
+register_buffer register_forward_hook register_forward_pre_hook register_full_backward_hook
+register_full_backward_pre_hook register_load_state_dict_post_hook register_load_state_dict_pre_hook
+register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
+set_extra_state set_submodule share_memory state_dict to to_empty train training type xpu zero_grad
+""".split())
+# Names the generated module itself uses at top level or inside forward.
+RESERVED = frozenset({"self", "torch", "nn", "F", "OrderedDict", "corr2d", "device", "dtype", "super"})
+
+BINOPS: dict[type[ast.operator], str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.MatMult: "@"}
+MAX_EXPR_NODES = 2_000
+
+
+def resolve(spec: Spec, source: Source) -> ir.Model:
+    return _Resolver(spec, source).run()
+
+
+class _Resolver:
+    def __init__(self, spec: Spec, source: Source) -> None:
+        self.spec = spec
+        self.source = source
+        self.diag = Collector()
+        self.layer_names: set[str] = set()
+        self.param_kinds: dict[str, str] = {}
+        self.used: set[str] = set()
+
+    def error(self, code: str, message: str, path: Path, hint: str | None = None, span: Span | None = None,
+              key: bool = False) -> None:
+        where = span or (self.source.key_span(path) if key else self.source.span(path))
+        self.diag.add(Diagnostic(code, message, where, path, hint))
+
+    def warn(self, code: str, message: str, path: Path, hint: str | None = None, key: bool = True) -> None:
+        where = self.source.key_span(path) if key else self.source.span(path)
+        self.diag.add(Diagnostic(code, message, where, path, hint, "warning"))
+
+    def run(self) -> ir.Model:
+        self.check_name(self.spec.name, ("name",), "class name", attribute=False, key=False)
+        inputs = self.inputs()
+        for name in self.spec.args:
+            self.check_name(name, ("args", name), "forward argument", attribute=False)
+        layers = [self.layer(value, name, str(name), ("layers", name)) for name, value in self.spec.layers.items()]
+        params = [self.param_group(name, value) for name, value in self.spec.params.items()]
+        self.layer_names = set(self.spec.layers)
+        self.check_clashes()
+        self.diag.raise_if_errors()
+        body = self.forward(inputs)
+        self.diag.raise_if_errors()
+        self.unused()
+        warnings = [d for d in self.diag.diagnostics if d.severity == "warning"]
+        return ir.Model(self.spec.name, self.spec.description, self.source, inputs, dict(self.spec.args), layers,
+                        params, body, warnings)
+
+    # ------------------------------------------------------------ names
+
+    def check_name(self, name: str, path: Path, what: str, attribute: bool = True, key: bool = True) -> None:
+        if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+            self.error("bad-name", f"{what} '{name}' is a Python keyword", path, "choose another name", key=key)
+        elif attribute and name in MODULE_ATTRIBUTES:
+            self.error("bad-name", f"{what} '{name}' would replace nn.Module's own attribute '{name}'", path,
+                       f"rename it, e.g. '{name}_'", key=key)
+        elif name in RESERVED:
+            self.error("bad-name", f"{what} '{name}' is reserved by the generated code", path,
+                       f"rename it, e.g. '{name}_'", key=key)
+
+    def check_clashes(self) -> None:
+        for name in self.spec.params:
+            if name in self.spec.layers:
+                self.error("duplicate-name", f"'{name}' names both a layer and a parameter", ("params", name),
+                           "give each module attribute its own name", key=True)
+        for name in [*self.spec.inputs, *self.spec.args]:
+            if name in self.spec.layers or name in self.spec.params:
+                section = "inputs" if name in self.spec.inputs else "args"
+                self.error("duplicate-name", f"'{name}' names both a forward value and a layer or parameter",
+                           (section, name), "rename the input or argument", key=True)
+        for name in self.spec.args:
+            if name in self.spec.inputs:
+                self.error("duplicate-name", f"'{name}' is both an input and an argument", ("args", name), key=True)
+
+    # ------------------------------------------------------------ inputs, layers, params
+
+    def inputs(self) -> list[ir.Input]:
+        result = []
+        for name, value in self.spec.inputs.items():
+            self.check_name(name, ("inputs", name), "input", attribute=False)
+            shape, dtype = (value, "float32") if isinstance(value, list) else (value.shape, value.dtype)
+            result.append(ir.Input(name, tuple(shape), dtype, self.source.key_span(("inputs", name))))
+        return result
+
+    def layer(self, value: Any, key: str | int, attr: str, path: Path) -> ir.Layer:
+        if isinstance(key, str):
+            self.check_name(key, path, "layer")
+        if isinstance(value, str):
+            return ir.Layer(key, attr, path, value)
+        if isinstance(value, list):
+            return self.sequential(value, key, attr, path, path)
+        kind = value.type
+        if kind == SEQUENTIAL:
+            return self.sequential(value.layers, key, attr, path, (*path, "layers"))
+        args = value.model_dump(exclude_unset=True, exclude={"type"})
+        return ir.Layer(key, attr, path, kind, args)
+
+    def sequential(self, children: Any, key: str | int, attr: str, path: Path, child_base: Path) -> ir.Layer:
+        items = list(children.items()) if isinstance(children, dict) else list(enumerate(children))
+        if not items:
+            self.error("empty-sequential", "a Sequential needs at least one layer", path)
+        layer = ir.Layer(key, attr, path, SEQUENTIAL, named=isinstance(children, dict))
+        layer.children = [self.layer(v, k, f"{attr}.{k}", (*child_base, k)) for k, v in items]
+        return layer
+
+    def param_group(self, name: str, value: Any) -> ir.ParamGroup:
+        path: Path = ("params", name)
+        self.check_name(name, path, "parameter")
+        if isinstance(value, ParamListSpec):
+            items: list[ir.ParamTensor] = []
+            for i, entry in enumerate(value.items):
+                repeat = entry.repeat if isinstance(entry, ListItem) else 1
+                for _ in range(repeat):
+                    index = len(items)
+                    items.append(self.param_tensor(entry, index, f"{name}.{index}", (*path, "list", i)))
+            kind = "ParameterList"
+        elif isinstance(value, ParamDictSpec):
+            items = [self.param_tensor(entry, key, f"{name}.{key}", (*path, "dict", key))
+                     for key, entry in value.items.items()]
+            kind = "ParameterDict"
+        else:
+            items = [self.param_tensor(value, name, name, path)]
+            kind = "Parameter"
+        self.param_kinds[name] = kind
+        return ir.ParamGroup(name, kind, path, items)
+
+    def param_tensor(self, entry: Any, key: str | int, attr: str, path: Path) -> ir.ParamTensor:
+        if isinstance(entry, list):
+            return ir.ParamTensor(key, attr, path, tuple(entry))
+        item: ParamItem = entry
+        init, init_args = item.init, {}
+        if isinstance(init, BaseModel):
+            chosen = init.model_dump(exclude_unset=True)
+            if len(chosen) != 1:
+                self.error("bad-init", f"expected one initialiser in init, found {len(chosen)}", (*path, "init"),
+                           "write e.g. init: {uniform: {a: -0.1, b: 0.1}}")
+                return ir.ParamTensor(key, attr, path, tuple(item.shape))
+            ((init, _),) = chosen.items()
+            init_args = getattr(item.init, init).model_dump()
+        if init == "uniform" and init_args["a"] > init_args["b"]:
+            self.error("bad-value", f"uniform needs a <= b, found a={init_args['a']}, b={init_args['b']}",
+                       (*path, "init"))
+        return ir.ParamTensor(key, attr, path, tuple(item.shape), init, init_args, item.requires_grad, item.dtype)
+
+    # ------------------------------------------------------------ forward
+
+    def forward(self, inputs: list[ir.Input]) -> list[ir.Stmt]:
+        first = inputs[0].name
+        if self.spec.forward is None:
+            if len(inputs) > 1:
+                self.error("needs-forward", f"with {len(inputs)} inputs, forward must say how they are used",
+                           ("inputs",), "add a 'forward:' list of steps")
+                return []
+            body: list[ir.Stmt] = []
+            for name in self.spec.layers:
+                span = self.source.key_span(("layers", name))
+                call = ir.Call(name, "layer", (ir.Name(first, "value", span),), (), span)
+                body.append(ir.Assign(first, call, span, ("layers", name)))
+                self.used.add(name)
+            if not body:
+                self.error("empty-forward", "the spec has no layers and no forward", (), "add layers or a forward")
+            return body
+        return _ForwardParser(self, first).parse(self.spec.forward)
+
+    def unused(self) -> None:
+        if self.spec.forward is None:
+            return
+        for name in self.spec.layers:
+            if name not in self.used:
+                self.warn("unused-layer", f"layer '{name}' is never used in forward", ("layers", name),
+                          "remove it, or call it in forward")
+        for name in self.spec.params:
+            if name not in self.used:
+                self.warn("unused-param", f"parameter '{name}' is never used in forward", ("params", name),
+                          "remove it, or use it in forward")
+
+
+class _ForwardParser:
+    """Turns forward steps into IR statements, tracking which values exist."""
+
+    def __init__(self, resolver: _Resolver, first: str) -> None:
+        self.r = resolver
+        self.current = first
+        self.values: set[str] = set(resolver.spec.inputs) | set(resolver.spec.args)
+        self.path: Path = ("forward",)
+        self.span = Span(resolver.source.file, 1, 1)
+        self.text = ""
+        self.returned = False
+        self.explicit = False
+
+    def parse(self, steps: list[Any]) -> list[ir.Stmt]:
+        body: list[ir.Stmt] = []
+        for i, step in enumerate(steps):
+            self.path = ("forward", i)
+            self.span = self.r.source.span(self.path)
+            if self.returned:
+                self.r.error("unreachable", "this step comes after 'return' and never runs", self.path,
+                             "remove it, or move the return to the end")
+                break
+            stmt = self.step(step)
+            if stmt is not None:
+                body.append(stmt)
+        if self.explicit and not self.returned and not self.r.diag.has_errors:
+            self.r.error("missing-return", "forward assigns named values but never returns one",
+                         ("forward", len(steps) - 1), "end forward with a step like 'return x'")
+        return body
+
+    def step(self, step: Any) -> ir.Stmt | None:
+        if isinstance(step, BaseModel):
+            ((op, value),) = step.model_dump(exclude_unset=True, by_alias=True).items()
+            raw = self.r.source.data["forward"][self.path[1]][op]
+            return self.apply(op, "op", *self.op_args(op, raw))
+        text: str = step
+        if text.isidentifier() and not keyword.iskeyword(text):
+            return self.bare(text)
+        return self.statement(text)
+
+    def op_args(self, op: str, raw: Any) -> tuple[tuple[ir.Expr, ...], tuple[tuple[str, ir.Expr], ...]]:
+        if isinstance(raw, dict):
+            return (), tuple((k, self.const(v)) for k, v in raw.items())
+        return (self.const(raw),), ()
+
+    def const(self, value: Any) -> ir.Expr:
+        if isinstance(value, list):
+            return ir.Seq(tuple(self.const(v) for v in value), self.span, is_tuple=True)
+        return ir.Const(value, self.span)
+
+    def bare(self, name: str) -> ir.Stmt | None:
+        if name in self.r.layer_names:
+            self.r.used.add(name)
+            return self.apply(name, "layer", (), ())
+        if name in OPS:
+            return self.apply(name, "op", (), ())
+        hint = did_you_mean(name, [*self.r.layer_names, *OPS])
+        self.r.error("unknown-name", f"step '{name}' is neither a layer of this spec nor an op", self.path,
+                     hint or "define it under 'layers', or see 'netspec layers' for the ops", span=self.span)
+        return None
+
+    def apply(self, func: str, kind: str, args: tuple[ir.Expr, ...], kwargs: tuple[tuple[str, ir.Expr], ...]
+              ) -> ir.Assign:
+        value = ir.Name(self.current, "value", self.span)
+        return ir.Assign(self.current, ir.Call(func, kind, (value, *args), kwargs, self.span), self.span, self.path)
+
+    # ------------------------------------------------------------ statements
+
+    def statement(self, text: str) -> ir.Stmt | None:
+        self.text = text
+        try:
+            tree = ast.parse(text, mode="exec")
+        except SyntaxError as exc:
+            span = self.at(exc.lineno or 1, (exc.offset or 1) - 1)
+            self.r.error("syntax", f"cannot read step {short_repr(text)}: {exc.msg}", self.path,
+                         "a step is a layer or op name, 'name = expression', or 'return expression'", span=span)
+            return None
+        if len(tree.body) != 1:
+            self.r.error("syntax", f"expected one statement in a step, found {len(tree.body)}", self.path,
+                         "put each statement in its own step", span=self.span)
+            return None
+        if sum(1 for _ in ast.walk(tree)) > MAX_EXPR_NODES:
+            self.r.error("too-large", f"step has more than {MAX_EXPR_NODES} syntax nodes", self.path, span=self.span)
+            return None
+        try:
+            return self.stmt(tree.body[0])
+        except _Refused:
+            return None
+
+    def stmt(self, node: ast.stmt) -> ir.Stmt:
+        span = self.at(node.lineno, node.col_offset)
+        if isinstance(node, ast.Return):
+            if node.value is None:
+                raise self.refuse(node, "'return' needs a value", "write 'return x'")
+            self.returned = True
+            return ir.Return(self.expr(node.value), span, self.path)
+        if isinstance(node, ast.For):
+            return self.loop(node, span)
+        return self.assignment(node, span)
+
+    def assignment(self, node: ast.stmt, span: Span) -> ir.Assign:
+        if isinstance(node, ast.Expr):
+            value = self.expr(node.value)
+            self.values.add(self.current)
+            return ir.Assign(self.current, value, span, self.path)
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = self.expr(node.value)
+            return ir.Assign(self.define(node.targets[0]), value, span, self.path)
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and type(node.op) in BINOPS:
+            left = self.name(ast.Name(node.target.id, ast.Load(), lineno=node.lineno, col_offset=node.col_offset))
+            value = ir.BinOp(BINOPS[type(node.op)], left, self.expr(node.value), span)
+            return ir.Assign(self.define(node.target), value, span, self.path)
+        if isinstance(node, ast.Assign):
+            raise self.refuse(node, "assign one name at a time", "write 'h = expression'")
+        raise self.refuse(node, f"{_describe(node)} is not part of the forward language",
+                          "a step is 'name = expression', 'return expression' or 'for p in params: x = ...'")
+
+    def define(self, target: ast.Name) -> str:
+        name = target.id
+        span = self.at(target.lineno, target.col_offset)
+        if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in RESERVED:
+            raise self.refuse(target, f"'{name}' cannot be a value name", "choose another name")
+        if name in self.r.layer_names or name in self.r.param_kinds or name in OPS:
+            raise self.refuse(target, f"value '{name}' would hide the layer, parameter or op of the same name",
+                              "choose another name for the value")
+        if name in self.r.spec.args:
+            raise self.refuse(target, f"'{name}' is a forward argument and cannot be reassigned")
+        self.explicit = True
+        self.values.add(name)
+        self.current = name
+        del span
+        return name
+
+    def loop(self, node: ast.For, span: Span) -> ir.For:
+        if not isinstance(node.target, ast.Name):
+            raise self.refuse(node.target, "a for loop binds one name", "write 'for p in params: x = mm(x, p)'")
+        if not isinstance(node.iter, ast.Name) or self.r.param_kinds.get(node.iter.id) != "ParameterList":
+            raise self.refuse(node.iter, "a for loop runs over a ParameterList", "write 'for p in params: ...'")
+        if node.orelse:
+            raise self.refuse(node, "for ... else is not part of the forward language")
+        iterable = self.name(node.iter)
+        target = node.target.id
+        if target in self.r.layer_names or target in self.r.param_kinds or target in RESERVED or target in OPS:
+            raise self.refuse(node.target, f"loop variable '{target}' would hide another name")
+        self.values.add(target)
+        body = []
+        for child in node.body:
+            stmt = self.assignment(child, self.at(child.lineno, child.col_offset))
+            body.append(stmt)
+        self.values.discard(target)
+        return ir.For(target, iterable, tuple(body), span, self.path)
+
+    # ------------------------------------------------------------ expressions
+
+    def expr(self, node: ast.expr) -> ir.Expr:
+        span = self.at(node.lineno, node.col_offset)
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, (bool, int, float, str)) or node.value is None:
+                return ir.Const(node.value, span)
+            raise self.refuse(node, f"constant {short_repr(node.value)} is not allowed")
+        if isinstance(node, (ast.Tuple, ast.List)):
+            return ir.Seq(tuple(self.expr(e) for e in node.elts), span, isinstance(node, ast.Tuple))
+        if isinstance(node, ast.BinOp) and type(node.op) in BINOPS:
+            return ir.BinOp(BINOPS[type(node.op)], self.expr(node.left), self.expr(node.right), span)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            operand = self.expr(node.operand)
+            if isinstance(node.op, ast.UAdd):
+                return operand
+            if isinstance(operand, ir.Const) and isinstance(operand.value, (int, float)) and not isinstance(
+                    operand.value, bool):
+                return ir.Const(-operand.value, span)
+            return ir.Neg(operand, span)
+        if isinstance(node, ast.Call):
+            return self.call(node, span)
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node, span)
+        raise self.refuse(node, f"{_describe(node)} is not part of the forward language",
+                          "use names, numbers, calls of layers and ops, + - * / @, and params[key]")
+
+    def name(self, node: ast.Name) -> ir.Name:
+        span = self.at(node.lineno, node.col_offset)
+        name = node.id
+        if name in self.values:
+            return ir.Name(name, "value", span)
+        if name in self.r.param_kinds:
+            self.r.used.add(name)
+            return ir.Name(name, "param", span)
+        if name in self.r.layer_names:
+            raise self.refuse(node, f"layer '{name}' must be called, as '{name}(x)'")
+        known = [*self.values, *self.r.param_kinds, *self.r.layer_names]
+        raise self.refuse(node, f"'{name}' is used before it is assigned" if name.isidentifier() else
+                          f"unknown name '{name}'", did_you_mean(name, known) or "assign it in an earlier step",
+                          code="undefined-name")
+
+    def call(self, node: ast.Call, span: Span) -> ir.Call:
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+            raise self.refuse(node, "* and ** arguments are not part of the forward language")
+        kwargs = tuple((k.arg or "", self.expr(k.value)) for k in node.keywords)
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            receiver = self.expr(func.value)
+            op = OPS.get(func.attr)
+            if op is None or not op.method:
+                hint = did_you_mean(func.attr, [n for n, o in OPS.items() if o.method])
+                raise self.refuse(func, f"method '.{func.attr}()' is not part of the forward language",
+                                  hint or "call an op, e.g. mean(x)")
+            args = (receiver, *(self.expr(a) for a in node.args))
+            return ir.Call(func.attr, "op", args, kwargs, span, method=True)
+        if not isinstance(func, ast.Name):
+            raise self.refuse(func, "only layers and ops can be called", "call a layer by name, as conv1(x)")
+        args = tuple(self.expr(a) for a in node.args)
+        if func.id in self.r.layer_names:
+            self.r.used.add(func.id)
+            return ir.Call(func.id, "layer", args, kwargs, span)
+        if func.id in OPS:
+            return ir.Call(func.id, "op", args, kwargs, span)
+        hint = did_you_mean(func.id, [*self.r.layer_names, *OPS])
+        raise self.refuse(func, f"'{func.id}' is neither a layer of this spec nor an op",
+                          hint or "see 'netspec layers' for the ops", code="unknown-name")
+
+    def subscript(self, node: ast.Subscript, span: Span) -> ir.Index:
+        if not isinstance(node.value, ast.Name) or self.r.param_kinds.get(node.value.id) not in (
+                "ParameterList", "ParameterDict"):
+            raise self.refuse(node, "only a ParameterList or ParameterDict can be indexed",
+                              "index a parameter group, as params[0] or params[choice]")
+        base = self.name(node.value)
+        index = self.expr(node.slice)
+        if not isinstance(index, (ir.Const, ir.Name)):
+            raise self.refuse(node.slice, "an index is a constant or a forward argument", "write params[choice]")
+        return ir.Index(base, index, span)
+
+    # ------------------------------------------------------------ places and refusals
+
+    def at(self, lineno: int, col_offset: int) -> Span:
+        """The file position of a column inside this step's text."""
+        base = self.span
+        lines = self.r.source.lines
+        first = self.text.splitlines()[0] if self.text else ""
+        if lineno == 1 and 0 < base.line <= len(lines):
+            found = lines[base.line - 1].find(first, base.col - 1) if first else -1
+            if found >= 0:
+                return Span(base.file, base.line, found + col_offset + 1)
+        return Span(base.file, base.line + lineno - 1, base.col + (col_offset if lineno == 1 else 0))
+
+    def refuse(self, node: ast.AST, message: str, hint: str | None = None, code: str = "unsupported") -> _Refused:
+        span = self.at(getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
+        self.r.error(code, message, self.path, hint, span=span)
+        return _Refused()
+
+
+class _Refused(Exception):
+    """Unwinds one step after its diagnostic is recorded."""
+
+
+def _describe(node: ast.AST) -> str:
+    names = {ast.Lambda: "lambda", ast.Attribute: "attribute access", ast.Import: "import", ast.ImportFrom: "import",
+             ast.If: "if", ast.While: "while", ast.With: "with", ast.FunctionDef: "def", ast.ClassDef: "class",
+             ast.ListComp: "a comprehension", ast.DictComp: "a comprehension", ast.GeneratorExp: "a generator",
+             ast.Compare: "a comparison", ast.BoolOp: "and/or", ast.IfExp: "a conditional expression",
+             ast.Dict: "a dict literal", ast.JoinedStr: "an f-string", ast.Await: "await", ast.Yield: "yield",
+             ast.NamedExpr: "':='", ast.Starred: "'*'", ast.Delete: "del", ast.Global: "global"}
+    return names.get(type(node), f"'{type(node).__name__}'")
+
+
+__all__ = ["MODULE_ATTRIBUTES", "RESERVED", "SpecError", "resolve"]

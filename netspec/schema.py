@@ -1,0 +1,535 @@
+"""The spec's grammar as pydantic v2 models: the single truth.
+
+Per-layer and per-op argument models are drawn from the registry, so a layer
+added there is accepted here, documented in the JSON Schema and covered by the
+tests at once.  ``schemas/netspec.schema.json`` is ``json_schema()`` written
+out; a test keeps the two in sync.
+
+Validation errors from pydantic are turned into :class:`Diagnostic` s that
+quote the user's token and point at its line.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
+from pydantic_core import ErrorDetails
+from typing_extensions import TypeAliasType
+
+from .errors import Diagnostic, Path, SpecError, did_you_mean, short_repr
+from .ops import LAYERS, OPS, REQUIRED, LayerType, Op
+from .ops._core import INT64_MAX, PosInt, Real
+from .source import Source
+
+SPEC_VERSION = 1
+IDENTIFIER_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+Identifier = Annotated[StrictStr, Field(pattern=IDENTIFIER_PATTERN, max_length=64)]
+SymbolicDim = Annotated[StrictStr, Field(pattern=IDENTIFIER_PATTERN, max_length=64)]
+InputDim = PosInt | SymbolicDim
+DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "bool")
+DType = Literal["float32", "float64", "float16", "bfloat16", "int64", "int32", "bool"]
+FloatDType = Literal["float32", "float64", "float16", "bfloat16"]
+ArgValue = StrictStr | StrictInt | StrictFloat | StrictBool | None
+
+_STRICT = ConfigDict(extra="forbid", strict=False, hide_input_in_errors=True)
+
+
+def _config(title: str, description: str = "") -> ConfigDict:
+    extra: dict[str, Any] = {"description": description} if description else {}
+    return ConfigDict(extra="forbid", title=title, json_schema_extra=extra or None)  # type: ignore[typeddict-item]
+
+
+# ---------------------------------------------------------------- layers
+
+SEQUENTIAL = "Sequential"
+BARE = "bare"
+SEQUENCE = "list"
+
+
+def _field(arg_default: Any, inferred: bool, annotation: Any) -> tuple[Any, Any]:
+    if inferred:
+        return annotation | None, None
+    return annotation, ... if arg_default is REQUIRED else arg_default
+
+
+def _layer_model(layer: LayerType) -> type[BaseModel]:
+    fields: dict[str, Any] = {"type": (Literal[layer.name], ...)}  # type: ignore[valid-type]
+    for arg in layer.args:
+        fields[arg.name] = _field(arg.default, arg.inferred, arg.annotation)
+    return create_model(layer.name, __config__=_config(layer.name, layer.summary), **fields)
+
+
+def _layer_tag(value: Any) -> str | None:
+    if isinstance(value, str):
+        return BARE
+    if isinstance(value, list):
+        return SEQUENCE
+    if isinstance(value, dict):
+        kind = value.get("type")
+        return kind if isinstance(kind, str) else None
+    return None
+
+
+LAYER_MODELS: dict[str, type[BaseModel]] = {name: _layer_model(layer) for name, layer in LAYERS.items()}
+BARE_NAMES = tuple(name for name, layer in LAYERS.items() if layer.bare_ok)
+BareLayer = Literal[BARE_NAMES]  # type: ignore[valid-type]
+
+SequentialModel = create_model(
+    SEQUENTIAL,
+    __config__=_config(SEQUENTIAL, "layers applied in order: a list (children 0, 1, 2...) or a mapping (named)"),
+    type=(Literal["Sequential"], ...),
+    layers=(list["LayerSpec"] | dict[Identifier, "LayerSpec"], ...),  # type: ignore[name-defined]
+)
+
+def _layer_union() -> Any:
+    members: list[Any] = [Annotated[model, Tag(name)] for name, model in LAYER_MODELS.items()]
+    members += [
+        Annotated[SequentialModel, Tag(SEQUENTIAL)],
+        Annotated[BareLayer, Tag(BARE)],
+        Annotated[list["LayerSpec"], Tag(SEQUENCE)],
+    ]
+    union = members[0]
+    for member in members[1:]:
+        union = union | member
+    return Annotated[union, Discriminator(_layer_tag)]
+
+
+LayerSpec = TypeAliasType("LayerSpec", _layer_union())  # type: ignore[misc]
+SequentialModel.model_rebuild(_types_namespace={"LayerSpec": LayerSpec})
+
+# ---------------------------------------------------------------- forward steps
+
+
+def _op_args_model(op: Op) -> type[BaseModel]:
+    fields = {arg.name: _field(arg.default, False, arg.annotation) for arg in op.args}
+    return create_model(f"{op.name}_args", __config__=_config(f"{op.name} arguments", op.summary), **fields)
+
+
+OP_ARG_MODELS: dict[str, type[BaseModel]] = {name: _op_args_model(op) for name, op in OPS.items()}
+STEP_OPS = tuple(name for name, op in OPS.items() if len(op.tensors) == 1 and not op.tensors[0].startswith("*"))
+
+
+def _op_step_model(op: Op) -> type[BaseModel]:
+    shorthand = [a.annotation for a in op.args[:1]]
+    value = OP_ARG_MODELS[op.name] if not shorthand else OP_ARG_MODELS[op.name] | shorthand[0]
+    return create_model(f"{op.name}_step", __config__=_config(f"{op.name} step", op.summary),
+                        **{op.name: (value, ...)})
+
+
+def _step_tag(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "expr"
+    if isinstance(value, dict) and len(value) == 1:
+        (key,) = value
+        return str(key)
+    return None
+
+
+def _step_union() -> Any:
+    members: list[Any] = [Annotated[StrictStr, Tag("expr")]]
+    members += [Annotated[_op_step_model(OPS[name]), Tag(name)] for name in STEP_OPS]
+    union = members[0]
+    for member in members[1:]:
+        union = union | member
+    return Annotated[union, Discriminator(_step_tag)]
+
+
+Step = _step_union()
+
+# ---------------------------------------------------------------- params
+
+ParamShape = Annotated[list[PosInt], Field(max_length=16)]
+
+
+class Uniform(BaseModel):
+    model_config = _STRICT
+    a: Real = 0.0
+    b: Real = 1.0
+
+
+class Normal(BaseModel):
+    model_config = _STRICT
+    mean: Real = 0.0
+    std: Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)] = 1.0
+
+
+class TruncNormal(Normal):
+    a: Real = -2.0
+    b: Real = 2.0
+
+
+class Constant(BaseModel):
+    model_config = _STRICT
+    value: Real
+
+
+class Kaiming(BaseModel):
+    model_config = _STRICT
+    a: Real = 0.0
+    mode: Literal["fan_in", "fan_out"] = "fan_in"
+    nonlinearity: Literal["relu", "leaky_relu", "linear", "sigmoid", "tanh"] = "leaky_relu"
+
+
+class Xavier(BaseModel):
+    model_config = _STRICT
+    gain: Real = 1.0
+
+
+INIT_ARGS: dict[str, type[BaseModel]] = {
+    "uniform": Uniform, "normal": Normal, "trunc_normal": TruncNormal, "constant": Constant,
+    "kaiming_uniform": Kaiming, "kaiming_normal": Kaiming, "xavier_uniform": Xavier, "xavier_normal": Xavier,
+}
+SIMPLE_INITS = ("randn", "rand", "zeros", "ones")
+InitWithArgs = create_model(
+    "InitWithArgs", __config__=ConfigDict(extra="forbid", title="init with arguments"),
+    **{name: (model, None) for name, model in INIT_ARGS.items()},
+)
+Init = Literal[SIMPLE_INITS] | Literal[tuple(INIT_ARGS)] | InitWithArgs  # type: ignore[valid-type]
+
+
+class ParamItem(BaseModel):
+    """One ``nn.Parameter``."""
+
+    model_config = _config("Parameter", "one nn.Parameter: a shape and how to fill it")
+    shape: ParamShape
+    init: Init = "randn"
+    requires_grad: StrictBool = True
+    dtype: FloatDType | None = None
+
+
+class ListItem(ParamItem):
+    model_config = _config("ParameterList item", "a Parameter, repeated `repeat` times")
+    repeat: Annotated[StrictInt, Field(ge=1, le=10_000)] = 1
+
+
+class ParamListSpec(BaseModel):
+    model_config = _config("ParameterList", "an nn.ParameterList, registered as <name>.0, <name>.1, ...")
+    items: Annotated[list[ListItem | ParamShape], Field(min_length=1, alias="list")]
+
+
+class ParamDictSpec(BaseModel):
+    model_config = _config("ParameterDict", "an nn.ParameterDict, registered as <name>.<key> in order")
+    items: Annotated[dict[Identifier, ParamItem | ParamShape], Field(min_length=1, alias="dict")]
+
+
+def _param_tag(value: Any) -> str | None:
+    if isinstance(value, list):
+        return "shape"
+    if isinstance(value, dict):
+        return "ParameterList" if "list" in value else "ParameterDict" if "dict" in value else "Parameter"
+    return None
+
+
+ParamSpec = Annotated[
+    Annotated[ParamShape, Tag("shape")]
+    | Annotated[ParamItem, Tag("Parameter")]
+    | Annotated[ParamListSpec, Tag("ParameterList")]
+    | Annotated[ParamDictSpec, Tag("ParameterDict")],
+    Discriminator(_param_tag),
+]
+
+# ---------------------------------------------------------------- the spec
+
+
+class InputSpec(BaseModel):
+    model_config = _config("input", "a tensor input: its shape and dtype")
+    shape: Annotated[list[InputDim], Field(max_length=16)]
+    dtype: DType = "float32"
+
+
+class Spec(BaseModel):
+    """A netspec model spec."""
+
+    model_config = ConfigDict(extra="forbid", title="netspec spec")
+    netspec: Annotated[StrictInt, Field(ge=SPEC_VERSION, le=SPEC_VERSION, description="spec format version")]
+    name: Annotated[Identifier, Field(description="the generated class name")]
+    description: StrictStr | None = Field(None, max_length=10_000)
+    inputs: Annotated[dict[Identifier, Annotated[list[InputDim], Field(max_length=16)] | InputSpec],
+                      Field(min_length=1, description="forward's tensor inputs: shapes of ints and symbols")]
+    args: dict[Identifier, ArgValue] = Field(default_factory=dict,
+                                            description="forward's non-tensor arguments, with their defaults")
+    layers: dict[Identifier, LayerSpec] = Field(default_factory=dict,  # type: ignore[valid-type]
+                                                description="submodules, in registration order")
+    params: dict[Identifier, ParamSpec] = Field(default_factory=dict,
+                                                description="raw Parameter / ParameterList / ParameterDict")
+    forward: Annotated[list[Step], Field(min_length=1)] | None = Field(  # type: ignore[valid-type]
+        None, description="steps; omitted: apply layers in order")
+
+
+TAG_MODELS: dict[str, type[BaseModel]] = {
+    **LAYER_MODELS, SEQUENTIAL: SequentialModel, "Parameter": ParamItem, "ParameterList": ParamListSpec,
+    "ParameterDict": ParamDictSpec, "InputSpec": InputSpec,
+    **{name: OP_ARG_MODELS[name] for name in STEP_OPS}, "ListItem": ListItem, "InitWithArgs": InitWithArgs,
+    **{model.__name__: model for model in INIT_ARGS.values()},
+}
+
+
+@cache
+def _spec_adapter() -> TypeAdapter[Spec]:
+    return TypeAdapter(Spec)
+
+
+@cache
+def json_schema() -> dict[str, Any]:
+    schema = Spec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://netspec.dev/schemas/netspec.schema.json"
+    return schema
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def validate_data(source: Source) -> Spec:
+    """Check the data against the grammar, or raise SpecError with located diagnostics."""
+    if not isinstance(source.data, dict):
+        raise SpecError([Diagnostic("not-a-mapping", f"expected a mapping at the top of the spec, found "
+                                    f"{_kind(source.data)}", source.span(()), (), "start the spec with 'netspec: 1'")])
+    try:
+        return _spec_adapter().validate_python(source.data)
+    except ValidationError as exc:
+        raise SpecError(_diagnostics(exc.errors(), source)) from None
+
+
+# ---------------------------------------------------------------- error translation
+
+
+def _diagnostics(errors: list[ErrorDetails], source: Source) -> list[Diagnostic]:
+    grouped: dict[Path, list[ErrorDetails]] = {}
+    for error in errors:
+        keyed = error["type"] in ("missing", "extra_forbidden")
+        grouped.setdefault(_data_path(error["loc"], source.data, keyed), []).append(error)
+    result = []
+    for path, group in grouped.items():
+        if _shadowed(path, group, grouped):
+            continue
+        result.append(_diagnostic(path, _pick(group, path, source.data), group, source))
+    return sorted(result, key=lambda d: (d.span.line, d.span.col) if d.span else (0, 0))
+
+
+def _shadowed(path: Path, group: list[ErrorDetails], grouped: dict[Path, list[ErrorDetails]]) -> bool:
+    """A union branch's plain type mismatch is noise when another branch matched the
+    value's kind and reported something deeper inside it."""
+    deeper = any(len(other) > len(path) and other[: len(path)] == path for other in grouped)
+    return deeper and all(e["type"].endswith("_type") for e in group)
+
+
+def _data_path(loc: tuple[int | str, ...], data: Any, keyed: bool) -> Path:
+    """Drop pydantic's union-tag entries from ``loc``, keeping the steps into the data.
+
+    A part that is not in the data is a tag, except the last part of a
+    missing/unknown-key error, which names the key.
+    """
+    path: list[int | str] = []
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            path.append(part)
+        elif keyed and i == len(loc) - 1:
+            path.append(part)
+    return tuple(path)
+
+
+def _pick(group: list[ErrorDetails], path: Path, data: Any) -> ErrorDetails:
+    """Among a union's failed branches, the one whose expectation fits the value written."""
+    value = _value_at(data, path)
+    preferred = {list: ("tuple", "list", "too_"), dict: ("dict", "model", "missing", "extra"),
+                 int: ("int", "greater", "less"), float: ("float", "finite", "greater", "less"),
+                 str: ("literal", "string", "union_tag")}
+    for kind, prefixes in preferred.items():
+        if isinstance(value, kind) and not isinstance(value, bool):
+            for error in group:
+                if error["type"].startswith(prefixes):
+                    return error
+    return group[0]
+
+
+def _value_at(data: Any, path: Path) -> Any:
+    node = data
+    for part in path:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return _ABSENT
+    return node
+
+
+_ABSENT: Any = object()
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, int):
+        return f"{value} (an integer)" if abs(value) < 10**30 else "a huge integer"
+    if isinstance(value, float):
+        return f"{value} (a float)"
+    if isinstance(value, str):
+        return f"{short_repr(value)} (a string)"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _expected(error: ErrorDetails) -> str:
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    simple = {
+        "int_type": "an integer", "float_type": "a number", "bool_type": "true or false", "string_type": "a string",
+        "list_type": "a list", "tuple_type": "a list", "dict_type": "a mapping", "model_type": "a mapping",
+        "model_attributes_type": "a mapping", "finite_number": "a finite number", "none_required": "null",
+    }
+    if kind in simple:
+        return simple[kind]
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()), "?")
+        return f"a value {op} {bound}" if bound != INT64_MAX else "a size that fits in 64 bits"
+    if kind == "literal_error":
+        return f"one of {ctx.get('expected', '?')}"
+    if kind == "string_pattern_mismatch":
+        return "a name made of letters, digits and '_', starting with a letter"
+    if kind in ("too_short", "too_long"):
+        return f"{'at least' if kind == 'too_short' else 'at most'} {ctx.get('min_length', ctx.get('max_length'))} items"
+    return error["msg"][0].lower() + error["msg"][1:]
+
+
+def _diagnostic(path: Path, error: ErrorDetails, group: list[ErrorDetails], source: Source) -> Diagnostic:
+    kind = error["type"]
+    value = _value_at(source.data, path)
+    span = source.span(path)
+    if kind == "extra_forbidden":
+        key = str(path[-1])
+        return Diagnostic("unknown-key", f"unknown key '{key}'", source.key_span(path), path,
+                          did_you_mean(key, _allowed_keys(error["loc"])) or _allowed_hint(error["loc"]))
+    if kind == "missing":
+        return Diagnostic("missing-key", f"missing required key '{path[-1]}'", source.span(path[:-1]), path,
+                          _missing_hint(path))
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        return _bad_tag(path, value, span, error)
+    if path == ("netspec",):
+        return Diagnostic("bad-version", f"expected netspec: {SPEC_VERSION}, found {_kind(value)}", span, path,
+                          f"this netspec reads spec version {SPEC_VERSION}")
+    if kind == "literal_error" and isinstance(value, str) and len(path) >= 2 and _is_bare_layer_position(path, source):
+        return _unknown_layer(path, value, span)
+    if kind == "string_pattern_mismatch":
+        return Diagnostic("bad-name", f"expected a name made of ASCII letters, digits and '_', starting with a letter, "
+                          f"found {_kind(value)}", span, path, None)
+    expectations = []
+    for item in [error, *[e for e in group if e is not error]]:
+        text = _expected(item)
+        if text not in expectations:
+            expectations.append(text)
+    expected = " or ".join(expectations[:3])
+    hint = _literal_hint(error, value)
+    code = "bad-value" if kind.startswith(("greater", "less", "finite", "literal", "too_")) else "bad-type"
+    return Diagnostic(code, f"expected {expected}, found {_kind(value)}", span, path, hint)
+
+
+def _literal_hint(error: ErrorDetails, value: Any) -> str | None:
+    if error["type"] == "literal_error" and isinstance(value, str):
+        expected = str((error.get("ctx") or {}).get("expected", ""))
+        words = [w.strip(" '\"") for w in expected.replace(" or ", ",").split(",")]
+        return did_you_mean(value, [w for w in words if w])
+    if isinstance(value, str) and error["type"] in ("int_type", "float_type", "bool_type"):
+        return "quoted values are strings; write the value without quotes"
+    return None
+
+
+def _is_bare_layer_position(path: Path, source: Source) -> bool:
+    return path[0] == "layers" or (len(path) > 2 and "layers" in path[:-1])
+
+
+def _bad_tag(path: Path, value: Any, span: Any, error: ErrorDetails) -> Diagnostic:
+    if path[:1] == ("layers",) or "layers" in path:
+        if isinstance(value, dict):
+            kind = value.get("type")
+            if kind is None:
+                return Diagnostic("missing-key", "missing required key 'type' in this layer", span, path,
+                                  "write 'type: Linear' (or another layer type), or a bare type name")
+            if isinstance(kind, str):
+                return _unknown_layer((*path, "type"), kind, span)
+            return Diagnostic("bad-type", f"expected a layer type name, found {_kind(kind)}", span, (*path, "type"))
+        return Diagnostic("bad-type", f"expected a layer (a mapping with 'type', a type name or a list), found "
+                          f"{_kind(value)}", span, path)
+    if path[:1] == ("forward",):
+        if isinstance(value, dict) and len(value) == 1:
+            (name,) = value
+            return _unknown_op(path, str(name), span)
+        return Diagnostic("bad-step", f"expected a step (a name, an expression, or a one-key mapping op: args), "
+                          f"found {_kind(value)}", span, path)
+    return Diagnostic("bad-type", f"expected a parameter (a shape list or a mapping with shape/list/dict), found "
+                      f"{_kind(value)}", span, path)
+
+
+def _unknown_layer(path: Path, name: str, span: Any) -> Diagnostic:
+    hint = did_you_mean(name, [*LAYERS, SEQUENTIAL])
+    if name in LAYERS and not LAYERS[name].bare_ok:
+        needed = ", ".join(a.name for a in LAYERS[name].args if a.required)
+        return Diagnostic("missing-key", f"layer type '{name}' needs arguments ({needed}) and cannot be written bare",
+                          span, path, f"write {{type: {name}, {needed.split(', ')[0]}: ...}}")
+    return Diagnostic("unknown-layer", f"unknown layer type {short_repr(name)}", span, path,
+                      hint or "run 'netspec layers' for the list of layer types")
+
+
+def _unknown_op(path: Path, name: str, span: Any) -> Diagnostic:
+    if name in OPS:
+        return Diagnostic("bad-step", f"op '{name}' takes several tensors and cannot be a one-key step", span, path,
+                          f"write it as an expression, e.g. 'x = {name}(...)'")
+    return Diagnostic("unknown-op", f"unknown op {short_repr(name)}", span, path,
+                      did_you_mean(name, STEP_OPS) or "run 'netspec layers' for the list of ops")
+
+
+def _model_for(loc: tuple[int | str, ...]) -> type[BaseModel]:
+    """The model whose keys an unknown-key error at ``loc`` should be compared with."""
+    by_name = {model.__name__: model for model in TAG_MODELS.values()} | TAG_MODELS
+    model: type[BaseModel] = Spec
+    for part in loc[:-1]:
+        if isinstance(part, str) and part in by_name:
+            model = by_name[part]
+        elif isinstance(part, str) and part in model.model_fields:
+            annotation = model.model_fields[part].annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                model = annotation
+    return model
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    return list(_model_for(loc).model_fields)
+
+
+def _allowed_hint(loc: tuple[int | str, ...]) -> str:
+    return "known keys: " + ", ".join(_allowed_keys(loc))
+
+
+def _missing_hint(path: Path) -> str | None:
+    if path[-1] == "netspec":
+        return "start the spec with 'netspec: 1'"
+    if path[-1] == "inputs":
+        return "declare forward's inputs, e.g. 'inputs: {x: [N, 784]}'"
+    return None

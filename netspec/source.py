@@ -1,0 +1,281 @@
+"""Spec text -> plain Python data, with the file:line:col of every node.
+
+The YAML is read as an event stream, never handed to a constructor, so no tag
+can name Python code and no structure is built before its depth, size and
+shape are checked.  Scalars follow the YAML 1.2 core schema; the YAML 1.1
+spellings that change meaning between parsers (``no``, ``on``, ``017``,
+``3:3``) are refused instead of guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+import yaml
+
+from .errors import Diagnostic, Path, Span, SpecError
+
+MAX_BYTES = 32 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 4_000_000
+MAX_INT_DIGITS = 40
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_NULL = {"", "~", "null", "Null", "NULL"}
+_TRUE = {"true", "True", "TRUE"}
+_FALSE = {"false", "False", "FALSE"}
+_INT = re.compile(r"[-+]?[0-9]+")
+_OCT = re.compile(r"0o[0-7]+")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_INF = re.compile(r"[-+]?\.(inf|Inf|INF)")
+_NAN = re.compile(r"\.(nan|NaN|NAN)")
+_YAML11_BOOL = {"yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"}
+_SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?")
+_LEADING_ZERO = re.compile(r"[-+]?0[0-9]+")
+_BINARY = re.compile(r"[-+]?0b[01_]+")
+
+
+@dataclass
+class Source:
+    """A parsed spec: its data and where each value and key stands in the file."""
+
+    file: str
+    text: str
+    data: Any
+    spans: dict[Path, Span] = field(default_factory=dict)
+    key_spans: dict[Path, Span] = field(default_factory=dict)
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+    def span(self, path: Path) -> Span:
+        """The span of the node at ``path``, or of its nearest ancestor."""
+        while path not in self.spans and path:
+            path = path[:-1]
+        return self.spans.get(path, Span(self.file, 1, 1))
+
+    def key_span(self, path: Path) -> Span:
+        return self.key_spans.get(path) or self.span(path)
+
+
+def load_file(path: str | FsPath) -> Source:
+    name = str(path)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise SpecError([Diagnostic("file-unreadable", f"cannot read the spec: {exc.strerror or exc}", None)]) from None
+    return load_bytes(raw, name)
+
+
+def load_bytes(raw: bytes, file: str = "<spec>") -> Source:
+    if len(raw) > MAX_BYTES:
+        raise _error(file, 1, 1, "file-too-large", f"spec is larger than {MAX_BYTES // (1024 * 1024)} MiB",
+                     "split the model or generate it with blocks and repeat")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise _error(file, line, col, "encoding", f"expected UTF-8 text, found byte 0x{raw[exc.start]:02x}",
+                     "save the spec as UTF-8") from None
+    return load_text(text, file)
+
+
+def load_text(text: str, file: str = "<spec>") -> Source:
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise _error(file, line, 1, "encoding", "expected text, found a NUL byte", None)
+    builder = _Builder(file)
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            builder.feed(event)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or exc.context or "malformed YAML"
+        hint = "indent with spaces; YAML forbids tabs" if "\t" in problem or "tab" in problem else None
+        raise _error(file, line, col, "yaml-syntax", f"invalid YAML: {problem}", hint) from None
+    except yaml.YAMLError as exc:  # reader errors (control characters) carry no problem_mark
+        raise _error(file, 1, 1, "yaml-syntax", f"invalid YAML: {exc}", None) from None
+    except RecursionError:
+        raise _error(file, 1, 1, "too-deep", f"spec nests deeper than {MAX_DEPTH} levels", None) from None
+    if builder.result is _MISSING:
+        raise _error(file, 1, 1, "empty-spec", "expected a mapping with 'netspec: 1', found an empty file",
+                     "start the spec with 'netspec: 1'")
+    return Source(file, text, builder.result, builder.spans, builder.key_spans)
+
+
+def _error(file: str, line: int, col: int, code: str, message: str, hint: str | None) -> SpecError:
+    return SpecError([Diagnostic(code, message, Span(file, line, col), (), hint)])
+
+
+class _Missing:
+    pass
+
+
+_MISSING: Any = _Missing()
+
+
+class _Frame:
+    """A mapping or sequence under construction."""
+
+    def __init__(self, container: dict[Any, Any] | list[Any], path: Path) -> None:
+        self.container = container
+        self.path = path
+        self.pending_key: Any = _MISSING
+        self.pending_key_span: Span | None = None
+
+
+class _Builder:
+    """Builds data from parser events with an explicit stack (no recursion)."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.stack: list[_Frame] = []
+        self.result: Any = _MISSING
+        self.spans: dict[Path, Span] = {}
+        self.key_spans: dict[Path, Span] = {}
+        self.nodes = 0
+        self.documents = 0
+
+    def span_of(self, event: Any) -> Span:
+        mark = event.start_mark
+        return Span(self.file, mark.line + 1, mark.column + 1)
+
+    def fail(self, event: Any, code: str, message: str, hint: str | None = None) -> SpecError:
+        span = self.span_of(event)
+        return _error(self.file, span.line, span.col, code, message, hint)
+
+    def feed(self, event: Any) -> None:
+        if isinstance(event, yaml.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                raise self.fail(event, "multiple-documents", "expected one YAML document, found a second",
+                                "keep one spec per file; remove the '---' separator")
+            return
+        if isinstance(event, yaml.AliasEvent):
+            raise self.fail(event, "yaml-alias", f"YAML aliases are not allowed (found '*{event.anchor}')",
+                            "write the value out, or use a Sequential block for repeated layers")
+        if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            self.check_node(event)
+        if isinstance(event, yaml.ScalarEvent):
+            self.add_value(event, self.scalar(event))
+        elif isinstance(event, yaml.MappingStartEvent):
+            self.open(event, {})
+        elif isinstance(event, yaml.SequenceStartEvent):
+            self.open(event, [])
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            frame = self.stack.pop()
+            if frame.pending_key is not _MISSING:  # pragma: no cover - the parser pairs keys and values
+                raise self.fail(event, "yaml-syntax", "mapping key has no value")
+
+    def check_node(self, event: Any) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self.fail(event, "too-large", f"spec has more than {MAX_NODES} YAML nodes")
+        if event.anchor is not None:
+            raise self.fail(event, "yaml-alias", f"YAML anchors are not allowed (found '&{event.anchor}')",
+                            "write the value out, or use a Sequential block for repeated layers")
+        if event.tag is not None:
+            plain = isinstance(event, yaml.ScalarEvent) and event.tag == "!" and not event.implicit[0]
+            if not plain:
+                raise self.fail(event, "yaml-tag", f"explicit YAML tags are not allowed (found '{event.tag}')",
+                                "netspec reads plain YAML values only; remove the tag")
+        if len(self.stack) >= MAX_DEPTH:
+            raise self.fail(event, "too-deep", f"spec nests deeper than {MAX_DEPTH} levels")
+
+    def child_path(self) -> Path:
+        if not self.stack:
+            return ()
+        frame = self.stack[-1]
+        if isinstance(frame.container, list):
+            return (*frame.path, len(frame.container))
+        return (*frame.path, frame.pending_key)
+
+    def open(self, event: Any, container: dict[Any, Any] | list[Any]) -> None:
+        if self.stack and isinstance(self.stack[-1].container, dict) and self.stack[-1].pending_key is _MISSING:
+            raise self.fail(event, "yaml-key", "expected a plain key, found a mapping or list used as a key")
+        path = self.child_path()
+        self.add_value(event, container)
+        self.stack.append(_Frame(container, path))
+
+    def add_value(self, event: Any, value: Any) -> None:
+        span = self.span_of(event)
+        if not self.stack:
+            self.result = value
+            self.spans[()] = span
+            return
+        frame = self.stack[-1]
+        if isinstance(frame.container, list):
+            self.spans[(*frame.path, len(frame.container))] = span
+            frame.container.append(value)
+        elif frame.pending_key is _MISSING:
+            self.add_key(event, frame, value, span)
+        else:
+            path = (*frame.path, frame.pending_key)
+            self.spans[path] = span
+            if frame.pending_key_span is not None:
+                self.key_spans[path] = frame.pending_key_span
+            frame.container[frame.pending_key] = value
+            frame.pending_key = _MISSING
+
+    def add_key(self, event: Any, frame: _Frame, key: Any, span: Span) -> None:
+        # Keys are names, so they stay strings whatever they look like.
+        key = event.value if isinstance(event, yaml.ScalarEvent) else key
+        if key in frame.container:
+            raise self.fail(event, "duplicate-key", f"key '{key}' appears twice in this mapping",
+                            f"YAML parsers silently keep the last '{key}'; remove one of them")
+        frame.pending_key = key
+        frame.pending_key_span = span
+
+    def scalar(self, event: Any) -> Any:
+        text: str = event.value
+        is_key = bool(self.stack) and isinstance(self.stack[-1].container, dict) and self.stack[-1].pending_key is _MISSING
+        if event.style or is_key or event.tag == "!":  # the C parser reports plain style as ''
+            return text
+        return self.resolve_plain(event, text)
+
+    def resolve_plain(self, event: Any, text: str) -> Any:
+        if text in _NULL:
+            return None
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        if text in _YAML11_BOOL:
+            raise self.fail(event, "yaml-ambiguous", f"'{text}' is a boolean in YAML 1.1 but a string in YAML 1.2",
+                            "write true or false, or quote the string")
+        if _LEADING_ZERO.fullmatch(text) or _BINARY.fullmatch(text):
+            raise self.fail(event, "yaml-ambiguous", f"'{text}' is read differently by YAML 1.1 and 1.2 parsers",
+                            "write the number without a leading zero or prefix, or quote the string")
+        if _SEXAGESIMAL.fullmatch(text):
+            raise self.fail(event, "yaml-ambiguous", f"'{text}' is a base-60 number in YAML 1.1",
+                            "quote it if you mean a string")
+        if _INT.fullmatch(text) or _OCT.fullmatch(text) or _HEX.fullmatch(text):
+            return self.integer(event, text)
+        if _FLOAT.fullmatch(text):
+            return float(text)
+        if _INF.fullmatch(text):
+            return float("-inf") if text.startswith("-") else float("inf")
+        if _NAN.fullmatch(text):
+            return float("nan")
+        return text
+
+    def integer(self, event: Any, text: str) -> int:
+        if len(text) > MAX_INT_DIGITS:
+            raise self.fail(event, "int-too-large", f"integer literal has {len(text)} digits, more than any tensor size",
+                            "netspec integers fit in 64 bits (at most 9223372036854775807)")
+        if text.startswith("0o"):
+            return int(text[2:], 8)
+        if text.startswith("0x"):
+            return int(text[2:], 16)
+        return int(text)
