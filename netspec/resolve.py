@@ -293,7 +293,14 @@ class _ForwardParser:
         try:
             return self.stmt(tree.body[0])
         except _Refused:
+            self.define_quietly(tree.body[0])
             return None
+
+    def define_quietly(self, node: ast.stmt) -> None:
+        """After a refused assignment, treat its name as defined so later steps do not cascade."""
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            self.values.add(node.targets[0].id)
+            self.explicit = True
 
     def stmt(self, node: ast.stmt) -> ir.Stmt:
         span = self.at(node.lineno, node.col_offset)

@@ -501,8 +501,11 @@ def _unknown_op(path: Path, name: str, span: Any) -> Diagnostic:
     if name in OPS:
         return Diagnostic("bad-step", f"op '{name}' takes several tensors and cannot be a one-key step", span, path,
                           f"write it as an expression, e.g. 'x = {name}(...)'")
-    return Diagnostic("unknown-op", f"unknown op {short_repr(name)}", span, path,
-                      did_you_mean(name, STEP_OPS) or "run 'netspec layers' for the list of ops")
+    if not name.isidentifier():
+        hint = "YAML read 'key: value' as a mapping; quote the step if it is an expression: - \"...\""
+    else:
+        hint = did_you_mean(name, STEP_OPS) or "run 'netspec layers' for the list of ops"
+    return Diagnostic("unknown-op", f"unknown op {short_repr(name)}", span, path, hint)
 
 
 def _model_for(loc: tuple[int | str, ...]) -> type[BaseModel]:

@@ -319,7 +319,7 @@ class _Evaluator:
         span = source.key_span(arg_path) if arg_path else source.key_span(layer.path)
         detail = ", ".join(fmt_shape(x.shape) for x in inputs)
         message = exc.message if exc.code not in ("shape-mismatch", "symbolic-dim") else \
-            f"{exc.message} (input {detail})"
+            f"{exc.message} (input shape {detail})"
         return self.fail(exc.code, message, layer.path, span, exc.hint)
 
     def record(self, path: str, kind: str, shape: tuple[Dim, ...], params: int, depth: int) -> Row | None:
