@@ -115,8 +115,14 @@ class _Generator:
         if group.kind == "Parameter":
             return [self.parameter(group.items[0])]
         if group.kind == "ParameterDict":
-            items = [[f"{str(item.key)!r}: {self.parameter(item)}"] for item in group.items]
-            return ["nn.ParameterDict({", *_items(items, 1), "})"]
+            keys = [str(item.key) for item in group.items]
+            if keys == sorted(keys):
+                items = [[f"{key!r}: {self.parameter(item)}"] for key, item in zip(keys, group.items, strict=True)]
+                return ["nn.ParameterDict({", *_items(items, 1), "})"]
+            # ParameterDict sorts the keys of a plain dict; an OrderedDict keeps the spec's order.
+            self.uses_ordered_dict = True
+            items = [[f"({key!r}, {self.parameter(item)})"] for key, item in zip(keys, group.items, strict=True)]
+            return ["nn.ParameterDict(OrderedDict([", *_items(items, 1), "]))"]
         runs = list(_runs(group.items))
         if len(runs) == 1 and runs[0][1] > 1:
             item, count = runs[0]

@@ -8,7 +8,9 @@ once, so every later stage can trust them as Python identifiers.
 from __future__ import annotations
 
 import ast
+import builtins
 import keyword
+import warnings
 from typing import Any
 
 from pydantic import BaseModel
@@ -31,11 +33,22 @@ register_full_backward_pre_hook register_load_state_dict_post_hook register_load
 register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
 set_extra_state set_submodule share_memory state_dict to to_empty train training type xpu zero_grad
 """.split())
+# Methods the containers add to nn.Module: a ParameterDict key or a named Sequential
+# child with one of these names makes torch refuse the attribute when it is built.
+CONTAINER_ATTRIBUTES = {
+    "ParameterDict": frozenset(
+        "clear copy fromkeys get items keys pop popitem setdefault update values".split()),  # noqa: SIM905
+    "Sequential": frozenset("append extend insert pop".split()),  # noqa: SIM905
+}
 # Names the generated module itself uses at top level or inside forward.
 RESERVED = frozenset({"self", "torch", "nn", "F", "OrderedDict", "corr2d", "device", "dtype", "super"})
 
 BINOPS: dict[type[ast.operator], str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.MatMult: "@"}
 MAX_EXPR_NODES = 2_000
+# Every later stage walks expressions recursively; deeper ones are refused here.
+MAX_EXPR_DEPTH = 100
+MAX_STEP_CHARS = 10_000
+INT64_MAX = 2**63 - 1
 
 
 def resolve(spec: Spec, source: Source) -> ir.Model:
@@ -62,9 +75,14 @@ class _Resolver:
 
     def run(self) -> ir.Model:
         self.check_name(self.spec.name, ("name",), "class name", attribute=False, key=False)
+        if self.spec.name in vars(builtins):  # the class is a module global: it would hide e.g. range()
+            self.error("bad-name", f"class name '{self.spec.name}' would hide Python's builtin of that name", ("name",),
+                       f"rename it, e.g. '{self.spec.name.capitalize()}Net'")
         inputs = self.inputs()
         for name in self.spec.args:
             self.check_name(name, ("args", name), "forward argument", attribute=False)
+        for name in self.spec.vars:
+            self.check_name(name, ("vars", name), "variable", attribute=False)
         layers = [self.layer(value, name, str(name), ("layers", name)) for name, value in self.spec.layers.items()]
         params = [self.param_group(name, value) for name, value in self.spec.params.items()]
         self.layer_names = set(self.spec.layers)
@@ -88,6 +106,13 @@ class _Resolver:
         elif name in RESERVED:
             self.error("bad-name", f"{what} '{name}' is reserved by the generated code", path,
                        f"rename it, e.g. '{name}_'", key=key)
+
+    def check_container_key(self, name: str, path: Path, container: str) -> None:
+        if name in CONTAINER_ATTRIBUTES[container]:
+            self.error("bad-name", f"key '{name}' would replace nn.{container}'s own attribute '{name}'", path,
+                       f"rename it, e.g. '{name}_'", key=True)
+        else:
+            self.check_name(name, path, f"{container} key")
 
     def check_clashes(self) -> None:
         for name in self.spec.params:
@@ -131,6 +156,9 @@ class _Resolver:
         if not items:
             self.error("empty-sequential", "a Sequential needs at least one layer", path)
         layer = ir.Layer(key, attr, path, SEQUENTIAL, named=isinstance(children, dict))
+        for name, _ in items:
+            if isinstance(name, str) and name in CONTAINER_ATTRIBUTES[SEQUENTIAL]:
+                self.check_container_key(name, (*child_base, name), SEQUENTIAL)
         layer.children = [self.layer(v, k, f"{attr}.{k}", (*child_base, k)) for k, v in items]
         return layer
 
@@ -146,6 +174,8 @@ class _Resolver:
                     items.append(self.param_tensor(entry, index, f"{name}.{index}", (*path, "list", i)))
             kind = "ParameterList"
         elif isinstance(value, ParamDictSpec):
+            for key in value.items:  # nn.ParameterDict sets each key as an attribute of itself
+                self.check_container_key(key, (*path, "dict", key), "ParameterDict")
             items = [self.param_tensor(entry, key, f"{name}.{key}", (*path, "dict", key))
                      for key, entry in value.items.items()]
             kind = "ParameterDict"
@@ -155,9 +185,23 @@ class _Resolver:
         self.param_kinds[name] = kind
         return ir.ParamGroup(name, kind, path, items)
 
+    def shape(self, dims: list[int | str], path: Path) -> tuple[int, ...]:
+        """A parameter shape with its ``vars`` names replaced by their values."""
+        out = []
+        for i, dim in enumerate(dims):
+            if isinstance(dim, str):
+                if dim not in self.spec.vars:
+                    self.error("undefined-name", f"'{dim}' is not defined in vars", (*path, i),
+                               did_you_mean(dim, self.spec.vars) or "define it under 'vars:', e.g. vars: {D: 64}")
+                    dim = 1
+                else:
+                    dim = self.spec.vars[dim]
+            out.append(dim)
+        return tuple(out)
+
     def param_tensor(self, entry: Any, key: str | int, attr: str, path: Path) -> ir.ParamTensor:
         if isinstance(entry, list):
-            return ir.ParamTensor(key, attr, path, tuple(entry))
+            return ir.ParamTensor(key, attr, path, self.shape(entry, path))
         item: ParamItem = entry
         init, init_args = item.init, {}
         if isinstance(init, BaseModel):
@@ -165,13 +209,17 @@ class _Resolver:
             if len(chosen) != 1:
                 self.error("bad-init", f"expected one initialiser in init, found {len(chosen)}", (*path, "init"),
                            "write e.g. init: {uniform: {a: -0.1, b: 0.1}}")
-                return ir.ParamTensor(key, attr, path, tuple(item.shape))
+                return ir.ParamTensor(key, attr, path, self.shape(item.shape, (*path, "shape")))
             ((init, _),) = chosen.items()
             init_args = getattr(item.init, init).model_dump()
         if init == "uniform" and init_args["a"] > init_args["b"]:
             self.error("bad-value", f"uniform needs a <= b, found a={init_args['a']}, b={init_args['b']}",
                        (*path, "init"))
-        return ir.ParamTensor(key, attr, path, tuple(item.shape), init, init_args, item.requires_grad, item.dtype)
+        if init.startswith(("kaiming", "xavier")) and len(item.shape) < 2:
+            self.error("bad-init", f"{init} needs a parameter of at least 2 dims to compute fans, found "
+                       f"{len(item.shape)}", (*path, "init"), "use normal or uniform for 1-D parameters")
+        shape = self.shape(item.shape, (*path, "shape"))
+        return ir.ParamTensor(key, attr, path, shape, init, init_args, item.requires_grad, item.dtype)
 
     # ------------------------------------------------------------ forward
 
@@ -276,8 +324,17 @@ class _ForwardParser:
 
     def statement(self, text: str) -> ir.Stmt | None:
         self.text = text
+        if len(text) > MAX_STEP_CHARS:
+            self.r.error("too-large", f"step is longer than {MAX_STEP_CHARS} characters", self.path, span=self.span)
+            return None
         try:
-            tree = ast.parse(text, mode="exec")
+            with warnings.catch_warnings():  # SyntaxWarnings would go to stderr, or raise under -W error
+                warnings.simplefilter("ignore")
+                tree = ast.parse(text, mode="exec")
+        except (RecursionError, MemoryError):
+            self.r.error("too-deep", "step nests too deeply to read", self.path,
+                         "split it into several steps with named values", span=self.span)
+            return None
         except SyntaxError as exc:
             span = self.at(exc.lineno or 1, (exc.offset or 1) - 1)
             self.r.error("syntax", f"cannot read step {short_repr(text)}: {exc.msg}", self.path,
@@ -289,6 +346,10 @@ class _ForwardParser:
             return None
         if sum(1 for _ in ast.walk(tree)) > MAX_EXPR_NODES:
             self.r.error("too-large", f"step has more than {MAX_EXPR_NODES} syntax nodes", self.path, span=self.span)
+            return None
+        if _depth(tree) > MAX_EXPR_DEPTH:
+            self.r.error("too-deep", f"step nests deeper than {MAX_EXPR_DEPTH} levels", self.path,
+                         "split it into several steps with named values", span=self.span)
             return None
         try:
             return self.stmt(tree.body[0])
@@ -355,7 +416,8 @@ class _ForwardParser:
             raise self.refuse(node, "for ... else is not part of the forward language")
         iterable = self.name(node.iter)
         target = node.target.id
-        if target in self.r.layer_names or target in self.r.param_kinds or target in RESERVED or target in OPS:
+        if (target in self.r.layer_names or target in self.r.param_kinds or target in RESERVED or target in OPS
+                or target in self.values):
             raise self.refuse(node.target, f"loop variable '{target}' would hide another name")
         self.values.add(target)
         body = []
@@ -372,6 +434,8 @@ class _ForwardParser:
         if isinstance(node, ast.Name):
             return self.name(node)
         if isinstance(node, ast.Constant):
+            if isinstance(node.value, int) and abs(node.value) > INT64_MAX:
+                raise self.refuse(node, "integer constant does not fit in 64 bits", code="too-large")
             if isinstance(node.value, (bool, int, float, str)) or node.value is None:
                 return ir.Const(node.value, span)
             raise self.refuse(node, f"constant {short_repr(node.value)} is not allowed")
@@ -463,6 +527,17 @@ class _ForwardParser:
         span = self.at(getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
         self.r.error(code, message, self.path, hint, span=span)
         return _Refused()
+
+
+def _depth(tree: ast.AST) -> int:
+    """The nesting depth of a syntax tree, found without recursion."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 class _Refused(Exception):

@@ -154,7 +154,8 @@ Step = _step_union()
 
 # ---------------------------------------------------------------- params
 
-ParamShape = Annotated[list[PosInt], Field(max_length=16)]
+# A dim is an int or the name of an entry of the spec's `vars`.
+ParamShape = Annotated[list[PosInt | Identifier], Field(max_length=16)]
 
 
 class Uniform(BaseModel):
@@ -262,6 +263,8 @@ class Spec(BaseModel):
     description: StrictStr | None = Field(None, max_length=10_000)
     inputs: Annotated[dict[Identifier, Annotated[list[InputDim], Field(max_length=16)] | InputSpec],
                       Field(min_length=1, description="forward's tensor inputs: shapes of ints and symbols")]
+    vars: dict[Identifier, PosInt] = Field(default_factory=dict,
+                                           description="named sizes, usable in parameter shapes")
     args: dict[Identifier, ArgValue] = Field(default_factory=dict,
                                             description="forward's non-tensor arguments, with their defaults")
     layers: dict[Identifier, LayerSpec] = Field(default_factory=dict,  # type: ignore[valid-type]
