@@ -6,23 +6,22 @@ Exit status: 0 all good, 1 a spec is invalid (or an output cannot be written),
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import cache
 from typing import Any
 
 import click
 
-from . import api, schema
+from . import api, schema, shapes
 from .errors import Diagnostic, SpecError
 from .ops import LAYERS, OPS
 
 
-@cache
 def _lines(file: str) -> list[str] | None:
     try:
         with open(file, encoding="utf-8", errors="replace") as handle:
@@ -32,8 +31,11 @@ def _lines(file: str) -> list[str] | None:
 
 
 def _emit(diagnostics: list[Diagnostic]) -> None:
+    files: dict[str, list[str] | None] = {}  # read once per report, never cached across calls
     for d in diagnostics:
-        click.echo(d.render(_lines(d.span.file) if d.span else None), err=True)
+        if d.span and d.span.file not in files:
+            files[d.span.file] = _lines(d.span.file)
+        click.echo(d.render(files[d.span.file] if d.span else None), err=True)
 
 
 @contextmanager
@@ -73,17 +75,35 @@ def main() -> None:
     """Compile declarative YAML model specs into PyTorch nn.Module classes."""
 
 
+_max_params_option = click.option(
+    "--max-params", type=click.IntRange(min=0), default=None, metavar="N",
+    help="Warn past N parameters (default: the budget netspec.load enforces, 1,000,000,000).")
+
+
+def _budget_warnings(compiled: api.Compiled, max_params: int | None) -> list[Diagnostic]:
+    """The spec's warnings, with the parameter budget checked against ``max_params`` when given."""
+    if max_params is None:
+        return compiled.warnings
+    kept = [w for w in compiled.warnings if w.code != "param-budget"]
+    try:
+        shapes.check_budget(compiled.inference, max_params)
+    except SpecError as exc:  # over budget is a warning here: validate allocates nothing
+        kept += [dataclasses.replace(d, severity="warning") for d in exc.diagnostics]
+    return kept
+
+
 @main.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
-def validate(specs: tuple[str, ...], quiet: bool) -> None:
+@_max_params_option
+def validate(specs: tuple[str, ...], quiet: bool, max_params: int | None) -> None:
     """Check SPECS: grammar, names and every shape. Exit 1 if any is invalid."""
     failed = 0
     for path in specs:
         try:
             with _reporting_one():
                 compiled = api.compile_spec(path)
-                _emit(compiled.warnings)
+                _emit(_budget_warnings(compiled, max_params))
                 if not quiet:
                     inf = compiled.inference
                     click.echo(f"{path}: ok ({compiled.name}, {inf.total_params:,} params)")
@@ -125,7 +145,14 @@ def compile_(spec: str, output: str | None) -> None:
 
 
 def write_atomic(target: str, text: str, spec: str) -> None:
-    """Replace ``target`` in one step: a temp file beside it, then os.replace."""
+    """Replace ``target`` in one step: a temp file beside it, then os.replace.
+
+    Readers see the old file or the new one, never a part; on any error or
+    interrupt the old file stays as it was and the temp file is removed.  The
+    target keeps its permission bits.  A symlink at ``target`` is replaced by
+    the file, never written through, so the output cannot land elsewhere.
+    """
+    # samefile follows links both ways: -o spec.yaml, -o link-to-spec, a hard link
     if os.path.exists(target) and os.path.exists(spec) and os.path.samefile(target, spec):
         raise click.ClickException(f"refusing to overwrite the spec itself: {target}")
     directory = os.path.dirname(os.path.abspath(target))
@@ -141,12 +168,27 @@ def write_atomic(target: str, text: str, spec: str) -> None:
             os.fsync(out.fileno())
         os.chmod(temp, mode)
         os.replace(temp, target)
+        _sync_directory(directory)
     except BaseException as exc:
         if os.path.exists(temp):
             os.unlink(temp)
         if isinstance(exc, OSError):
             raise click.ClickException(f"cannot write {target}: {exc.strerror}") from None
         raise
+
+
+def _sync_directory(directory: str) -> None:
+    """Make the rename itself durable; some systems cannot open a directory, which is fine."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
 
 
 def _default_mode() -> int:
@@ -158,11 +200,12 @@ def _default_mode() -> int:
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@_max_params_option
 @_command
-def summary(spec: str, as_json: bool) -> None:
+def summary(spec: str, as_json: bool, max_params: int | None) -> None:
     """Show every layer's output shape and parameter count, with totals."""
     result = api.summary(spec)
-    _emit(result.warnings)
+    _emit(_budget_warnings(api.compile_spec(spec), max_params) if max_params is not None else result.warnings)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:

@@ -144,8 +144,8 @@ class _Generator:
             first, second = (a["a"], a["b"]) if item.init == "uniform" else (a["mean"], a["std"])
             tensor = f"torch.empty({dims}, {factory}).{item.init}_({first!r}, {second!r})"
         else:
-            kwargs = ", ".join(f"{k}={v!r}" for k, v in a.items())
-            tensor = f"nn.init.{item.init}_(torch.empty({dims}, {factory}), {kwargs})"
+            kwargs = "".join(f", {k}={v!r}" for k, v in a.items())
+            tensor = f"nn.init.{item.init}_(torch.empty({dims}, {factory}){kwargs})"
         grad = "" if item.requires_grad else ", requires_grad=False"
         return f"nn.Parameter({tensor}{grad})"
 
@@ -153,7 +153,7 @@ class _Generator:
 
     def forward_lines(self) -> Iterator[str]:
         params = ["self", *(inp.name for inp in self.model.inputs)]
-        params += [f"{name}={value!r}" for name, value in self.model.args.items()]
+        params += [f"{name}={_literal(value)}" for name, value in self.model.args.items()]  # repr(inf) is no literal
         yield f"def forward({', '.join(params)}):"
         last = self.model.inputs[0].name
         returned = False

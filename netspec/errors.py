@@ -26,7 +26,8 @@ class Span:
     col: int
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
+        # line 0 stands for the file as a whole (it could not be read)
+        return f"{self.file}:{self.line}:{self.col}" if self.line else self.file
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Diagnostic:
         lines = [f"{where}: {self.severity}[{self.code}]{subject} {self.message}"]
         if source_lines and self.span and 0 < self.span.line <= len(source_lines):
             text = source_lines[self.span.line - 1].rstrip("\r\n").expandtabs(1)
-            if len(text) <= 200:
+            if len(text) <= 200 and text.isprintable():  # never echo escape sequences to a terminal
                 lines.append(f"  {self.span.line:>4} | {text}")
                 lines.append(f"       | {' ' * max(self.span.col - 1, 0)}^")
         if self.hint:

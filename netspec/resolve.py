@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from . import ir
 from .errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
 from .ops import LAYERS, OPS
-from .schema import SEQUENTIAL, ListItem, ParamDictSpec, ParamItem, ParamListSpec, Spec
+from .schema import INIT_ARGS, SEQUENTIAL, ListItem, ParamDictSpec, ParamItem, ParamListSpec, Spec
 from .source import Source
 
 # nn.Module's own attributes: a layer or parameter with one of these names would
@@ -36,18 +36,22 @@ set_extra_state set_submodule share_memory state_dict to to_empty train training
 # Methods the containers add to nn.Module: a ParameterDict key or a named Sequential
 # child with one of these names makes torch refuse the attribute when it is built.
 CONTAINER_ATTRIBUTES = {
-    "ParameterDict": frozenset(
-        "clear copy fromkeys get items keys pop popitem setdefault update values".split()),  # noqa: SIM905
-    "Sequential": frozenset("append extend insert pop".split()),  # noqa: SIM905
+    "ParameterDict": frozenset({"clear", "copy", "fromkeys", "get", "items", "keys", "pop", "popitem", "setdefault",
+                                "update", "values"}),
+    "Sequential": frozenset({"append", "extend", "insert", "pop"}),
 }
 # Names the generated module itself uses at top level or inside forward.
 RESERVED = frozenset({"self", "torch", "nn", "F", "OrderedDict", "corr2d", "device", "dtype", "super"})
 
 BINOPS: dict[type[ast.operator], str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.MatMult: "@"}
+_OPERATOR_TEXT: dict[type[ast.operator], str] = {ast.Pow: "**", ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<",
+                                                 ast.RShift: ">>", ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^"}
 MAX_EXPR_NODES = 2_000
 # Every later stage walks expressions recursively; deeper ones are refused here.
 MAX_EXPR_DEPTH = 100
 MAX_STEP_CHARS = 10_000
+MAX_PARAM_TENSORS = 10_000
+MAX_FORWARD_NODES = 50_000
 INT64_MAX = 2**63 - 1
 
 
@@ -63,6 +67,8 @@ class _Resolver:
         self.layer_names: set[str] = set()
         self.param_kinds: dict[str, str] = {}
         self.used: set[str] = set()
+        self.param_tensors = 0
+        self.forward_nodes = 0
 
     def error(self, code: str, message: str, path: Path, hint: str | None = None, span: Span | None = None,
               key: bool = False) -> None:
@@ -167,6 +173,11 @@ class _Resolver:
         self.check_name(name, path, "parameter")
         if isinstance(value, ParamListSpec):
             items: list[ir.ParamTensor] = []
+            self.param_tensors += sum(e.repeat if isinstance(e, ListItem) else 1 for e in value.items)
+            if self.param_tensors > MAX_PARAM_TENSORS:  # repeat multiplies: check before expanding
+                self.error("too-large", f"the spec declares more than {MAX_PARAM_TENSORS:,} parameter tensors",
+                           path, "use fewer, larger parameters", key=True)
+                return ir.ParamGroup(name, "ParameterList", path, [])
             for i, entry in enumerate(value.items):
                 repeat = entry.repeat if isinstance(entry, ListItem) else 1
                 for _ in range(repeat):
@@ -212,6 +223,13 @@ class _Resolver:
                 return ir.ParamTensor(key, attr, path, self.shape(item.shape, (*path, "shape")))
             ((init, _),) = chosen.items()
             init_args = getattr(item.init, init).model_dump()
+        elif init in INIT_ARGS:
+            required = [n for n, f in INIT_ARGS[init].model_fields.items() if f.is_required()]
+            if required:
+                self.error("missing-key", f"init '{init}' needs {', '.join(required)}", (*path, "init"),
+                           f"write init: {{{init}: {{{required[0]}: ...}}}}")
+                return ir.ParamTensor(key, attr, path, self.shape(item.shape, (*path, "shape")))
+            init_args = INIT_ARGS[init]().model_dump()
         if init == "uniform" and init_args["a"] > init_args["b"]:
             self.error("bad-value", f"uniform needs a <= b, found a={init_args['a']}, b={init_args['b']}",
                        (*path, "init"))
@@ -276,7 +294,10 @@ class _ForwardParser:
                 self.r.error("unreachable", "this step comes after 'return' and never runs", self.path,
                              "remove it, or move the return to the end")
                 break
-            stmt = self.step(step)
+            try:
+                stmt = self.step(step)
+            except _TooLong:
+                break
             if stmt is not None:
                 body.append(stmt)
         if self.explicit and not self.returned and not self.r.diag.has_errors:
@@ -344,10 +365,16 @@ class _ForwardParser:
             self.r.error("syntax", f"expected one statement in a step, found {len(tree.body)}", self.path,
                          "put each statement in its own step", span=self.span)
             return None
-        if sum(1 for _ in ast.walk(tree)) > MAX_EXPR_NODES:
+        nodes = sum(1 for _ in ast.walk(tree))
+        if nodes > MAX_EXPR_NODES:
             self.r.error("too-large", f"step has more than {MAX_EXPR_NODES} syntax nodes", self.path, span=self.span)
             return None
-        if _depth(tree) > MAX_EXPR_DEPTH:
+        self.r.forward_nodes += nodes
+        if self.r.forward_nodes > MAX_FORWARD_NODES:  # every later stage is linear in these: bound their sum
+            self.r.error("too-large", f"forward has more than {MAX_FORWARD_NODES:,} syntax nodes in all", self.path,
+                         "use fewer or simpler steps", span=self.span)
+            raise _TooLong
+        if nodes > MAX_EXPR_DEPTH and _depth(tree) > MAX_EXPR_DEPTH:  # fewer nodes cannot nest deeper
             self.r.error("too-deep", f"step nests deeper than {MAX_EXPR_DEPTH} levels", self.path,
                          "split it into several steps with named values", span=self.span)
             return None
@@ -441,7 +468,10 @@ class _ForwardParser:
             raise self.refuse(node, f"constant {short_repr(node.value)} is not allowed")
         if isinstance(node, (ast.Tuple, ast.List)):
             return ir.Seq(tuple(self.expr(e) for e in node.elts), span, isinstance(node, ast.Tuple))
-        if isinstance(node, ast.BinOp) and type(node.op) in BINOPS:
+        if isinstance(node, ast.BinOp):
+            if type(node.op) not in BINOPS:
+                raise self.refuse(node, f"operator '{_OPERATOR_TEXT.get(type(node.op), '?')}' is not part of the "
+                                  "forward language", "use + - * / @, or an op such as pow(...)")
             return ir.BinOp(BINOPS[type(node.op)], self.expr(node.left), self.expr(node.right), span)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             operand = self.expr(node.operand)
@@ -540,6 +570,10 @@ def _depth(tree: ast.AST) -> int:
     return deepest
 
 
+class _TooLong(Exception):
+    """Stops reading forward once its total size is over the limit."""
+
+
 class _Refused(Exception):
     """Unwinds one step after its diagnostic is recorded."""
 
@@ -550,8 +584,13 @@ def _describe(node: ast.AST) -> str:
              ast.ListComp: "a comprehension", ast.DictComp: "a comprehension", ast.GeneratorExp: "a generator",
              ast.Compare: "a comparison", ast.BoolOp: "and/or", ast.IfExp: "a conditional expression",
              ast.Dict: "a dict literal", ast.JoinedStr: "an f-string", ast.Await: "await", ast.Yield: "yield",
-             ast.NamedExpr: "':='", ast.Starred: "'*'", ast.Delete: "del", ast.Global: "global"}
-    return names.get(type(node), f"'{type(node).__name__}'")
+             ast.NamedExpr: "':='", ast.Starred: "'*'", ast.Delete: "del", ast.Global: "global",
+             ast.Return: "'return' inside a loop", ast.For: "a nested for loop", ast.Pass: "pass",
+             ast.Try: "try", ast.Raise: "raise", ast.Assert: "assert", ast.Nonlocal: "nonlocal",
+             ast.Set: "a set literal", ast.SetComp: "a comprehension", ast.Slice: "slicing",
+             ast.UnaryOp: "this unary operator", ast.Match: "match", ast.AsyncFor: "async for",
+             ast.AsyncWith: "async with", ast.AsyncFunctionDef: "async def", ast.AnnAssign: "an annotated assignment"}
+    return names.get(type(node), "this construct")
 
 
 __all__ = ["MODULE_ATTRIBUTES", "RESERVED", "SpecError", "resolve"]

@@ -11,9 +11,12 @@ quote the user's token and point at its line.
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Collection
 from functools import cache
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -47,12 +50,14 @@ DType = Literal["float32", "float64", "float16", "bfloat16", "int64", "int32", "
 FloatDType = Literal["float32", "float64", "float16", "bfloat16"]
 ArgValue = StrictStr | StrictInt | StrictFloat | StrictBool | None
 
-_STRICT = ConfigDict(extra="forbid", strict=False, hide_input_in_errors=True)
+# defer_build: no model builds its validator at import; a spec is checked by one validator
+# built on first use (see _validate), so start-up pays only for the models a spec needs.
+_STRICT = ConfigDict(defer_build=True, extra="forbid", strict=False, hide_input_in_errors=True)
 
 
 def _config(title: str, description: str = "") -> ConfigDict:
     extra: dict[str, Any] = {"description": description} if description else {}
-    return ConfigDict(extra="forbid", title=title, json_schema_extra=extra or None)  # type: ignore[typeddict-item]
+    return ConfigDict(defer_build=True, extra="forbid", title=title, json_schema_extra=extra or None)  # type: ignore[typeddict-item]
 
 
 # ---------------------------------------------------------------- layers
@@ -97,13 +102,15 @@ SequentialModel = create_model(
     layers=(list["LayerSpec"] | dict[Identifier, "LayerSpec"], ...),  # type: ignore[name-defined]
 )
 
-def _layer_union() -> Any:
-    members: list[Any] = [Annotated[model, Tag(name)] for name, model in LAYER_MODELS.items()]
-    members += [
-        Annotated[SequentialModel, Tag(SEQUENTIAL)],
-        Annotated[BareLayer, Tag(BARE)],
-        Annotated[list["LayerSpec"], Tag(SEQUENCE)],
-    ]
+def _layer_union(names: Collection[str] | None = None, sequential: Any = SequentialModel) -> Any:
+    """The layer grammar: every layer type, or only ``names`` (see _narrowed_spec)."""
+    members: list[Any] = [Annotated[model, Tag(name)] for name, model in LAYER_MODELS.items()
+                          if names is None or name in names]
+    if names is None or SEQUENTIAL in names:
+        members.append(Annotated[sequential, Tag(SEQUENTIAL)])
+    members.append(Annotated[BareLayer, Tag(BARE)])
+    if names is None or SEQUENCE in names:
+        members.append(Annotated[list["LayerSpec"], Tag(SEQUENCE)])
     union = members[0]
     for member in members[1:]:
         union = union | member
@@ -111,7 +118,8 @@ def _layer_union() -> Any:
 
 
 LayerSpec = TypeAliasType("LayerSpec", _layer_union())  # type: ignore[misc]
-SequentialModel.model_rebuild(_types_namespace={"LayerSpec": LayerSpec})
+# SequentialModel's "LayerSpec" resolves from this module when it is first built
+# (a model_rebuild here would build the whole layer grammar at import).
 
 # ---------------------------------------------------------------- forward steps
 
@@ -141,9 +149,13 @@ def _step_tag(value: Any) -> str | None:
     return None
 
 
-def _step_union() -> Any:
+STEP_MODELS: dict[str, type[BaseModel]] = {name: _op_step_model(OPS[name]) for name in STEP_OPS}
+
+
+def _step_union(names: Collection[str] | None = None) -> Any:
+    """The step grammar: an expression or any one-tensor op, or only the ops in ``names``."""
     members: list[Any] = [Annotated[StrictStr, Tag("expr")]]
-    members += [Annotated[_op_step_model(OPS[name]), Tag(name)] for name in STEP_OPS]
+    members += [Annotated[model, Tag(name)] for name, model in STEP_MODELS.items() if names is None or name in names]
     union = members[0]
     for member in members[1:]:
         union = union | member
@@ -198,7 +210,7 @@ INIT_ARGS: dict[str, type[BaseModel]] = {
 }
 SIMPLE_INITS = ("randn", "rand", "zeros", "ones")
 InitWithArgs = create_model(
-    "InitWithArgs", __config__=ConfigDict(extra="forbid", title="init with arguments"),
+    "InitWithArgs", __config__=ConfigDict(defer_build=True, extra="forbid", title="init with arguments"),
     **{name: (model, None) for name, model in INIT_ARGS.items()},
 )
 Init = Literal[SIMPLE_INITS] | Literal[tuple(INIT_ARGS)] | InitWithArgs  # type: ignore[valid-type]
@@ -257,7 +269,7 @@ class InputSpec(BaseModel):
 class Spec(BaseModel):
     """A netspec model spec."""
 
-    model_config = ConfigDict(extra="forbid", title="netspec spec")
+    model_config = ConfigDict(defer_build=True, extra="forbid", title="netspec spec")
     netspec: Annotated[StrictInt, Field(ge=SPEC_VERSION, le=SPEC_VERSION, description="spec format version")]
     name: Annotated[Identifier, Field(description="the generated class name")]
     description: StrictStr | None = Field(None, max_length=10_000)
@@ -288,6 +300,99 @@ def _spec_adapter() -> TypeAdapter[Spec]:
     return TypeAdapter(Spec)
 
 
+# ---------------------------------------------------------------- the narrowed grammar (start-up speed)
+#
+# Building the validator of the whole grammar (every layer type, every op) is most
+# of `netspec validate`'s own start-up, yet a spec names a handful of them.  So a
+# spec is first checked against the grammar narrowed to the layer types and ops it
+# names: the same models, the same discriminators, fewer union members.  A spec it
+# accepts gets exactly what the whole grammar would give (each value went through
+# the same member); a spec it refuses is checked again by the whole grammar, which
+# reports the errors, so diagnostics never depend on the narrowing.  Once the whole
+# grammar is built, or after a few narrowed ones (a long test run), it is used alone.
+
+_NARROWED_LIMIT = 8
+_narrowed: dict[tuple[frozenset[str], frozenset[str]], type[Spec]] = {}
+
+
+def _validate(data: Any) -> Spec:
+    narrowed = _narrowed_spec(data)
+    if narrowed is not None:
+        try:
+            return narrowed.model_validate(data)
+        except ValidationError:
+            pass  # the whole grammar reports the errors, exactly as without the narrowing
+    return _spec_adapter().validate_python(data)
+
+
+def _narrowed_spec(data: Any) -> type[Spec] | None:
+    if _spec_adapter.cache_info().currsize:
+        return None
+    tags = _used_tags(data)
+    if tags is None:
+        return None
+    if tags not in _narrowed:
+        if len(_narrowed) >= _NARROWED_LIMIT:
+            return None
+        _narrowed[tags] = _build_narrowed(*tags)
+    return _narrowed[tags]
+
+
+def _used_tags(data: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The layer-union and step-union tags the spec's data names; None if one is unknown."""
+    layers: set[str] = set()
+    stack = list(data["layers"].values()) if isinstance(data.get("layers"), dict) else []
+    while stack:
+        value = stack.pop()
+        tag = _layer_tag(value)
+        if tag is not None and tag != BARE:
+            layers.add(tag)
+        children = value.get("layers") if tag == SEQUENTIAL else value if tag == SEQUENCE else None
+        stack.extend(children.values() if isinstance(children, dict) else children if isinstance(children, list)
+                     else ())
+    forward = data.get("forward")
+    steps = {tag for tag in map(_step_tag, forward if isinstance(forward, list) else ()) if tag not in (None, "expr")}
+    if not layers <= {*LAYER_MODELS, SEQUENTIAL, SEQUENCE} or not steps <= STEP_MODELS.keys():
+        return None
+    return frozenset(layers), frozenset(steps)  # type: ignore[arg-type]
+
+
+def _build_narrowed(layers: frozenset[str], steps: frozenset[str]) -> type[Spec]:
+    sequential: Any = None
+    if SEQUENTIAL in layers:  # its `layers` field must refer to the narrowed union, so it is re-declared
+        sequential = create_model(SEQUENTIAL, __base__=SequentialModel,
+                                  layers=_narrowed_field(SequentialModel, "layers", {}))
+    alias = TypeAliasType("LayerSpec", _layer_union(layers, sequential))  # type: ignore[misc]
+    if sequential is not None:
+        sequential.model_rebuild(_types_namespace={"LayerSpec": alias})
+    swaps = {"LayerSpec": alias, "Step": _step_union(steps)}
+    return create_model("Spec", __base__=Spec, __module__=__name__,  # type: ignore[no-any-return]
+                        layers=_narrowed_field(Spec, "layers", swaps), forward=_narrowed_field(Spec, "forward", swaps))
+
+
+def _narrowed_field(model: type[BaseModel], name: str, swaps: dict[str, Any]) -> tuple[Any, Any]:
+    """``model``'s field, its annotation with the whole-grammar unions swapped for narrowed ones."""
+    info = model.model_fields[name]
+    return _swap(info.annotation, swaps), copy.copy(info)
+
+
+def _swap(annotation: Any, swaps: dict[str, Any]) -> Any:
+    if annotation is LayerSpec and "LayerSpec" in swaps:
+        return swaps["LayerSpec"]
+    if annotation is Step and "Step" in swaps:
+        return swaps["Step"]
+    args = get_args(annotation)
+    if not args or isinstance(annotation, TypeAliasType):
+        return annotation
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return Annotated[(_swap(args[0], swaps), *annotation.__metadata__)]
+    new = tuple(_swap(arg, swaps) for arg in args)
+    if all(a is b for a, b in zip(new, args, strict=True)):
+        return annotation
+    return Union[new] if origin in (Union, UnionType) else origin[new]  # noqa: UP007 - built from a tuple
+
+
 @cache
 def json_schema() -> dict[str, Any]:
     schema = Spec.model_json_schema()
@@ -304,9 +409,9 @@ def validate_data(source: Source) -> Spec:
     """Check the data against the grammar, or raise SpecError with located diagnostics."""
     if not isinstance(source.data, dict):
         raise SpecError([Diagnostic("not-a-mapping", f"expected a mapping at the top of the spec, found "
-                                    f"{_kind(source.data)}", source.span(()), (), "start the spec with 'netspec: 1'")])
+                                    f"{describe_value(source.data)}", source.span(()), (), "start the spec with 'netspec: 1'")])
     try:
-        return _spec_adapter().validate_python(source.data)
+        return _validate(source.data)
     except ValidationError as exc:
         raise SpecError(_diagnostics(exc.errors(), source)) from None
 
@@ -316,10 +421,13 @@ def validate_data(source: Source) -> Spec:
 
 def _diagnostics(errors: list[ErrorDetails], source: Source) -> list[Diagnostic]:
     grouped: dict[Path, list[ErrorDetails]] = {}
+    result = []
     for error in errors:
+        if error["loc"][-1:] == ("[key]",):  # a mapping key that is no name: quote the key, not its value
+            result.append(_key_diagnostic(error, source))
+            continue
         keyed = error["type"] in ("missing", "extra_forbidden")
         grouped.setdefault(_data_path(error["loc"], source.data, keyed), []).append(error)
-    result = []
     for path, group in grouped.items():
         if _shadowed(path, group, grouped):
             continue
@@ -327,11 +435,20 @@ def _diagnostics(errors: list[ErrorDetails], source: Source) -> list[Diagnostic]
     return sorted(result, key=lambda d: (d.span.line, d.span.col) if d.span else (0, 0))
 
 
+def _key_diagnostic(error: ErrorDetails, source: Source) -> Diagnostic:
+    path = _data_path(error["loc"][:-1], source.data, True)
+    limit = (error.get("ctx") or {}).get("max_length")
+    rule = f"of at most {limit} characters" if error["type"] == "string_too_long" else \
+        "made of ASCII letters, digits and '_', starting with a letter"
+    return Diagnostic("bad-name", f"expected a name {rule}, found {short_repr(str(path[-1]))}",
+                      source.key_span(path), path, None)
+
+
 def _shadowed(path: Path, group: list[ErrorDetails], grouped: dict[Path, list[ErrorDetails]]) -> bool:
     """A union branch's plain type mismatch is noise when another branch matched the
     value's kind and reported something deeper inside it."""
     deeper = any(len(other) > len(path) and other[: len(path)] == path for other in grouped)
-    return deeper and all(e["type"].endswith("_type") for e in group)
+    return deeper and all(e["type"].endswith("_type") or e["type"] == "literal_error" for e in group)
 
 
 def _data_path(loc: tuple[int | str, ...], data: Any, keyed: bool) -> Path:
@@ -381,7 +498,7 @@ def _value_at(data: Any, path: Path) -> Any:
 _ABSENT: Any = object()
 
 
-def _kind(value: Any) -> str:
+def describe_value(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -399,7 +516,7 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _expected(error: ErrorDetails) -> str:
+def expected_text(error: ErrorDetails) -> str:
     ctx = error.get("ctx") or {}
     kind = error["type"]
     simple = {
@@ -417,6 +534,9 @@ def _expected(error: ErrorDetails) -> str:
         return f"one of {ctx.get('expected', '?')}"
     if kind == "string_pattern_mismatch":
         return "a name made of letters, digits and '_', starting with a letter"
+    if kind in ("string_too_short", "string_too_long"):
+        return f"a string of {'at least' if kind == 'string_too_short' else 'at most'} " \
+            f"{ctx.get('min_length', ctx.get('max_length'))} characters"
     if kind in ("too_short", "too_long"):
         return f"{'at least' if kind == 'too_short' else 'at most'} {ctx.get('min_length', ctx.get('max_length'))} items"
     return error["msg"][0].lower() + error["msg"][1:]
@@ -436,22 +556,23 @@ def _diagnostic(path: Path, error: ErrorDetails, group: list[ErrorDetails], sour
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         return _bad_tag(path, value, span, error)
     if path == ("netspec",):
-        return Diagnostic("bad-version", f"expected netspec: {SPEC_VERSION}, found {_kind(value)}", span, path,
+        return Diagnostic("bad-version", f"expected netspec: {SPEC_VERSION}, found {describe_value(value)}", span, path,
                           f"this netspec reads spec version {SPEC_VERSION}")
     if kind == "literal_error" and isinstance(value, str) and len(path) >= 2 and _is_bare_layer_position(path, source):
         return _unknown_layer(path, value, span)
     if kind == "string_pattern_mismatch":
         return Diagnostic("bad-name", f"expected a name made of ASCII letters, digits and '_', starting with a letter, "
-                          f"found {_kind(value)}", span, path, None)
+                          f"found {describe_value(value)}", span, path, None)
     expectations = []
     for item in [error, *[e for e in group if e is not error]]:
-        text = _expected(item)
+        text = expected_text(item)
         if text not in expectations:
             expectations.append(text)
     expected = " or ".join(expectations[:3])
     hint = _literal_hint(error, value)
-    code = "bad-value" if kind.startswith(("greater", "less", "finite", "literal", "too_")) else "bad-type"
-    return Diagnostic(code, f"expected {expected}, found {_kind(value)}", span, path, hint)
+    code = "bad-value" if kind.startswith(("greater", "less", "finite", "literal", "too_", "string_too")) else \
+        "bad-type"
+    return Diagnostic(code, f"expected {expected}, found {describe_value(value)}", span, path, hint)
 
 
 def _literal_hint(error: ErrorDetails, value: Any) -> str | None:
@@ -460,12 +581,23 @@ def _literal_hint(error: ErrorDetails, value: Any) -> str | None:
         words = [w.strip(" '\"") for w in expected.replace(" or ", ",").split(",")]
         return did_you_mean(value, [w for w in words if w])
     if isinstance(value, str) and error["type"] in ("int_type", "float_type", "bool_type"):
-        return "quoted values are strings; write the value without quotes"
+        if _looks_numeric(value) or value.lower() in ("true", "false"):
+            return "quoted values are strings; write the value without quotes"
+        return None
     return None
 
 
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _is_bare_layer_position(path: Path, source: Source) -> bool:
-    return path[0] == "layers" or (len(path) > 2 and "layers" in path[:-1])
+    # a layer's own place: a key of a layers mapping, or an item of a layer list (not an argument inside one)
+    return path[0] == "layers" and (path[-2] == "layers" or isinstance(path[-1], int))
 
 
 def _bad_tag(path: Path, value: Any, span: Any, error: ErrorDetails) -> Diagnostic:
@@ -477,17 +609,17 @@ def _bad_tag(path: Path, value: Any, span: Any, error: ErrorDetails) -> Diagnost
                                   "write 'type: Linear' (or another layer type), or a bare type name")
             if isinstance(kind, str):
                 return _unknown_layer((*path, "type"), kind, span)
-            return Diagnostic("bad-type", f"expected a layer type name, found {_kind(kind)}", span, (*path, "type"))
+            return Diagnostic("bad-type", f"expected a layer type name, found {describe_value(kind)}", span, (*path, "type"))
         return Diagnostic("bad-type", f"expected a layer (a mapping with 'type', a type name or a list), found "
-                          f"{_kind(value)}", span, path)
+                          f"{describe_value(value)}", span, path)
     if path[:1] == ("forward",):
         if isinstance(value, dict) and len(value) == 1:
             (name,) = value
             return _unknown_op(path, str(name), span)
         return Diagnostic("bad-step", f"expected a step (a name, an expression, or a one-key mapping op: args), "
-                          f"found {_kind(value)}", span, path)
+                          f"found {describe_value(value)}", span, path)
     return Diagnostic("bad-type", f"expected a parameter (a shape list or a mapping with shape/list/dict), found "
-                      f"{_kind(value)}", span, path)
+                      f"{describe_value(value)}", span, path)
 
 
 def _unknown_layer(path: Path, name: str, span: Any) -> Diagnostic:

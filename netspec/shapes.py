@@ -21,10 +21,14 @@ from . import ir
 from .errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
 from .ops import LAYERS, OPS, ShapeError, Tensor, broadcast, fmt_shape, matmul_shape
 from .ops._core import INT64_MAX, Dim
-from .schema import OP_ARG_MODELS, SEQUENTIAL
+from .schema import OP_ARG_MODELS, SEQUENTIAL, describe_value, expected_text
 
 DEFAULT_MAX_PARAMS = 1_000_000_000  # ~4 GB of float32: past this, load() refuses unless told otherwise
 MAX_WORLDS = 256
+# Statements inference may execute, over all loops and forward-argument worlds together:
+# loops over ParameterLists and worlds multiply the work a short spec asks for.
+MAX_EXECUTED = 50_000
+MAX_ACTIVATION = 2**32  # elements of one output (symbolic dims counted as 1): past this, a warning
 DTYPE_BYTES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "bool": 1}
 
 
@@ -60,6 +64,13 @@ class _Group:
     group: ir.ParamGroup
 
 
+@dataclass
+class _Steps:
+    """Statements left to execute, shared by every world's evaluator."""
+
+    left: int
+
+
 class _Fail(Exception):
     """Stops one world's evaluation after its diagnostic is recorded."""
 
@@ -72,8 +83,9 @@ def infer(model: ir.Model) -> Inference:
     rows: list[Row] = []
     variants: dict[str, Tensor] = {}
     output: Tensor | None = None
+    steps = _Steps(MAX_EXECUTED)
     for i, world in enumerate(worlds):
-        evaluator = _Evaluator(model, world, layer_args, rows if i == 0 else None, diag)
+        evaluator = _Evaluator(model, world, layer_args, rows if i == 0 else None, diag, steps)
         result = evaluator.run()
         if result is None:
             break
@@ -154,8 +166,9 @@ def _indexes(body: Sequence[ir.Stmt]) -> Iterator[ir.Index]:
 
 class _Evaluator:
     def __init__(self, model: ir.Model, world: dict[str, Any], layer_args: dict[str, dict[str, Any]],
-                 rows: list[Row] | None, diag: Collector) -> None:
+                 rows: list[Row] | None, diag: Collector, steps: _Steps | None = None) -> None:
         self.model = model
+        self.steps = steps or _Steps(MAX_EXECUTED)
         self.world = world
         self.layer_args = layer_args
         self.rows = rows
@@ -164,6 +177,7 @@ class _Evaluator:
         self.layers = {layer.key: layer for layer in model.layers}
         self.groups = {group.name: group for group in model.params}
         self.stmt_path: Path = ("forward",)
+        self.warned_sizes: set[Path] = set()
         self.where = ""
         if world and any(world[k] != model.args[k] for k in world):
             self.where = " (with " + ", ".join(f"{k}={v!r}" for k, v in world.items()) + ")"
@@ -192,6 +206,10 @@ class _Evaluator:
         return value
 
     def execute(self, stmt: ir.Stmt) -> None:
+        self.steps.left -= 1
+        if self.steps.left < 0:
+            raise self.fail("too-large", f"shape inference would execute more than {MAX_EXECUTED:,} statements",
+                            stmt.path, stmt.span, "loop over fewer parameters, or use fewer forward arguments")
         if isinstance(stmt, ir.Assign):
             self.env[stmt.target] = self.eval(stmt.value)
         elif isinstance(stmt, ir.For):
@@ -253,23 +271,28 @@ class _Evaluator:
         path = self.path_of(expr)
         if isinstance(left, Tensor) and isinstance(right, Tensor):
             try:
-                return matmul_shape(left, right) if op == "@" else Tensor(broadcast(left.shape, right.shape),
-                                                                         _promote(left, right))
+                if op == "@":
+                    return matmul_shape(left, right)
+                return Tensor(broadcast(left.shape, right.shape), _true_divide(op, _promote(left, right)))
             except ShapeError as exc:
                 raise self.fail(exc.code, f"'{op}': {exc.message}", path, expr.span, exc.hint) from None
         tensor = left if isinstance(left, Tensor) else right if isinstance(right, Tensor) else None
-        other = right if tensor is left else left
-        if not _is_number(other):
-            raise self.fail("bad-operand", f"'{op}' needs tensors or numbers, found {_describe(other)}", path,
-                            expr.span)
+        others = [v for v in (left, right) if not isinstance(v, Tensor)]
+        for other in others:
+            if not _is_number(other):
+                raise self.fail("bad-operand", f"'{op}' needs tensors or numbers, found {_describe(other)}", path,
+                                expr.span)
         if tensor is not None:
             if op == "@":
                 raise self.fail("bad-operand", "'@' needs two tensors", path, expr.span)
-            return tensor
+            return Tensor(tensor.shape, _true_divide(op, _scalar_promote(tensor, others[0])))
         if op == "@" or (op == "/" and right == 0):
             raise self.fail("bad-operand", f"cannot compute {left!r} {op} {right!r}", path, expr.span)
-        result = {"+": left + right, "-": left - right}.get(op) if op in "+-" else (
-            left * right if op == "*" else left / right)
+        try:
+            result = {"+": left + right, "-": left - right}.get(op) if op in "+-" else (
+                left * right if op == "*" else left / right)
+        except OverflowError:  # int/float mixes past the float range
+            result = INT64_MAX + 1
         if isinstance(result, int) and abs(result) > INT64_MAX:
             raise self.fail("too-large", "constant arithmetic leaves the 64-bit range", path, expr.span)
         return result
@@ -334,6 +357,12 @@ class _Evaluator:
         if static and math.prod(static) > INT64_MAX:
             raise self.fail("too-large", f"output {fmt_shape(out.shape)} holds more elements than a tensor can",
                             path, span)
+        if static and math.prod(static) > MAX_ACTIVATION and path not in self.warned_sizes:
+            self.warned_sizes.add(path)  # once per step, not once per forward-argument world
+            self.diag.add(Diagnostic(
+                "activation-size", f"output {fmt_shape(out.shape)} holds {math.prod(static):,} elements "
+                f"(over {MAX_ACTIVATION:,}): running forward would need that much memory per call", span, path,
+                "check the input size and the layer widths", "warning"))
 
     # ------------------------------------------------------------ ops
 
@@ -371,9 +400,12 @@ class _Evaluator:
             checked = OP_ARG_MODELS[call.func].model_validate(constants).model_dump()
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"][:1])
-            raise self.fail("bad-value", f"{call.func}: argument '{where}' expected {first['msg'].lower()}, found "
-                            f"{short_repr(constants.get(where, '?'))}", path, call.span) from None
+            where = str(first["loc"][0]) if first["loc"] else "?"
+            if first["type"] == "missing":
+                raise self.fail("bad-call", f"{call.func} is missing its argument '{where}'", path, call.span,
+                                f"its arguments are {', '.join(params)}") from None
+            raise self.fail("bad-value", f"{call.func}: argument '{where}' expected {expected_text(first)}, found "
+                            f"{describe_value(constants.get(where))}", path, call.span) from None
         return {**{t.lstrip('*'): bound[t.lstrip('*')] for t in op.tensors}, **checked}
 
     def check_tensor_arg(self, call: ir.Call, name: str, bound: dict[str, Any], path: Path) -> None:
@@ -404,8 +436,34 @@ def _param_tensor(item: ir.ParamTensor) -> Tensor:
     return Tensor(item.shape, item.dtype or "float32")
 
 
+def _scalar_promote(tensor: Tensor, number: float) -> str:
+    """A Python number joins a tensor's dtype category: floats make int tensors float32, ints make bools int64."""
+    if tensor.is_float:
+        return tensor.dtype
+    if isinstance(number, float):
+        return "float32"
+    return "int64" if tensor.dtype == "bool" else tensor.dtype
+
+
+def _true_divide(op: str, dtype: str) -> str:
+    """'/' is true division: integer operands give the default float dtype."""
+    return "float32" if op == "/" and not dtype.startswith(("float", "bfloat")) else dtype
+
+
+_FLOAT_RANK = {"float16": 1, "bfloat16": 1, "float32": 2, "float64": 3}
+
+
 def _promote(a: Tensor, b: Tensor) -> str:
-    return a.dtype if a.is_float or not b.is_float else b.dtype
+    """torch's type promotion between two tensors' dtypes, for the dtypes netspec knows."""
+    if a.dtype == b.dtype:
+        return a.dtype
+    if a.is_float != b.is_float:
+        return a.dtype if a.is_float else b.dtype
+    if a.is_float:
+        if {a.dtype, b.dtype} == {"float16", "bfloat16"}:
+            return "float32"
+        return max(a.dtype, b.dtype, key=_FLOAT_RANK.__getitem__)
+    return "int64" if "int64" in (a.dtype, b.dtype) else a.dtype if b.dtype == "bool" else b.dtype
 
 
 def _is_number(value: Any) -> bool:

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path as FsPath
 from typing import Any
 
 import yaml
 
-from .errors import Diagnostic, Path, Span, SpecError
+from .errors import Diagnostic, Path, Span, SpecError, short_repr
 
-MAX_BYTES = 32 * 1024 * 1024
+# Limits that keep every later stage bounded in time and memory.  A hand-written
+# AlexNet is ~2 KiB and ~100 nodes; these leave a thousandfold margin.
+MAX_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
-MAX_NODES = 4_000_000
-MAX_INT_DIGITS = 40
+MAX_NODES = 100_000
+MAX_INT_DIGITS = 40  # 2**63 has 19 digits; the limit only keeps int() far from Python's 4300-digit guard
+MAX_KEY_CHARS = 256  # keys are names: they reach messages and paths, so they stay short and printable
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -38,6 +42,7 @@ _YAML11_BOOL = {"yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", 
 _SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?")
 _LEADING_ZERO = re.compile(r"[-+]?0[0-9]+")
 _BINARY = re.compile(r"[-+]?0b[01_]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -50,8 +55,9 @@ class Source:
     spans: dict[Path, Span] = field(default_factory=dict)
     key_spans: dict[Path, Span] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def lines(self) -> list[str]:
+        # cached: spans of forward steps look lines up once per syntax node
         return self.text.splitlines()
 
     def span(self, path: Path) -> Span:
@@ -65,16 +71,34 @@ class Source:
 
 
 def load_file(path: str | FsPath) -> Source:
+    return load_text(read_text(path), str(path))
+
+
+def read_text(path: str | FsPath) -> str:
+    """The spec file's text, checked for size and encoding but not parsed (api caches by it)."""
     name = str(path)
     try:
         with open(path, "rb") as handle:
-            raw = handle.read(MAX_BYTES + 1)
+            # read(MAX_BYTES + 1) would allocate the whole limit for every small spec: a
+            # first chunk is 4x faster, and only a spec larger than it reads on.
+            chunk = min(_CHUNK, MAX_BYTES + 1)
+            raw = handle.read(chunk)
+            if len(raw) == chunk:
+                raw += handle.read(MAX_BYTES + 1 - chunk)
     except OSError as exc:
-        raise SpecError([Diagnostic("file-unreadable", f"cannot read the spec: {exc.strerror or exc}", None)]) from None
-    return load_bytes(raw, name)
+        raise SpecError([Diagnostic("file-unreadable", f"cannot read the spec: {exc.strerror or exc}",
+                                    Span(name, 0, 0))]) from None
+    return decode(raw, name)
+
+
+_CHUNK = 64 * 1024
 
 
 def load_bytes(raw: bytes, file: str = "<spec>") -> Source:
+    return load_text(decode(raw, file), file)
+
+
+def decode(raw: bytes, file: str = "<spec>") -> str:
     if len(raw) > MAX_BYTES:
         raise _error(file, 1, 1, "file-too-large", f"spec is larger than {MAX_BYTES // (1024 * 1024)} MiB",
                      "split the model or generate it with blocks and repeat")
@@ -87,31 +111,59 @@ def load_bytes(raw: bytes, file: str = "<spec>") -> Source:
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         raise _error(file, line, col, "encoding", f"expected UTF-8 text, found byte 0x{raw[exc.start]:02x}",
                      "save the spec as UTF-8") from None
-    return load_text(text, file)
+    return text
 
 
 def load_text(text: str, file: str = "<spec>") -> Source:
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         raise _error(file, line, 1, "encoding", "expected text, found a NUL byte", None)
+    surrogate = _SURROGATE.search(text)  # only text from Python callers can hold one; UTF-8 cannot encode it
+    if surrogate:
+        line, col = _char_line_col(text, surrogate.start())
+        raise _error(file, line, col, "encoding", f"expected text, found a lone surrogate "
+                     f"U+{ord(surrogate.group()):04X}", "decode the spec as UTF-8 with errors='strict'")
     builder = _Builder(file)
     try:
         for event in yaml.parse(text, Loader=_Loader):
             builder.feed(event)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "malformed YAML"
-        hint = "indent with spaces; YAML forbids tabs" if "\t" in problem or "tab" in problem else None
-        raise _error(file, line, col, "yaml-syntax", f"invalid YAML: {problem}", hint) from None
-    except yaml.YAMLError as exc:  # reader errors (control characters) carry no problem_mark
+        raise _syntax_error(file, exc) from None
+    except yaml.reader.ReaderError as exc:  # control characters: a position, no mark
+        line, col = _line_col(text, exc.position)
+        raise _error(file, line, col, "yaml-syntax", f"invalid YAML: {exc.reason} (found U+{exc.character:04X})"
+                     if isinstance(exc.character, int) else f"invalid YAML: {exc.reason}",
+                     "remove the control character") from None
+    except yaml.YAMLError as exc:
         raise _error(file, 1, 1, "yaml-syntax", f"invalid YAML: {exc}", None) from None
-    except RecursionError:
+    except (RecursionError, MemoryError):  # not expected from the event stream; kept as a last guard
         raise _error(file, 1, 1, "too-deep", f"spec nests deeper than {MAX_DEPTH} levels", None) from None
     if builder.result is _MISSING:
         raise _error(file, 1, 1, "empty-spec", "expected a mapping with 'netspec: 1', found an empty file",
                      "start the spec with 'netspec: 1'")
     return Source(file, text, builder.result, builder.spans, builder.key_spans)
+
+
+def _syntax_error(file: str, exc: yaml.MarkedYAMLError) -> SpecError:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = exc.problem or exc.context or "malformed YAML"
+    if "nesting depth" in problem:  # libyaml's own flow-depth guard, met before our depth check
+        return _error(file, line, col, "too-deep", f"spec nests deeper than {MAX_DEPTH} levels", None)
+    hint = "indent with spaces; YAML forbids tabs" if "\t" in problem or "tab" in problem else None
+    return _error(file, line, col, "yaml-syntax", f"invalid YAML: {problem}", hint)
+
+
+def _line_col(text: str, position: int) -> tuple[int, int]:
+    """Line and column of a reader error's position: libyaml counts bytes of the UTF-8 text."""
+    if _Loader is not yaml.SafeLoader:
+        position = len(text.encode("utf-8")[: max(position, 0)].decode("utf-8", "ignore"))
+    return _char_line_col(text, position)
+
+
+def _char_line_col(text: str, index: int) -> tuple[int, int]:
+    before = text[: max(index, 0)]
+    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
 
 
 def _error(file: str, line: int, col: int, code: str, message: str, hint: str | None) -> SpecError:
@@ -231,6 +283,12 @@ class _Builder:
     def add_key(self, event: Any, frame: _Frame, key: Any, span: Span) -> None:
         # Keys are names, so they stay strings whatever they look like.
         key = event.value if isinstance(event, yaml.ScalarEvent) else key
+        if len(key) > MAX_KEY_CHARS:
+            raise self.fail(event, "bad-key", f"key is {len(key)} characters long, more than {MAX_KEY_CHARS}",
+                            "keys are names; shorten it")
+        if not key.isprintable():
+            raise self.fail(event, "bad-key", f"key {short_repr(key)} holds control or invisible characters",
+                            "keys are names: letters, digits and '_'")
         if key in frame.container:
             raise self.fail(event, "duplicate-key", f"key '{key}' appears twice in this mapping",
                             f"YAML parsers silently keep the last '{key}'; remove one of them")
@@ -239,7 +297,8 @@ class _Builder:
 
     def scalar(self, event: Any) -> Any:
         text: str = event.value
-        is_key = bool(self.stack) and isinstance(self.stack[-1].container, dict) and self.stack[-1].pending_key is _MISSING
+        top = self.stack[-1] if self.stack else None
+        is_key = top is not None and isinstance(top.container, dict) and top.pending_key is _MISSING
         if event.style or is_key or event.tag == "!":  # the C parser reports plain style as ''
             return text
         return self.resolve_plain(event, text)
@@ -272,8 +331,8 @@ class _Builder:
 
     def integer(self, event: Any, text: str) -> int:
         if len(text) > MAX_INT_DIGITS:
-            raise self.fail(event, "int-too-large", f"integer literal has {len(text)} digits, more than any tensor size",
-                            "netspec integers fit in 64 bits (at most 9223372036854775807)")
+            raise self.fail(event, "int-too-large", f"integer literal has {len(text)} digits, more than any tensor "
+                            "size", "netspec integers fit in 64 bits (at most 9223372036854775807)")
         if text.startswith("0o"):
             return int(text[2:], 8)
         if text.startswith("0x"):

@@ -7,6 +7,7 @@ arithmetic expression over symbols (``H-4``), kept readable for summaries.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -145,6 +146,17 @@ class Op:
 # ---------------------------------------------------------------- dims
 
 _SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+# Past this length a symbolic expression becomes an opaque symbol: a spec that
+# doubles a dim at every step (x = cat([x, x], 1)) would otherwise grow the
+# text exponentially and exhaust memory.
+MAX_DIM_TEXT = 100
+
+
+def symbol(text: str) -> str:
+    """``text`` itself, or a short symbol standing for it when it is too long to read."""
+    if len(text) <= MAX_DIM_TEXT:
+        return text
+    return "s_" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
 
 
 def paren(d: Dim) -> str:
@@ -157,13 +169,13 @@ def dim_add(d: Dim, c: int) -> Dim:
         return d + c
     if c == 0:
         return d
-    return f"{d}{c:+d}"
+    return symbol(f"{d}{c:+d}")
 
 
 def dim_sum(a: Dim, b: Dim) -> Dim:
     if isinstance(a, int) and isinstance(b, int):
         return a + b
-    return f"{a}+{b}"
+    return symbol(f"{a}+{b}")
 
 
 def dim_mul(a: Dim, b: Dim) -> Dim:
@@ -173,13 +185,13 @@ def dim_mul(a: Dim, b: Dim) -> Dim:
         return b
     if b == 1:
         return a
-    return f"{paren(a)}*{paren(b)}"
+    return symbol(f"{paren(a)}*{paren(b)}")
 
 
 def dim_floordiv(d: Dim, s: int) -> Dim:
     if isinstance(d, int):
         return d // s
-    return d if s == 1 else f"{paren(d)}//{s}"
+    return d if s == 1 else symbol(f"{paren(d)}//{s}")
 
 
 def product(dims: Sequence[Dim]) -> Dim:
@@ -249,7 +261,12 @@ def window_out(size: Dim, kernel: int, stride: int, pad_total: int, dilation: in
     if isinstance(size, str):
         offset = pad_total - span
         if ceil_mode and stride > 1:
-            return f"ceil({paren(dim_add(size, offset))}/{stride})+1"
+            text = f"ceil({paren(dim_add(size, offset))}/{stride})+1"
+            # The last-window rule below caps the count at ceil((size + pad_left) / stride); the cap can only
+            # bind when a stride reaches past the span less the padding (pool padding is at most half a kernel).
+            if stride > span - pad_left:
+                text = f"min({text}, ceil({paren(dim_add(size, pad_left))}/{stride}))"
+            return symbol(text)
         return dim_add(dim_floordiv(dim_add(size, offset), stride), 1) if stride > 1 else dim_add(size, offset + 1)
     numerator = size + pad_total - span + (stride - 1 if ceil_mode else 0)
     out = numerator // stride + 1  # Python's // rounds toward -inf, as div_rtn does
@@ -273,6 +290,19 @@ def broadcast(a: Shape, b: Shape) -> Shape:
         else:
             raise ShapeError(f"shapes {fmt_shape(a)} and {fmt_shape(b)} do not broadcast (size {x} vs {y} at dim {-i})")
     return tuple(reversed(out))
+
+
+# torch.result_type for two tensors: bool < integers < floats, the wider within a kind; float16 with
+# bfloat16 meets at float32.
+_DTYPE_ORDER = ("bool", "int32", "int64", "float16", "bfloat16", "float32", "float64")
+
+
+def promote_types(a: str, b: str) -> str:
+    if a == b:
+        return a
+    if {a, b} == {"float16", "bfloat16"}:
+        return "float32"
+    return max(a, b, key=_DTYPE_ORDER.index)
 
 
 def same_dims(a: Dim, b: Dim) -> bool:

@@ -9,11 +9,18 @@ from ._core import REGISTRY, AnyInt, Arg, Bool, LayerType, Op, Real, Tensor, che
 
 
 def _elementwise(layer: str, args: tuple[Arg, ...], op: str, spelling: str, summary: str,
-                 needs_dim: bool = False) -> None:
+                 needs_dim: bool = False, dtypes: str = "float") -> None:
+    """``dtypes``: "float" (floating inputs only), "int" (integers too, not bool, kept as they are: relu) or
+    "to_float" (any input; integers and bool come out float32: sigmoid, tanh)."""
+
     def check(x: Tensor, values: dict[str, Any]) -> Tensor:
-        check_float(x, layer)
         if values.get("dim") is not None:
             normalize_dim(values["dim"], x.rank)
+        if x.is_float or (dtypes == "int" and x.dtype != "bool"):
+            return x
+        if dtypes == "to_float":
+            return Tensor(x.shape, "float32")
+        check_float(x, layer)
         return x
 
     def rule(values: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
@@ -27,15 +34,15 @@ def _elementwise(layer: str, args: tuple[Arg, ...], op: str, spelling: str, summ
 
 
 _INPLACE = Arg("inplace", Bool, False)
-_elementwise("ReLU", (_INPLACE,), "relu", "F.relu", "max(x, 0)")
-_elementwise("ReLU6", (_INPLACE,), "relu6", "F.relu6", "min(max(x, 0), 6)")
+_elementwise("ReLU", (_INPLACE,), "relu", "F.relu", "max(x, 0)", dtypes="int")
+_elementwise("ReLU6", (_INPLACE,), "relu6", "F.relu6", "min(max(x, 0), 6)", dtypes="int")
 _elementwise("LeakyReLU", (Arg("negative_slope", Real, 0.01), _INPLACE), "leaky_relu", "F.leaky_relu",
              "x if x > 0 else negative_slope * x")
 _elementwise("GELU", (Arg("approximate", Literal["none", "tanh"], "none"),), "gelu", "F.gelu",
              "Gaussian error linear unit")
 _elementwise("SiLU", (_INPLACE,), "silu", "F.silu", "x * sigmoid(x)")
-_elementwise("Sigmoid", (), "sigmoid", "torch.sigmoid", "logistic sigmoid")
-_elementwise("Tanh", (), "tanh", "torch.tanh", "hyperbolic tangent")
+_elementwise("Sigmoid", (), "sigmoid", "torch.sigmoid", "logistic sigmoid", dtypes="to_float")
+_elementwise("Tanh", (), "tanh", "torch.tanh", "hyperbolic tangent", dtypes="to_float")
 _elementwise("Softmax", (Arg("dim", AnyInt | None, None),), "softmax", "F.softmax",
              "softmax along dim", needs_dim=True)
 _elementwise("LogSoftmax", (Arg("dim", AnyInt | None, None),), "log_softmax", "F.log_softmax",

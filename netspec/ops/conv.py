@@ -28,28 +28,38 @@ from ._core import (
 )
 
 
-def conv_spatial(name: str, sizes: Sequence[Dim], kernel: tuple[int, ...], stride: tuple[int, ...],
-                 padding: Any, dilation: tuple[int, ...], padding_mode: str = "zeros") -> tuple[Dim, ...]:
+def conv_pads(padding: Any, kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(left, right) padding per spatial dim.  ``'same'`` pads dilation*(kernel-1) in all, the extra one on
+    the right for an even span, as nn.ConvNd's ``_reversed_padding_repeated_twice`` does."""
     n = len(kernel)
     if padding == "same":
-        if any(s != 1 for s in stride):
-            raise ShapeError("padding='same' is not supported for strided convolutions", "padding",
-                             hint="use stride 1, or give padding as numbers")
-        return tuple(sizes)
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
+        return [(t // 2, t - t // 2) for t in totals]
     pads = (0,) * n if padding == "valid" else as_tuple(padding, n)
+    return [(p, p) for p in pads]
+
+
+def conv_spatial(name: str, sizes: Sequence[Dim], kernel: tuple[int, ...], stride: tuple[int, ...],
+                 padding: Any, dilation: tuple[int, ...], padding_mode: str = "zeros") -> tuple[Dim, ...]:
+    if padding == "same" and any(s != 1 for s in stride):
+        raise ShapeError("padding='same' is not supported for strided convolutions", "padding",
+                         hint="use stride 1, or give padding as numbers")
     out: list[Dim] = []
-    for i, size in enumerate(sizes):
+    for i, (size, (left, right)) in enumerate(zip(sizes, conv_pads(padding, kernel, dilation), strict=True)):
         span = dilation[i] * (kernel[i] - 1) + 1
         if isinstance(size, int):
-            if size + 2 * pads[i] < span:
+            if size + left + right < span:
                 raise ShapeError(
-                    f"{name} input size {size} in spatial dim {i} (padded to {size + 2 * pads[i]}) is smaller "
+                    f"{name} input size {size} in spatial dim {i} (padded to {size + left + right}) is smaller "
                     f"than the kernel span {span}: the output would have size < 1", "kernel_size", "output-too-small")
-            if padding_mode == "reflect" and pads[i] >= size:
-                raise ShapeError(f"reflect padding {pads[i]} must be smaller than the input size {size}", "padding")
-            if padding_mode == "circular" and pads[i] > size:
-                raise ShapeError(f"circular padding {pads[i]} must be at most the input size {size}", "padding")
-        out.append(window_out(size, kernel[i], stride[i], 2 * pads[i], dilation[i]))
+            # 'same' pads too, so these checks hold for it as well (a reflect pad of 1 needs an input of 2)
+            if padding_mode == "reflect" and max(left, right) >= size:
+                raise ShapeError(f"reflect padding {max(left, right)} must be smaller than the input size {size} "
+                                 f"in spatial dim {i}", "padding")
+            if padding_mode == "circular" and max(left, right) > size:
+                raise ShapeError(f"circular padding {max(left, right)} must be at most the input size {size} "
+                                 f"in spatial dim {i}", "padding")
+        out.append(size if padding == "same" else window_out(size, kernel[i], stride[i], left + right, dilation[i]))
     return tuple(out)
 
 
@@ -77,9 +87,11 @@ def _conv(n: int) -> LayerType:
         return Tensor((*x.shape[: -n - 1], args["out_channels"], *spatial), x.dtype), inferred
 
     def count(args: dict[str, Any]) -> int:
-        k = math.prod(as_tuple(args["kernel_size"], n))
-        out = args["out_channels"]
-        return out * (args["in_channels"] // args.get("groups", 1)) * k + (out if args.get("bias", True) else 0)
+        k: int = math.prod(as_tuple(args["kernel_size"], n))
+        out: int = args["out_channels"]
+        in_channels: int = args["in_channels"]
+        groups: int = args.get("groups", 1)
+        return out * (in_channels // groups) * k + (out if args.get("bias", True) else 0)
 
     return LayerType(
         name=name, family="conv", rule=rule, count=count, factory=True, positional=2,
@@ -133,9 +145,11 @@ def _conv_transpose(n: int) -> LayerType:
         return Tensor((*x.shape[: -n - 1], args["out_channels"], *spatial), x.dtype), inferred
 
     def count(args: dict[str, Any]) -> int:
-        k = math.prod(as_tuple(args["kernel_size"], n))
-        out = args["out_channels"]
-        return args["in_channels"] * (out // args.get("groups", 1)) * k + (out if args.get("bias", True) else 0)
+        k: int = math.prod(as_tuple(args["kernel_size"], n))
+        out: int = args["out_channels"]
+        in_channels: int = args["in_channels"]
+        groups: int = args.get("groups", 1)
+        return in_channels * (out // groups) * k + (out if args.get("bias", True) else 0)
 
     return LayerType(
         name=name, family="conv", rule=rule, count=count, factory=True, positional=2,

@@ -47,8 +47,8 @@ def _bilinear_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tens
 
 def _embedding_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
     (x,) = inputs
-    if x.is_float:
-        raise ShapeError(f"Embedding expects integer indices, found a {x.dtype} input", code="dtype-mismatch",
+    if x.dtype not in ("int64", "int32"):
+        raise ShapeError(f"Embedding expects int64 or int32 indices, found a {x.dtype} input", code="dtype-mismatch",
                          hint="declare the input as {shape: [...], dtype: int64}")
     padding_idx = args.get("padding_idx")
     n = args["num_embeddings"]

@@ -56,9 +56,13 @@ def _layer_norm_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Te
     (x,) = inputs
     check_float(x, "LayerNorm")
     written = args.get("normalized_shape")
+    if x.rank == 0:
+        raise ShapeError("LayerNorm normalises trailing dims, and a 0-D input has none", code="rank-mismatch")
     if written is None:
-        return x, check_inferred({}, "normalized_shape", x.shape[-1] if x.rank else 0, "features")
+        return x, check_inferred({}, "normalized_shape", x.shape[-1], "features")
     shape = as_tuple(written, 1)
+    if not shape:  # torch refuses an empty normalized_shape when the layer runs
+        raise ShapeError("normalized_shape needs at least one dim, found []", "normalized_shape", "bad-value")
     tail = x.shape[-len(shape):] if len(shape) <= x.rank else None
     if tail is None or not all(same_dims(a, b) for a, b in zip(tail, shape, strict=True)):
         raise ShapeError(f"normalized_shape {list(shape)} does not match the trailing dims of the input "
@@ -69,7 +73,7 @@ def _layer_norm_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Te
 def _layer_norm_count(args: dict[str, Any]) -> int:
     if not args.get("elementwise_affine", True):
         return 0
-    size = math.prod(as_tuple(args["normalized_shape"], 1))
+    size: int = math.prod(as_tuple(args["normalized_shape"], 1))
     return size * (2 if args.get("bias", True) else 1)
 
 
@@ -83,6 +87,11 @@ def _group_norm_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Te
     if inferred["num_channels"] % args["num_groups"]:
         raise ShapeError(f"num_channels {inferred['num_channels']} is not divisible by num_groups {args['num_groups']}",
                          "num_groups", "bad-groups")
+    # F.group_norm refuses (in eval mode too) when each group would normalise a single value
+    per_group = [x.shape[0], x.shape[1], *x.shape[2:]]
+    if all(isinstance(d, int) for d in per_group) and math.prod(per_group) // args["num_groups"] == 1:
+        raise ShapeError(f"GroupNorm of {fmt_shape(x.shape)} in {args['num_groups']} groups normalises one value "
+                         "per group", "num_groups", "output-too-small")
     return x, inferred
 
 

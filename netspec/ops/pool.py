@@ -53,8 +53,18 @@ def _pool_shape(kind: str, n: int, args: dict[str, Any], x: Tensor) -> Tensor:
     check_rank(x, (n + 1, n + 2), name)
     if kind == "Avg":
         check_float(x, name)
+    if kind == "Avg" and n == 3:
+        _avg3d_input_check(x.shape[-n:], as_tuple(args["kernel_size"], n))
     spatial = pool_spatial(name, x.shape[-n:], args, n, dilated=kind == "Max")
     return Tensor((*x.shape[:-n], *spatial), x.dtype)
+
+
+def _avg3d_input_check(sizes: Sequence[Dim], kernel: tuple[int, ...]) -> None:
+    """ATen's avg_pool3d (only it, not 1-D/2-D) wants the unpadded input at least as large as the kernel."""
+    for i, (size, k) in enumerate(zip(sizes, kernel, strict=True)):
+        if isinstance(size, int) and size < k:
+            raise ShapeError(f"AvgPool3d input size {size} in spatial dim {i} is smaller than the kernel size {k} "
+                             "(avg_pool3d does not count the padding here)", "kernel_size", "output-too-small")
 
 
 def _pool_args(kind: str, n: int) -> tuple[Arg, ...]:
@@ -65,7 +75,7 @@ def _pool_args(kind: str, n: int) -> tuple[Arg, ...]:
     )
     if kind == "Max":
         return (*common, Arg("dilation", size_n(n), 1), Arg("ceil_mode", Bool, False))
-    avg = (*common, Arg("ceil_mode", Bool, False), Arg("count_include_pad", Bool, True))
+    avg: tuple[Arg, ...] = (*common, Arg("ceil_mode", Bool, False), Arg("count_include_pad", Bool, True))
     if n > 1:
         avg = (*avg, Arg("divisor_override", Annotated[int, Field(strict=True, ge=1)] | None, None))
     return avg
@@ -89,18 +99,32 @@ def _pool(kind: str, n: int) -> None:
 
 def _adaptive_shape(n: int, output_size: Any, x: Tensor) -> Tensor:
     name = f"AdaptiveAvgPool{n}d"
-    check_rank(x, (n + 1, n + 2), name)
     check_float(x, name)
-    sizes = as_tuple(output_size, n)
-    spatial = tuple(x.shape[-n + i] if s is None else s for i, s in enumerate(sizes))
+    if isinstance(output_size, int):
+        sizes: tuple[Dim, ...] = (output_size,) * n
+    else:
+        # F.adaptive_avg_poolNd fills a None entry from the input, and for that wants a dim before the spatial ones
+        if x.rank <= n:
+            raise ShapeError(f"{name} with output_size {list(output_size)} expects at least {n + 1} dims, found a "
+                             f"{x.rank}-D input {fmt_shape(x.shape)}", code="rank-mismatch")
+        sizes = tuple(x.shape[-n + i] if s is None else s for i, s in enumerate(output_size))
+    if n > 1 and all(s == 1 for s in sizes):
+        # ATen's fast path for an all-ones output is x.mean(last n dims, keepdim=True): it takes any rank >= n
+        if x.rank < n:
+            raise ShapeError(f"{name} expects at least {n} dims, found a {x.rank}-D input {fmt_shape(x.shape)}",
+                             code="rank-mismatch")
+    else:
+        check_rank(x, (n + 1, n + 2), name)
     for i, size in enumerate(x.shape[-n:]):
         if size == 0:
             raise ShapeError(f"{name} input {fmt_shape(x.shape)} has an empty spatial dim {i}", code="output-too-small")
-    return Tensor((*x.shape[:-n], *spatial), x.dtype)
+    return Tensor((*x.shape[:-n], *sizes), x.dtype)
 
 
 def _adaptive(n: int) -> None:
-    size = PosInt | None if n == 1 else size_n(n, PosInt | None)
+    # a whole None is refused by torch (TypeError); entries may be None (keep that input size) from 2-D up
+    entries = Annotated[tuple[(PosInt | None,) * n], Field()]  # type: ignore[misc, valid-type]
+    size = size_n(1, PosInt) if n == 1 else PosInt | entries
 
     def rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
         return _adaptive_shape(n, args["output_size"], inputs[0]), {}
@@ -112,7 +136,8 @@ def _adaptive(n: int) -> None:
     REGISTRY.add_layer(LayerType(name=f"AdaptiveAvgPool{n}d", family="pool", args=args, rule=rule,
                                  summary=f"{n}-D adaptive average pooling to output_size"))
     REGISTRY.add_op(Op(name=f"adaptive_avg_pool{n}d", family="pool", spelling=f"F.adaptive_avg_pool{n}d",
-                       tensors=("input",), args=args, rule=op_rule, summary=f"functional {n}-D adaptive average pooling"))
+                       tensors=("input",), args=args, rule=op_rule,
+                       summary=f"functional {n}-D adaptive average pooling"))
 
 
 for _kind in ("Max", "Avg"):

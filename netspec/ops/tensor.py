@@ -3,6 +3,7 @@ tensor ops of the forward language (mm, matmul, mean, cat, reshape, corr2d...)."
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -10,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from ._core import (
+    INT64_MAX,
     REGISTRY,
     AnyInt,
     Arg,
@@ -20,8 +22,8 @@ from ._core import (
     PosInt,
     PosReal,
     Probability,
-    ShapeError,
     Shape,
+    ShapeError,
     Tensor,
     broadcast,
     check_float,
@@ -31,18 +33,20 @@ from ._core import (
     fmt_shape,
     normalize_dim,
     product,
+    promote_types,
     same_dims,
     size_n,
+    symbol,
 )
 
 # ---------------------------------------------------------------- flatten / unflatten
 
 
 def flatten_shape(x: Tensor, start_dim: int, end_dim: int) -> Tensor:
-    if x.rank == 0:
-        return Tensor((1,), x.dtype)
     start = normalize_dim(start_dim, x.rank, "start_dim")
     end = normalize_dim(end_dim, x.rank, "end_dim")
+    if x.rank == 0:
+        return Tensor((1,), x.dtype)  # a 0-D input takes dims -1 and 0 only, and flattens to one element
     if start > end:
         raise ShapeError(f"start_dim {start_dim} comes after end_dim {end_dim} for a {x.rank}-D input", "start_dim")
     merged = product(x.shape[start : end + 1])
@@ -51,6 +55,8 @@ def flatten_shape(x: Tensor, start_dim: int, end_dim: int) -> Tensor:
 
 def _unflatten_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
     (x,) = inputs
+    if x.rank == 0:
+        raise ShapeError("Unflatten needs an input with at least 1 dim, found a 0-D tensor", code="rank-mismatch")
     dim = normalize_dim(args["dim"], x.rank)
     sizes = list(args["unflattened_size"])
     if sizes.count(-1) > 1:
@@ -66,7 +72,7 @@ def _unflatten_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Ten
             raise ShapeError(f"unflattened_size {sizes} multiplies to {known}, but dim {dim} has size {size}",
                              "unflattened_size")
     elif -1 in sizes:
-        sizes[sizes.index(-1)] = dim_floordiv(size, known)  # type: ignore[call-overload]
+        sizes[sizes.index(-1)] = dim_floordiv(size, known)
     return Tensor((*x.shape[:dim], *sizes, *x.shape[dim + 1 :]), x.dtype), {}
 
 
@@ -97,9 +103,12 @@ def reshape_shape(x: Tensor, shape: Sequence[int]) -> Tensor:
 def _upsample_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
     (x,) = inputs
     check_float(x, "Upsample")
-    size, scale = args.get("size"), args.get("scale_factor")
+    size: Any = args.get("size")
+    scale: Any = args.get("scale_factor")
     if (size is None) == (scale is None):
         raise ShapeError("Upsample needs exactly one of size and scale_factor", "size")
+    if size is not None and args.get("recompute_scale_factor"):
+        raise ShapeError("recompute_scale_factor is not meaningful with an explicit size", "recompute_scale_factor")
     mode = args.get("mode", "nearest")
     ranks = {"linear": (3,), "bilinear": (4,), "bicubic": (4,), "trilinear": (5,)}.get(mode, (3, 4, 5))
     if x.rank not in ranks:
@@ -114,7 +123,7 @@ def _upsample_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tens
             spatial.append(size if isinstance(size, int) else _nth(size, i, n, "size"))
         else:
             factor = scale if isinstance(scale, float) else _nth(scale, i, n, "scale_factor")
-            spatial.append(math.floor(float(d) * factor) if isinstance(d, int) else f"floor({d}*{factor})")
+            spatial.append(_scaled(d, factor))
     if any(isinstance(d, int) and d < 1 for d in spatial):
         raise ShapeError(f"Upsample output {spatial} has a size < 1", "scale_factor", "output-too-small")
     return Tensor((*x.shape[:2], *spatial), x.dtype), {}
@@ -129,25 +138,36 @@ def _nth(values: Sequence[Any], i: int, n: int, name: str) -> Any:
 # ---------------------------------------------------------------- math ops
 
 
+def check_product_dtypes(a: Tensor, b: Tensor, name: str) -> None:
+    """Matrix products do not promote: both operands need one dtype, and bool has no kernel."""
+    if a.dtype != b.dtype:
+        raise ShapeError(f"{name} needs operands of one dtype, found {a.dtype} and {b.dtype}", code="dtype-mismatch",
+                         hint="declare both inputs with the same dtype")
+    if a.dtype == "bool":
+        raise ShapeError(f"{name} is not implemented for bool tensors", code="dtype-mismatch")
+
+
 def _mm(bound: dict[str, Any]) -> Tensor:
     a, b = bound["input"], bound["mat2"]
+    check_product_dtypes(a, b, "mm")
     if a.rank != 2 or b.rank != 2:
         raise ShapeError(f"mm multiplies two 2-D tensors, found {fmt_shape(a.shape)} and {fmt_shape(b.shape)}",
                          code="rank-mismatch", hint="use matmul for batched or 1-D operands")
     if not same_dims(a.shape[1], b.shape[0]):
-        raise ShapeError(f"mm of {fmt_shape(a.shape)} by {fmt_shape(b.shape)}: inner sizes {a.shape[1]} and "
-                         f"{b.shape[0]} differ")
+        raise ShapeError(f"cannot multiply {fmt_shape(a.shape)} by {fmt_shape(b.shape)}: inner sizes "
+                         f"{a.shape[1]} and {b.shape[0]} differ")
     return Tensor((a.shape[0], b.shape[1]), a.dtype)
 
 
 def matmul_shape(a: Tensor, b: Tensor) -> Tensor:
     if a.rank == 0 or b.rank == 0:
         raise ShapeError("matmul needs operands with at least 1 dim", code="rank-mismatch")
+    check_product_dtypes(a, b, "matmul")
     left = a.shape if a.rank > 1 else (1, *a.shape)
     right = b.shape if b.rank > 1 else (*b.shape, 1)
     if not same_dims(left[-1], right[-2]):
-        raise ShapeError(f"matmul of {fmt_shape(a.shape)} by {fmt_shape(b.shape)}: inner sizes {left[-1]} and "
-                         f"{right[-2]} differ")
+        raise ShapeError(f"cannot multiply {fmt_shape(a.shape)} by {fmt_shape(b.shape)}: inner sizes "
+                         f"{left[-1]} and {right[-2]} differ")
     out: Shape = (*broadcast(left[:-2], right[:-2]), left[-2], right[-1])
     if a.rank == 1:
         out = out[:-2] + out[-1:]
@@ -156,42 +176,57 @@ def matmul_shape(a: Tensor, b: Tensor) -> Tensor:
     return Tensor(out, a.dtype)
 
 
-def _reduce(bound: dict[str, Any]) -> Tensor:
+def _reduce(bound: dict[str, Any], name: str) -> Tensor:
     x, dim, keep = bound["input"], bound.get("dim"), bound.get("keepdim", False)
+    if name == "mean" and not x.is_float:
+        raise ShapeError(f"mean needs a floating-point input, found {x.dtype}", code="dtype-mismatch",
+                         hint="sum it instead, or declare the input as a float dtype")
+    # sum accumulates bool and integer tensors in int64
+    dtype = x.dtype if x.is_float else "int64"
     if dim is None:
-        return Tensor((1,) * x.rank if keep else (), x.dtype)
-    dims = {normalize_dim(d, x.rank) for d in (dim if isinstance(dim, (list, tuple)) else [dim])}
+        return Tensor((1,) * x.rank if keep else (), dtype)
+    listed = dim if isinstance(dim, (list, tuple)) else [dim]
+    dims = [normalize_dim(d, x.rank) for d in listed]
+    if len(set(dims)) != len(dims):
+        raise ShapeError(f"dim {list(listed)} names a dim more than once", "dim")
     shape = tuple(1 if i in dims else s for i, s in enumerate(x.shape)) if keep else tuple(
         s for i, s in enumerate(x.shape) if i not in dims)
-    return Tensor(shape, x.dtype)
+    return Tensor(shape, dtype)
 
 
 def _join(bound: dict[str, Any], new_dim: bool) -> Tensor:
     tensors: list[Tensor] = bound["tensors"]
+    name = "stack" if new_dim else "cat"
     if not tensors:
-        raise ShapeError("needs at least one tensor", "tensors")
+        raise ShapeError(f"{name} needs at least one tensor", "tensors")
     first = tensors[0]
-    rank = first.rank + (1 if new_dim else 0)
-    dim = normalize_dim(bound.get("dim", 0), rank)
+    if not new_dim:
+        for i, t in enumerate(tensors):
+            if t.rank == 0:
+                raise ShapeError(f"cat cannot join 0-D tensors (tensor {i})", code="rank-mismatch",
+                                 hint="use stack to join scalars into a vector")
+    dim = normalize_dim(bound.get("dim", 0), first.rank + (1 if new_dim else 0))
     for t in tensors[1:]:
         if t.rank != first.rank:
             raise ShapeError(f"tensors have ranks {first.rank} and {t.rank}", code="rank-mismatch")
         for i, (a, b) in enumerate(zip(first.shape, t.shape, strict=True)):
             if (new_dim or i != dim) and not same_dims(a, b):
                 raise ShapeError(f"tensors {fmt_shape(first.shape)} and {fmt_shape(t.shape)} differ in dim {i}")
+    dtype = functools.reduce(promote_types, (t.dtype for t in tensors))
     if new_dim:
-        return Tensor((*first.shape[:dim], len(tensors), *first.shape[dim:]), first.dtype)
+        return Tensor((*first.shape[:dim], len(tensors), *first.shape[dim:]), dtype)
     joined: Dim = first.shape[dim]
     for t in tensors[1:]:
         joined = dim_sum(joined, t.shape[dim])
-    return Tensor((*first.shape[:dim], joined, *first.shape[dim + 1 :]), first.dtype)
+    return Tensor((*first.shape[:dim], joined, *first.shape[dim + 1 :]), dtype)
 
 
 def _transpose(bound: dict[str, Any]) -> Tensor:
     x = bound["input"]
     shape = list(x.shape)
     i, j = normalize_dim(bound["dim0"], x.rank), normalize_dim(bound["dim1"], x.rank)
-    shape[i], shape[j] = shape[j], shape[i]
+    if shape:  # a 0-D tensor takes dims -1 and 0 and stays as it is
+        shape[i], shape[j] = shape[j], shape[i]
     return Tensor(tuple(shape), x.dtype)
 
 
@@ -217,6 +252,16 @@ def _squeeze(bound: dict[str, Any]) -> Tensor:
     return Tensor(tuple(s for i, s in enumerate(x.shape) if i != d or s != 1), x.dtype)
 
 
+def _scaled(d: Dim, factor: float) -> Dim:
+    if isinstance(d, str):
+        return symbol(f"floor({d}*{factor})")
+    value = float(d) * factor
+    if not math.isfinite(value) or value > INT64_MAX:  # a float past 2**63 cannot be a size
+        raise ShapeError(f"scale_factor {factor} makes size {d} larger than a tensor can hold", "scale_factor",
+                         "too-large")
+    return math.floor(value)
+
+
 def corr2d_shape(bound: dict[str, Any]) -> Tensor:
     x, k = bound["X"], bound["K"]
     if x.rank != 2 or k.rank != 2:
@@ -227,7 +272,7 @@ def corr2d_shape(bound: dict[str, Any]) -> Tensor:
         if isinstance(size, int) and isinstance(kernel, int) and size - kernel + 1 < 1:
             raise ShapeError(f"corr2d of {fmt_shape(x.shape)} by kernel {fmt_shape(k.shape)}: output size "
                              f"{size - kernel + 1} < 1", code="output-too-small")
-        out.append(dim_add(size, 1 - kernel) if isinstance(kernel, int) else f"{size}-{kernel}+1")
+        out.append(dim_add(size, 1 - kernel) if isinstance(kernel, int) else symbol(f"{size}-{kernel}+1"))
     return Tensor(tuple(out), "float32")
 
 
@@ -249,7 +294,7 @@ for _layer in (
                   strict=True, ge=-1, le=2**63 - 1)]], Field(min_length=1)]))),
     LayerType(name="Dropout", family="tensor", summary="zeroes elements with probability p while training",
               args=(Arg("p", Probability, 0.5), Arg("inplace", Bool, False)),
-              rule=lambda a, xs: (xs[0], {})),
+              rule=lambda a, xs: (_check_float_passthrough({"input": xs[0]}), {})),
     LayerType(name="Upsample", family="tensor", rule=_upsample_rule,
               summary="resizes the spatial dims (N, C, ...) by size or scale_factor",
               args=(Arg("size", size_n(3, PosInt) | Annotated[list[PosInt], Field(min_length=1, max_length=3)] | None,
@@ -264,8 +309,9 @@ for _layer in (
 
 
 def _check_float_passthrough(bound: dict[str, Any]) -> Tensor:
-    check_float(bound["input"], "dropout")
-    return bound["input"]
+    x: Tensor = bound["input"]
+    check_float(x, "dropout")
+    return x
 
 
 for _op in (
@@ -283,11 +329,11 @@ for _op in (
     Op("squeeze", "tensor", "torch.squeeze", ("input",), (Arg("dim", AnyInt | None, None),), _squeeze, method=True,
        summary="removes dims of size 1"),
     Op("mean", "math", "torch.mean", ("input",), (Arg("dim", AnyInt | DimList | None, None),
-                                                  Arg("keepdim", Bool, False)), _reduce, method=True,
-       summary="mean over dim (all dims when omitted)"),
+                                                  Arg("keepdim", Bool, False)), lambda b: _reduce(b, "mean"),
+       method=True, summary="mean over dim (all dims when omitted)"),
     Op("sum", "math", "torch.sum", ("input",), (Arg("dim", AnyInt | DimList | None, None),
-                                                Arg("keepdim", Bool, False)), _reduce, method=True,
-       summary="sum over dim (all dims when omitted)"),
+                                                Arg("keepdim", Bool, False)), lambda b: _reduce(b, "sum"),
+       method=True, summary="sum over dim (all dims when omitted)"),
     Op("cat", "math", "torch.cat", ("*tensors",), (Arg("dim", AnyInt, 0),), lambda b: _join(b, False),
        summary="concatenates a list of tensors along dim"),
     Op("stack", "math", "torch.stack", ("*tensors",), (Arg("dim", AnyInt, 0),), lambda b: _join(b, True),

@@ -1,0 +1,74 @@
+"""Construction: ``netspec.load(spec)`` against building the hand-written module.
+
+The baseline is the seed's own class (tests/seed_modules.py) constructed in the
+same process, round-robin with ``load``; both use PyTorch's default init, which
+dominates on CPU.  ``load`` here is the repeated call an application makes: the
+spec's source and class come from the caches (the first, cold call is shown
+separately, as information).  Target: at most 1.10x on CPU.
+
+    python benchmarks/construct.py [--rounds 11] [--threads 1] [--strict]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+from _common import SPECS, Figure, exit_status, interleaved, median, print_table
+
+import netspec
+from netspec import api, build
+from tests.seed_modules import AlexNet, Net
+
+TARGET = 1.10
+
+
+def cold_load(spec: str) -> float:
+    """A first load in this process: parse, check, codegen and exec, then construct."""
+    api._compile_text.cache_clear()
+    build._CLASSES.clear()
+    start = time.perf_counter()
+    netspec.load(spec)
+    return time.perf_counter() - start
+
+
+def meta_seed(cls: type[torch.nn.Module]) -> object:
+    def run() -> torch.nn.Module:
+        with torch.device("meta"):
+            return cls()
+
+    return run
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (see runtime.py)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    alexnet, lenet = str(SPECS / "alexnet.yaml"), str(SPECS / "lenet.yaml")
+    figures = []
+    cases = {"load": lambda: netspec.load(alexnet), "seed": AlexNet}
+    times = interleaved(cases, args.rounds)
+    figures.append(Figure("load alexnet.yaml (cpu)", median(times["load"]), median(times["seed"]), TARGET,
+                          "AlexNet()"))
+    cases = {"load": lambda: netspec.load(lenet), "seed": Net}
+    times = interleaved(cases, args.rounds * 5)
+    figures.append(Figure("load lenet.yaml (cpu)", median(times["load"]), median(times["seed"]), TARGET, "Net()"))
+    cases = {"load": lambda: netspec.load(alexnet, device="meta"), "seed": meta_seed(AlexNet)}
+    times = interleaved(cases, args.rounds * 5)
+    figures.append(Figure("load alexnet.yaml (meta)", median(times["load"]), median(times["seed"]), None,
+                          "AlexNet() under torch.device('meta')"))
+    cold = median([cold_load(alexnet) for _ in range(3)])
+    seed = median(interleaved({"seed": AlexNet}, 3)["seed"])
+    figures.append(Figure("(first load in a process, alexnet.yaml)", cold, seed, None, "AlexNet()"))
+    ok = print_table(f"construction: median of interleaved runs ({args.rounds} for AlexNet)", figures)
+    return exit_status(ok, args.strict)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""The registry is the test matrix: every layer type and op has a worked example
+(tests/layer_examples.py), and every example is held against real PyTorch.
+
+For a layer example the one-layer spec goes through the whole pipeline
+(``netspec.compile_string``); the torch module is built by hand from the
+completed arguments (``getattr(torch.nn, type)(**args)``) on the meta device and
+must give the inferred output shape and parameter count, and the module netspec
+builds (``netspec.load(..., device='meta')``) must have the same ``repr`` and run
+to the same shape.  For an op example the inferred shape is compared with the
+real torch function called on tiny CPU tensors.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import netspec
+from netspec.errors import SpecError
+from netspec.ops import LAYERS, OPS
+from tests import seed_modules
+from tests.layer_examples import (
+    LAYER_EXAMPLES,
+    OP_EXAMPLES,
+    REFUSED_LAYER_EXAMPLES,
+    REFUSED_OP_EXAMPLES,
+    Input,
+    LayerExample,
+    OpExample,
+    Ref,
+)
+
+FLOATS = ("float32", "float64", "float16", "bfloat16")
+# Where netspec's default deliberately differs from the torch function's (flatten keeps the batch dim);
+# generated code always writes these arguments out.
+NETSPEC_DEFAULTS = {"flatten": {"start_dim": 1}}
+
+
+# ---------------------------------------------------------------- the matrix is complete
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_every_layer_has_an_example(name: str) -> None:
+    assert any(e.type == name for e in LAYER_EXAMPLES), f"add an example of {name} to tests/layer_examples.py"
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_every_op_has_an_example(name: str) -> None:
+    assert any(e.op == name for e in OP_EXAMPLES), f"add an example of {name} to tests/layer_examples.py"
+
+
+def test_example_ids_are_unique() -> None:
+    for examples in (LAYER_EXAMPLES, OP_EXAMPLES, REFUSED_LAYER_EXAMPLES, REFUSED_OP_EXAMPLES):
+        ids = [e.id for e in examples]
+        assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def tensor(inp: Input, device: str) -> torch.Tensor:
+    dtype = getattr(torch, inp.dtype)
+    if dtype.is_floating_point:
+        return torch.rand(inp.shape, device=device, dtype=dtype) if device != "meta" else torch.empty(
+            inp.shape, device=device, dtype=dtype)
+    if dtype == torch.bool:
+        return torch.zeros(inp.shape, device=device, dtype=dtype)
+    return torch.ones(inp.shape, device=device, dtype=dtype)  # valid indices for any Embedding
+
+
+def model_dtype(example: LayerExample) -> str | None:
+    """netspec builds a model in one dtype (load(dtype=...)): the float input's, if it has one."""
+    floats = [i.dtype for i in example.inputs if i.dtype in FLOATS]
+    return floats[0] if floats else None
+
+
+def as_code(value: Any) -> Any:
+    """Generated code writes every list argument as a tuple, as hand-written PyTorch does."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def torch_layer(kind: str, args: dict[str, Any], device: str, dtype: str | None) -> nn.Module:
+    with torch.device(device):
+        module: nn.Module = getattr(nn, kind)(**{k: as_code(v) for k, v in args.items()})
+    return module.to(getattr(torch, dtype)) if dtype else module
+
+
+def quietly(fn: Callable[[], Any]) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's own deprecation notes are not what is tested here
+        return fn()
+
+
+def shape_dtype(t: torch.Tensor) -> tuple[tuple[int, ...], str]:
+    return tuple(t.shape), str(t.dtype).removeprefix("torch.")
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "probe.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------- layers
+
+
+@pytest.mark.parametrize("example", LAYER_EXAMPLES, ids=lambda e: e.id)
+def test_layer_matches_torch(example: LayerExample, tmp_path: Path) -> None:
+    compiled = netspec.compile_string(example.spec())
+    args = compiled.inference.layer_args["l"]
+    dtype = model_dtype(example)
+
+    theirs = torch_layer(example.type, args, "meta", dtype).eval()  # training-mode statistics need values
+    out = quietly(lambda: theirs(*(tensor(i, "meta") for i in example.inputs)))
+    assert shape_dtype(out) == (compiled.inference.output.shape, compiled.inference.output.dtype)
+    assert compiled.inference.total_params == sum(p.numel() for p in theirs.parameters())
+
+    ours = netspec.load(write(tmp_path, example.spec()), device="meta", dtype=dtype)
+    assert repr(ours.l) == repr(theirs)
+    assert sum(p.numel() for p in ours.parameters()) == compiled.inference.total_params
+    ran = quietly(lambda: ours.eval()(*(tensor(i, "meta") for i in example.inputs)))
+    assert tuple(ran.shape) == compiled.inference.output.shape
+
+
+def test_layer_examples_run_on_cpu_with_real_values() -> None:
+    """The meta device computes shapes only; the CPU kernels run on values and check more."""
+    for example in LAYER_EXAMPLES:
+        compiled = netspec.compile_string(example.spec())
+        dtype = model_dtype(example)
+        if dtype in ("float16", "bfloat16"):
+            continue
+        module = torch_layer(example.type, compiled.inference.layer_args["l"], "cpu", dtype)
+        out = quietly(functools.partial(module, *(tensor(i, "cpu") for i in example.inputs)))
+        assert tuple(out.shape) == compiled.inference.output.shape, example.id
+
+
+@pytest.mark.parametrize("example", REFUSED_LAYER_EXAMPLES, ids=lambda e: e.id)
+def test_refused_layer_is_refused_by_both(example: LayerExample) -> None:
+    with pytest.raises(SpecError):
+        netspec.compile_string(example.spec())
+    written = {**example.torch_extra, **example.args}
+    inferred = _inferred_from_input(example)
+    dtype = model_dtype(example)
+
+    def run() -> torch.Tensor:
+        module = torch_layer(example.type, {**inferred, **written}, "cpu", dtype)
+        return module(*(tensor(i, "cpu") for i in example.inputs))  # type: ignore[no-any-return]
+
+    assert _refuses(run), f"torch accepts {example.id}: the example does not show a refusal"
+
+
+def _inferred_from_input(example: LayerExample) -> dict[str, Any]:
+    """What netspec would infer for the few layers whose refusal lies elsewhere (in_channels of a Conv...)."""
+    shape = example.inputs[0].shape
+    names = [a.name for a in LAYERS[example.type].args if a.inferred]
+    if names == ["in_channels"] and len(shape) >= 2:
+        n = int(example.type[-2])
+        return {"in_channels": shape[-n - 1]}
+    return {}
+
+
+def _refuses(run: Callable[[], torch.Tensor]) -> bool:
+    try:
+        out = quietly(run)
+    except (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError, AssertionError):
+        return True
+    return 0 in out.shape  # an empty result: the backends disagree on it, netspec refuses it
+
+
+# ---------------------------------------------------------------- ops
+
+
+def torch_function(op: str) -> Callable[..., torch.Tensor]:
+    """The callable an op's generated code calls; the seed's own loop for corr2d."""
+    spelling = OPS[op].spelling
+    if spelling == "corr2d":
+        return seed_modules.corr2d
+    module, _, name = spelling.partition(".")
+    return getattr({"F": F, "torch": torch}[module], name)  # type: ignore[no-any-return]
+
+
+def call_torch(example: OpExample, device: str) -> torch.Tensor:
+    tensors = {name: tensor(inp, device) for name, inp in example.inputs.items()}
+
+    def value(v: Any) -> Any:
+        if isinstance(v, Ref):
+            return tensors[v.name]
+        if isinstance(v, list) and any(isinstance(i, Ref) for i in v):
+            return [value(i) for i in v]
+        return as_code(v)
+
+    fn = torch_function(example.op)
+    args = [value(a) for a in example.args]
+    kwargs = {k: value(v) for k, v in example.kwargs.items()}
+    for name, default in NETSPEC_DEFAULTS.get(example.op, {}).items():
+        if name not in kwargs and name not in OPS[example.op].params[: len(args)]:
+            kwargs[name] = default
+    out: torch.Tensor = quietly(lambda: fn(*args, **kwargs))
+    return out
+
+
+@pytest.mark.parametrize("example", OP_EXAMPLES, ids=lambda e: e.id)
+def test_op_matches_torch(example: OpExample, tmp_path: Path) -> None:
+    compiled = netspec.compile_string(example.spec())
+    inferred = (compiled.inference.output.shape, compiled.inference.output.dtype)
+    assert shape_dtype(call_torch(example, "cpu")) == inferred
+    # the module netspec generates calls the op the same way
+    model = netspec.load(write(tmp_path, example.spec()), device="meta")
+    out = quietly(lambda: model(*(tensor(i, "meta") for i in example.inputs.values())))
+    assert shape_dtype(out) == inferred
+
+
+@pytest.mark.parametrize("example", REFUSED_OP_EXAMPLES, ids=lambda e: e.id)
+def test_refused_op_is_refused_by_both(example: OpExample) -> None:
+    with pytest.raises(SpecError):
+        netspec.compile_string(example.spec())
+    assert _refuses(lambda: call_torch(example, "cpu")), f"torch accepts {example.id}"
