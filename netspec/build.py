@@ -26,9 +26,9 @@ _CLASSES: dict[str, type[nn.Module]] = {}
 
 def make_class(source: str, class_name: str) -> type[nn.Module]:
     """The class ``class_name`` defined by ``source``, executed once per distinct text."""
-    cls = _CLASSES.get(source)
-    if cls is not None:
-        return cls
+    cached = _CLASSES.get(source)
+    if cached is not None:
+        return cached
     key = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
     module_name = f"{_MODULE_PREFIX}.{class_name}_{key}"
     filename = f"<netspec:{class_name}:{key}>"
@@ -40,7 +40,7 @@ def make_class(source: str, class_name: str) -> type[nn.Module]:
     code = compile(source, filename, "exec")
     exec(code, module.__dict__)  # the text is our own generated source, not the spec's
     sys.modules[module_name] = module
-    cls = getattr(module, class_name)
+    cls: type[nn.Module] = getattr(module, class_name)
     _CLASSES[source] = cls
     return cls
 

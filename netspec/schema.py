@@ -354,7 +354,7 @@ def _used_tags(data: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]] | 
     steps = {tag for tag in map(_step_tag, forward if isinstance(forward, list) else ()) if tag not in (None, "expr")}
     if not layers <= {*LAYER_MODELS, SEQUENTIAL, SEQUENCE} or not steps <= STEP_MODELS.keys():
         return None
-    return frozenset(layers), frozenset(steps)  # type: ignore[arg-type]
+    return frozenset(layers), frozenset(steps)
 
 
 def _build_narrowed(layers: frozenset[str], steps: frozenset[str]) -> type[Spec]:
@@ -366,7 +366,7 @@ def _build_narrowed(layers: frozenset[str], steps: frozenset[str]) -> type[Spec]
     if sequential is not None:
         sequential.model_rebuild(_types_namespace={"LayerSpec": alias})
     swaps = {"LayerSpec": alias, "Step": _step_union(steps)}
-    return create_model("Spec", __base__=Spec, __module__=__name__,  # type: ignore[no-any-return]
+    return create_model("Spec", __base__=Spec, __module__=__name__,
                         layers=_narrowed_field(Spec, "layers", swaps), forward=_narrowed_field(Spec, "forward", swaps))
 
 

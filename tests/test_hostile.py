@@ -122,7 +122,8 @@ def test_security_doc_states_the_enforced_limits() -> None:
               f"({resolve.MAX_FORWARD_NODES:,} nodes in all)", f"{resolve.MAX_PARAM_TENSORS:,} parameter tensors",
               f"{shapes.MAX_EXECUTED:,} executed statements", f"{shapes.MAX_WORLDS} forward-argument combinations",
               f"budget of 10^{len(str(shapes.DEFAULT_MAX_PARAMS)) - 1} parameters"]
-    assert shapes.DEFAULT_MAX_PARAMS == 10 ** (len(str(shapes.DEFAULT_MAX_PARAMS)) - 1)
+    exponent = len(str(shapes.DEFAULT_MAX_PARAMS)) - 1
+    assert 10**exponent == shapes.DEFAULT_MAX_PARAMS, "the doc writes the budget as a power of ten"
     for phrase in stated:
         assert phrase in text, phrase
 
