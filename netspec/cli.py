@@ -53,7 +53,7 @@ def _reporting() -> Iterator[None]:
     except RecursionError:
         click.echo("netspec: error: the spec is nested too deeply to process", err=True)
         sys.exit(1)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+    except Exception as exc:
         click.echo(f"netspec: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo("This is a bug in netspec; please report it with the spec that caused it.", err=True)
         sys.exit(3)

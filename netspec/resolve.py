@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from . import ir
 from .errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
-from .ops import LAYERS, OPS
+from .ops import OPS
 from .schema import INIT_ARGS, SEQUENTIAL, ListItem, ParamDictSpec, ParamItem, ParamListSpec, Spec
 from .source import Source
 
@@ -32,7 +32,7 @@ register_buffer register_forward_hook register_forward_pre_hook register_full_ba
 register_full_backward_pre_hook register_load_state_dict_post_hook register_load_state_dict_pre_hook
 register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
 set_extra_state set_submodule share_memory state_dict to to_empty train training type xpu zero_grad
-""".split())
+""".split())  # noqa: SIM905 - one word list reads better than 54 quoted strings
 # Methods the containers add to nn.Module: a ParameterDict key or a named Sequential
 # child with one of these names makes torch refuse the attribute when it is built.
 CONTAINER_ATTRIBUTES = {
@@ -214,7 +214,8 @@ class _Resolver:
         if isinstance(entry, list):
             return ir.ParamTensor(key, attr, path, self.shape(entry, path))
         item: ParamItem = entry
-        init, init_args = item.init, {}
+        init: Any = item.init  # a name, or the InitWithArgs model (generated, so untyped)
+        init_args: dict[str, Any] = {}
         if isinstance(init, BaseModel):
             chosen = init.model_dump(exclude_unset=True)
             if len(chosen) != 1:
@@ -307,7 +308,7 @@ class _ForwardParser:
 
     def step(self, step: Any) -> ir.Stmt | None:
         if isinstance(step, BaseModel):
-            ((op, value),) = step.model_dump(exclude_unset=True, by_alias=True).items()
+            (op,) = step.model_dump(exclude_unset=True, by_alias=True)
             raw = self.r.source.data["forward"][self.path[1]][op]
             return self.apply(op, "op", *self.op_args(op, raw))
         text: str = step

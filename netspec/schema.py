@@ -409,7 +409,8 @@ def validate_data(source: Source) -> Spec:
     """Check the data against the grammar, or raise SpecError with located diagnostics."""
     if not isinstance(source.data, dict):
         raise SpecError([Diagnostic("not-a-mapping", f"expected a mapping at the top of the spec, found "
-                                    f"{describe_value(source.data)}", source.span(()), (), "start the spec with 'netspec: 1'")])
+                                    f"{describe_value(source.data)}", source.span(()), (),
+                                    "start the spec with 'netspec: 1'")])
     try:
         return _validate(source.data)
     except ValidationError as exc:
@@ -460,10 +461,8 @@ def _data_path(loc: tuple[int | str, ...], data: Any, keyed: bool) -> Path:
     path: list[int | str] = []
     node = data
     for i, part in enumerate(loc):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-            path.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if (isinstance(node, dict) and part in node) or in_list:
             node = node[part]
             path.append(part)
         elif keyed and i == len(loc) - 1:
@@ -538,7 +537,8 @@ def expected_text(error: ErrorDetails) -> str:
         return f"a string of {'at least' if kind == 'string_too_short' else 'at most'} " \
             f"{ctx.get('min_length', ctx.get('max_length'))} characters"
     if kind in ("too_short", "too_long"):
-        return f"{'at least' if kind == 'too_short' else 'at most'} {ctx.get('min_length', ctx.get('max_length'))} items"
+        bound = ctx.get("min_length", ctx.get("max_length"))
+        return f"{'at least' if kind == 'too_short' else 'at most'} {bound} items"
     return error["msg"][0].lower() + error["msg"][1:]
 
 
@@ -609,7 +609,8 @@ def _bad_tag(path: Path, value: Any, span: Any, error: ErrorDetails) -> Diagnost
                                   "write 'type: Linear' (or another layer type), or a bare type name")
             if isinstance(kind, str):
                 return _unknown_layer((*path, "type"), kind, span)
-            return Diagnostic("bad-type", f"expected a layer type name, found {describe_value(kind)}", span, (*path, "type"))
+            return Diagnostic("bad-type", f"expected a layer type name, found {describe_value(kind)}", span,
+                              (*path, "type"))
         return Diagnostic("bad-type", f"expected a layer (a mapping with 'type', a type name or a list), found "
                           f"{describe_value(value)}", span, path)
     if path[:1] == ("forward",):

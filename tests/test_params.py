@@ -32,13 +32,13 @@ def test_inits_and_flags(write_spec) -> None:
     assert torch.equal(model.a, torch.zeros(6, 3))
     assert torch.equal(model.b, torch.ones(3)) and not model.b.requires_grad
     assert torch.equal(model.c, torch.full((6, 6), 0.25))
-    assert -0.5 <= model.d.min() and model.d.max() <= 0.5 and model.d.std() > 0.2
+    assert model.d.min() >= -0.5 and model.d.max() <= 0.5 and model.d.std() > 0.2
     assert model.e.dtype == torch.float64 and abs(model.e.mean().item() - 3.0) < 0.01
     bound = (6 / 16) ** 0.5  # kaiming_uniform with relu gain: sqrt(2) * sqrt(3 / fan_in)
     assert model.f.abs().max() <= bound and model.f.abs().max() > 0.8 * bound
     assert abs(model.g.std().item() - (2 / (32 + 16)) ** 0.5) < 0.05
     assert model.h.abs().max() <= 0.5
-    assert 0 <= model.r.min() and model.r.max() < 1
+    assert model.r.min() >= 0 and model.r.max() < 1
     summary = netspec.summary(write_spec(SPEC))
     assert summary.total_params == 18 + 3 + 36 + 4096 + 4096 + 512 + 512 + 100 + 16
     assert summary.trainable_params == summary.total_params - 3
