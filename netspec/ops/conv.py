@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from ._core import (
@@ -70,6 +70,20 @@ def _groups_divide(in_ch: int, out_ch: int, groups: int) -> None:
         raise ShapeError(f"out_channels {out_ch} is not divisible by groups {groups}", "groups", "bad-groups")
 
 
+def _conv_count(n: int, transposed: bool) -> Callable[[dict[str, Any]], int]:
+    """Weight (out x in/groups x kernel, in x out/groups x kernel when transposed) plus bias."""
+
+    def count(args: dict[str, Any]) -> int:
+        kernel: int = math.prod(as_tuple(args["kernel_size"], n))
+        out: int = args["out_channels"]
+        in_channels: int = args["in_channels"]
+        groups: int = args.get("groups", 1)
+        weight = in_channels * (out // groups) if transposed else out * (in_channels // groups)
+        return weight * kernel + (out if args.get("bias", True) else 0)
+
+    return count
+
+
 def _conv(n: int) -> LayerType:
     name = f"Conv{n}d"
 
@@ -86,15 +100,8 @@ def _conv(n: int) -> LayerType:
                                padding, as_tuple(args.get("dilation", 1), n), padding_mode)
         return Tensor((*x.shape[: -n - 1], args["out_channels"], *spatial), x.dtype), inferred
 
-    def count(args: dict[str, Any]) -> int:
-        k: int = math.prod(as_tuple(args["kernel_size"], n))
-        out: int = args["out_channels"]
-        in_channels: int = args["in_channels"]
-        groups: int = args.get("groups", 1)
-        return out * (in_channels // groups) * k + (out if args.get("bias", True) else 0)
-
     return LayerType(
-        name=name, family="conv", rule=rule, count=count, factory=True, positional=2,
+        name=name, family="conv", rule=rule, count=_conv_count(n, transposed=False), factory=True, positional=2,
         summary=f"{n}-D convolution (nn.{name}); in_channels is inferred from the input",
         args=(
             Arg("in_channels", PosInt, inferred=True),
@@ -144,15 +151,8 @@ def _conv_transpose(n: int) -> LayerType:
             as_tuple(args.get("dilation", 1), n))
         return Tensor((*x.shape[: -n - 1], args["out_channels"], *spatial), x.dtype), inferred
 
-    def count(args: dict[str, Any]) -> int:
-        k: int = math.prod(as_tuple(args["kernel_size"], n))
-        out: int = args["out_channels"]
-        in_channels: int = args["in_channels"]
-        groups: int = args.get("groups", 1)
-        return in_channels * (out // groups) * k + (out if args.get("bias", True) else 0)
-
     return LayerType(
-        name=name, family="conv", rule=rule, count=count, factory=True, positional=2,
+        name=name, family="conv", rule=rule, count=_conv_count(n, transposed=True), factory=True, positional=2,
         summary=f"{n}-D transposed convolution (nn.{name}); in_channels is inferred",
         args=(
             Arg("in_channels", PosInt, inferred=True),
