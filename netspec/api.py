@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import codegen, resolve, schema, shapes, source
 from .errors import Diagnostic, SpecError
-from .ops._core import Dim
+from .ops._core import Dim, fmt_shape
 
 if TYPE_CHECKING:
     from torch import nn
@@ -144,7 +144,7 @@ class Summary:
     def render(self) -> str:
         """A plain-text table, one row per layer and op in forward order."""
         header = ("Layer", "Type", "Output shape", "Params")
-        body = [("  " * r.depth + r.path, r.type, _fmt(r.output_shape), f"{r.params:,}") for r in self.rows]
+        body = [("  " * r.depth + r.path, r.type, fmt_shape(r.output_shape), f"{r.params:,}") for r in self.rows]
         widths = [max(len(row[i]) for row in [header, *body]) for i in range(4)]
 
         def line(row: tuple[str, str, str, str]) -> str:
@@ -153,23 +153,22 @@ class Summary:
 
         rule = "-" * len(line(header))
         out = [f"{self.name}", rule, line(header), rule, *(line(r) for r in body), rule]
-        inputs = ", ".join(f"{k} {_fmt(v)}" for k, v in self.inputs.items())
+        inputs = ", ".join(f"{k} {fmt_shape(v)}" for k, v in self.inputs.items())
         out.append(f"Input: {inputs}")
-        out.append(f"Output: {_fmt(self.output_shape)}")
+        out.append(f"Output: {fmt_shape(self.output_shape)}")
         for label, shape in self.variants.items():
-            out.append(f"  with {label}: {_fmt(shape)}")
+            out.append(f"  with {label}: {fmt_shape(shape)}")
         out.append(f"Total params: {self.total_params:,}")
         out.append(f"Trainable params: {self.trainable_params:,}")
         out.append(f"Non-trainable params: {self.total_params - self.trainable_params:,}")
         return "\n".join(out)
 
 
-def _fmt(shape: tuple[Dim, ...]) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")"
-
-
 def summary(path: SpecPath) -> Summary:
-    compiled = compile_spec(path)
+    return summarise(compile_spec(path))
+
+
+def summarise(compiled: Compiled) -> Summary:
     inf = compiled.inference
     return Summary(
         name=inf.model.name,

@@ -135,12 +135,12 @@ def _reporting_one() -> Iterator[None]:
 @_command
 def compile_(spec: str, output: str | None) -> None:
     """Print the standalone PyTorch source of SPEC's module."""
-    text = api.compile_source(spec)
-    _emit(api.compile_spec(spec).warnings)
+    compiled = api.compile_spec(spec)  # one read of the file: the warnings and the code come from it
+    _emit(compiled.warnings)
     if output is None:
-        click.echo(text, nl=False)
+        click.echo(compiled.source_code, nl=False)
         return
-    write_atomic(output, text, spec)
+    write_atomic(output, compiled.source_code, spec)
     click.echo(f"wrote {output}", err=True)
 
 
@@ -204,8 +204,9 @@ def _default_mode() -> int:
 @_command
 def summary(spec: str, as_json: bool, max_params: int | None) -> None:
     """Show every layer's output shape and parameter count, with totals."""
-    result = api.summary(spec)
-    _emit(_budget_warnings(api.compile_spec(spec), max_params) if max_params is not None else result.warnings)
+    compiled = api.compile_spec(spec)
+    result = api.summarise(compiled)
+    _emit(_budget_warnings(compiled, max_params) if max_params is not None else result.warnings)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:

@@ -58,7 +58,7 @@ class Diagnostic:
         return "\n".join(lines)
 
 
-@dataclass
+@dataclass(eq=False)  # exceptions compare and hash by identity
 class SpecError(Exception):
     """The one exception netspec raises for anything wrong with a spec."""
 
@@ -66,6 +66,10 @@ class SpecError(Exception):
 
     def __post_init__(self) -> None:
         super().__init__(self.__str__())
+
+    def __reduce__(self) -> tuple[type[SpecError], tuple[list[Diagnostic]]]:
+        # pickle (multiprocessing, pytest-xdist) rebuilds from the diagnostics, not the rendered text
+        return (SpecError, (self.diagnostics,))
 
     def __str__(self) -> str:
         return "\n".join(d.render() for d in self.diagnostics)

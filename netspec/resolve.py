@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import builtins
 import keyword
+import re
 import warnings
 from typing import Any
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 from . import ir
 from .errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
 from .ops import OPS
+from .ops._core import INT64_MAX
 from .schema import INIT_ARGS, SEQUENTIAL, ListItem, ParamDictSpec, ParamItem, ParamListSpec, Spec
 from .source import Source
 
@@ -47,12 +49,13 @@ BINOPS: dict[type[ast.operator], str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "
 _OPERATOR_TEXT: dict[type[ast.operator], str] = {ast.Pow: "**", ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<",
                                                  ast.RShift: ">>", ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^"}
 MAX_EXPR_NODES = 2_000
+_VARARG_METHODS = frozenset({"reshape", "permute"})  # Tensor methods that take sizes as separate arguments
+_ASSIGNED = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
 # Every later stage walks expressions recursively; deeper ones are refused here.
 MAX_EXPR_DEPTH = 100
 MAX_STEP_CHARS = 10_000
 MAX_PARAM_TENSORS = 10_000
 MAX_FORWARD_NODES = 50_000
-INT64_MAX = 2**63 - 1
 
 
 def resolve(spec: Spec, source: Source) -> ir.Model:
@@ -285,8 +288,12 @@ class _ForwardParser:
         self.text = ""
         self.returned = False
         self.explicit = False
+        self.assigned_later: set[str] = set()
+        self.symbols = {d for value in resolver.spec.inputs.values()
+                        for d in (value if isinstance(value, list) else value.shape) if isinstance(d, str)}
 
     def parse(self, steps: list[Any]) -> list[ir.Stmt]:
+        self.assigned_later = {m.group(1) for s in steps if isinstance(s, str) and (m := _ASSIGNED.match(s))}
         body: list[ir.Stmt] = []
         for i, step in enumerate(steps):
             self.path = ("forward", i)
@@ -361,6 +368,10 @@ class _ForwardParser:
             span = self.at(exc.lineno or 1, (exc.offset or 1) - 1)
             self.r.error("syntax", f"cannot read step {short_repr(text)}: {exc.msg}", self.path,
                          "a step is a layer or op name, 'name = expression', or 'return expression'", span=span)
+            target = _ASSIGNED.match(text)
+            if target:  # later steps may use the name: do not report it again as unassigned
+                self.values.add(target.group(1))
+                self.explicit = True
             return None
         if len(tree.body) != 1:
             self.r.error("syntax", f"expected one statement in a step, found {len(tree.body)}", self.path,
@@ -421,7 +432,6 @@ class _ForwardParser:
 
     def define(self, target: ast.Name) -> str:
         name = target.id
-        span = self.at(target.lineno, target.col_offset)
         if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in RESERVED:
             raise self.refuse(target, f"'{name}' cannot be a value name", "choose another name")
         if name in self.r.layer_names or name in self.r.param_kinds or name in OPS:
@@ -432,7 +442,6 @@ class _ForwardParser:
         self.explicit = True
         self.values.add(name)
         self.current = name
-        del span
         return name
 
     def loop(self, node: ast.For, span: Span) -> ir.For:
@@ -500,8 +509,15 @@ class _ForwardParser:
         if name in self.r.layer_names:
             raise self.refuse(node, f"layer '{name}' must be called, as '{name}(x)'")
         known = [*self.values, *self.r.param_kinds, *self.r.layer_names]
-        raise self.refuse(node, f"'{name}' is used before it is assigned" if name.isidentifier() else
-                          f"unknown name '{name}'", did_you_mean(name, known) or "assign it in an earlier step",
+        if name in self.assigned_later:
+            raise self.refuse(node, f"'{name}' is used before it is assigned", "assign it in an earlier step",
+                              code="undefined-name")
+        if name in self.symbols:
+            raise self.refuse(node, f"'{name}' is a symbolic size of an input, not a value forward can use",
+                              "sizes in forward are numbers; reshape takes -1 for the size to infer",
+                              code="undefined-name")
+        raise self.refuse(node, f"unknown name '{name}'",
+                          did_you_mean(name, known) or "use an input, an argument, a parameter or an assigned value",
                           code="undefined-name")
 
     def call(self, node: ast.Call, span: Span) -> ir.Call:
@@ -516,8 +532,13 @@ class _ForwardParser:
                 hint = did_you_mean(func.attr, [n for n, o in OPS.items() if o.method])
                 raise self.refuse(func, f"method '.{func.attr}()' is not part of the forward language",
                                   hint or "call an op, e.g. mean(x)")
-            args = (receiver, *(self.expr(a) for a in node.args))
-            return ir.Call(func.attr, "op", args, kwargs, span, method=True)
+            rest = tuple(self.expr(a) for a in node.args)
+            if func.attr in _VARARG_METHODS and len(rest) > 1:  # x.reshape(-1, 400), as Tensor.reshape takes
+                rest = (ir.Seq(rest, span, is_tuple=True),)
+            if func.attr == "flatten" and not rest and not kwargs:
+                raise self.refuse(func, "x.flatten() flattens the batch dim too in PyTorch, but netspec's flatten "
+                                  "keeps it", "write x.flatten(1) to keep the batch dim, or x.flatten(0)")
+            return ir.Call(func.attr, "op", (receiver, *rest), kwargs, span, method=True)
         if not isinstance(func, ast.Name):
             raise self.refuse(func, "only layers and ops can be called", "call a layer by name, as conv1(x)")
         args = tuple(self.expr(a) for a in node.args)
@@ -544,15 +565,29 @@ class _ForwardParser:
     # ------------------------------------------------------------ places and refusals
 
     def at(self, lineno: int, col_offset: int) -> Span:
-        """The file position of a column inside this step's text."""
+        """The file position of a column of this step's text.
+
+        Each line of the text is looked for in the file between the step's start
+        and the next step (a block scalar starts a line below its indicator).  A
+        text YAML changed on the way in (escapes, folded lines) is not found
+        there, and the step's own start is the honest answer.
+        """
         base = self.span
+        wanted = (self.text.splitlines() or [""])[lineno - 1] if 0 < lineno <= len(self.text.splitlines()) else ""
+        body = wanted.lstrip()
+        if not body or col_offset < len(wanted) - len(body):
+            return base
         lines = self.r.source.lines
-        first = self.text.splitlines()[0] if self.text else ""
-        if lineno == 1 and 0 < base.line <= len(lines):
-            found = lines[base.line - 1].find(first, base.col - 1) if first else -1
+        step = self.path[1] if len(self.path) > 1 and isinstance(self.path[1], int) else 0
+        end = self.r.source.spans.get(("forward", step + 1), Span(base.file, len(lines) + 1, 1)).line
+        searched = 0
+        for index in range(base.line - 1, min(end, len(lines))):
+            found = lines[index].find(body, base.col - 1 if index == base.line - 1 else 0)
             if found >= 0:
-                return Span(base.file, base.line, found + col_offset + 1)
-        return Span(base.file, base.line + lineno - 1, base.col + (col_offset if lineno == 1 else 0))
+                searched += 1
+                if searched == lineno:
+                    return Span(base.file, index + 1, found + col_offset - (len(wanted) - len(body)) + 1)
+        return base
 
     def refuse(self, node: ast.AST, message: str, hint: str | None = None, code: str = "unsupported") -> _Refused:
         span = self.at(getattr(node, "lineno", 1), getattr(node, "col_offset", 0))

@@ -558,7 +558,7 @@ def _diagnostic(path: Path, error: ErrorDetails, group: list[ErrorDetails], sour
     if path == ("netspec",):
         return Diagnostic("bad-version", f"expected netspec: {SPEC_VERSION}, found {describe_value(value)}", span, path,
                           f"this netspec reads spec version {SPEC_VERSION}")
-    if kind == "literal_error" and isinstance(value, str) and len(path) >= 2 and _is_bare_layer_position(path, source):
+    if kind == "literal_error" and isinstance(value, str) and len(path) >= 2 and _is_bare_layer_position(path):
         return _unknown_layer(path, value, span)
     if kind == "string_pattern_mismatch":
         return Diagnostic("bad-name", f"expected a name made of ASCII letters, digits and '_', starting with a letter, "
@@ -595,7 +595,7 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
-def _is_bare_layer_position(path: Path, source: Source) -> bool:
+def _is_bare_layer_position(path: Path) -> bool:
     # a layer's own place: a key of a layers mapping, or an item of a layer list (not an argument inside one)
     return path[0] == "layers" and (path[-2] == "layers" or isinstance(path[-1], int))
 

@@ -18,9 +18,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import ir
-from .errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
+from .errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, format_path, short_repr
 from .ops import LAYERS, OPS, ShapeError, Tensor, broadcast, fmt_shape, matmul_shape
-from .ops._core import INT64_MAX, Dim
+from .ops._core import INT64_MAX, Dim, promote_types
 from .schema import OP_ARG_MODELS, SEQUENTIAL, describe_value, expected_text
 
 DEFAULT_MAX_PARAMS = 1_000_000_000  # ~4 GB of float32: past this, load() refuses unless told otherwise
@@ -29,7 +29,6 @@ MAX_WORLDS = 256
 # loops over ParameterLists and worlds multiply the work a short spec asks for.
 MAX_EXECUTED = 50_000
 MAX_ACTIVATION = 2**32  # elements of one output (symbolic dims counted as 1): past this, a warning
-DTYPE_BYTES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "bool": 1}
 
 
 @dataclass
@@ -177,6 +176,7 @@ class _Evaluator:
         self.layers = {layer.key: layer for layer in model.layers}
         self.groups = {group.name: group for group in model.params}
         self.stmt_path: Path = ("forward",)
+        self.recorded: set[str] = set()
         self.warned_sizes: set[Path] = set()
         self.where = ""
         if world and any(world[k] != model.args[k] for k in world):
@@ -273,7 +273,8 @@ class _Evaluator:
             try:
                 if op == "@":
                     return matmul_shape(left, right)
-                return Tensor(broadcast(left.shape, right.shape), _true_divide(op, _promote(left, right)))
+                dtype = _true_divide(op, promote_types(left.dtype, right.dtype))
+                return Tensor(broadcast(left.shape, right.shape), dtype)
             except ShapeError as exc:
                 raise self.fail(exc.code, f"'{op}': {exc.message}", path, expr.span, exc.hint) from None
         tensor = left if isinstance(left, Tensor) else right if isinstance(right, Tensor) else None
@@ -320,6 +321,11 @@ class _Evaluator:
             row = self.record(layer.attr, SEQUENTIAL, (), 0, depth)
             x = inputs
             for child in layer.children:
+                n = LAYERS[child.type].n_inputs if child.type in LAYERS else 1
+                if n != 1:
+                    raise self.fail("bad-call", f"{child.type} takes {n} tensor inputs, but a Sequential passes one",
+                                    child.path, self.model.source.key_span(child.path),
+                                    "define it as its own layer and call it in forward with its inputs")
                 x = [self.apply_layer(child, x, depth + 1)]
             if row is not None:
                 row.output_shape = x[0].shape
@@ -348,6 +354,9 @@ class _Evaluator:
     def record(self, path: str, kind: str, shape: tuple[Dim, ...], params: int, depth: int) -> Row | None:
         if self.rows is None:
             return None
+        if path in self.recorded and not path.startswith("forward"):
+            kind, params = f"{kind} (shared)", 0  # a layer called again: its parameters are counted once
+        self.recorded.add(path)
         row = Row(path, kind, shape, params, depth)
         self.rows.append(row)
         return row
@@ -375,7 +384,7 @@ class _Evaluator:
         except ShapeError as exc:
             raise self.fail(exc.code, f"{call.func}: {exc.message}", path, call.span, exc.hint) from None
         self.check_size(out, path, call.span)
-        self.record(_dotted(path), call.func, out.shape, 0, 0)
+        self.record(format_path(path), call.func, out.shape, 0, 0)
         return out  # type: ignore[no-any-return]
 
     def bind(self, call: ir.Call, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -428,10 +437,6 @@ class _Evaluator:
         return self.stmt_path
 
 
-def _dotted(path: Path) -> str:
-    return ".".join(str(p) for p in path)
-
-
 def _param_tensor(item: ir.ParamTensor) -> Tensor:
     return Tensor(item.shape, item.dtype or "float32")
 
@@ -448,22 +453,6 @@ def _scalar_promote(tensor: Tensor, number: float) -> str:
 def _true_divide(op: str, dtype: str) -> str:
     """'/' is true division: integer operands give the default float dtype."""
     return "float32" if op == "/" and not dtype.startswith(("float", "bfloat")) else dtype
-
-
-_FLOAT_RANK = {"float16": 1, "bfloat16": 1, "float32": 2, "float64": 3}
-
-
-def _promote(a: Tensor, b: Tensor) -> str:
-    """torch's type promotion between two tensors' dtypes, for the dtypes netspec knows."""
-    if a.dtype == b.dtype:
-        return a.dtype
-    if a.is_float != b.is_float:
-        return a.dtype if a.is_float else b.dtype
-    if a.is_float:
-        if {a.dtype, b.dtype} == {"float16", "bfloat16"}:
-            return "float32"
-        return max(a.dtype, b.dtype, key=_FLOAT_RANK.__getitem__)
-    return "int64" if "int64" in (a.dtype, b.dtype) else a.dtype if b.dtype == "bool" else b.dtype
 
 
 def _is_number(value: Any) -> bool:

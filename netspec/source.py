@@ -43,6 +43,7 @@ _YAML11_BOOL = {"yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", 
 _SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?")
 _LEADING_ZERO = re.compile(r"[-+]?0[0-9]+")
 _BINARY = re.compile(r"[-+]?0b[01_]+")
+_UNDERSCORED = re.compile(r"[-+]?[0-9][0-9_]*_[0-9_]*(\.[0-9_]*)?")  # 1_000: a number in YAML 1.1 only
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -324,13 +325,14 @@ class _Builder:
         if text in _YAML11_BOOL:
             raise self.fail(event, "yaml-ambiguous", f"'{text}' is a boolean in YAML 1.1 but a string in YAML 1.2",
                             "write true or false, or quote the string")
-        if _LEADING_ZERO.fullmatch(text) or _BINARY.fullmatch(text):
+        if _LEADING_ZERO.fullmatch(text) or _BINARY.fullmatch(text) or _OCT.fullmatch(text) or \
+                _UNDERSCORED.fullmatch(text):
             raise self.fail(event, "yaml-ambiguous", f"'{text}' is read differently by YAML 1.1 and 1.2 parsers",
-                            "write the number without a leading zero or prefix, or quote the string")
+                            "write the number without a leading zero, prefix or '_', or quote the string")
         if _SEXAGESIMAL.fullmatch(text):
             raise self.fail(event, "yaml-ambiguous", f"'{text}' is a base-60 number in YAML 1.1",
                             "quote it if you mean a string")
-        if _INT.fullmatch(text) or _OCT.fullmatch(text) or _HEX.fullmatch(text):
+        if _INT.fullmatch(text) or _HEX.fullmatch(text):
             return self.integer(event, text)
         if _FLOAT.fullmatch(text):
             return float(text)
@@ -344,8 +346,6 @@ class _Builder:
         if len(text) > MAX_INT_DIGITS:
             raise self.fail(event, "int-too-large", f"integer literal has {len(text)} digits, more than any tensor "
                             "size", "netspec integers fit in 64 bits (at most 9223372036854775807)")
-        if text.startswith("0o"):
-            return int(text[2:], 8)
         if text.startswith("0x"):
             return int(text[2:], 16)
         return int(text)

@@ -52,8 +52,11 @@ def test_unknown_constant_key(write_spec) -> None:
 
 
 def test_value_used_before_it_is_assigned(write_spec) -> None:
-    assert diagnose(write_spec, "  - y = h + 1\n  - return y\n") == [
+    assert diagnose(write_spec, "  - y = h + 1\n  - h = x\n  - return y\n") == [
         "14:9 undefined-name forward.0: 'h' is used before it is assigned"]
+    assert diagnose(write_spec, "  - return hh + 1\n") == ["14:12 undefined-name forward.0: unknown name 'hh'"]
+    assert diagnose(write_spec, "  - return reshape(x, [N, 2, 2])\n") == [
+        "14:24 undefined-name forward.0: 'N' is a symbolic size of an input, not a value forward can use"]
 
 
 def test_missing_return(write_spec) -> None:
@@ -138,3 +141,49 @@ def test_for_loop_over_a_parameter_list(write_spec) -> None:
     model = netspec.load(path)
     assert [tuple(p.shape) for p in model.ws] == [(3, 5), (5, 2), (2, 2), (2, 2)]
     assert torch.count_nonzero(model(torch.randn(4, 3))) == 0
+
+
+def test_tensor_method_spellings(write_spec) -> None:
+    path = write_spec(HEAD.replace("x: [N, 4]", "x: [N, 16, 5, 5]") + "  - return x.reshape(-1, 400).permute(1, 0)\n")
+    assert netspec.summary(path).output_shape == (400, "N")
+    model = netspec.load(path)
+    assert model(torch.randn(2, 16, 5, 5)).shape == (400, 2)
+    (line,) = diagnose(write_spec, "  - return x.flatten()\n")
+    assert line.startswith("14:12 unsupported forward.0: x.flatten() flattens the batch dim too")
+
+
+def test_a_shared_layer_counts_its_parameters_once(write_spec) -> None:
+    summary = netspec.summary(write_spec(HEAD + "  - return mm(fc(x), w) + mm(fc(x), w)\n"))
+    rows = [(r.path, r.type, r.params) for r in summary.rows if r.path == "fc"]
+    assert rows == [("fc", "Linear", 15), ("fc", "Linear (shared)", 0)]
+    assert summary.total_params == 15 + 12 + 16 + 4
+
+
+def test_two_input_layer_inside_a_sequential(write_spec) -> None:
+    path = write_spec("""
+        netspec: 1
+        name: M
+        inputs: {x: [N, 4]}
+        layers:
+          seq: [{type: Linear, out_features: 4}, {type: Bilinear, out_features: 2}]
+    """)
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.validate(path)
+    assert [(d.code, d.dotted_path) for d in info.value.diagnostics] == [("bad-call", "layers.seq.1")]
+
+
+def test_softmax_layer_needs_dim(write_spec) -> None:
+    path = write_spec("netspec: 1\nname: M\ninputs: {x: [N, 4, 5]}\nlayers:\n  sm: Softmax\n")
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.validate(path)
+    assert info.value.diagnostics[0].message.startswith("layer type 'Softmax' needs arguments (dim)")
+
+
+def test_spec_error_pickles_and_hashes() -> None:
+    import pickle
+
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.compile_string("netspec: 1\nname: M\ninputs: {x: [N, 4]}\nlayers:\n  fc: Linear\n", "m.yaml")
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert copy.diagnostics == info.value.diagnostics and str(copy) == str(info.value)
+    assert {info.value: 1}

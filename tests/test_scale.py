@@ -67,23 +67,26 @@ def test_billions_on_meta_match_torch_count_exactly(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from Linux's /proc")
-def test_hundred_billion_on_meta_stays_under_300_mib(tmp_path: Path) -> None:
+def test_hundred_billion_on_meta_allocates_nothing(tmp_path: Path) -> None:
     path = tmp_path / "huge.yaml"
     path.write_text(huge.huge_spec(), encoding="utf-8")
     code = (
         "import json, sys, torch, netspec\n"
+        # VmHWM, not ru_maxrss: the latter can carry the forking parent's size across exec
+        "def peak(): return int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) // 1024\n"
+        "base = peak()\n"
         f"model = netspec.load({str(path)!r}, device='meta')\n"
         "count = sum(p.numel() for p in model.parameters())\n"
         "meta = all(t.is_meta for t in [*model.parameters(), *model.buffers()])\n"
-        # VmHWM, not ru_maxrss: the latter can carry the forking parent's size across exec
-        "peak = int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) // 1024\n"
-        "print(json.dumps({'count': count, 'meta': meta, 'peak_mib': peak}))\n"
+        "print(json.dumps({'count': count, 'meta': meta, 'base_mib': base, 'peak_mib': peak()}))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     report = json.loads(done.stdout)
     assert report["count"] == huge.expected_params()
     assert report["meta"]
-    assert report["peak_mib"] < 300, report  # import torch alone is ~220 MiB
+    # What import torch costs depends on the environment (230-290 MiB seen here); the
+    # build itself must add little: 100 billion float32 values would be 400 GB.
+    assert report["peak_mib"] - report["base_mib"] < 80, report
 
 
 def test_meta_skips_init_and_to_empty_then_reset_gives_a_usable_model() -> None:

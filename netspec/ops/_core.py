@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import Field, StrictBool, StrictFloat, StrictInt
 
 Dim = int | str
 Shape = tuple[Dim, ...]
@@ -29,7 +29,6 @@ Real = Annotated[StrictFloat, Field(allow_inf_nan=False)]
 PosReal = Annotated[StrictFloat, Field(gt=0, allow_inf_nan=False)]
 Probability = Annotated[StrictFloat, Field(ge=0, le=1, allow_inf_nan=False)]
 Bool = StrictBool
-Str = StrictStr
 
 
 def size_n(n: int, item: Any = PosInt) -> Any:
@@ -109,8 +108,6 @@ class LayerType:
     def bare_ok(self) -> bool:
         return not any(a.required for a in self.args)
 
-    def arg(self, name: str) -> Arg:
-        return next(a for a in self.args if a.name == name)
 
 
 OpRule = Callable[[dict[str, Any]], Any]
@@ -219,13 +216,6 @@ def as_tuple(value: Any, n: int) -> tuple[Any, ...]:
     if isinstance(value, (tuple, list)):
         return tuple(value)
     return (value,) * n
-
-
-def static_int(d: Dim, what: str) -> int:
-    if isinstance(d, str):
-        raise ShapeError(f"{what} must be a known size, found symbolic dim '{d}'", code="symbolic-dim",
-                         hint="give the input a concrete size for this dim")
-    return d
 
 
 def check_rank(x: Tensor, ranks: Sequence[int], layer: str) -> None:

@@ -9,7 +9,7 @@ from ._core import REGISTRY, AnyInt, Arg, Bool, LayerType, Op, Real, Tensor, che
 
 
 def _elementwise(layer: str, args: tuple[Arg, ...], op: str, spelling: str, summary: str,
-                 needs_dim: bool = False, dtypes: str = "float") -> None:
+                 dtypes: str = "float") -> None:
     """``dtypes``: "float" (floating inputs only), "int" (integers too, not bool, kept as they are: relu) or
     "to_float" (any input; integers and bool come out float32: sigmoid, tanh)."""
 
@@ -27,8 +27,7 @@ def _elementwise(layer: str, args: tuple[Arg, ...], op: str, spelling: str, summ
         return check(inputs[0], values), {}
 
     REGISTRY.add_layer(LayerType(name=layer, family="activation", args=args, rule=rule, summary=summary))
-    op_args = tuple(Arg("dim", AnyInt) if a.name == "dim" and needs_dim else a for a in args)
-    REGISTRY.add_op(Op(name=op, family="activation", spelling=spelling, tensors=("input",), args=op_args,
+    REGISTRY.add_op(Op(name=op, family="activation", spelling=spelling, tensors=("input",), args=args,
                        rule=lambda bound: check(bound["input"], bound), method=not spelling.startswith("F."),
                        summary=f"functional {summary}"))
 
@@ -43,7 +42,6 @@ _elementwise("GELU", (Arg("approximate", Literal["none", "tanh"], "none"),), "ge
 _elementwise("SiLU", (_INPLACE,), "silu", "F.silu", "x * sigmoid(x)")
 _elementwise("Sigmoid", (), "sigmoid", "torch.sigmoid", "logistic sigmoid", dtypes="to_float")
 _elementwise("Tanh", (), "tanh", "torch.tanh", "hyperbolic tangent", dtypes="to_float")
-_elementwise("Softmax", (Arg("dim", AnyInt | None, None),), "softmax", "F.softmax",
-             "softmax along dim", needs_dim=True)
-_elementwise("LogSoftmax", (Arg("dim", AnyInt | None, None),), "log_softmax", "F.log_softmax",
-             "log of softmax along dim", needs_dim=True)
+# dim is required: PyTorch's implicit choice is deprecated and normalises over the batch of a 3-D input.
+_elementwise("Softmax", (Arg("dim", AnyInt),), "softmax", "F.softmax", "softmax along dim")
+_elementwise("LogSoftmax", (Arg("dim", AnyInt),), "log_softmax", "F.log_softmax", "log of softmax along dim")

@@ -93,7 +93,11 @@ def reshape_shape(x: Tensor, shape: Sequence[int]) -> Tensor:
             raise ShapeError(f"cannot reshape {fmt_shape(x.shape)} ({total} elements) into {list(shape)} "
                              f"({known} elements)", "shape")
     elif -1 in shape:
-        sizes[shape.index(-1)] = dim_floordiv(total, known)
+        static = math.prod(d for d in x.shape if isinstance(d, int))
+        if known and static % known == 0:  # (N, 16, 5, 5) into (-1, 400) is plainly N
+            sizes[shape.index(-1)] = product([static // known, *(d for d in x.shape if isinstance(d, str))])
+        else:
+            sizes[shape.index(-1)] = dim_floordiv(total, known)
     return Tensor(tuple(sizes), x.dtype)
 
 
