@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -155,6 +156,10 @@ def write_atomic(target: str, text: str, spec: str) -> None:
     # samefile follows links both ways: -o spec.yaml, -o link-to-spec, a hard link
     if os.path.exists(target) and os.path.exists(spec) and os.path.samefile(target, spec):
         raise click.ClickException(f"refusing to overwrite the spec itself: {target}")
+    # a rename would replace a device, FIFO or socket (-o /dev/null) with a plain file
+    if os.path.exists(target) and not stat.S_ISREG(os.stat(target).st_mode):
+        raise click.ClickException(f"refusing to replace {target}: it is not a regular file "
+                                   "(omit -o to print to stdout)")
     directory = os.path.dirname(os.path.abspath(target))
     mode = os.stat(target).st_mode & 0o7777 if os.path.exists(target) else _default_mode()
     try:

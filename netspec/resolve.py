@@ -49,6 +49,22 @@ BINOPS: dict[type[ast.operator], str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "
 _OPERATOR_TEXT: dict[type[ast.operator], str] = {ast.Pow: "**", ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<",
                                                  ast.RShift: ">>", ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^"}
 MAX_EXPR_NODES = 2_000
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def _non_ascii_outside_strings(text: str) -> str | None:
+    """The first non-ASCII character of ``text`` that is not inside a quoted string."""
+    quote = None
+    for char in text:
+        if quote is None and char in "'\"":
+            quote = char
+        elif char == quote:
+            quote = None
+        elif quote is None and not char.isascii():
+            return char
+    return None
+
+
 _VARARG_METHODS = frozenset({"reshape", "permute"})  # Tensor methods that take sizes as separate arguments
 _ASSIGNED = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
 # Every later stage walks expressions recursively; deeper ones are refused here.
@@ -90,6 +106,11 @@ class _Resolver:
         inputs = self.inputs()
         for name in self.spec.args:
             self.check_name(name, ("args", name), "forward argument", attribute=False)
+            written = self.source.data["args"][name]
+            if isinstance(written, int) and not isinstance(written, bool) and abs(written) > INT64_MAX:
+                # pydantic would quietly take it as a float
+                self.error("bad-value", f"expected an integer that fits in 64 bits, found {written}",
+                           ("args", name), "torch takes Python ints up to 2**63 - 1")
         for name in self.spec.vars:
             self.check_name(name, ("vars", name), "variable", attribute=False)
         layers = [self.layer(value, name, str(name), ("layers", name)) for name, value in self.spec.layers.items()]
@@ -353,6 +374,12 @@ class _ForwardParser:
 
     def statement(self, text: str) -> ir.Stmt | None:
         self.text = text
+        odd = _non_ascii_outside_strings(text)
+        if odd is not None:
+            # Python NFKC-normalises identifiers: 'hµ' and 'hμ' would silently be one name
+            self.r.error("bad-name", f"found {odd!r} (U+{ord(odd):04X}) outside a string: names in forward are ASCII",
+                         self.path, "rename the value or layer with ASCII letters", span=self.span)
+            return None
         if len(text) > MAX_STEP_CHARS:
             self.r.error("too-large", f"step is longer than {MAX_STEP_CHARS} characters", self.path, span=self.span)
             return None
@@ -432,6 +459,9 @@ class _ForwardParser:
 
     def define(self, target: ast.Name) -> str:
         name = target.id
+        if not _NAME.fullmatch(name):
+            raise self.refuse(target, f"value name '{name}' must be ASCII letters, digits and '_', starting with a "
+                              "letter", "Python mangles names with leading underscores inside a class", code="bad-name")
         if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in RESERVED:
             raise self.refuse(target, f"'{name}' cannot be a value name", "choose another name")
         if name in self.r.layer_names or name in self.r.param_kinds or name in OPS:
@@ -453,6 +483,9 @@ class _ForwardParser:
             raise self.refuse(node, "for ... else is not part of the forward language")
         iterable = self.name(node.iter)
         target = node.target.id
+        if not _NAME.fullmatch(target):
+            raise self.refuse(node.target, f"loop variable '{target}' must be ASCII letters, digits and '_', starting "
+                              "with a letter", code="bad-name")
         if (target in self.r.layer_names or target in self.r.param_kinds or target in RESERVED or target in OPS
                 or target in self.values):
             raise self.refuse(node.target, f"loop variable '{target}' would hide another name")

@@ -37,7 +37,7 @@ from typing_extensions import TypeAliasType
 
 from .errors import Diagnostic, Path, SpecError, did_you_mean, short_repr
 from .ops import LAYERS, OPS, REQUIRED, LayerType, Op
-from .ops._core import INT64_MAX, PosInt, Real
+from .ops._core import INT64_MAX, AnyInt, PosInt, Real
 from .source import Source
 
 SPEC_VERSION = 1
@@ -48,7 +48,7 @@ InputDim = PosInt | SymbolicDim
 DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "bool")
 DType = Literal["float32", "float64", "float16", "bfloat16", "int64", "int32", "bool"]
 FloatDType = Literal["float32", "float64", "float16", "bfloat16"]
-ArgValue = StrictStr | StrictInt | StrictFloat | StrictBool | None
+ArgValue = StrictStr | AnyInt | StrictFloat | StrictBool | None  # ints in 64 bits, as torch takes them
 
 # defer_build: no model builds its validator at import; a spec is checked by one validator
 # built on first use (see _validate), so start-up pays only for the models a spec needs.

@@ -220,3 +220,17 @@ def test_directory_as_output_is_a_usage_error(work: Path) -> None:
     result = compile_to(work / "lenet.yaml", work)
     assert result.exit_code == 2
     assert leftovers(work) == []
+
+
+def test_refuses_to_replace_what_is_not_a_regular_file(work: Path) -> None:
+    # os.replace onto -o /dev/null would swap the device for a plain file; a FIFO shows it safely
+    fifo = work / "out.py"
+    os.mkfifo(fifo)
+    link = work / "link.py"
+    link.symlink_to(fifo)
+    for target in (fifo, link):
+        result = compile_to(work / "lenet.yaml", target)
+        assert result.exit_code == 1
+        assert "it is not a regular file" in result.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert leftovers(work) == []

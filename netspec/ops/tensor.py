@@ -92,6 +92,9 @@ def reshape_shape(x: Tensor, shape: Sequence[int]) -> Tensor:
         elif known != total:
             raise ShapeError(f"cannot reshape {fmt_shape(x.shape)} ({total} elements) into {list(shape)} "
                              f"({known} elements)", "shape")
+    elif 0 in shape:
+        raise ShapeError(f"cannot reshape {fmt_shape(x.shape)} into {list(shape)}: a size 0 needs an empty input",
+                         "shape")
     elif -1 in shape:
         static = math.prod(d for d in x.shape if isinstance(d, int))
         if known and static % known == 0:  # (N, 16, 5, 5) into (-1, 400) is plainly N
