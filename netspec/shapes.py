@@ -111,22 +111,29 @@ def infer(model: ir.Model) -> Inference:
 
 
 def _worlds(model: ir.Model, diag: Collector) -> Iterator[dict[str, Any]]:
-    """Each assignment of the forward arguments that pick a ParameterDict entry."""
-    choices: dict[str, list[str]] = {}
+    """Each assignment of the forward arguments that pick a parameter: a ParameterDict
+    key, or a ParameterList position (each choice can give its own output shape)."""
+    choices: dict[str, list[Any]] = {}
     reported: set[str] = set()
     for index in _indexes(model.body):
         arg = index.index
         if not (isinstance(arg, ir.Name) and arg.id in model.args):
             continue
         group = model.param_group(index.base.id)
-        if group.kind != "ParameterDict":
-            continue
-        keys = [str(t.key) for t in group.items]
-        choices[arg.id] = [k for k in choices.get(arg.id, keys) if k in keys]
         default = model.args[arg.id]
+        if group.kind == "ParameterList":
+            if not isinstance(default, int) or isinstance(default, bool):
+                continue  # the index check reports the wrong type
+            keys: list[Any] = list(range(len(group.items)))
+            default = default % len(keys) if -len(keys) <= default < len(keys) else default
+        else:
+            keys = [str(t.key) for t in group.items]
+        choices[arg.id] = [k for k in choices.get(arg.id, keys) if k in keys]
+        if group.kind == "ParameterList":
+            continue  # an out-of-range default is reported where it is used
         if default not in keys and arg.id not in reported:
             reported.add(arg.id)
-            hint = did_you_mean(str(default), keys) or f"keys are {', '.join(keys)}"
+            hint = did_you_mean(str(default), keys) or f"keys are {', '.join(map(str, keys))}"
             diag.add(Diagnostic("unknown-key", f"default {short_repr(default)} of '{arg.id}' is not a key of "
                                 f"'{group.name}'", model.source.span(("args", arg.id)), ("args", arg.id), hint))
     names = list(choices)

@@ -187,3 +187,18 @@ def test_spec_error_pickles_and_hashes() -> None:
     copy = pickle.loads(pickle.dumps(info.value))
     assert copy.diagnostics == info.value.diagnostics and str(copy) == str(info.value)
     assert {info.value: 1}
+
+
+def test_int_argument_picking_a_list_entry_reports_each_shape(write_spec) -> None:
+    summary = netspec.summary(write_spec("""
+        netspec: 1
+        name: M
+        inputs: {x: [N, 4]}
+        args: {i: 1}
+        params:
+          ps: {list: [[4, 4], [4, 2]]}
+        forward:
+          - return mm(x, ps[i])
+    """))
+    assert summary.output_shape == ("N", 2)
+    assert summary.variants == {"i=1": ("N", 2), "i=0": ("N", 4)}
