@@ -39,25 +39,32 @@ def _emit(diagnostics: list[Diagnostic]) -> None:
         click.echo(d.render(files[d.span.file] if d.span else None), err=True)
 
 
-@contextmanager
-def _reporting() -> Iterator[None]:
-    """Turn any failure into compiler-style text and an exit status, never a traceback."""
-    try:
-        yield
-    except SpecError as exc:
+_PASS_THROUGH = (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, SystemExit)
+
+
+def _report(exc: Exception) -> int:
+    """Print a failure compiler-style, never as a traceback; return the exit status it means."""
+    if isinstance(exc, SpecError):
         _emit(exc.diagnostics)
         n = len(exc.errors)
         click.echo(f"{n} error{'s' * (n != 1)}", err=True)
-        sys.exit(1)
-    except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, SystemExit):
-        raise
-    except RecursionError:
+        return 1
+    if isinstance(exc, RecursionError):
         click.echo("netspec: error: the spec is nested too deeply to process", err=True)
-        sys.exit(1)
-    except Exception as exc:
-        click.echo(f"netspec: internal error: {type(exc).__name__}: {exc}", err=True)
-        click.echo("This is a bug in netspec; please report it with the spec that caused it.", err=True)
-        sys.exit(3)
+        return 1
+    click.echo(f"netspec: internal error: {type(exc).__name__}: {exc}", err=True)
+    click.echo("This is a bug in netspec; please report it with the spec that caused it.", err=True)
+    return 3
+
+
+@contextmanager
+def _reporting() -> Iterator[None]:
+    try:
+        yield
+    except _PASS_THROUGH:
+        raise
+    except Exception as exc:  # the last line of defence against tracebacks
+        sys.exit(_report(exc))
 
 
 def _command(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -102,32 +109,21 @@ def validate(specs: tuple[str, ...], quiet: bool, max_params: int | None) -> Non
     failed = 0
     for path in specs:
         try:
-            with _reporting_one():
-                compiled = api.compile_spec(path)
-                _emit(_budget_warnings(compiled, max_params))
-                if not quiet:
-                    inf = compiled.inference
-                    click.echo(f"{path}: ok ({compiled.name}, {inf.total_params:,} params)")
-        except _Failed:
+            compiled = api.compile_spec(path)
+        except _PASS_THROUGH:
+            raise
+        except Exception as exc:  # reported like any failure; the next spec still runs
+            status = _report(exc)
+            if status != 1:
+                sys.exit(status)
             failed += 1
+            continue
+        _emit(_budget_warnings(compiled, max_params))
+        if not quiet:
+            click.echo(f"{path}: ok ({compiled.name}, {compiled.inference.total_params:,} params)")
     if failed:
         click.echo(f"{failed} of {len(specs)} spec{'s' * (len(specs) != 1)} invalid", err=True)
         sys.exit(1)
-
-
-class _Failed(Exception):
-    pass
-
-
-@contextmanager
-def _reporting_one() -> Iterator[None]:
-    try:
-        with _reporting():
-            yield
-    except SystemExit as exc:
-        if exc.code == 1:
-            raise _Failed from None
-        raise
 
 
 @main.command(name="compile")
