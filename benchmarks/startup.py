@@ -21,6 +21,7 @@ from pathlib import Path
 from _common import ROOT, SPECS, Figure, exit_status, interleaved, median, print_table
 
 TARGET = 0.25
+ZOO_SPEC = SPECS / "zoo" / "resnet50.yaml"  # blocks, repeats and extends: the composition issue's figure
 
 
 def netspec_command() -> list[str]:
@@ -68,6 +69,7 @@ def main() -> int:
         "torch": runner([sys.executable, "-c", "import torch"], env),
         "validate": runner([*cli, "validate", args.spec], env),
         "summary": runner([*cli, "summary", args.spec], env),
+        "zoo": runner([*cli, "validate", str(ZOO_SPEC)], env),
         "python": runner([sys.executable, "-c", "pass"], env),
         "deps": runner([sys.executable, "-c", "import yaml, click, pydantic.main"], env),
     }
@@ -78,6 +80,7 @@ def main() -> int:
     figures = [
         Figure(f"netspec validate {name}", med["validate"], med["torch"], TARGET, base),
         Figure(f"netspec summary {name}", med["summary"], med["torch"], TARGET, base),
+        Figure(f"netspec validate zoo/{ZOO_SPEC.name}", med["zoo"], med["torch"], TARGET, base),
         Figure("(python -c pass)", med["python"], med["torch"], None, base),
         Figure("(import yaml, click, pydantic.main)", med["deps"], med["torch"], None, base),
     ]

@@ -223,13 +223,15 @@ def _schema_of(annotation: Any) -> dict[str, Any]:
 
 def limits_block() -> str:
     """Every size limit netspec enforces, read from the constants and models that enforce it."""
-    from netspec import resolve, schema, shapes, source
+    from netspec import elaborate, expand, expr, resolve, schema, shapes, source
     from netspec.ops import _core
 
     name = _schema_of(schema.Identifier)
     shape = schema.InputSpec.model_json_schema()["properties"]["shape"]
     description = schema.Spec.model_json_schema()["properties"]["description"]["anyOf"][0]
     repeat = schema.ListItem.model_json_schema()["properties"]["repeat"]
+    count = next(c for c in schema.RepeatSpec.model_json_schema()["properties"]["count"]["anyOf"]
+                 if c.get("type") == "integer")
     rows = [
         ("spec file size", f"{source.MAX_BYTES // 2**20} MiB", "`file-too-large`"),
         ("YAML nesting depth", f"{source.MAX_DEPTH} levels", "`too-deep`"),
@@ -240,9 +242,24 @@ def limits_block() -> str:
         ("dims in a shape", f"{shape['maxItems']}", "`bad-value`"),
         ("`description`", f"{description['maxLength']:,} characters", "`bad-value`"),
         ("`repeat` in a ParameterList", f"{repeat['minimum']} to {repeat['maximum']:,}", "`bad-value`"),
+        ("`repeat` count of a layer entry, written as a number", f"{count['minimum']} to {count['maximum']:,}",
+         "`bad-value`"),
         ("a forward step's text", f"{resolve.MAX_STEP_CHARS:,} characters", "`too-large`"),
         ("syntax nodes in one step", f"{resolve.MAX_EXPR_NODES:,}", "`too-large`"),
         ("nesting of one step's expression", f"{resolve.MAX_EXPR_DEPTH} levels", "`too-deep`"),
+        ("parameter tensors declared", f"{resolve.MAX_PARAM_TENSORS:,}", "`too-large`"),
+        ("syntax nodes in all of forward", f"{resolve.MAX_FORWARD_NODES:,}", "`too-large`"),
+        ("spec files one spec reads (`extends`, `imports`, itself)", f"{expand.MAX_FILES}", "`too-large`"),
+        ("bytes of all those files", f"{expand.MAX_TOTAL_BYTES // 2**20} MiB", "`too-large`"),
+        ("a build-time expression's text", f"{expr.MAX_EXPR_CHARS:,} characters", "`too-large`"),
+        ("syntax nodes in one build-time expression", f"{expr.MAX_EXPR_NODES:,}", "`too-large`"),
+        ("items of a list value (var, expression result)", f"{expr.MAX_LIST:,}", "`too-large`"),
+        ("a string value computed by an expression", f"{expr.MAX_STR} characters", "`too-large`"),
+        ("children built (layers, over all instances and repeats)", f"{elaborate.MAX_CHILDREN:,}", "`too-large`"),
+        ("block instances built", f"{elaborate.MAX_INSTANCES:,}", "`too-large`"),
+        ("blocks nested inside blocks", f"{elaborate.MAX_NESTING} levels", "`too-deep`"),
+        ("errors reported per spec by the grammar check", f"{schema.MAX_DIAGNOSTICS}",
+         "`too-many-errors` (a note: the rest follow once these are fixed)"),
         ("sizes and constants", f"64-bit: at most {_core.INT64_MAX:,}", "`bad-value`, `too-large`"),
         ("elements of one output (symbols count as 1)", f"{shapes.MAX_ACTIVATION:,}", "`activation-size` (warning)"),
         ("parameters, by default", f"{shapes.DEFAULT_MAX_PARAMS:,}",

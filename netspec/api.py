@@ -3,27 +3,44 @@
 Everything but :func:`load` and :func:`build_class` stays torch-free; those two
 import :mod:`netspec.build` when called.  Results of the pure stages are cached
 by the spec's content, so loading the same spec again skips parse and codegen.
+
+Every function takes the spec one of three ways: a path or a shipped spec's
+name (``"specs/lenet.yaml"``, ``"lenet"``; see :mod:`netspec.shipped` for the
+rule), a mapping (a config system's node, turned into YAML text), or the YAML
+text itself as ``text=`` (:func:`loads` is ``load(text=...)``).  Diagnostics
+name the file, ``<string>`` for text (or ``filename=``), ``<mapping>`` for a mapping.
 """
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import gc
 import hashlib
-from collections.abc import Iterator
+import json
+import os
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
 
-from . import codegen, resolve, schema, shapes, source
-from .errors import Diagnostic, SpecError
+import yaml
+
+from . import codegen, expand, resolve, schema, shapes, shipped, source
+from .errors import Diagnostic, Span, SpecError, short_repr
 from .ops._core import Dim, fmt_shape
 
 if TYPE_CHECKING:
     from torch import nn
 
 SpecPath = str | FsPath
+# What every API function accepts as the spec: a path, a shipped name, or a mapping.
+SpecLike = str | os.PathLike[str] | Mapping[str, Any]
+TEXT_FILE = "<string>"
+MAPPING_FILE = "<mapping>"
 
 
 @dataclass(frozen=True)
@@ -33,6 +50,7 @@ class Compiled:
     inference: shapes.Inference
     source_code: str
     digest: str  # sha256 of the spec text
+    files: Mapping[str, str] = field(default_factory=dict)  # other files read (imports, extends): path -> text
 
     @property
     def name(self) -> str:
@@ -43,24 +61,134 @@ class Compiled:
         return self.inference.warnings + shapes.budget_warning(self.inference)
 
 
-def compile_spec(path: SpecPath) -> Compiled:
-    # Read, do not parse: a spec seen before is answered from the cache without parsing.
-    return _compile_text(source.read_text(path), str(path))
+def compile_spec(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
+                 overrides: Mapping[str, Any] | None = None,
+                 search_path: Sequence[str | os.PathLike[str]] = ()) -> Compiled:
+    """Take a spec through every pure stage (no torch): the shape inference and the generated source.
+
+    ``spec`` is a path, a shipped spec's name or a mapping; or pass the YAML
+    ``text=`` instead.  ``filename`` names the text in diagnostics.  ``overrides``
+    sets the spec's ``vars`` (``{"width": 64}``), as ``--set`` does; ``search_path``
+    names directories its ``imports``/``extends`` may read besides its own.
+    """
+    body, file = spec_text(spec, text=text, filename=filename)
+    return _compile_text(body, file, overrides, search_path)
 
 
 def compile_string(text: str, file: str = "<spec>") -> Compiled:
+    """:func:`compile_spec` of YAML text held in memory, named ``file`` in diagnostics."""
     return _compile_text(text, file)
 
 
-@functools.lru_cache(maxsize=64)
-def _compile_text(text: str, file: str) -> Compiled:
+def spec_text(spec: SpecLike | None = None, *, text: str | None = None,
+              filename: str | None = None) -> tuple[str, str]:
+    """The spec's YAML text and the file name its diagnostics carry."""
+    if (spec is None) == (text is None):
+        raise TypeError("pass either a spec (a path, a shipped name or a mapping) or text=, not both or neither")
+    if text is not None:
+        if not isinstance(text, str):
+            raise TypeError(f"text= takes the YAML text as a str, got {type(text).__name__}")
+        return text, filename or TEXT_FILE
+    if isinstance(spec, Mapping):
+        return mapping_text(spec), filename or MAPPING_FILE
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(f"a spec is a path, a shipped spec's name or a mapping, got {type(spec).__name__}")
+    path = shipped.resolve(spec)  # a file on disk wins; else a shipped name
+    # Read, do not parse: a spec seen before is answered from the cache without parsing.
+    return source.read_text(path), filename or (os.fspath(spec) if path == FsPath(spec) else str(path))
+
+
+def list_specs() -> list[str]:
+    """The names of the specs netspec ships, sorted (``netspec list``); each loads by name: ``load("lenet")``."""
+    return list(shipped.shipped())
+
+
+def mapping_text(spec: Mapping[str, Any]) -> str:
+    """A mapping as YAML text, keys in their order, so it takes the same path as a file."""
+    try:
+        return yaml.safe_dump(_plain(spec, 0), sort_keys=False, allow_unicode=True, width=2**20)
+    except yaml.YAMLError as exc:  # RepresenterError: a value YAML has no plain spelling for
+        found = exc.args[1] if len(exc.args) > 1 else exc
+        raise _mapping_error("bad-type", f"the mapping holds {short_repr(found)}, which is not a plain value",
+                             "use only mappings, lists, strings, numbers, booleans and null") from None
+
+
+def _plain(value: Any, depth: int) -> Any:
+    """Config nodes (OmegaConf's DictConfig, ListConfig...) as plain dicts and lists, which YAML can write."""
+    if depth > source.MAX_DEPTH:  # also stops a mapping that contains itself
+        raise _mapping_error("too-deep", f"the mapping is nested deeper than {source.MAX_DEPTH} levels")
+    if isinstance(value, Mapping):
+        return {key: _plain(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [_plain(item, depth + 1) for item in value]
+    return value
+
+
+def _mapping_error(code: str, message: str, hint: str | None = None) -> SpecError:
+    return SpecError([Diagnostic(code, message, Span(MAPPING_FILE, 0, 0), hint=hint)])
+
+
+_CACHE: OrderedDict[tuple[str, str, str, tuple[str, ...]], Compiled] = OrderedDict()
+_CACHE_SIZE = 64
+_CACHE_LOCK = threading.Lock()
+
+
+def _compile_text(text: str, file: str, overrides: Mapping[str, Any] | None = None,
+                  search_path: Sequence[str | os.PathLike[str]] = ()) -> Compiled:
+    """Every pure stage, cached by the content of every file involved and by the overrides."""
+    key = (text, file, _overrides_key(overrides), tuple(os.fspath(p) for p in search_path))
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+    if hit is not None and _unchanged(hit.files):
+        with _CACHE_LOCK:
+            _CACHE.move_to_end(key)
+        return hit
+    compiled = _compile_fresh(text, file, overrides, search_path)
+    with _CACHE_LOCK:
+        _CACHE[key] = compiled
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return compiled
+
+
+def _compile_fresh(text: str, file: str, overrides: Mapping[str, Any] | None,
+                   search_path: Sequence[str | os.PathLike[str]]) -> Compiled:
     with _gc_paused():
         src = source.load_text(text, file)
+        reader = expand.reader_for(file, [os.fspath(p) for p in search_path])
+        src = expand.expand(src, reader, overrides)
         spec = schema.validate_data(src)
-        model = resolve.resolve(spec, src)
-        inference = shapes.infer(model)
-        code = codegen.generate(inference)
-    return Compiled(inference, code, hashlib.sha256(text.encode()).hexdigest())
+        program = resolve.resolve(spec, src)
+        inference = shapes.infer(program)
+        try:
+            code = codegen.generate(inference)
+        except codegen.CodegenError as exc:
+            raise SpecError([exc.diagnostic]) from None
+    files = {path: body for path, body in reader.files.items() if path != os.path.realpath(file)}
+    return Compiled(inference, code, hashlib.sha256(text.encode()).hexdigest(), files)
+
+
+def _overrides_key(overrides: Mapping[str, Any] | None) -> str:
+    if not overrides:
+        return ""
+    return json.dumps({str(k): v for k, v in overrides.items()}, sort_keys=True, default=repr)
+
+
+def _unchanged(files: Mapping[str, str]) -> bool:
+    """Whether the imported files a cached result read still hold the same text."""
+    for path, text in files.items():
+        try:
+            if source.read_text(path) != text:
+                return False
+        except SpecError:
+            return False
+    return True
+
+
+def cache_clear() -> None:
+    """Forget every compiled spec (tests, or a long-running process that edits specs in place)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
 
 
 @contextmanager
@@ -76,37 +204,159 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def validate(path: SpecPath) -> list[Diagnostic]:
-    """Check a spec completely (grammar, names, shapes); return its warnings or raise SpecError."""
-    return compile_spec(path).warnings
+def validate(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
+             overrides: Mapping[str, Any] | None = None,
+             search_path: Sequence[str | os.PathLike[str]] = ()) -> list[Diagnostic]:
+    """Check a spec completely (grammar, names, shapes); return its warnings or raise SpecError.
+
+    >>> netspec.validate("lenet")                      # a shipped spec, by name
+    >>> netspec.validate(text=yaml_text)               # diagnostics say <string>:LINE:COL
+    """
+    return compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path).warnings
 
 
-def compile_source(path: SpecPath) -> str:
-    """The generated Python source of the spec's module."""
-    return compile_spec(path).source_code
+def compile_source(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
+                   overrides: Mapping[str, Any] | None = None,
+                   search_path: Sequence[str | os.PathLike[str]] = ()) -> str:
+    """The generated Python source of the spec's module: what ``netspec compile`` prints."""
+    return compile_spec(spec, text=text, filename=filename, overrides=overrides,
+                        search_path=search_path).source_code
 
 
-def build_class(path: SpecPath) -> type[nn.Module]:
+def build_class(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
+                overrides: Mapping[str, Any] | None = None,
+                search_path: Sequence[str | os.PathLike[str]] = ()) -> type[nn.Module]:
+    """The spec's ``nn.Module`` class, built from the generated source (imports torch)."""
     from . import build
 
-    compiled = compile_spec(path)
-    return build.make_class(compiled.source_code, compiled.name)
+    compiled = compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path)
+    try:
+        return build.make_class(compiled.source_code, compiled.name)
+    except Exception as exc:  # the API raises SpecError only; this is a netspec bug, located as well as it can be
+        raise build_failure(compiled, exc) from exc
 
 
-def load(path: SpecPath, *, device: Any = None, dtype: Any = None, max_params: int | None = None) -> nn.Module:
+def loads(text: str, *, filename: str = TEXT_FILE, device: Any = None, dtype: Any = None,
+          max_params: int | None = None) -> nn.Module:
+    """:func:`load` from YAML text, as :func:`json.loads` is to :func:`json.load`.
+
+    >>> model = netspec.loads(yaml_text, device="cpu")
+    """
+    return load(text=text, filename=filename, device=device, dtype=dtype, max_params=max_params)
+
+
+def load(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
+         device: Any = None, dtype: Any = None, max_params: int | None = None,
+         overrides: Mapping[str, Any] | None = None, search_path: Sequence[str | os.PathLike[str]] = (),
+         **var_values: Any) -> nn.Module:
     """Build the spec's module directly on ``device`` in ``dtype``.
 
-    A model past ``max_params`` (default :data:`shapes.DEFAULT_MAX_PARAMS`) is
-    refused before anything is allocated; ``device="meta"`` allocates nothing
-    and is exempt.
+    ``spec`` is a path, a shipped spec's name (``"lenet"``, ``"specs/alexnet.yaml"``
+    from any directory) or a mapping; ``text=`` takes YAML text instead.
+    ``dtype`` is a floating ``torch.dtype`` or one of the names in
+    :data:`DTYPE_NAMES` (``"float16"``, ``"half"``, ``"fp16"``...); ``device``
+    anything ``torch.device`` takes.  A bad one raises ValueError naming what is
+    accepted.  A model past ``max_params`` (default
+    :data:`shapes.DEFAULT_MAX_PARAMS`) is refused before anything is allocated;
+    ``device="meta"`` allocates nothing and is exempt.
+
+    Any other keyword sets one of the spec's ``vars``, as ``overrides=`` and
+    ``--set`` do: ``netspec.load("resnet18", num_classes=10)``.
+
+    >>> model = netspec.load("lenet.yaml", device="cuda", dtype="bf16")
     """
     from . import build
 
-    compiled = compile_spec(path)
+    device, dtype = torch_device(device), torch_dtype(dtype)
+    if var_values:
+        overrides = {**(overrides or {}), **var_values}
+    compiled = compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path)
     if not build.is_meta(device):
         shapes.check_budget(compiled.inference, max_params)
-    cls = build.make_class(compiled.source_code, compiled.name)
-    return build.instantiate(cls, device, dtype)
+    try:
+        cls = build.make_class(compiled.source_code, compiled.name)
+        return build.instantiate(cls, device, dtype)
+    except Exception as exc:  # whatever torch refuses that the static checks let through, at the spec's line
+        raise build_failure(compiled, exc) from exc
+
+
+_ASSIGNMENT = re.compile(r"\s+self\.([A-Za-z_][A-Za-z0-9_]*) = ")
+
+
+def build_failure(compiled: Compiled, exc: BaseException) -> SpecError:
+    """A SpecError at the spec line of the layer or parameter whose constructor raised ``exc``.
+
+    The generated ``__init__`` assigns one attribute per layer and parameter group,
+    and its source is registered under a ``<netspec:...>`` file name: the deepest
+    traceback frame in that file gives the generated line, the assignment at or
+    above it the attribute, and the attribute the spec path.
+    """
+    model = compiled.inference.model
+    attr = _failing_attribute(compiled.source_code, exc)
+    owners = {layer.key: ("layer", layer.path) for layer in model.layers}
+    owners |= {group.name: ("parameter", group.path) for group in model.params}
+    what, path = owners.get(attr or "", ("module", ()))
+    detail = (str(exc).strip().splitlines() or [""])[0][:300]
+    name = f" '{attr}'" if attr in owners else ""
+    span = model.source.key_span(path) if path else model.source.span(())
+    return SpecError([Diagnostic(
+        "build-failed", f"PyTorch refused to build {what}{name}: {type(exc).__name__}: {detail}", span, path,
+        "netspec's checks should have caught this first: please report the spec")])
+
+
+def _failing_attribute(code: str, exc: BaseException) -> str | None:
+    lineno = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith("<netspec:"):
+            lineno = tb.tb_lineno  # the deepest generated frame: the constructor call that raised
+        tb = tb.tb_next
+    lines = code.splitlines()
+    for line in reversed(lines[: lineno or 0]):
+        match = _ASSIGNMENT.match(line)
+        if match:
+            return match.group(1)
+    return None
+
+
+# Parameters are floating point; these are the spellings people write for the four
+# floating types, each mapped to the ``torch`` attribute it names.
+DTYPE_NAMES: dict[str, str] = {
+    "float32": "float32", "float": "float32", "fp32": "float32",
+    "float16": "float16", "half": "float16", "fp16": "float16",
+    "bfloat16": "bfloat16", "bf16": "bfloat16",
+    "float64": "float64", "double": "float64", "fp64": "float64",
+}
+
+
+def torch_dtype(dtype: Any) -> Any:
+    """``dtype`` as a floating ``torch.dtype`` (None stays None); ValueError naming the spellings otherwise."""
+    import torch
+
+    if dtype is None:
+        return None
+    if isinstance(dtype, str):
+        name = dtype.strip().lower().removeprefix("torch.")
+        if name in DTYPE_NAMES:
+            return getattr(torch, DTYPE_NAMES[name])
+    elif isinstance(dtype, torch.dtype) and dtype.is_floating_point:
+        return dtype
+    spellings = ", ".join(DTYPE_NAMES)
+    raise ValueError(f"dtype={dtype!r} is not a floating-point dtype netspec can build parameters in; "
+                     f"use a floating torch.dtype or one of: {spellings}")
+
+
+def torch_device(device: Any) -> Any:
+    """``device`` checked by ``torch.device`` (None stays None); ValueError with the examples otherwise."""
+    import torch
+
+    if device is None or isinstance(device, torch.device):
+        return device
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"device={device!r} is not a device torch knows ({exc}); use e.g. 'cpu', 'cuda', "
+                         "'cuda:1', 'mps', 'meta', an int GPU index or a torch.device") from None
 
 
 # ---------------------------------------------------------------- summary
@@ -118,6 +368,8 @@ def _shape_json(shape: tuple[Dim, ...]) -> list[int | str]:
 
 @dataclass
 class Summary:
+    """A spec's shapes and parameter counts; ``str()`` is the table, :meth:`to_json` the data."""
+
     name: str
     inputs: dict[str, tuple[Dim, ...]]
     output_shape: tuple[Dim, ...]
@@ -126,8 +378,13 @@ class Summary:
     rows: list[shapes.Row]
     variants: dict[str, tuple[Dim, ...]] = field(default_factory=dict)
     warnings: list[Diagnostic] = field(default_factory=list)
+    vars: dict[str, Any] = field(default_factory=dict)  # the root's vars, overrides applied
+
+    def __str__(self) -> str:
+        return self.render()
 
     def to_json(self) -> dict[str, Any]:
+        """Plain data for ``json.dumps``: what ``netspec summary --json`` prints."""
         data: dict[str, Any] = {
             "name": self.name,
             "inputs": {k: _shape_json(v) for k, v in self.inputs.items()},
@@ -135,16 +392,20 @@ class Summary:
             "total_params": self.total_params,
             "trainable_params": self.trainable_params,
             "layers": [{"path": r.path, "type": r.type, "output_shape": _shape_json(r.output_shape),
-                        "params": r.params} for r in self.rows],
+                        "params": r.params, "depth": r.depth} for r in self.rows],
         }
+        if self.vars:
+            data["vars"] = dict(self.vars)
         if self.variants:
             data["output_shapes"] = {k: _shape_json(v) for k, v in self.variants.items()}
         return data
 
-    def render(self) -> str:
-        """A plain-text table, one row per layer and op in forward order."""
+    def render(self, depth: int | None = None) -> str:
+        """A plain-text table, one row per layer and op in forward order; ``depth`` folds what nests deeper
+        (a block or Sequential then shows its total alone)."""
         header = ("Layer", "Type", "Output shape", "Params")
-        body = [("  " * r.depth + r.path, r.type, fmt_shape(r.output_shape), f"{r.params:,}") for r in self.rows]
+        shown = [r for r in self.rows if depth is None or r.depth <= depth]
+        body = [("  " * r.depth + r.path, r.type, fmt_shape(r.output_shape), f"{r.params:,}") for r in shown]
         widths = [max(len(row[i]) for row in [header, *body]) for i in range(4)]
 
         def line(row: tuple[str, str, str, str]) -> str:
@@ -156,6 +417,8 @@ class Summary:
         inputs = ", ".join(f"{k} {fmt_shape(v)}" for k, v in self.inputs.items())
         out.append(f"Input: {inputs}")
         out.append(f"Output: {fmt_shape(self.output_shape)}")
+        if self.vars:
+            out.append("Vars: " + ", ".join(f"{k}={v!r}" for k, v in self.vars.items()))
         for label, shape in self.variants.items():
             out.append(f"  with {label}: {fmt_shape(shape)}")
         out.append(f"Total params: {self.total_params:,}")
@@ -164,8 +427,16 @@ class Summary:
         return "\n".join(out)
 
 
-def summary(path: SpecPath) -> Summary:
-    return summarise(compile_spec(path))
+def summary(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
+            overrides: Mapping[str, Any] | None = None,
+            search_path: Sequence[str | os.PathLike[str]] = ()) -> Summary:
+    """Every layer's and op's output shape and parameter count, with totals; torch is not imported.
+
+    >>> print(netspec.summary("alexnet"))                # the table ``netspec summary`` prints
+    >>> netspec.summary("alexnet").total_params
+    46764746
+    """
+    return summarise(compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path))
 
 
 def summarise(compiled: Compiled) -> Summary:
@@ -179,16 +450,23 @@ def summarise(compiled: Compiled) -> Summary:
         rows=_rows_with_params(inf),
         variants={k: v.shape for k, v in inf.variants.items()},
         warnings=compiled.warnings,
+        vars=dict(inf.program.var_values) if inf.program else {},
     )
 
 
 def _rows_with_params(inf: shapes.Inference) -> list[shapes.Row]:
-    rows = list(inf.rows)
-    for group in inf.model.params:
-        for item in group.items:
-            rows.append(shapes.Row(item.attr, "Parameter", item.shape, inf.sizes[item.attr]))
+    # Copies: the inference is cached per spec text, and a caller editing a row it was
+    # handed must not change what the next summary() of the same spec says.
+    rows = [dataclasses.replace(row) for row in inf.rows]
+    depth_of = {row.path: row.depth for row in rows}
+    for instance in inf.instances.values() or ():
+        depth = depth_of[instance.prefix] + 1 if instance.prefix in depth_of else 0
+        for group in instance.definition.params:
+            for item in group.items:
+                path = instance.qualified(item.attr)
+                rows.append(shapes.Row(path, "Parameter", shapes.param_shape(item, instance), inf.sizes[path], depth))
     return rows
 
 
-__all__ = ["Compiled", "SpecError", "Summary", "build_class", "compile_source", "compile_spec", "compile_string",
-           "load", "summary", "validate"]
+__all__ = ["DTYPE_NAMES", "Compiled", "SpecError", "SpecLike", "Summary", "build_class", "compile_source",
+           "compile_spec", "compile_string", "list_specs", "load", "loads", "spec_text", "summary", "validate"]

@@ -1,7 +1,10 @@
 """The ``netspec`` command.  The only module that prints or exits.
 
-Exit status: 0 all good, 1 a spec is invalid (or an output cannot be written),
-2 usage errors (click's own), 3 an internal error, which is a bug to report.
+Exit status: 0 all good, 1 a spec is invalid, missing or unreadable (or an output
+cannot be written), 2 usage errors (click's own), 3 an internal error, which is a
+bug to report.  ``-`` as a spec reads it from stdin (``<stdin>`` in diagnostics).
+Diagnostics are coloured on a terminal only; ``NO_COLOR`` turns colour off and
+``FORCE_COLOR`` on (https://no-color.org).
 """
 
 from __future__ import annotations
@@ -14,16 +17,23 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 
-from . import api, schema, shapes
-from .errors import Diagnostic, SpecError
+from . import api, expand, report, schema, shapes, shipped, source
+from .errors import Diagnostic, Span, SpecError, printable
 from .ops import LAYERS, OPS
+from .ops._core import fmt_shape
+
+STDIN = "<stdin>"
+# The text read from stdin, so its diagnostics can show the line and caret as a file's do.
+_stdin_lines: list[str] | None = None
 
 
 def _lines(file: str) -> list[str] | None:
+    if file == STDIN:
+        return _stdin_lines
     try:
         with open(file, encoding="utf-8", errors="replace") as handle:
             return handle.read(8 * 1024 * 1024).splitlines()
@@ -36,7 +46,96 @@ def _emit(diagnostics: list[Diagnostic]) -> None:
     for d in diagnostics:
         if d.span and d.span.file not in files:
             files[d.span.file] = _lines(d.span.file)
-        click.echo(d.render(files[d.span.file] if d.span else None), err=True)
+        click.echo(_paint(d.render(files[d.span.file] if d.span else None), d), err=True, color=_colour())
+
+
+def _colour() -> bool | None:
+    """False under NO_COLOR, True under FORCE_COLOR, else None: click colours a terminal and strips pipes."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "0") not in ("", "0"):
+        return True
+    return None
+
+
+def _paint(text: str, d: Diagnostic) -> str:
+    """Colour a rendered diagnostic: severity and code, the caret, the hint label.
+
+    Styles go on the rendered lines rather than into :meth:`Diagnostic.render`, which
+    stays plain text for exceptions, logs and tests; ``click.echo`` strips them when
+    the stream is not a terminal.
+    """
+    label = f"{d.severity}[{d.code}]"
+    styled = click.style(label, fg="red" if d.severity == "error" else "yellow", bold=True)
+    lines = text.split("\n")
+    lines[0] = lines[0].replace(label, styled, 1)
+    for i, line in enumerate(lines[1:], 1):
+        if line.startswith("       | ") and line.rstrip().endswith("^") and not line[9:].strip(" ^"):
+            lines[i] = line[:-1] + click.style("^", fg="green", bold=True)
+        elif line.startswith("  hint: "):
+            lines[i] = "  " + click.style("hint:", fg="cyan", bold=True) + line[7:]
+    return "\n".join(lines)
+
+
+# --set and --search-path of the command running (one command per process)
+_SETTINGS: dict[str, Any] = {"overrides": {}, "search_path": ()}
+
+
+def _compile(spec: str) -> api.Compiled:
+    """The spec named on the command line: ``-`` is stdin, else a file or a shipped spec's name."""
+    options = {"overrides": _SETTINGS["overrides"] or None, "search_path": _SETTINGS["search_path"]}
+    if spec == "-":
+        return api.compile_spec(text=_read_stdin(), filename=STDIN, **options)
+    return api.compile_spec(spec, **options)
+
+
+def _spec_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--set NAME=VALUE`` (a var, the value read as YAML) and ``--search-path DIR`` on a command."""
+
+    def wrapper(*args: Any, settings: tuple[str, ...] = (), search_path: tuple[str, ...] = (), **kwargs: Any) -> Any:
+        overrides = {}
+        with _reporting():  # a malformed --set is reported like a spec problem, exit 1
+            for text in settings:
+                name, value = expand.parse_override(text)
+                overrides[name] = value
+        _SETTINGS.update(overrides=overrides, search_path=search_path)
+        return func(*args, **kwargs)
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    wrapper = click.option("--search-path", "search_path", multiple=True, metavar="DIR",
+                           type=click.Path(file_okay=False),
+                           help="Also let imports and extends read spec files from DIR.")(wrapper)
+    return click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+                        help="Set one of the spec's vars, e.g. --set width=64 --set 'layers=[3, 4, 6, 3]'.")(wrapper)
+
+
+def _read_stdin() -> str:
+    global _stdin_lines
+    # bytes, not text: the same decoding (UTF-8, BOM, NUL and size checks) as a file gets
+    stream: BinaryIO = sys.stdin.buffer
+    raw = stream.read(source.MAX_BYTES + 1)
+    text = source.decode(raw, STDIN)
+    _stdin_lines = text.splitlines()
+    return text
+
+
+def _display(spec: str) -> str:
+    return STDIN if spec == "-" else spec
+
+
+def _complete_spec(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion: the shipped specs' names, then files as the shell completes them."""
+    del ctx, param
+    from click.shell_completion import CompletionItem
+
+    names = [CompletionItem(name) for name in shipped.shipped() if name.startswith(incomplete)]
+    return [*names, CompletionItem(incomplete, type="file")]
+
+
+# A spec argument: a file, a shipped spec's name, or ``-``.  Not dir_okay=False: click would
+# exit 2 for a directory, while a missing file exits 1; both are a spec that cannot be read.
+_SPEC_PATH = click.Path(allow_dash=True)
 
 
 _PASS_THROUGH = (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, SystemExit)
@@ -63,8 +162,20 @@ def _reporting() -> Iterator[None]:
         yield
     except _PASS_THROUGH:
         raise
+    except BrokenPipeError:  # `netspec list | head`: the reader left; stop quietly, as cat does
+        _silence_stdout()
+        sys.exit(1)
     except Exception as exc:  # the last line of defence against tracebacks
         sys.exit(_report(exc))
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot raise BrokenPipeError again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (click's test runner): nothing to flush
+        pass
 
 
 def _command(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -77,10 +188,26 @@ def _command(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_MAIN_EPILOG = """\b
+Examples:
+  netspec list                          the specs netspec ships
+  netspec summary lenet                 a shipped spec by name, from any directory
+  netspec validate specs/*.yaml         your own files
+  cat model.yaml | netspec validate -   a spec on stdin
+
+\b
+Shell completion (bash; zsh_source and fish_source likewise):
+  eval "$(_NETSPEC_COMPLETE=bash_source netspec)"
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=_MAIN_EPILOG)
 @click.version_option(package_name="netspec")
 def main() -> None:
-    """Compile declarative YAML model specs into PyTorch nn.Module classes."""
+    """Compile declarative YAML model specs into PyTorch nn.Module classes.
+
+    SPEC is a file, the name of a shipped spec (see `netspec list`), or - for stdin.
+    """
 
 
 _max_params_option = click.option(
@@ -100,16 +227,30 @@ def _budget_warnings(compiled: api.Compiled, max_params: int | None) -> list[Dia
     return kept
 
 
-@main.command()
-@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@main.command(epilog="""\b
+Examples:
+  netspec validate specs/*.yaml
+  netspec validate --format sarif specs/*.yaml > netspec.sarif   # CI code scanning
+  netspec validate --format json - < model.yaml
+""")
+@click.argument("specs", nargs=-1, required=True, type=_SPEC_PATH, shell_complete=_complete_spec)
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
+              help="json and sarif (SARIF 2.1.0, for CI annotations) print one document on stdout, "
+                   "invalid specs included.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @_max_params_option
-def validate(specs: tuple[str, ...], quiet: bool, max_params: int | None) -> None:
+@_spec_options
+@_command
+def validate(specs: tuple[str, ...], quiet: bool, fmt: str, as_json: bool, max_params: int | None) -> None:
     """Check SPECS: grammar, names and every shape. Exit 1 if any is invalid."""
+    if as_json or fmt != "text":
+        _validate_for_tools(specs, "json" if as_json else fmt, max_params)
+        return
     failed = 0
     for path in specs:
         try:
-            compiled = api.compile_spec(path)
+            compiled = _compile(path)
         except _PASS_THROUGH:
             raise
         except Exception as exc:  # reported like any failure; the next spec still runs
@@ -120,25 +261,53 @@ def validate(specs: tuple[str, ...], quiet: bool, max_params: int | None) -> Non
             continue
         _emit(_budget_warnings(compiled, max_params))
         if not quiet:
-            click.echo(f"{path}: ok ({compiled.name}, {compiled.inference.total_params:,} params)")
+            click.echo(f"{printable(_display(path))}: ok ({compiled.name}, {compiled.inference.total_params:,} params)")
     if failed:
         click.echo(f"{failed} of {len(specs)} spec{'s' * (len(specs) != 1)} invalid", err=True)
         sys.exit(1)
 
 
-@main.command(name="compile")
-@click.argument("spec", type=click.Path(dir_okay=False))
+def _validate_for_tools(specs: tuple[str, ...], fmt: str, max_params: int | None) -> None:
+    """One JSON or SARIF document on stdout, valid and invalid specs alike; exit 1 if any is invalid."""
+    reports = [_check(spec, max_params) for spec in specs]
+    document = report.sarif(reports) if fmt == "sarif" else report.reports_json(reports)
+    click.echo(json.dumps(document, indent=2))
+    if not all(r.valid for r in reports):
+        sys.exit(1)
+
+
+def _check(spec: str, max_params: int | None) -> report.SpecReport:
+    """A spec's diagnostics as data; anything but a spec problem still goes to :func:`_report`."""
+    file = _display(spec)
+    try:
+        compiled = _compile(spec)
+    except SpecError as exc:
+        return report.SpecReport(file, list(exc.diagnostics))
+    except RecursionError:
+        return report.SpecReport(file, [Diagnostic("too-deep", "the spec is nested too deeply to process",
+                                                   Span(file, 0, 0))])
+    return report.SpecReport(file, _budget_warnings(compiled, max_params), compiled.name,
+                             compiled.inference.total_params)
+
+
+@main.command(name="compile", epilog="""\b
+Examples:
+  netspec compile specs/alexnet.yaml -o alexnet.py
+  netspec compile lenet                 # a shipped spec, by name
+""")
+@click.argument("spec", type=_SPEC_PATH, shell_complete=_complete_spec)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+@_spec_options
 @_command
 def compile_(spec: str, output: str | None) -> None:
     """Print the standalone PyTorch source of SPEC's module."""
-    compiled = api.compile_spec(spec)  # one read of the file: the warnings and the code come from it
+    compiled = _compile(spec)  # one read of the file: the warnings and the code come from it
     _emit(compiled.warnings)
     if output is None:
         click.echo(compiled.source_code, nl=False)
         return
     write_atomic(output, compiled.source_code, spec)
-    click.echo(f"wrote {output}", err=True)
+    click.echo(f"wrote {printable(output)}", err=True)
 
 
 def write_atomic(target: str, text: str, spec: str) -> None:
@@ -151,17 +320,17 @@ def write_atomic(target: str, text: str, spec: str) -> None:
     """
     # samefile follows links both ways: -o spec.yaml, -o link-to-spec, a hard link
     if os.path.exists(target) and os.path.exists(spec) and os.path.samefile(target, spec):
-        raise click.ClickException(f"refusing to overwrite the spec itself: {target}")
+        raise click.ClickException(f"refusing to overwrite the spec itself: {printable(target)}")
     # a rename would replace a device, FIFO or socket (-o /dev/null) with a plain file
     if os.path.exists(target) and not stat.S_ISREG(os.stat(target).st_mode):
-        raise click.ClickException(f"refusing to replace {target}: it is not a regular file "
+        raise click.ClickException(f"refusing to replace {printable(target)}: it is not a regular file "
                                    "(omit -o to print to stdout)")
     directory = os.path.dirname(os.path.abspath(target))
     mode = os.stat(target).st_mode & 0o7777 if os.path.exists(target) else _default_mode()
     try:
         handle, temp = tempfile.mkstemp(prefix=".netspec-", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise click.ClickException(f"cannot write {target}: {exc.strerror}") from None
+        raise click.ClickException(f"cannot write {printable(target)}: {exc.strerror}") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
             out.write(text)
@@ -174,7 +343,7 @@ def write_atomic(target: str, text: str, spec: str) -> None:
         if os.path.exists(temp):
             os.unlink(temp)
         if isinstance(exc, OSError):
-            raise click.ClickException(f"cannot write {target}: {exc.strerror}") from None
+            raise click.ClickException(f"cannot write {printable(target)}: {exc.strerror}") from None
         raise
 
 
@@ -198,31 +367,57 @@ def _default_mode() -> int:
     return 0o666 & ~umask
 
 
-@main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@main.command(epilog="""\b
+Examples:
+  netspec summary vgg16                 # a shipped spec, by name
+  netspec summary --json specs/lenet.yaml | jq .total_params
+""")
+@click.argument("spec", type=_SPEC_PATH, shell_complete=_complete_spec)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print machine-readable JSON (for an invalid spec, its diagnostics).")
+@click.option("--depth", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Fold what nests deeper than N (0: the top-level layers and blocks, with their totals).")
 @_max_params_option
+@_spec_options
 @_command
-def summary(spec: str, as_json: bool, max_params: int | None) -> None:
+def summary(spec: str, as_json: bool, max_params: int | None, depth: int | None) -> None:
     """Show every layer's output shape and parameter count, with totals."""
-    compiled = api.compile_spec(spec)
+    try:
+        compiled = _compile(spec)
+    except SpecError as exc:
+        if as_json:  # tools get data on stdout even for a refused spec; people get the text on stderr
+            click.echo(json.dumps(report.reports_json([report.SpecReport(_display(spec), exc.diagnostics)]),
+                                  indent=2))
+        raise
     result = api.summarise(compiled)
     _emit(_budget_warnings(compiled, max_params) if max_params is not None else result.warnings)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
-        click.echo(result.render())
+        click.echo(result.render(depth))
 
 
-@main.command(name="schema")
+@main.command(name="schema", epilog="""\b
+Example:
+  netspec schema > netspec.schema.json  # for an editor's YAML language server
+""")
 def schema_() -> None:
     """Print the JSON Schema of the spec format."""
     click.echo(schema.json_schema_text(), nl=False)
 
 
-@main.command()
-def layers() -> None:
+@main.command(epilog="""\b
+Examples:
+  netspec layers | grep Conv
+  netspec layers --json
+""")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@_command
+def layers(as_json: bool) -> None:
     """List the layer types and forward ops netspec knows."""
+    if as_json:
+        click.echo(json.dumps(_layers_json(), indent=2))
+        return
     click.echo("Layer types (layers: {type: NAME, ...}):")
     for name, layer in sorted(LAYERS.items()):
         args = ", ".join(a.name + ("?" if a.inferred else "") for a in layer.args)
@@ -231,6 +426,58 @@ def layers() -> None:
     click.echo("Forward ops:")
     for name, op in sorted(OPS.items()):
         click.echo(f"  {name}({', '.join(op.params)})  {op.summary}")
+
+
+def _layers_json() -> dict[str, Any]:
+    layer_types = [{"name": name, "family": layer.family, "summary": layer.summary,
+                    "args": [{"name": a.name, "required": a.required, "inferred": a.inferred} for a in layer.args]}
+                   for name, layer in sorted(LAYERS.items())]
+    layer_types.append({"name": "Sequential", "family": "container", "summary": "layers applied in order",
+                        "args": [{"name": "layers", "required": True, "inferred": False}]})
+    ops = [{"name": name, "family": op.family, "summary": op.summary, "params": list(op.params)}
+           for name, op in sorted(OPS.items())]
+    return {"layers": layer_types, "ops": ops}
+
+
+@main.command(name="list", epilog="""\b
+Examples:
+  netspec list
+  netspec list --json
+  netspec summary alexnet               # any listed name works where a SPEC goes
+""")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@_command
+def list_(as_json: bool) -> None:
+    """List the specs netspec ships: name, model, parameters, input and output shape."""
+    rows, failed = [], 0
+    for name, path in shipped.shipped().items():
+        try:
+            result = api.summary(path)
+        except SpecError as exc:  # a broken shipped spec is a bug, but the others still list
+            _emit(exc.diagnostics)
+            failed += 1
+            continue
+        rows.append({"name": name, "model": result.name, "total_params": result.total_params,
+                     "inputs": {k: list(v) for k, v in result.inputs.items()},
+                     "output_shape": list(result.output_shape)})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        _print_table(rows)
+    if failed:
+        sys.exit(1)
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    header = ("NAME", "MODEL", "PARAMS", "INPUT", "OUTPUT")
+    body = [(r["name"], r["model"], f"{r['total_params']:,}",
+             ", ".join(f"{k} {fmt_shape(tuple(v))}" for k, v in r["inputs"].items()),
+             fmt_shape(tuple(r["output_shape"]))) for r in rows]
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+    for row in [header, *body]:
+        cells = [cell.rjust(width) if i == 2 else cell.ljust(width)  # the count right-aligned
+                 for i, (cell, width) in enumerate(zip(row, widths, strict=True))]
+        click.echo("  ".join(cells).rstrip())
 
 
 if __name__ == "__main__":  # pragma: no cover

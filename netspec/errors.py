@@ -8,6 +8,9 @@ rendering returns text and the CLI decides where it goes.
 from __future__ import annotations
 
 import difflib
+import heapq
+import itertools
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -27,7 +30,19 @@ class Span:
 
     def __str__(self) -> str:
         # line 0 stands for the file as a whole (it could not be read)
-        return f"{self.file}:{self.line}:{self.col}" if self.line else self.file
+        file = printable(self.file)
+        return f"{file}:{self.line}:{self.col}" if self.line else file
+
+
+def printable(text: str) -> str:
+    """``text`` itself when every character prints, else its ``ascii()`` form.
+
+    File names are user text that reaches a terminal: an ESC or BEL in one would
+    be a terminal escape sequence, and bidi or zero-width characters would make
+    the printed name differ from the real one.  The quoted, escaped form shows
+    exactly which bytes are there.
+    """
+    return text if text.isprintable() else ascii(text)
 
 
 @dataclass(frozen=True)
@@ -84,14 +99,42 @@ def format_path(path: Path) -> str:
     return ".".join(str(p) for p in path)
 
 
+# A hint is computed once per unknown name against every name the spec defines, and both grow
+# with the spec: each call's work is bounded instead (1,000 unknown steps against 1,000 layers
+# took 42 s with plain difflib).  Specs of normal size get exactly difflib's answer.
+MAX_HINT_CHOICES = 1_000  # candidates looked at, in the caller's order
+MAX_HINT_COMPARED = 20  # candidates scored by difflib's ratio, which is quadratic in the word's length
+MAX_HINT_CHARS = 100  # no name is longer (keys are at most 256 characters): no fuzzy hint past it
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A hint naming the closest known word, or None when nothing is close."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    pool = list(itertools.islice(choices, MAX_HINT_CHOICES))
+    close = difflib.get_close_matches(word, _shortlist(word, pool), n=1, cutoff=0.6)
     if not close:
-        lowered = {c.lower(): c for c in choices}
+        lowered = {c.lower(): c for c in pool}
         if word.lower() in lowered:
             close = [lowered[word.lower()]]
     return f"did you mean '{close[0]}'?" if close else None
+
+
+def _shortlist(word: str, pool: list[str]) -> list[str]:
+    """The few candidates worth difflib's full comparison, found in time linear in the pool."""
+    if len(word) > MAX_HINT_CHARS:
+        return []
+    # difflib's ratio 2*M/(a+b) can reach its 0.6 cutoff only between these lengths
+    fits = [c for c in pool if 3 * len(word) <= 7 * len(c) and 3 * len(c) <= 7 * len(word)]
+    if len(fits) <= MAX_HINT_COMPARED:
+        return fits
+    # A cheap likeness, computed in C: letters in common, plus letters in the same place counted from
+    # either end (a typo in 'layer_0500' keeps the rest aligned).
+    letters, backwards = set(word), word[::-1]
+
+    def likeness(c: str) -> int:
+        same: int = sum(map(operator.eq, word, c)) + sum(map(operator.eq, backwards, reversed(c)))
+        return len(letters.intersection(c)) + same
+
+    return heapq.nlargest(MAX_HINT_COMPARED, fits, key=likeness)  # stable: ties keep the pool's order
 
 
 def short_repr(value: object, limit: int = 60) -> str:

@@ -1,8 +1,9 @@
-"""The resolved model: a graph of named values over layers and parameters.
+"""The resolved program: module definitions, each a graph of named values over layers and parameters.
 
-``resolve`` builds it from a checked spec; ``shapes`` annotates it; ``codegen``
-writes it out.  Blocks stay nested (a Sequential is a Layer with children), so
-each can become a class of its own as the grammar grows.
+``resolve`` builds a :class:`Program` from a checked spec: the root definition and every block
+it uses, each a :class:`ModuleDef`.  ``shapes`` runs each *instance* of a definition at its own
+argument values and input shapes; ``codegen`` writes one class per definition.  A Sequential
+stays nested (a Layer with children); a block use is a Layer whose ``block`` names its definition.
 """
 
 from __future__ import annotations
@@ -11,18 +12,61 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Diagnostic, Path, Span
+from .expr import Expr as BuildExpr
 from .source import Source
+
+SEQUENTIAL = "Sequential"
+BLOCK = "block"  # Layer.type of a block use; Layer.block names the definition
+GROUP = "group"  # Layer.type of a group: children spliced into the parent
+
+
+@dataclass(frozen=True)
+class Build:
+    """A value known when the module is built: an expression over block arguments, vars and repeat
+    indexes, read from the spec at ``path`` (its text starts at ``span``)."""
+
+    expr: BuildExpr
+    path: Path
+    span: Span
+
+    def __str__(self) -> str:
+        return self.expr.text
+
+
+@dataclass(frozen=True)
+class KeyPattern:
+    """A repeated child's name: literal text and expressions, ``denselayer{i + 1}``."""
+
+    parts: tuple[str | Build, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class Repeat:
+    count: int | Build
+    index: str
+    name: KeyPattern | None = None
 
 
 @dataclass
 class Layer:
     key: str | int  # the attribute name, or the index inside a list Sequential
-    attr: str  # the module path inside the model: "conv.0"
+    attr: str  # the module path inside its definition: "conv.0"
     path: Path  # where it stands in the spec
-    type: str  # a registry name or "Sequential"
-    args: dict[str, Any] = field(default_factory=dict)  # as written (inferred ones are added by shapes)
+    type: str  # a registry name, "Sequential", BLOCK or GROUP
+    args: dict[str, Any] = field(default_factory=dict)  # constants or Build values (inferred ones come later)
     children: list[Layer] = field(default_factory=list)
-    named: bool = False  # a Sequential given as a mapping
+    named: bool = False  # a Sequential (or group) given as a mapping
+    cond: Build | bool | None = None  # built only when this holds
+    repeat: Repeat | None = None
+    block: str | None = None  # the definition a block use instantiates
+    pattern: KeyPattern | None = None  # a key with {expressions} (inside a group)
+
+    @property
+    def static(self) -> bool:
+        """No condition, no repeat, no expression: the same child in every instance, as written."""
+        return self.cond is None and self.repeat is None and not any(
+            isinstance(v, Build) for v in self.args.values()) and all(c.static for c in self.children)
 
 
 @dataclass
@@ -107,12 +151,32 @@ class Index:
     span: Span
 
 
-Expr = Name | Const | Seq | Call | BinOp | Neg | Index
+@dataclass(frozen=True)
+class Cond:
+    """``a if test else b`` with a test known at build time (an argument, a var, an optional layer)."""
+
+    test: Build
+    body: Expr
+    orelse: Expr
+    span: Span
+
+
+Expr = Name | Const | Seq | Call | BinOp | Neg | Index | Cond
 
 
 @dataclass(frozen=True)
 class Assign:
     target: str
+    value: Expr
+    span: Span
+    path: Path
+
+
+@dataclass(frozen=True)
+class Unpack:
+    """``a, _ = expr``: a tuple (a layer's several outputs) taken apart; ``_`` discards its item."""
+
+    targets: tuple[str, ...]
     value: Expr
     span: Span
     path: Path
@@ -128,26 +192,66 @@ class Return:
 @dataclass(frozen=True)
 class For:
     target: str
-    iterable: Name
+    iterable: Name  # a ParameterList (kind "param") or a group of layers (kind "layer")
     body: tuple[Assign, ...]
     span: Span
     path: Path
 
 
-Stmt = Assign | Return | For
+@dataclass(frozen=True)
+class If:
+    """``if test:`` with a test known at build time: only the branch it picks runs in an instance."""
+
+    test: Build
+    body: tuple[Stmt, ...]
+    orelse: tuple[Stmt, ...]
+    span: Span
+    path: Path
+
+
+Stmt = Assign | Return | For | If | Unpack
+
+
+@dataclass(frozen=True)
+class BlockArg:
+    """A constructor argument of a block's class."""
+
+    name: str
+    kind: str  # "int" | "float" | "bool" | "str"
+    default: Any
+    required: bool
+    span: Span
 
 
 @dataclass
-class Model:
+class Var:
+    name: str
+    value: Any  # a constant or a Build
+    path: Path
+
+
+@dataclass
+class ModuleDef:
+    """One module definition: the root spec or a block.  One generated class each."""
+
     name: str
     description: str | None
     source: Source
     inputs: list[Input]
-    args: dict[str, Any]
+    args: dict[str, Any]  # forward's non-tensor arguments (the root's `args:`)
     layers: list[Layer]
     params: list[ParamGroup]
     body: list[Stmt]
     warnings: list[Diagnostic] = field(default_factory=list)
+    path: Path = ()  # () for the root, ("blocks", name) for a block
+    block_args: list[BlockArg] = field(default_factory=list)  # constructor arguments (blocks only)
+    vars: list[Var] = field(default_factory=list)
+    outputs: list[tuple[tuple[int | str, ...], Span]] | None = None
+    sequential: bool = False  # a block whose layers are a list and which has no forward: an nn.Sequential
+
+    @property
+    def is_root(self) -> bool:
+        return not self.path
 
     def layer(self, name: str) -> Layer:
         return next(layer for layer in self.layers if layer.key == name)
@@ -164,3 +268,18 @@ class Model:
             out.append(layer)
             stack.extend(reversed(layer.children))
         return out
+
+
+Model = ModuleDef  # the root definition, as the stages before blocks called it
+
+
+@dataclass
+class Program:
+    """A spec: its root definition and the blocks it can use, by name."""
+
+    root: ModuleDef
+    blocks: dict[str, ModuleDef] = field(default_factory=dict)
+    var_values: dict[str, Any] = field(default_factory=dict)  # the root's vars, overrides applied
+
+    def definitions(self) -> list[ModuleDef]:
+        return [*self.blocks.values(), self.root]

@@ -9,18 +9,37 @@ from __future__ import annotations
 
 import ast
 import builtins
+import io
 import keyword
+import math
 import re
+import sys
+import tokenize
 import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
 from . import ir
 from .errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
-from .ops import OPS
-from .ops._core import INT64_MAX
-from .schema import INIT_ARGS, SEQUENTIAL, ListItem, ParamDictSpec, ParamItem, ParamListSpec, Spec
+from .expr import ExprError, evaluate
+from .expr import parse as parse_expr
+from .ops import LAYERS, OPS
+from .ops._core import INT64_MAX, MODULE_DTYPE
+from .schema import (
+    INIT_ARGS,
+    SEQUENTIAL,
+    ArgDecl,
+    Expression,
+    ListItem,
+    ParamDictSpec,
+    ParamItem,
+    ParamListSpec,
+    RepeatSpec,
+    Spec,
+    looks_like_expression,
+)
 from .source import Source
 
 # nn.Module's own attributes: a layer or parameter with one of these names would
@@ -43,7 +62,8 @@ CONTAINER_ATTRIBUTES = {
     "Sequential": frozenset({"append", "extend", "insert", "pop"}),
 }
 # Names the generated module itself uses at top level or inside forward.
-RESERVED = frozenset({"self", "torch", "nn", "F", "OrderedDict", "corr2d", "device", "dtype", "super"})
+RESERVED = frozenset({"self", "torch", "nn", "F", "OrderedDict", "corr2d", "device", "dtype", "super",
+                      "make_divisible", "NETSPEC_VARS"})
 
 BINOPS: dict[type[ast.operator], str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.MatMult: "@"}
 _OPERATOR_TEXT: dict[type[ast.operator], str] = {ast.Pow: "**", ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<",
@@ -53,19 +73,35 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 def _non_ascii_outside_strings(text: str) -> str | None:
-    """The first non-ASCII character of ``text`` that is not inside a quoted string."""
-    quote = None
-    for char in text:
-        if quote is None and char in "'\"":
-            quote = char
-        elif char == quote:
-            quote = None
-        elif quote is None and not char.isascii():
-            return char
+    """The first non-ASCII character of ``text`` that is not inside a string literal.
+
+    Python's own tokenizer decides what a string is, so escaped quotes
+    (``p['\\''] + hµ``), triple quotes and prefixes are read as the parser will
+    read them.  f-strings hold code, so they count as outside.  Comments never
+    become names and are skipped.
+    """
+    if text.isascii():  # nearly every step: no tokenizing
+        return None
+    if len(text) > MAX_STEP_CHARS:
+        return None  # statement() refuses it next; tokenizing it first would be wasted work
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.COMMENT or (token.type == tokenize.STRING and not _is_fstring(token.string)):
+                continue
+            odd = next((char for char in token.string if not char.isascii()), None)
+            if odd is not None:
+                return odd
+    except (tokenize.TokenError, SyntaxError):
+        pass  # unreadable to the tokenizer: ast.parse reports it as a syntax error
     return None
 
 
-_VARARG_METHODS = frozenset({"reshape", "permute"})  # Tensor methods that take sizes as separate arguments
+def _is_fstring(literal: str) -> bool:
+    prefix = literal[: min((literal.find(q) for q in "'\"" if q in literal), default=0)]
+    return "f" in prefix.lower()
+
+
+_VARARG_METHODS = frozenset({"reshape", "permute", "expand"})  # Tensor methods that take sizes as separate arguments
 _ASSIGNED = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
 # Every later stage walks expressions recursively; deeper ones are refused here.
 MAX_EXPR_DEPTH = 100
@@ -74,20 +110,142 @@ MAX_PARAM_TENSORS = 10_000
 MAX_FORWARD_NODES = 50_000
 
 
-def resolve(spec: Spec, source: Source) -> ir.Model:
-    return _Resolver(spec, source).run()
+@dataclass
+class DefView:
+    """One module definition as the spec wrote it: the root's keys or a block's, read alike."""
+
+    name: str
+    description: str | None
+    base: Path  # () for the root, ("blocks", name) for a block
+    inputs: dict[str, Any]
+    args: dict[str, Any]  # forward's non-tensor arguments (the root's `args:`)
+    vars: dict[str, Any]
+    layers: dict[str, Any] | list[Any]
+    params: dict[str, Any]
+    forward: list[Any] | None
+    outputs: Any = None
+    block_args: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve(spec: Spec, source: Source) -> ir.Program:
+    """The spec's program: its root definition and every block it uses, dependencies first."""
+    root_view = DefView(spec.name, spec.description, (), spec.inputs, spec.args, spec.vars, spec.layers, spec.params,
+                        spec.forward, spec.outputs)
+    diag = Collector()
+    kinds = {name: {arg: _arg_kind(decl) for arg, decl in block.args.items()} for name, block in spec.blocks.items()}
+    root_resolver = _Resolver(root_view, source, diag, set(spec.blocks))
+    root_resolver.block_kinds = kinds
+    var_values = root_resolver.root_vars()
+    root_resolver.var_values = var_values
+    blocks: dict[str, ir.ModuleDef] = {}
+    for name, block in spec.blocks.items():
+        view = DefView(name, block.description, ("blocks", name), block.inputs, {}, block.vars, block.layers,
+                       block.params, block.forward, block.outputs, block.args)
+        resolver = _Resolver(view, source, diag, set(spec.blocks))
+        resolver.var_values = var_values
+        resolver.block_kinds = kinds
+        try:
+            blocks[name] = resolver.run()
+        except _Stop:
+            continue
+    try:
+        root = root_resolver.run()
+    except _Stop:
+        diag.raise_if_errors()
+        raise
+    diag.raise_if_errors()
+    ordered = _dependency_order(root, blocks, source, diag)
+    diag.raise_if_errors()
+    root.warnings = [d for d in diag.diagnostics if d.severity == "warning"]
+    return ir.Program(root, ordered, var_values)
+
+
+def _is_size(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _arg_kind(decl: Any) -> str:
+    if isinstance(decl, str):
+        return decl
+    if isinstance(decl, ArgDecl):
+        return str(decl.type)
+    return "bool" if isinstance(decl, bool) else "int" if isinstance(decl, int) else "float"
+
+
+def _dependency_order(root: ir.ModuleDef, blocks: dict[str, ir.ModuleDef], source: Source,
+                      diag: Collector) -> dict[str, ir.ModuleDef]:
+    """The blocks the root uses, each after the blocks it uses; a block that uses itself is an error."""
+    ordered: dict[str, ir.ModuleDef] = {}
+    state: dict[str, str] = {}
+
+    def visit(definition: ir.ModuleDef, chain: tuple[str, ...]) -> None:
+        for layer, name in _block_uses(definition):
+            if state.get(name) == "done":
+                continue
+            if state.get(name) == "open":
+                cycle = " -> ".join([*chain[chain.index(name):], name]) if name in chain else name
+                diag.add(Diagnostic("block-cycle", f"blocks use each other in a cycle: {cycle}",
+                                    source.key_span(layer.path), layer.path,
+                                    "a block cannot contain itself, directly or through others"))
+                continue
+            state[name] = "open"
+            visit(blocks[name], (*chain, name))
+            state[name] = "done"
+            ordered[name] = blocks[name]
+
+    visit(root, ())
+    for name, block in blocks.items():
+        if name not in ordered and source.key_span(block.path).file == source.file:  # imported ones may go unused
+            diag.add(Diagnostic("unused-block", f"block '{name}' is never used", source.key_span(block.path),
+                                block.path, "remove it, or use it as a layer type", "warning"))
+    return ordered
+
+
+def _block_uses(definition: ir.ModuleDef) -> list[tuple[ir.Layer, str]]:
+    uses = []
+    stack = list(reversed(definition.layers))
+    while stack:
+        layer = stack.pop()
+        if layer.block is not None:
+            uses.append((layer, layer.block))
+        stack.extend(reversed(layer.children))
+    return uses
+
+
+class _Stop(Exception):
+    """A definition whose names are wrong: its forward is not read, its errors are already collected."""
 
 
 class _Resolver:
-    def __init__(self, spec: Spec, source: Source) -> None:
+    def __init__(self, spec: DefView, source: Source, diag: Collector | None = None,
+                 blocks: set[str] | None = None) -> None:
         self.spec = spec
         self.source = source
-        self.diag = Collector()
+        self.diag = diag or Collector()
+        self.blocks = blocks or set()
+        self.var_values: dict[str, Any] = {}
+        self.block_kinds: dict[str, dict[str, str]] = {}  # block -> argument -> "int" | "float" | "bool" | "str"
         self.layer_names: set[str] = set()
         self.param_kinds: dict[str, str] = {}
         self.used: set[str] = set()
         self.param_tensors = 0
         self.forward_nodes = 0
+        self.errors_before = 0
+
+    def P(self, *parts: str | int) -> Path:
+        """A path inside this definition: ("layers", "conv") -> ("blocks", "Block", "layers", "conv")."""
+        return (*self.spec.base, *parts)
+
+    def raw(self, path: Path) -> Any:
+        """The value the YAML holds at ``path`` (before the grammar read it)."""
+        node = self.source.data
+        for part in path:
+            node = node[part]
+        return node
+
+    @property
+    def is_root(self) -> bool:
+        return not self.spec.base
 
     def error(self, code: str, message: str, path: Path, hint: str | None = None, span: Span | None = None,
               key: bool = False) -> None:
@@ -98,32 +256,154 @@ class _Resolver:
         where = self.source.key_span(path) if key else self.source.span(path)
         self.diag.add(Diagnostic(code, message, where, path, hint, "warning"))
 
-    def run(self) -> ir.Model:
-        self.check_name(self.spec.name, ("name",), "class name", attribute=False, key=False)
+    def errors_since(self, count: int) -> bool:
+        return any(d.severity == "error" for d in self.diag.diagnostics[count:])
+
+    def run(self) -> ir.ModuleDef:
+        start = len(self.diag.diagnostics)
+        if self.is_root:
+            self.check_name(self.spec.name, self.P("name"), "class name", attribute=False, key=False)
+        else:
+            self.check_name(self.spec.name, self.spec.base, "block name", attribute=False, key=True)
         if self.spec.name in vars(builtins):  # the class is a module global: it would hide e.g. range()
-            self.error("bad-name", f"class name '{self.spec.name}' would hide Python's builtin of that name", ("name",),
-                       f"rename it, e.g. '{self.spec.name.capitalize()}Net'")
+            self.error("bad-name", f"class name '{self.spec.name}' would hide Python's builtin of that name",
+                       self.P("name") if self.is_root else self.spec.base,
+                       f"rename it, e.g. '{self.spec.name.capitalize()}Net'", key=not self.is_root)
         inputs = self.inputs()
         for name in self.spec.args:
-            self.check_name(name, ("args", name), "forward argument", attribute=False)
-            written = self.source.data["args"][name]
+            self.check_name(name, self.P("args", name), "forward argument", attribute=False)
+            written = self.raw(self.P("args", name))
             if isinstance(written, int) and not isinstance(written, bool) and abs(written) > INT64_MAX:
                 # pydantic would quietly take it as a float
                 self.error("bad-value", f"expected an integer that fits in 64 bits, found {written}",
-                           ("args", name), "torch takes Python ints up to 2**63 - 1")
-        for name in self.spec.vars:
-            self.check_name(name, ("vars", name), "variable", attribute=False)
-        layers = [self.layer(value, name, str(name), ("layers", name)) for name, value in self.spec.layers.items()]
+                           self.P("args", name), "torch takes Python ints up to 2**63 - 1")
+        block_args = self.block_arguments()
+        variables = [] if self.is_root else self.variables()  # the root's were read by root_vars
+        self.scope = {a.name for a in block_args} | {v.name for v in variables} if not self.is_root else set(
+            self.var_values)
+        layer_items = self.spec.layers.items() if isinstance(self.spec.layers, dict) else enumerate(self.spec.layers)
+        layers = [self.layer(value, name, str(name), self.P("layers", name), self.scope)
+                  for name, value in layer_items]
+        self.layers = layers
         params = [self.param_group(name, value) for name, value in self.spec.params.items()]
-        self.layer_names = set(self.spec.layers)
+        self.layer_names = {str(layer.key) for layer in layers if isinstance(layer.key, str)}
         self.check_clashes()
-        self.diag.raise_if_errors()
-        body = self.forward(inputs)
-        self.diag.raise_if_errors()
+        if self.errors_since(start):
+            raise _Stop
+        sequential = isinstance(self.spec.layers, list)
+        if sequential and (self.spec.forward is not None or self.spec.params):
+            self.error("bad-block", "a block whose layers are a list is a Sequential: it has no forward and no params",
+                       self.P("layers"), "give the layers names to write a forward")
+        body = [] if sequential else self.forward(inputs)
+        if self.errors_since(start):
+            raise _Stop
         self.unused()
-        warnings = [d for d in self.diag.diagnostics if d.severity == "warning"]
-        return ir.Model(self.spec.name, self.spec.description, self.source, inputs, dict(self.spec.args), layers,
-                        params, body, warnings)
+        return ir.ModuleDef(self.spec.name, self.spec.description, self.source, inputs, dict(self.spec.args), layers,
+                            params, body, [], self.spec.base, block_args, variables, self.outputs(),
+                            sequential and self.spec.forward is None)
+
+    # ------------------------------------------------------------ vars, block arguments, outputs
+
+    def root_vars(self) -> dict[str, Any]:
+        """The root's vars, evaluated in order (each may use the ones before it)."""
+        values: dict[str, Any] = {}
+        for var in self.variables(scope_of=values):
+            if isinstance(var.value, ir.Build):
+                try:
+                    values[var.name] = evaluate(var.value.expr, values)
+                except ExprError as exc:
+                    self.expr_error(exc, var.value.span, var.path)
+                    values[var.name] = None
+            else:
+                values[var.name] = var.value
+        return values
+
+    def variables(self, scope_of: dict[str, Any] | None = None) -> list[ir.Var]:
+        known = set() if scope_of is not None else {*self.spec.block_args}
+        result = []
+        for name, value in self.spec.vars.items():
+            path = self.P("vars", name)
+            self.check_name(name, path, "variable", attribute=False)
+            if name in self.spec.block_args:
+                self.error("duplicate-name", f"'{name}' is both a block argument and a var", path, key=True)
+            built = self.build(value, path, known, literal_ok=True)
+            result.append(ir.Var(name, built, path))
+            known.add(name)
+            if scope_of is not None:
+                scope_of[name] = None  # filled by root_vars in order
+        if scope_of is not None:
+            scope_of.clear()
+        return result
+
+    def block_arguments(self) -> list[ir.BlockArg]:
+        result = []
+        for name, decl in self.spec.block_args.items():
+            path = self.P("args", name)
+            self.check_name(name, path, "block argument", attribute=False)
+            span = self.source.key_span(path)
+            if isinstance(decl, str):
+                result.append(ir.BlockArg(name, decl, None, True, span))
+            elif isinstance(decl, ArgDecl):
+                required = "default" not in decl.model_fields_set
+                result.append(ir.BlockArg(name, decl.type, decl.default, required, span))
+            else:  # a default: its type is the default's
+                kind = "bool" if isinstance(decl, bool) else "int" if isinstance(decl, int) else "float"
+                result.append(ir.BlockArg(name, kind, decl, False, span))
+        return result
+
+    def outputs(self) -> list[tuple[tuple[int | str, ...], Span]] | None:
+        declared = self.spec.outputs
+        if declared is None:
+            return None
+        if isinstance(declared, dict):
+            return [(tuple(shape), self.source.span(self.P("outputs", name))) for name, shape in declared.items()]
+        return [(tuple(declared), self.source.span(self.P("outputs")))]
+
+    def build(self, value: Any, path: Path, scope: set[str], literal_ok: bool = False, always: bool = False) -> Any:
+        """A written value: a constant, or an expression (ir.Build) over ``scope``.
+
+        A string reads as an expression when it parses as one and names only what is in scope; any
+        other string is a plain string (``padding: same``).  ``always``: the text must be an expression.
+        """
+        if isinstance(value, list):
+            return [self.build(v, (*path, i), scope, literal_ok=True) for i, v in enumerate(value)] \
+                if any(isinstance(v, str) and looks_like_expression(v) for v in value) else value
+        if isinstance(value, bool) and always:
+            return value
+        if not isinstance(value, str) or not (always or isinstance(value, Expression) or (
+                literal_ok and looks_like_expression(value))):
+            return value
+        span = self.value_span(path)
+        try:
+            parsed = parse_expr(value)
+        except ExprError as exc:
+            self.expr_error(exc, span, path)
+            return value
+        unknown = sorted(parsed.names - scope)
+        if unknown and literal_ok and not always and not isinstance(value, Expression) and isinstance(
+                parsed.tree, ast.Name):
+            return value  # a plain string that happens to read as a name: `act: relu`
+        if unknown:
+            col = next((n.col_offset for n in ast.walk(parsed.tree) if isinstance(n, ast.Name) and n.id == unknown[0]),
+                       0)
+            hint = did_you_mean(unknown[0], scope) or (
+                f"names in scope: {', '.join(sorted(scope))}" if scope else "this definition has no vars or arguments")
+            self.error("undefined-name", f"unknown name '{unknown[0]}' in expression {short_repr(value)}", path,
+                       hint, span=Span(span.file, span.line, span.col + col) if span.line else span)
+            return value
+        return ir.Build(parsed, path, span)
+
+    def value_span(self, path: Path) -> Span:
+        """Where a value's text starts: after the opening quote of a quoted scalar."""
+        span = self.source.span(path)
+        lines = self.source.lines_of(span.file)
+        if 0 < span.line <= len(lines) and lines[span.line - 1][span.col - 1: span.col] in ("'", '"'):
+            return Span(span.file, span.line, span.col + 1)
+        return span
+
+    def expr_error(self, exc: ExprError, span: Span, path: Path) -> None:
+        where = Span(span.file, span.line, span.col + exc.col) if span.line else span
+        self.error(exc.code, exc.message, path, exc.hint, span=where)
 
     # ------------------------------------------------------------ names
 
@@ -147,53 +427,151 @@ class _Resolver:
     def check_clashes(self) -> None:
         for name in self.spec.params:
             if name in self.spec.layers:
-                self.error("duplicate-name", f"'{name}' names both a layer and a parameter", ("params", name),
+                self.error("duplicate-name", f"'{name}' names both a layer and a parameter", self.P("params", name),
                            "give each module attribute its own name", key=True)
         for name in [*self.spec.inputs, *self.spec.args]:
             if name in self.spec.layers or name in self.spec.params:
                 section = "inputs" if name in self.spec.inputs else "args"
                 self.error("duplicate-name", f"'{name}' names both a forward value and a layer or parameter",
-                           (section, name), "rename the input or argument", key=True)
+                           self.P(section, name), "rename the input or argument", key=True)
         for name in self.spec.args:
             if name in self.spec.inputs:
-                self.error("duplicate-name", f"'{name}' is both an input and an argument", ("args", name), key=True)
+                self.error("duplicate-name", f"'{name}' is both an input and an argument", self.P("args", name),
+                           key=True)
 
     # ------------------------------------------------------------ inputs, layers, params
 
     def inputs(self) -> list[ir.Input]:
         result = []
         for name, value in self.spec.inputs.items():
-            self.check_name(name, ("inputs", name), "input", attribute=False)
+            self.check_name(name, self.P("inputs", name), "input", attribute=False)
             shape, dtype = (value, "float32") if isinstance(value, list) else (value.shape, value.dtype)
-            result.append(ir.Input(name, tuple(shape), dtype, self.source.key_span(("inputs", name))))
+            if self.is_root:  # a dim naming one of the root's vars is that var's size (image_size: 224)
+                shape = [self.var_values[d] if isinstance(d, str) and _is_size(self.var_values.get(d)) else d
+                         for d in shape]
+            result.append(ir.Input(name, tuple(shape), dtype, self.source.key_span(self.P("inputs", name))))
         return result
 
-    def layer(self, value: Any, key: str | int, attr: str, path: Path) -> ir.Layer:
-        if isinstance(key, str):
+    def layer(self, value: Any, key: str | int, attr: str, path: Path, scope: set[str]) -> ir.Layer:
+        if isinstance(key, str) and "{" not in key:
             self.check_name(key, path, "layer")
-        if isinstance(value, str):
-            return ir.Layer(key, attr, path, value)
-        if isinstance(value, list):
-            return self.sequential(value, key, attr, path, path)
-        kind = value.type
-        if kind == SEQUENTIAL:
-            return self.sequential(value.layers, key, attr, path, (*path, "layers"))
-        args = value.model_dump(exclude_unset=True, exclude={"type"})
-        return ir.Layer(key, attr, path, kind, args)
+        if isinstance(value, (str, list)):
+            layer = self.bare(value, key, attr, path) if isinstance(value, str) else self.sequential(
+                value, key, attr, path, path, scope)
+            layer.pattern = self.key_pattern(key, path, scope)
+            return layer
+        cond = None if value.if_ is None else self.build(value.if_, (*path, "if"), scope, always=True)
+        repeat = self.repeat(value.repeat, path, scope) if value.repeat is not None else None
+        inner = scope | {repeat.index} if repeat is not None else scope
+        kind = getattr(value, "type", None)
+        if kind is None:  # a group: its children join the parent's
+            layer = self.sequential(value.layers, key, attr, path, (*path, "layers"), inner, ir.GROUP)
+        elif kind == SEQUENTIAL:
+            layer = self.sequential(value.layers, key, attr, path, (*path, "layers"), inner)
+        elif kind in LAYERS:
+            args = {name: self.layer_arg(kind, name, getattr(value, name), (*path, name), inner)
+                    for name in value.model_fields_set - {"type", "if_", "repeat"}}
+            layer = ir.Layer(key, attr, path, kind, args)
+        else:
+            layer = self.block_use(value, kind, key, attr, path, inner)
+        layer.cond, layer.repeat = cond, repeat
+        layer.pattern = self.key_pattern(key, path, inner)
+        return layer
 
-    def sequential(self, children: Any, key: str | int, attr: str, path: Path, child_base: Path) -> ir.Layer:
+    def layer_arg(self, kind: str, name: str, value: Any, path: Path, scope: set[str]) -> Any:
+        """A layer argument: a constant, or an expression; a bare word that names nothing in scope is the
+        argument's own mistake (``padding_mode: mirror``, ``bias: "false"``), reported as its type says."""
+        if isinstance(value, Expression) and value.strip().isidentifier() and value.strip() not in scope:
+            from .elaborate import literal_problem
+            problem = literal_problem(kind, name, value)
+            if problem is not None:
+                code, message, hint = problem
+                self.error(code, message, path, hint)
+                return value
+        return self.build(value, path, scope)
+
+    def bare(self, value: str, key: str | int, attr: str, path: Path) -> ir.Layer:
+        block = self.block_name(value, path)
+        if block is not None:
+            return ir.Layer(key, attr, path, ir.BLOCK, block=block)
+        if value in LAYERS and LAYERS[value].bare_ok:
+            return ir.Layer(key, attr, path, value)
+        self.unknown_layer(value, path)
+        return ir.Layer(key, attr, path, "Identity")
+
+    def block_use(self, value: Any, kind: str, key: str | int, attr: str, path: Path, scope: set[str]) -> ir.Layer:
+        block = self.block_name(kind, (*path, "type"))
+        if block is None:
+            self.unknown_layer(kind, (*path, "type"))
+            return ir.Layer(key, attr, path, "Identity")
+        extra = value.model_extra or {}
+        kinds = self.block_kinds.get(block, {})
+        # a string for an argument that is not a str reads as an expression, typos reported at their column
+        args = {name: self.build(arg, (*path, name), scope, literal_ok=kinds.get(name) == "str",
+                                 always=kinds.get(name, "str") != "str" and isinstance(arg, str))
+                for name, arg in extra.items()}
+        return ir.Layer(key, attr, path, ir.BLOCK, args, block=block)
+
+    def block_name(self, name: str, path: Path) -> str | None:
+        """The block ``name`` stands for: a block, or a root var whose value names one (``type: block``)."""
+        if name in self.blocks:
+            return name
+        if name in self.var_values and self.is_root and isinstance(self.var_values[name], str):
+            target = self.var_values[name]
+            if target in self.blocks:
+                return str(target)
+            if target not in LAYERS:
+                self.error("unknown-layer", f"var '{name}' names {short_repr(target)}, which is neither a block "
+                           "nor a layer type", path, did_you_mean(target, [*self.blocks, *LAYERS]))
+        return None
+
+    def unknown_layer(self, name: str, path: Path) -> None:
+        if name in LAYERS and not LAYERS[name].bare_ok:
+            needed = ", ".join(a.name for a in LAYERS[name].args if a.required)
+            self.error("missing-key", f"layer type '{name}' needs arguments ({needed}) and cannot be written bare",
+                       path, f"write {{type: {name}, {needed.split(', ')[0]}: ...}}")
+            return
+        hint = did_you_mean(name, [*LAYERS, SEQUENTIAL, *self.blocks])
+        self.error("unknown-layer", f"unknown layer type {short_repr(name)}", path,
+                   hint or "run 'netspec layers' for the list of layer types, or define a block of that name")
+
+    def repeat(self, value: Any, path: Path, scope: set[str]) -> ir.Repeat:
+        if isinstance(value, RepeatSpec):
+            count = self.build(value.count, (*path, "repeat", "count"), scope, always=isinstance(value.count, str))
+            index = value.index
+            self.check_name(index, (*path, "repeat", "index"), "repeat index", attribute=False)
+            name = self.pattern_of(value.name, (*path, "repeat", "name"), scope | {index}) if value.name else None
+            return ir.Repeat(count, index, name)
+        count = self.build(value, (*path, "repeat"), scope, always=isinstance(value, str))
+        return ir.Repeat(count, "i")
+
+    def key_pattern(self, key: str | int, path: Path, scope: set[str]) -> ir.KeyPattern | None:
+        if not isinstance(key, str) or "{" not in key:
+            return None
+        return self.pattern_of(key, path, scope, key_span=True)
+
+    def pattern_of(self, text: str, path: Path, scope: set[str], key_span: bool = False) -> ir.KeyPattern:
+        parts: list[str | ir.Build] = []
+        for literal, inside in re.findall(r"([^{}]*)(?:\{([^{}]*)\})?", text):
+            if literal:
+                parts.append(literal)
+            if inside:
+                built = self.build(inside, path, scope, always=True)
+                parts.append(built if isinstance(built, ir.Build) else str(built))
+        return ir.KeyPattern(tuple(parts), text)
+
+    def sequential(self, children: Any, key: str | int, attr: str, path: Path, child_base: Path, scope: set[str],
+                   kind: str = SEQUENTIAL) -> ir.Layer:
         items = list(children.items()) if isinstance(children, dict) else list(enumerate(children))
-        if not items:
-            self.error("empty-sequential", "a Sequential needs at least one layer", path)
-        layer = ir.Layer(key, attr, path, SEQUENTIAL, named=isinstance(children, dict))
+        layer = ir.Layer(key, attr, path, kind, named=isinstance(children, dict))
         for name, _ in items:
             if isinstance(name, str) and name in CONTAINER_ATTRIBUTES[SEQUENTIAL]:
                 self.check_container_key(name, (*child_base, name), SEQUENTIAL)
-        layer.children = [self.layer(v, k, f"{attr}.{k}", (*child_base, k)) for k, v in items]
+        layer.children = [self.layer(v, k, f"{attr}.{k}", (*child_base, k), scope) for k, v in items]
         return layer
 
     def param_group(self, name: str, value: Any) -> ir.ParamGroup:
-        path: Path = ("params", name)
+        path: Path = self.P("params", name)
         self.check_name(name, path, "parameter")
         if isinstance(value, ParamListSpec):
             items: list[ir.ParamTensor] = []
@@ -221,16 +599,23 @@ class _Resolver:
         return ir.ParamGroup(name, kind, path, items)
 
     def shape(self, dims: list[int | str], path: Path) -> tuple[int, ...]:
-        """A parameter shape with its ``vars`` names replaced by their values."""
-        out = []
+        """A parameter shape with the names of the root's ``vars`` replaced by their values."""
+        out: list[Any] = []
         for i, dim in enumerate(dims):
+            if isinstance(dim, str) and not self.is_root and dim in self.scope:
+                out.append(dim)  # a block argument or var: each instance has its own size, the class its name
+                continue
             if isinstance(dim, str):
-                if dim not in self.spec.vars:
+                value = self.var_values.get(dim)
+                if dim not in self.var_values:
                     self.error("undefined-name", f"'{dim}' is not defined in vars", (*path, i),
-                               did_you_mean(dim, self.spec.vars) or "define it under 'vars:', e.g. vars: {D: 64}")
+                               did_you_mean(dim, self.var_values) or "define it under 'vars:', e.g. vars: {D: 64}")
+                    dim = 1
+                elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    self.error("bad-value", f"var '{dim}' is {short_repr(value)}, not a positive size", (*path, i))
                     dim = 1
                 else:
-                    dim = self.spec.vars[dim]
+                    dim = value
             out.append(dim)
         return tuple(out)
 
@@ -255,13 +640,11 @@ class _Resolver:
                            f"write init: {{{init}: {{{required[0]}: ...}}}}")
                 return ir.ParamTensor(key, attr, path, self.shape(item.shape, (*path, "shape")))
             init_args = INIT_ARGS[init]().model_dump()
-        if init == "uniform" and init_args["a"] > init_args["b"]:
-            self.error("bad-value", f"uniform needs a <= b, found a={init_args['a']}, b={init_args['b']}",
-                       (*path, "init"))
-        if init.startswith(("kaiming", "xavier")) and len(item.shape) < 2:
-            self.error("bad-init", f"{init} needs a parameter of at least 2 dims to compute fans, found "
-                       f"{len(item.shape)}", (*path, "init"), "use normal or uniform for 1-D parameters")
         shape = self.shape(item.shape, (*path, "shape"))
+        problem = init_problem(init, init_args, shape, item.dtype or MODULE_DTYPE)
+        if problem is not None:
+            code, message, hint = problem
+            self.error(code, message, (*path, "init"), hint)
         return ir.ParamTensor(key, attr, path, shape, init, init_args, item.requires_grad, item.dtype)
 
     # ------------------------------------------------------------ forward
@@ -271,16 +654,22 @@ class _Resolver:
         if self.spec.forward is None:
             if len(inputs) > 1:
                 self.error("needs-forward", f"with {len(inputs)} inputs, forward must say how they are used",
-                           ("inputs",), "add a 'forward:' list of steps")
+                           self.P("inputs"), "add a 'forward:' list of steps")
                 return []
             body: list[ir.Stmt] = []
+            conditional = {str(layer.key) for layer in self.layers if layer.cond is not None}
             for name in self.spec.layers:
-                span = self.source.key_span(("layers", name))
+                span = self.source.key_span(self.P("layers", name))
                 call = ir.Call(name, "layer", (ir.Name(first, "value", span),), (), span)
-                body.append(ir.Assign(first, call, span, ("layers", name)))
+                step: ir.Stmt = ir.Assign(first, call, span, self.P("layers", name))
+                if name in conditional:  # a layer built only sometimes is applied only when it is there
+                    step = ir.If(ir.Build(parse_expr(name), self.P("layers", name), span), (step,), (), span,
+                                 self.P("layers", name))
+                body.append(step)
                 self.used.add(name)
             if not body:
-                self.error("empty-forward", "the spec has no layers and no forward", (), "add layers or a forward")
+                self.error("empty-forward", "the spec has no layers and no forward", self.P(),
+                           "add layers or a forward")
             return body
         return _ForwardParser(self, first).parse(self.spec.forward)
 
@@ -289,12 +678,78 @@ class _Resolver:
             return
         for name in self.spec.layers:
             if name not in self.used:
-                self.warn("unused-layer", f"layer '{name}' is never used in forward", ("layers", name),
+                self.warn("unused-layer", f"layer '{name}' is never used in forward", self.P("layers", name),
                           "remove it, or call it in forward")
         for name in self.spec.params:
             if name not in self.used:
-                self.warn("unused-param", f"parameter '{name}' is never used in forward", ("params", name),
+                self.warn("unused-param", f"parameter '{name}' is never used in forward", self.P("params", name),
                           "remove it, or use it in forward")
+
+
+# ---------------------------------------------------------------- initialisers
+
+# The largest finite value of each parameter dtype: torch refuses a fill or a uniform bound past it.
+FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": sys.float_info.max, "float16": 65504.0,
+             "bfloat16": 3.3895313892515355e38}
+Problem = tuple[str, str, str | None]  # code, message, hint
+
+
+def init_problem(init: str, args: dict[str, Any], shape: tuple[int, ...], dtype: str) -> Problem | None:
+    """What torch would refuse when the initialiser runs at build time (its own argument checks)."""
+    if init.startswith(("kaiming", "xavier")) and len(shape) < 2:
+        return ("bad-init", f"{init} needs a parameter of at least 2 dims to compute fans, found {len(shape)}",
+                "use normal or uniform for 1-D parameters")
+    if init == "constant":
+        return _within(dtype, "value", args["value"])
+    if init == "uniform":
+        return _range_problem(dtype, "uniform", args["a"], args["b"])
+    if init == "trunc_normal":
+        if args["std"] == 0:  # torch divides by std
+            return "bad-value", "trunc_normal expects std > 0, found 0.0", "use normal with std 0 for a constant"
+        if args["a"] > args["b"]:
+            return "bad-value", f"trunc_normal expects a <= b, found a={args['a']}, b={args['b']}", "swap a and b"
+    if init.startswith("kaiming") and args["nonlinearity"] == "leaky_relu":
+        try:
+            args["a"] ** 2  # calculate_gain squares the slope and overflows past ~1.3e154, as here
+        except OverflowError:
+            return ("bad-value", f"{init} expects a negative slope a whose square is finite, found {args['a']}",
+                    "use a small slope such as 0.01")
+    if init.startswith("xavier") and all(isinstance(d, int) for d in shape):  # a block's named sizes: per instance
+        return _xavier_problem(init, args["gain"], shape, dtype)
+    return None
+
+
+def _xavier_problem(init: str, gain: float, shape: tuple[int, ...], dtype: str) -> Problem | None:
+    if gain < 0:
+        return "bad-value", f"{init} expects gain >= 0, found {gain}", "use a positive gain such as 1.0"
+    if init == "xavier_uniform":
+        receptive = math.prod(shape[2:])
+        bound = gain * math.sqrt(6.0 / (shape[0] * receptive + shape[1] * receptive))
+        if 2 * bound > FLOAT_MAX[dtype]:  # uniform_(-bound, bound) needs the span finite in the dtype
+            return ("bad-value", f"xavier_uniform with gain {gain} draws from +-{bound:.3g}, past the {dtype} range "
+                    f"(+-{FLOAT_MAX[dtype]:.4g})", "use a gain near 1.0")
+    return None
+
+
+def _range_problem(dtype: str, what: str, a: float, b: float) -> Problem | None:
+    """uniform_'s checks: a <= b, both bounds finite in the dtype, and so is their difference."""
+    if a > b:
+        return "bad-value", f"{what} needs a <= b, found a={a}, b={b}", "swap a and b"
+    for name, value in (("a", a), ("b", b)):
+        problem = _within(dtype, name, value, what)
+        if problem is not None:
+            return problem
+    if b - a > FLOAT_MAX[dtype]:
+        return ("bad-value", f"{what} spans {b - a:.3g} (b - a), past the largest {dtype} ({FLOAT_MAX[dtype]:.4g})",
+                "narrow the range")
+    return None
+
+
+def _within(dtype: str, name: str, value: float, what: str = "constant") -> Problem | None:
+    if abs(value) <= FLOAT_MAX[dtype]:
+        return None
+    return ("bad-value", f"{what} {name} {value} is outside the {dtype} range (+-{FLOAT_MAX[dtype]:.4g})",
+            f"use a value within +-{FLOAT_MAX[dtype]:.4g}, or give the parameter dtype: float64")
 
 
 class _ForwardParser:
@@ -304,12 +759,15 @@ class _ForwardParser:
         self.r = resolver
         self.current = first
         self.values: set[str] = set(resolver.spec.inputs) | set(resolver.spec.args)
-        self.path: Path = ("forward",)
+        self.path: Path = resolver.P("forward")
         self.span = Span(resolver.source.file, 1, 1)
         self.text = ""
+        self.located_key: tuple[Path, str] | None = None  # the step whose text lines located_lines places
+        self.located_lines: list[tuple[int, int, int] | None] = []
         self.returned = False
         self.explicit = False
         self.assigned_later: set[str] = set()
+        self.layer_vars: set[str] = set()  # loop variables bound to layers of a group
         self.symbols = {d for value in resolver.spec.inputs.values()
                         for d in (value if isinstance(value, list) else value.shape) if isinstance(d, str)}
 
@@ -317,7 +775,7 @@ class _ForwardParser:
         self.assigned_later = {m.group(1) for s in steps if isinstance(s, str) and (m := _ASSIGNED.match(s))}
         body: list[ir.Stmt] = []
         for i, step in enumerate(steps):
-            self.path = ("forward", i)
+            self.path = self.r.P("forward", i)
             self.span = self.r.source.span(self.path)
             if self.returned:
                 self.r.error("unreachable", "this step comes after 'return' and never runs", self.path,
@@ -331,13 +789,13 @@ class _ForwardParser:
                 body.append(stmt)
         if self.explicit and not self.returned and not self.r.diag.has_errors:
             self.r.error("missing-return", "forward assigns named values but never returns one",
-                         ("forward", len(steps) - 1), "end forward with a step like 'return x'")
+                         self.r.P("forward", len(steps) - 1), "end forward with a step like 'return x'")
         return body
 
     def step(self, step: Any) -> ir.Stmt | None:
         if isinstance(step, BaseModel):
             (op,) = step.model_dump(exclude_unset=True, by_alias=True)
-            raw = self.r.source.data["forward"][self.path[1]][op]
+            raw = self.r.raw((*self.path, op))
             return self.apply(op, "op", *self.op_args(op, raw))
         text: str = step
         if text.isidentifier() and not keyword.iskeyword(text):
@@ -438,7 +896,45 @@ class _ForwardParser:
             return ir.Return(self.expr(node.value), span, self.path)
         if isinstance(node, ast.For):
             return self.loop(node, span)
+        if isinstance(node, ast.If):
+            return self.branch(node, span)
         return self.assignment(node, span)
+
+    def branch(self, node: ast.If, span: Span) -> ir.If:
+        """``if test:`` over build-time names: each instance runs the branch its own values pick."""
+        test = self.build_test(node.test)
+        body = tuple(self.inner(child) for child in node.body)
+        orelse = tuple(self.inner(child) for child in node.orelse)
+        return ir.If(test, body, orelse, span, self.path)
+
+    def inner(self, node: ast.stmt) -> ir.Stmt:
+        span = self.at(node.lineno, node.col_offset)
+        if isinstance(node, ast.If):
+            return self.branch(node, span)
+        if isinstance(node, ast.Return):
+            return self.stmt(node)
+        return self.assignment(node, span)
+
+    def build_test(self, node: ast.expr) -> ir.Build:
+        """A condition known when the module is built: block arguments, vars, and layers that may be absent."""
+        text = ast.unparse(node)
+        span = self.at(node.lineno, node.col_offset)
+        try:
+            parsed = parse_expr(text)
+        except ExprError as exc:
+            raise self.refuse(node, f"cannot use this test: {exc.message}", exc.hint) from None
+        known = self.r.scope | self.r.layer_names
+        unknown = sorted(parsed.names - known)
+        if unknown and unknown[0] in self.values:
+            raise self.refuse(node, f"a test reads build-time names only (block arguments, vars, layers), found "
+                              f"the forward value '{unknown[0]}'",
+                              "tensors cannot steer forward: netspec generates no data-dependent branches")
+        if unknown:
+            raise self.refuse(node, f"a test reads build-time names only (block arguments, vars, layers), found "
+                              f"'{unknown[0]}'", did_you_mean(unknown[0], known) or
+                              "declare it under vars, or as a block argument", code="undefined-name")
+        self.r.used.update(parsed.names & self.r.layer_names)
+        return ir.Build(parsed, self.path, span)
 
     def assignment(self, node: ast.stmt, span: Span) -> ir.Assign:
         if isinstance(node, ast.Expr):
@@ -452,8 +948,15 @@ class _ForwardParser:
             left = self.name(ast.Name(node.target.id, ast.Load(), lineno=node.lineno, col_offset=node.col_offset))
             value = ir.BinOp(BINOPS[type(node.op)], left, self.expr(node.value), span)
             return ir.Assign(self.define(node.target), value, span, self.path)
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Tuple) and all(
+                isinstance(t, ast.Name) for t in node.targets[0].elts) and len(node.targets[0].elts) > 1:
+            value = self.expr(node.value)
+            names = tuple(t.id if t.id == "_" else self.define(t) for t in node.targets[0].elts
+                          if isinstance(t, ast.Name))
+            return ir.Unpack(names, value, span, self.path)  # type: ignore[return-value]
         if isinstance(node, ast.Assign):
-            raise self.refuse(node, "assign one name at a time", "write 'h = expression'")
+            raise self.refuse(node, "assign one name at a time, or unpack names from a tuple",
+                              "write 'h = expression' or 'out, _ = attention(x, x, x)'")
         raise self.refuse(node, f"{_describe(node)} is not part of the forward language",
                           "a step is 'name = expression', 'return expression' or 'for p in params: x = ...'")
 
@@ -469,6 +972,9 @@ class _ForwardParser:
                               "choose another name for the value")
         if name in self.r.spec.args:
             raise self.refuse(target, f"'{name}' is a forward argument and cannot be reassigned")
+        if name in self.r.scope:
+            raise self.refuse(target, f"value '{name}' would hide the var or block argument of the same name",
+                              "choose another name for the value")
         self.explicit = True
         self.values.add(name)
         self.current = name
@@ -477,11 +983,20 @@ class _ForwardParser:
     def loop(self, node: ast.For, span: Span) -> ir.For:
         if not isinstance(node.target, ast.Name):
             raise self.refuse(node.target, "a for loop binds one name", "write 'for p in params: x = mm(x, p)'")
-        if not isinstance(node.iter, ast.Name) or self.r.param_kinds.get(node.iter.id) != "ParameterList":
-            raise self.refuse(node.iter, "a for loop runs over a ParameterList", "write 'for p in params: ...'")
+        over_layers = isinstance(node.iter, ast.Name) and node.iter.id in self.r.layer_names
+        if not over_layers and (not isinstance(node.iter, ast.Name)
+                                or self.r.param_kinds.get(node.iter.id) != "ParameterList"):
+            raise self.refuse(node.iter, "a for loop runs over a ParameterList or a group of layers",
+                              "write 'for p in params: ...' or 'for layer in layers: x = layer(x)'")
         if node.orelse:
             raise self.refuse(node, "for ... else is not part of the forward language")
-        iterable = self.name(node.iter)
+        if over_layers:
+            assert isinstance(node.iter, ast.Name)
+            self.r.used.add(node.iter.id)
+            iterable = ir.Name(node.iter.id, "layer", self.at(node.iter.lineno, node.iter.col_offset))
+        else:
+            assert isinstance(node.iter, ast.Name)
+            iterable = self.name(node.iter)
         target = node.target.id
         if not _NAME.fullmatch(target):
             raise self.refuse(node.target, f"loop variable '{target}' must be ASCII letters, digits and '_', starting "
@@ -489,12 +1004,13 @@ class _ForwardParser:
         if (target in self.r.layer_names or target in self.r.param_kinds or target in RESERVED or target in OPS
                 or target in self.values):
             raise self.refuse(node.target, f"loop variable '{target}' would hide another name")
-        self.values.add(target)
+        bound = self.layer_vars if over_layers else self.values
+        bound.add(target)
         body = []
         for child in node.body:
             stmt = self.assignment(child, self.at(child.lineno, child.col_offset))
             body.append(stmt)
-        self.values.discard(target)
+        bound.discard(target)
         return ir.For(target, iterable, tuple(body), span, self.path)
 
     # ------------------------------------------------------------ expressions
@@ -528,6 +1044,8 @@ class _ForwardParser:
             return self.call(node, span)
         if isinstance(node, ast.Subscript):
             return self.subscript(node, span)
+        if isinstance(node, ast.IfExp):
+            return ir.Cond(self.build_test(node.test), self.expr(node.body), self.expr(node.orelse), span)
         raise self.refuse(node, f"{_describe(node)} is not part of the forward language",
                           "use names, numbers, calls of layers and ops, + - * / @, and params[key]")
 
@@ -539,6 +1057,8 @@ class _ForwardParser:
         if name in self.r.param_kinds:
             self.r.used.add(name)
             return ir.Name(name, "param", span)
+        if name in self.r.scope:
+            return ir.Name(name, "build", span)
         if name in self.r.layer_names:
             raise self.refuse(node, f"layer '{name}' must be called, as '{name}(x)'")
         known = [*self.values, *self.r.param_kinds, *self.r.layer_names]
@@ -566,7 +1086,9 @@ class _ForwardParser:
                 raise self.refuse(func, f"method '.{func.attr}()' is not part of the forward language",
                                   hint or "call an op, e.g. mean(x)")
             rest = tuple(self.expr(a) for a in node.args)
-            if func.attr in _VARARG_METHODS and len(rest) > 1:  # x.reshape(-1, 400), as Tensor.reshape takes
+            # Tensor.reshape(*shape) takes sizes one by one: x.reshape(-1, 400) and x.reshape(-1) mean the
+            # tuples (-1, 400) and (-1,); a single list or tuple, x.reshape([-1, 400]), is the sizes themselves.
+            if func.attr in _VARARG_METHODS and (len(rest) > 1 or (len(rest) == 1 and not isinstance(rest[0], ir.Seq))):
                 rest = (ir.Seq(rest, span, is_tuple=True),)
             if func.attr == "flatten" and not rest and not kwargs:
                 raise self.refuse(func, "x.flatten() flattens the batch dim too in PyTorch, but netspec's flatten "
@@ -575,6 +1097,8 @@ class _ForwardParser:
         if not isinstance(func, ast.Name):
             raise self.refuse(func, "only layers and ops can be called", "call a layer by name, as conv1(x)")
         args = tuple(self.expr(a) for a in node.args)
+        if func.id in self.layer_vars:
+            return ir.Call(func.id, "layervar", args, kwargs, span)
         if func.id in self.r.layer_names:
             self.r.used.add(func.id)
             return ir.Call(func.id, "layer", args, kwargs, span)
@@ -584,7 +1108,9 @@ class _ForwardParser:
         raise self.refuse(func, f"'{func.id}' is neither a layer of this spec nor an op",
                           hint or "see 'netspec layers' for the ops", code="unknown-name")
 
-    def subscript(self, node: ast.Subscript, span: Span) -> ir.Index:
+    def subscript(self, node: ast.Subscript, span: Span) -> ir.Index | ir.Call:
+        if isinstance(node.value, ast.Attribute) and node.value.attr == "shape":  # x.shape[0] is x.size(0)
+            return ir.Call("size", "op", (self.expr(node.value.value), self.expr(node.slice)), (), span, method=True)
         if not isinstance(node.value, ast.Name) or self.r.param_kinds.get(node.value.id) not in (
                 "ParameterList", "ParameterDict"):
             raise self.refuse(node, "only a ParameterList or ParameterDict can be indexed",
@@ -600,27 +1126,59 @@ class _ForwardParser:
     def at(self, lineno: int, col_offset: int) -> Span:
         """The file position of a column of this step's text.
 
-        Each line of the text is looked for in the file between the step's start
-        and the next step (a block scalar starts a line below its indicator).  A
-        text YAML changed on the way in (escapes, folded lines) is not found
-        there, and the step's own start is the honest answer.
+        The text's lines are found in the file once per step (:meth:`located`);
+        a line YAML changed on the way in (escapes, folding) is not found, and
+        the step's own start is the honest answer.
         """
-        base = self.span
-        wanted = (self.text.splitlines() or [""])[lineno - 1] if 0 < lineno <= len(self.text.splitlines()) else ""
-        body = wanted.lstrip()
-        if not body or col_offset < len(wanted) - len(body):
-            return base
-        lines = self.r.source.lines
-        step = self.path[1] if len(self.path) > 1 and isinstance(self.path[1], int) else 0
-        end = self.r.source.spans.get(("forward", step + 1), Span(base.file, len(lines) + 1, 1)).line
-        searched = 0
-        for index in range(base.line - 1, min(end, len(lines))):
-            found = lines[index].find(body, base.col - 1 if index == base.line - 1 else 0)
-            if found >= 0:
-                searched += 1
-                if searched == lineno:
-                    return Span(base.file, index + 1, found + col_offset - (len(wanted) - len(body)) + 1)
-        return base
+        located = self.located()
+        place = located[lineno - 1] if 0 < lineno <= len(located) else None
+        if place is None:
+            return self.span
+        line, col, indent = place
+        if col_offset < indent:
+            return self.span
+        return Span(self.span.file, line, col + col_offset - indent)
+
+    def located(self) -> list[tuple[int, int, int] | None]:
+        """(file line, column, indent) of each line of this step's text, cached per step.
+
+        Called once per syntax node: a search per call, to the end of the file when
+        a line is not found, made a 3.8 MB spec take minutes.  Here one pass over the
+        step's own lines (up to the next step or top-level key) places every text line
+        in order; after a line that is not found, the rest keep the step's start.
+        """
+        key = (self.path, self.text)
+        if self.located_key != key:
+            self.located_key, self.located_lines = key, self.search_lines()
+        return self.located_lines
+
+    def search_lines(self) -> list[tuple[int, int, int] | None]:
+        lines = self.r.source.lines_of(self.span.file)
+        end = min(self.step_end(), len(lines))
+        row, start = self.span.line - 1, self.span.col - 1
+        result: list[tuple[int, int, int] | None] = []
+        for wanted in self.text.splitlines():
+            body = wanted.lstrip()
+            if not body:
+                result.append(None)
+                continue
+            while row < end and (found := lines[row].find(body, start)) < 0:
+                row, start = row + 1, 0
+            if row >= end:  # not in the file as written: stop, so no line is searched twice
+                break
+            result.append((row + 1, found + 1, len(wanted) - len(body)))
+            start = found + len(body)
+        return result + [None] * (len(self.text.splitlines()) - len(result))
+
+    def step_end(self) -> int:
+        """The line after which this step cannot continue: the next step's or top-level key's line."""
+        spans = self.r.source
+        step = self.path[-1] if isinstance(self.path[-1], int) else 0
+        following = [spans.spans[self.r.P("forward", step + 1)].line] if self.r.P("forward", step + 1) in spans.spans \
+            else []
+        data = spans.data if isinstance(spans.data, dict) else {}
+        following += [spans.key_span((k,)).line for k in data if spans.key_span((k,)).line > self.span.line]
+        return min(following, default=len(spans.lines))
 
     def refuse(self, node: ast.AST, message: str, hint: str | None = None, code: str = "unsupported") -> _Refused:
         span = self.at(getattr(node, "lineno", 1), getattr(node, "col_offset", 0))

@@ -11,6 +11,7 @@ quote the user's token and point at its line.
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 from collections.abc import Collection
@@ -30,13 +31,15 @@ from pydantic import (
     Tag,
     TypeAdapter,
     ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     create_model,
 )
 from pydantic_core import ErrorDetails
 from typing_extensions import TypeAliasType
 
-from .errors import Diagnostic, Path, SpecError, did_you_mean, short_repr
-from .ops import LAYERS, OPS, REQUIRED, LayerType, Op
+from .errors import Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
+from .ops import LAYERS, OPS, REGISTRY, REQUIRED, LayerType, Op
 from .ops._core import INT64_MAX, AnyInt, PosInt, Real
 from .source import Source
 
@@ -67,17 +70,88 @@ BARE = "bare"
 SEQUENCE = "list"
 
 
+BLOCK = "block"  # a layer whose type names a block (or a root var naming one): checked by resolve
+GROUP = "group"  # a mapping with `layers` and no `type`: children spliced into the parent, repeated or not
+
+
 def _field(arg_default: Any, inferred: bool, annotation: Any) -> tuple[Any, Any]:
     if inferred:
         return annotation | None, None
     return annotation, ... if arg_default is REQUIRED else arg_default
 
 
+class Expression(str):
+    """A layer argument written as an expression (``planes * 4``): its value is known per instance.
+
+    The grammar keeps it as text; :mod:`netspec.resolve` reads it with :mod:`netspec.expr` and the
+    value is checked against the argument's own type once it is known.
+    """
+
+    __slots__ = ()
+
+
+def looks_like_expression(value: Any) -> bool:
+    """A string that reads as an expression naming something (``planes``, ``c * 4``), not a constant."""
+    if not isinstance(value, str) or isinstance(value, Expression) or not value.strip() or len(value) > 2_000:
+        return False
+    try:
+        tree = ast.parse(value.strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return not isinstance(tree, ast.Constant) and not (isinstance(tree, ast.UnaryOp) and isinstance(
+        tree.operand, ast.Constant))
+
+
+def _keep_expression(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """The argument's own check first (``padding: same`` stays the literal); failing that, a string that
+    reads as an expression is kept for later, and anything else reports the argument's own error."""
+    try:
+        return handler(value)
+    except ValidationError:
+        if looks_like_expression(value):
+            return Expression(value)
+        raise
+
+
+def _expression_schema(schema: dict[str, Any]) -> None:
+    original = dict(schema)
+    schema.clear()
+    schema["anyOf"] = [original, {"type": "string", "title": "expression",
+                                  "description": "an expression over vars, block arguments and repeat indexes"}]
+
+
+def _arg_field(arg_default: Any, inferred: bool, annotation: Any) -> tuple[Any, Any]:
+    """A layer argument: its own type, or an expression checked once its value is known."""
+    kind, default = _field(arg_default, inferred, annotation)
+    wrapped = Annotated[kind, WrapValidator(_keep_expression), Field(json_schema_extra=_expression_schema)]
+    return wrapped, default
+
+
+Condition = StrictBool | Annotated[StrictStr, Field(min_length=1, max_length=2_000)]
+Count = Annotated[StrictInt, Field(ge=0, le=100_000)] | Annotated[StrictStr, Field(min_length=1, max_length=2_000)]
+KeyPattern = Annotated[StrictStr, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*(\{[^{}]+\}[A-Za-z0-9_]*)*$",
+                                        max_length=256)]
+
+
+class RepeatSpec(BaseModel):
+    model_config = _config("repeat", "children made from one entry: count, the index's name, a key pattern")
+    count: Count
+    index: Identifier = "i"
+    name: KeyPattern | None = None
+
+
+Repeat = Count | RepeatSpec
+_BUILD_FIELDS: dict[str, Any] = {
+    "if_": (Condition | None, Field(None, alias="if", description="build the child only when this holds")),
+    "repeat": (Repeat | None, Field(None, description="make several children from this entry")),
+}
+
+
 def _layer_model(layer: LayerType) -> type[BaseModel]:
     fields: dict[str, Any] = {"type": (Literal[layer.name], ...)}  # type: ignore[valid-type]
     for arg in layer.args:
-        fields[arg.name] = _field(arg.default, arg.inferred, arg.annotation)
-    return create_model(layer.name, __config__=_config(layer.name, layer.summary), **fields)
+        fields[arg.name] = _arg_field(arg.default, arg.inferred, arg.annotation)
+    return create_model(layer.name, __config__=_config(layer.name, layer.summary), **fields, **_BUILD_FIELDS)
 
 
 def _layer_tag(value: Any) -> str | None:
@@ -87,19 +161,42 @@ def _layer_tag(value: Any) -> str | None:
         return SEQUENCE
     if isinstance(value, dict):
         kind = value.get("type")
-        return kind if isinstance(kind, str) else None
+        if kind is None and "layers" in value:
+            return GROUP
+        if isinstance(kind, str):
+            return kind if kind in LAYER_MODELS or kind == SEQUENTIAL else BLOCK
+        return None
     return None
 
 
 LAYER_MODELS: dict[str, type[BaseModel]] = {name: _layer_model(layer) for name, layer in LAYERS.items()}
 BARE_NAMES = tuple(name for name, layer in LAYERS.items() if layer.bare_ok)
-BareLayer = Literal[BARE_NAMES]  # type: ignore[valid-type]
+# A bare name is a layer type without arguments or a block (resolve checks which, with did-you-mean).
+BareLayer = Annotated[StrictStr, Field(title="layer type or block name", examples=list(BARE_NAMES))]
 
 SequentialModel = create_model(
     SEQUENTIAL,
     __config__=_config(SEQUENTIAL, "layers applied in order: a list (children 0, 1, 2...) or a mapping (named)"),
     type=(Literal["Sequential"], ...),
     layers=(list["LayerSpec"] | dict[Identifier, "LayerSpec"], ...),  # type: ignore[name-defined]
+    **_BUILD_FIELDS,
+)
+# A block's `type` is any name but a layer type's (those have models of their own): which names are
+# blocks depends on the spec, so the JSON Schema cannot refuse a misspelt layer type here; netspec does.
+BlockName = Annotated[StrictStr, Field(pattern=IDENTIFIER_PATTERN, max_length=64, json_schema_extra={
+    "not": {"enum": [*LAYER_MODELS, SEQUENTIAL]}})]
+BlockUseModel = create_model(
+    "BlockUse",
+    __config__=ConfigDict(defer_build=True, extra="allow", title="block",
+                          json_schema_extra={"description": "an instance of a block: its arguments by name"}),
+    type=(BlockName, ...),
+    **_BUILD_FIELDS,
+)
+GroupModel = create_model(
+    "Group",
+    __config__=_config("group", "children spliced into the parent: repeated, or built only when `if` holds"),
+    layers=(list["LayerSpec"] | dict[KeyPattern, "LayerSpec"], ...),  # type: ignore[name-defined]
+    **_BUILD_FIELDS,
 )
 
 def _layer_union(names: Collection[str] | None = None, sequential: Any = SequentialModel) -> Any:
@@ -108,6 +205,10 @@ def _layer_union(names: Collection[str] | None = None, sequential: Any = Sequent
                           if names is None or name in names]
     if names is None or SEQUENTIAL in names:
         members.append(Annotated[sequential, Tag(SEQUENTIAL)])
+    if names is None or BLOCK in names:
+        members.append(Annotated[BlockUseModel, Tag(BLOCK)])
+    if names is None or GROUP in names:
+        members.append(Annotated[GroupModel, Tag(GROUP)])
     members.append(Annotated[BareLayer, Tag(BARE)])
     if names is None or SEQUENCE in names:
         members.append(Annotated[list["LayerSpec"], Tag(SEQUENCE)])
@@ -150,6 +251,9 @@ def _step_tag(value: Any) -> str | None:
 
 
 STEP_MODELS: dict[str, type[BaseModel]] = {name: _op_step_model(OPS[name]) for name in STEP_OPS}
+# The grammar above is a snapshot of the registry; freezing it keeps the snapshot the only
+# truth (a type added now would be named in did-you-mean hints yet refused by the grammar).
+REGISTRY.freeze("netspec.schema")
 
 
 def _step_union(names: Collection[str] | None = None) -> Any:
@@ -266,6 +370,50 @@ class InputSpec(BaseModel):
     dtype: DType = "float32"
 
 
+ShapeSpec = Annotated[list[InputDim], Field(max_length=16)]
+InputsSpec = Annotated[dict[Identifier, ShapeSpec | InputSpec],
+                       Field(min_length=1, description="forward's tensor inputs: shapes of ints and symbols")]
+OutputsSpec = Annotated[ShapeSpec | Annotated[dict[Identifier, ShapeSpec], Field(min_length=1)],
+                        Field(description="the output shape forward must give (or one per returned value)")]
+# A var is a number, a flag, a list of them (a table of settings), or a string: an expression when it
+# reads as one over the names before it (`width * 4`), a plain string otherwise.
+VarScalar = AnyInt | StrictFloat | StrictBool | Annotated[StrictStr, Field(max_length=2_000)] | None
+VarValue = VarScalar | Annotated[list[VarScalar | Annotated[list[VarScalar], Field(max_length=1_024)]],
+                                 Field(max_length=1_024)]  # a value, a list, or a table (a list of lists)
+VarsSpec = Annotated[dict[Identifier, VarValue], Field(description="named values and expressions over them")]
+ArgKind = Literal["int", "float", "bool", "str"]
+
+
+class ArgDecl(BaseModel):
+    model_config = _config("block argument", "a constructor argument of the block's class")
+    type: ArgKind
+    default: AnyInt | StrictFloat | StrictBool | StrictStr | None = None
+    doc: Annotated[StrictStr, Field(max_length=1_000)] | None = None
+
+
+# `planes: int` (required), `stride: 1` (a default, its type taken from it), or the full form.
+BlockArgSpec = ArgKind | AnyInt | StrictFloat | StrictBool | ArgDecl
+
+
+class BlockSpec(BaseModel):
+    """A reusable module definition: one generated class with constructor arguments."""
+
+    model_config = _config("block", "a module definition: arguments, inputs, layers, params and forward")
+    description: StrictStr | None = Field(None, max_length=10_000)
+    args: dict[Identifier, BlockArgSpec] = Field(default_factory=dict,
+                                                 description="constructor arguments, in order")
+    inputs: InputsSpec
+    outputs: OutputsSpec | None = None
+    vars: VarsSpec = Field(default_factory=dict)
+    layers: dict[Identifier, LayerSpec] | list[LayerSpec] = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="submodules; a list makes the block a Sequential")
+    params: dict[Identifier, ParamSpec] = Field(default_factory=dict)
+    forward: Annotated[list[Step], Field(min_length=1)] | None = None  # type: ignore[valid-type]
+
+
+ImportPath = Annotated[StrictStr, Field(min_length=1, max_length=1_024)]
+
+
 class Spec(BaseModel):
     """A netspec model spec."""
 
@@ -273,12 +421,16 @@ class Spec(BaseModel):
     netspec: Annotated[StrictInt, Field(ge=SPEC_VERSION, le=SPEC_VERSION, description="spec format version")]
     name: Annotated[Identifier, Field(description="the generated class name")]
     description: StrictStr | None = Field(None, max_length=10_000)
-    inputs: Annotated[dict[Identifier, Annotated[list[InputDim], Field(max_length=16)] | InputSpec],
-                      Field(min_length=1, description="forward's tensor inputs: shapes of ints and symbols")]
-    vars: dict[Identifier, PosInt] = Field(default_factory=dict,
-                                           description="named sizes, usable in parameter shapes")
+    extends: ImportPath | None = Field(None, description="a spec file this one changes (relative path)")
+    imports: Annotated[list[ImportPath], Field(max_length=64)] = Field(
+        default_factory=list, description="spec files whose blocks this spec uses (relative paths)")
+    inputs: InputsSpec
+    outputs: OutputsSpec | None = None
+    vars: VarsSpec = Field(default_factory=dict)
     args: dict[Identifier, ArgValue] = Field(default_factory=dict,
                                             description="forward's non-tensor arguments, with their defaults")
+    blocks: dict[Identifier, BlockSpec] = Field(default_factory=dict,
+                                                description="module definitions, each generated as a class")
     layers: dict[Identifier, LayerSpec] = Field(default_factory=dict,  # type: ignore[valid-type]
                                                 description="submodules, in registration order")
     params: dict[Identifier, ParamSpec] = Field(default_factory=dict,
@@ -288,7 +440,9 @@ class Spec(BaseModel):
 
 
 TAG_MODELS: dict[str, type[BaseModel]] = {
-    **LAYER_MODELS, SEQUENTIAL: SequentialModel, "Parameter": ParamItem, "ParameterList": ParamListSpec,
+    **LAYER_MODELS, SEQUENTIAL: SequentialModel, "BlockUse": BlockUseModel, "Group": GroupModel,
+    "BlockSpec": BlockSpec, "ArgDecl": ArgDecl, "RepeatSpec": RepeatSpec, "Parameter": ParamItem,
+    "ParameterList": ParamListSpec,
     "ParameterDict": ParamDictSpec, "InputSpec": InputSpec,
     **{name: OP_ARG_MODELS[name] for name in STEP_OPS}, "ListItem": ListItem, "InitWithArgs": InitWithArgs,
     **{model.__name__: model for model in INIT_ARGS.values()},
@@ -340,6 +494,8 @@ def _narrowed_spec(data: Any) -> type[Spec] | None:
 
 def _used_tags(data: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]] | None:
     """The layer-union and step-union tags the spec's data names; None if one is unknown."""
+    if data.get("blocks"):
+        return None  # blocks have grammars of their own: the whole grammar checks them
     layers: set[str] = set()
     stack = list(data["layers"].values()) if isinstance(data.get("layers"), dict) else []
     while stack:
@@ -420,20 +576,61 @@ def validate_data(source: Source) -> Spec:
 # ---------------------------------------------------------------- error translation
 
 
+# Diagnostics reported per spec: a generated spec can hold 20,000 wrong values, and nobody reads
+# past the first screenful; building each costs a did-you-mean search.
+MAX_DIAGNOSTICS = 100
+
+
 def _diagnostics(errors: list[ErrorDetails], source: Source) -> list[Diagnostic]:
+    """One diagnostic per wrong place, in file order, at most MAX_DIAGNOSTICS of them (then a note).
+
+    Linear in the number of errors: grouping is by dict, shadowing by a set of prefixes, and only
+    the diagnostics reported are built.
+    """
     grouped: dict[Path, list[ErrorDetails]] = {}
-    result = []
+    keys: list[ErrorDetails] = []
     for error in errors:
         if error["loc"][-1:] == ("[key]",):  # a mapping key that is no name: quote the key, not its value
-            result.append(_key_diagnostic(error, source))
+            keys.append(error)
             continue
         keyed = error["type"] in ("missing", "extra_forbidden")
         grouped.setdefault(_data_path(error["loc"], source.data, keyed), []).append(error)
+    inner = _enclosing_paths(grouped)
+    places: list[tuple[tuple[int, int], int, Path | ErrorDetails]] = []
+    for error in keys:
+        places.append((_position(source.key_span(_data_path(error["loc"][:-1], source.data, True))), len(places),
+                       error))
     for path, group in grouped.items():
-        if _shadowed(path, group, grouped):
-            continue
-        result.append(_diagnostic(path, _pick(group, path, source.data), group, source))
-    return sorted(result, key=lambda d: (d.span.line, d.span.col) if d.span else (0, 0))
+        if not _shadowed(path, group, inner):
+            places.append((_position(_anchor(path, _pick(group, path, source.data), source)), len(places), path))
+    places.sort(key=lambda place: place[:2])
+    result = [_key_diagnostic(item, source) if isinstance(item, dict) else
+              _diagnostic(item, _pick(grouped[item], item, source.data), grouped[item], source)
+              for _, _, item in places[:MAX_DIAGNOSTICS]]
+    result.sort(key=lambda d: _position(d.span))
+    if len(places) > MAX_DIAGNOSTICS:
+        result.append(_more_note(len(places) - MAX_DIAGNOSTICS, places[MAX_DIAGNOSTICS][2], source))
+    return result
+
+
+def _position(span: Span | None) -> tuple[int, int]:
+    return (span.line, span.col) if span else (0, 0)
+
+
+def _anchor(path: Path, error: ErrorDetails, source: Source) -> Span:
+    """Where :func:`_diagnostic` will place this error, found without building the diagnostic."""
+    if error["type"] == "extra_forbidden":
+        return source.key_span(path)
+    if error["type"] == "missing":
+        return source.span(path[:-1])
+    return source.span(path)
+
+
+def _more_note(hidden: int, first: Path | ErrorDetails, source: Source) -> Diagnostic:
+    path = _data_path(first["loc"][:-1], source.data, True) if isinstance(first, dict) else first
+    return Diagnostic("too-many-errors", f"{hidden:,} more error{'s' * (hidden > 1)} not shown (at most "
+                      f"{MAX_DIAGNOSTICS} are reported per spec)", source.span(path), path,
+                      "fix these first; the rest are reported once fewer remain")
 
 
 def _key_diagnostic(error: ErrorDetails, source: Source) -> Diagnostic:
@@ -445,11 +642,15 @@ def _key_diagnostic(error: ErrorDetails, source: Source) -> Diagnostic:
                       source.key_span(path), path, None)
 
 
-def _shadowed(path: Path, group: list[ErrorDetails], grouped: dict[Path, list[ErrorDetails]]) -> bool:
+def _enclosing_paths(grouped: dict[Path, list[ErrorDetails]]) -> set[Path]:
+    """Every path that has an error reported deeper inside it: O(errors x depth), depth <= 64."""
+    return {path[:n] for path in grouped for n in range(len(path))}
+
+
+def _shadowed(path: Path, group: list[ErrorDetails], enclosing: set[Path]) -> bool:
     """A union branch's plain type mismatch is noise when another branch matched the
     value's kind and reported something deeper inside it."""
-    deeper = any(len(other) > len(path) and other[: len(path)] == path for other in grouped)
-    return deeper and all(e["type"].endswith("_type") or e["type"] == "literal_error" for e in group)
+    return path in enclosing and all(e["type"].endswith("_type") or e["type"] == "literal_error" for e in group)
 
 
 def _data_path(loc: tuple[int | str, ...], data: Any, keyed: bool) -> Path:

@@ -18,7 +18,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import ir
+from .elaborate import Child, Elaborator, Instance, Refusal
 from .errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, format_path, short_repr
+from .expr import ExprError, evaluate
 from .ops import LAYERS, OPS, ShapeError, Tensor, broadcast, fmt_shape, matmul_shape
 from .ops._core import INT64_MAX, Dim, promote_types
 from .schema import OP_ARG_MODELS, SEQUENTIAL, describe_value, expected_text
@@ -28,6 +30,12 @@ MAX_WORLDS = 256
 # Statements inference may execute, over all loops and forward-argument worlds together:
 # loops over ParameterLists and worlds multiply the work a short spec asks for.
 MAX_EXECUTED = 50_000
+# Expressions evaluated and layers applied, over all loops and worlds together: one statement can
+# expand to hundreds of calls (a 390-call loop body over 10,000 parameters ran for minutes).
+MAX_WORK = 200_000
+# Dims of any tensor: torch's TensorIterator refuses more than 64 ("only tensors with up to 64 dims
+# are supported"), and 20,000 unsqueeze steps would otherwise hold shapes of 20,000 dims per row.
+MAX_RANK = 64
 MAX_ACTIVATION = 2**32  # elements of one output (symbolic dims counted as 1): past this, a warning
 
 
@@ -42,8 +50,8 @@ class Row:
 
 @dataclass
 class Inference:
-    model: ir.Model
-    layer_args: dict[str, dict[str, Any]]
+    model: ir.Model  # the root definition
+    layer_args: dict[str, dict[str, Any]]  # complete arguments of every layer, by module path
     rows: list[Row]
     output: Tensor
     variants: dict[str, Tensor]
@@ -51,6 +59,8 @@ class Inference:
     trainable_params: int
     sizes: dict[str, int]  # params per leaf layer or parameter group, for budget reports
     warnings: list[Diagnostic] = field(default_factory=list)
+    program: ir.Program | None = None
+    instances: dict[str, Instance] = field(default_factory=dict)  # by module path; the root at ""
 
     def largest(self, n: int = 3) -> list[tuple[str, int]]:
         return sorted(self.sizes.items(), key=lambda kv: -kv[1])[:n]
@@ -65,26 +75,34 @@ class _Group:
 
 @dataclass
 class _Steps:
-    """Statements left to execute, shared by every world's evaluator."""
+    """Statements and work units left, shared by every world's evaluator."""
 
     left: int
+    work: int = MAX_WORK
 
 
 class _Fail(Exception):
     """Stops one world's evaluation after its diagnostic is recorded."""
 
 
-def infer(model: ir.Model) -> Inference:
+def infer(program: ir.Program | ir.Model) -> Inference:
+    """Every instance of the program inferred at its own arguments and input shapes."""
+    if isinstance(program, ir.ModuleDef):
+        program = ir.Program(program)
+    model = program.root
     diag = Collector()
+    elaborator = Elaborator(program)
+    try:
+        root = elaborator.root()
+    except Refusal as exc:
+        raise SpecError([exc.diagnostic]) from None
     worlds = list(_worlds(model, diag))
     diag.raise_if_errors()
-    layer_args: dict[str, dict[str, Any]] = {}
-    rows: list[Row] = []
+    shared = _Shared(elaborator, {}, [], diag, _Steps(MAX_EXECUTED), {"": root})
     variants: dict[str, Tensor] = {}
     output: Tensor | None = None
-    steps = _Steps(MAX_EXECUTED)
     for i, world in enumerate(worlds):
-        evaluator = _Evaluator(model, world, layer_args, rows if i == 0 else None, diag, steps)
+        evaluator = _Evaluator(root, world, shared, record=i == 0)
         result = evaluator.run()
         if result is None:
             break
@@ -94,17 +112,35 @@ def infer(model: ir.Model) -> Inference:
             variants[", ".join(f"{k}={v!r}" for k, v in world.items())] = result
     diag.raise_if_errors()
     assert output is not None
-    _complete_unused(model, layer_args, diag)
+    _complete_unused(shared)
     diag.raise_if_errors()
-    sizes = _sizes(model, layer_args)
+    layer_args = shared.layer_args
+    sizes = _sizes(shared)
     total = sum(sizes.values())
-    frozen = sum(math.prod(t.shape) for g in model.params for t in g.items if not t.requires_grad)
+    frozen = sum(math.prod(param_shape(t, inst)) for inst in shared.instances.values()
+                 for g in inst.definition.params for t in g.items if not t.requires_grad)
     _check_total(model, total, diag)
     diag.raise_if_errors()
+    _container_totals(shared.rows, sizes)
     if len({v.shape for v in variants.values()}) <= 1:
         variants = {}
-    return Inference(model, layer_args, rows, output, variants, total, total - frozen, sizes,
-                     model.warnings + diag.diagnostics)
+    return Inference(model, layer_args, shared.rows, output, variants, total, total - frozen, sizes,
+                     model.warnings + diag.diagnostics, program, shared.instances)
+
+
+@dataclass
+class _Shared:
+    """What every instance's evaluation adds to: one budget, one set of rows and diagnostics."""
+
+    elaborator: Elaborator
+    layer_args: dict[str, dict[str, Any]]
+    rows: list[Row]
+    diag: Collector
+    steps: _Steps
+    instances: dict[str, Instance]
+    recorded: set[str] = field(default_factory=set)
+    warned: set[Path] = field(default_factory=set)
+    step_rows: dict[str, int] = field(default_factory=dict)  # rows one step has recorded: linear numbering
 
 
 # ---------------------------------------------------------------- forward arguments
@@ -150,10 +186,14 @@ def _indexes(body: Sequence[ir.Stmt]) -> Iterator[ir.Index]:
         node = stack.pop()
         if isinstance(node, ir.Index):
             yield node
-        if isinstance(node, (ir.Assign, ir.Return)):
+        if isinstance(node, (ir.Assign, ir.Return, ir.Unpack)):
             stack.append(node.value)
         elif isinstance(node, ir.For):
             stack.extend(node.body)
+        elif isinstance(node, ir.If):
+            stack.extend((*node.body, *node.orelse))
+        elif isinstance(node, ir.Cond):
+            stack.extend((node.body, node.orelse))
         elif isinstance(node, ir.Call):
             stack.extend(node.args)
             stack.extend(v for _, v in node.kwargs)
@@ -171,40 +211,91 @@ def _indexes(body: Sequence[ir.Stmt]) -> Iterator[ir.Index]:
 
 
 class _Evaluator:
-    def __init__(self, model: ir.Model, world: dict[str, Any], layer_args: dict[str, dict[str, Any]],
-                 rows: list[Row] | None, diag: Collector, steps: _Steps | None = None) -> None:
-        self.model = model
-        self.steps = steps or _Steps(MAX_EXECUTED)
-        self.world = world
-        self.layer_args = layer_args
-        self.rows = rows
-        self.diag = diag
-        self.env: dict[str, Any] = {}
-        self.layers = {layer.key: layer for layer in model.layers}
-        self.groups = {group.name: group for group in model.params}
-        self.stmt_path: Path = ("forward",)
-        self.recorded: set[str] = set()
-        self.warned_sizes: set[Path] = set()
-        self.where = ""
-        if world and any(world[k] != model.args[k] for k in world):
-            self.where = " (with " + ", ".join(f"{k}={v!r}" for k, v in world.items()) + ")"
+    """Runs one instance's forward on shapes; block children run their own instance's forward."""
 
-    def run(self) -> Tensor | None:
-        for inp in self.model.inputs:
-            self.env[inp.name] = Tensor(inp.shape, inp.dtype)
+    def __init__(self, instance: Instance, world: dict[str, Any], shared: _Shared, record: bool = True,
+                 depth: int = 0) -> None:
+        self.instance = instance
+        self.model = instance.definition
+        self.shared = shared
+        self.steps = shared.steps
+        self.world = world
+        self.layer_args = shared.layer_args
+        self.rows = shared.rows if record else None
+        self.diag = shared.diag
+        self.depth = depth
+        self.env: dict[str, Any] = {}
+        self.groups = {group.name: group for group in self.model.params}
+        self.stmt_path: Path = (*self.model.path, "forward")
+        self.stmt_span: Span | None = None  # the top-level step running: the work cap reports there
+        self.recorded = shared.recorded
+        self.warned_sizes = shared.warned
+        self.where = ""
+        if world and any(world[k] != self.model.args[k] for k in world):
+            self.where = " (with " + ", ".join(f"{k}={v!r}" for k, v in world.items()) + ")"
+        if instance.prefix:
+            self.where += f" (in {instance.prefix})"
+
+    def run(self, inputs: Sequence[Tensor] | None = None) -> Tensor | None:
+        if inputs is None:
+            inputs = [Tensor(inp.shape, inp.dtype) for inp in self.model.inputs]
+        for inp, tensor in zip(self.model.inputs, inputs, strict=True):
+            self.env[inp.name] = tensor
         for name, default in self.model.args.items():
             self.env[name] = self.world.get(name, default)
-        last: str = self.model.inputs[0].name
         try:
-            for stmt in self.model.body:
-                self.stmt_path = stmt.path
-                if isinstance(stmt, ir.Return):
-                    return self.tensor_result(self.eval(stmt.value), stmt)
-                self.execute(stmt)
-                last = stmt.target if isinstance(stmt, ir.Assign) else last
-            return self.tensor_result(self.env[last], self.model.body[-1])
+            if self.model.sequential:
+                return self.check_outputs(self.apply_children(self.instance.children, list(inputs), self.depth))
+            result = self.body(self.model.body)
+            return self.check_outputs(result)
         except _Fail:
             return None
+
+    def body(self, body: Sequence[ir.Stmt]) -> Tensor:
+        last: str = self.model.inputs[0].name
+        for stmt in body:
+            self.stmt_path, self.stmt_span = stmt.path, stmt.span
+            if isinstance(stmt, ir.Return):
+                return self.tensor_result(self.eval(stmt.value), stmt)
+            returned = self.execute(stmt)
+            if returned is not None:
+                return returned
+            last = stmt.target if isinstance(stmt, ir.Assign) else last
+        return self.tensor_result(self.env[last], body[-1])
+
+    def check_outputs(self, out: Tensor) -> Tensor:
+        """The output against the shape the definition declares: a mismatch is an error at the declaration."""
+        declared = self.model.outputs
+        if not declared:
+            return out
+        want, span = declared[0]
+        path = (*self.model.path, "outputs")
+        symbols = self.input_symbols()
+        problem = len(want) != out.rank
+        for expected, got in zip(want, out.shape, strict=False):
+            if problem:
+                break
+            if isinstance(expected, int):
+                problem = isinstance(got, int) and got != expected
+            elif expected in self.instance.env:
+                problem = isinstance(got, int) and got != self.instance.env[expected]
+            elif expected in symbols:
+                problem = got != symbols[expected]
+        if problem:
+            raise self.fail("output-mismatch", f"forward gives {fmt_shape(out.shape)}, but outputs declares "
+                            f"{fmt_shape(want)}", path, span,
+                            "check the layers before the output (a missing flatten, a wrong width)")
+        return out
+
+    def input_symbols(self) -> dict[str, Any]:
+        symbols: dict[str, Any] = {}
+        for inp in self.model.inputs:
+            tensor = self.env.get(inp.name)
+            if isinstance(tensor, Tensor) and tensor.rank == len(inp.shape):
+                for want, got in zip(inp.shape, tensor.shape, strict=True):
+                    if isinstance(want, str):
+                        symbols.setdefault(want, got)
+        return symbols
 
     def tensor_result(self, value: Any, stmt: ir.Stmt) -> Tensor:
         if not isinstance(value, Tensor):
@@ -212,20 +303,85 @@ class _Evaluator:
                             stmt.span)
         return value
 
-    def execute(self, stmt: ir.Stmt) -> None:
+    def execute(self, stmt: ir.Stmt) -> Tensor | None:
+        """Runs one statement; a ``return`` inside an ``if`` hands back the result."""
         self.steps.left -= 1
         if self.steps.left < 0:
             raise self.fail("too-large", f"shape inference would execute more than {MAX_EXECUTED:,} statements",
                             stmt.path, stmt.span, "loop over fewer parameters, or use fewer forward arguments")
         if isinstance(stmt, ir.Assign):
             self.env[stmt.target] = self.eval(stmt.value)
-        elif isinstance(stmt, ir.For):
-            group = self.groups[stmt.iterable.id]
-            for item in group.items:
-                self.env[stmt.target] = Tensor(item.shape, item.dtype or "float32")
+        elif isinstance(stmt, ir.Unpack):
+            self.unpack(stmt)
+        elif isinstance(stmt, ir.Return):
+            return self.tensor_result(self.eval(stmt.value), stmt)
+        elif isinstance(stmt, ir.If):
+            for inner in stmt.body if self.test(stmt.test) else stmt.orelse:
+                returned = self.execute(inner)
+                if returned is not None:
+                    return returned
+        elif isinstance(stmt, ir.For) and stmt.iterable.kind == "layer":
+            for child in self.layer_group(stmt.iterable.id, stmt):
+                self.env[stmt.target] = child
                 for inner in stmt.body:
                     self.execute(inner)
             self.env.pop(stmt.target, None)
+        elif isinstance(stmt, ir.For):
+            group = self.groups[stmt.iterable.id]
+            for item in group.items:
+                self.env[stmt.target] = self.param_tensor(item)
+                for inner in stmt.body:
+                    self.execute(inner)
+            self.env.pop(stmt.target, None)
+        return None
+
+    def param_tensor(self, item: ir.ParamTensor) -> Tensor:
+        return Tensor(param_shape(item, self.instance), item.dtype or "float32", leaf=item.requires_grad)
+
+    def unpack(self, stmt: ir.Unpack) -> None:
+        value = self.eval(stmt.value)
+        if not isinstance(value, tuple) or len(value) != len(stmt.targets):
+            raise self.fail("bad-unpack", f"cannot unpack {_describe(value)} into {len(stmt.targets)} names",
+                            stmt.path, stmt.span, "a layer with several outputs (MultiheadAttention) gives a tuple")
+        for name, item in zip(stmt.targets, value, strict=True):
+            if name != "_":
+                if item is None:
+                    raise self.fail("bad-unpack", f"'{name}' would be None here (need_weights=False gives no "
+                                    "weights)", stmt.path, stmt.span, "unpack it into _")
+                self.env[name] = item
+
+    def layer_group(self, name: str, stmt: ir.Stmt) -> list[Child]:
+        found = self.instance.names.get(name)
+        if isinstance(found, list):
+            return found
+        if isinstance(found, Child) and found.type == SEQUENTIAL:
+            return found.children
+        if found is None:
+            return []  # an absent group: its `if` is false here
+        raise self.fail("bad-call", f"'{name}' is one layer, not a group to loop over", stmt.path, stmt.span,
+                        "loop over a Sequential or a repeated entry")
+
+    def test(self, test: ir.Build) -> bool:
+        env = {**self.instance.env, **{n: self.instance.names.get(n) is not None for n in test.expr.names
+                                       if n in self.instance.names}}
+        try:
+            value = evaluate(test.expr, env)
+        except ExprError as exc:
+            raise self.fail(exc.code, exc.message, test.path, test.span, exc.hint) from None
+        return bool(value)
+
+    def spend(self) -> None:
+        """One unit of work (an expression evaluated, a layer applied) from the shared budget."""
+        self.steps.work -= 1
+        if self.steps.work < 0:
+            raise self.fail("too-large", f"shape inference would evaluate more than {MAX_WORK:,} expressions and "
+                            "layers", self.stmt_path, self.stmt_span,
+                            "loop over fewer parameters, shorten the loop body, or use fewer forward arguments")
+
+    def check_rank(self, rank: int, path: Path, span: Span | None) -> None:
+        if rank > MAX_RANK:
+            raise self.fail("too-large", f"tensor would have {rank} dims, more than the {MAX_RANK} torch supports",
+                            path, span, "check for a step repeated by mistake (unsqueeze, unflatten)")
 
     def fail(self, code: str, message: str, path: Path, span: Span | None, hint: str | None = None) -> _Fail:
         self.diag.add(Diagnostic(code, message + self.where, span, path, hint))
@@ -234,15 +390,20 @@ class _Evaluator:
     # ------------------------------------------------------------ expressions
 
     def eval(self, expr: ir.Expr) -> Any:
+        self.spend()
         if isinstance(expr, ir.Const):
             return expr.value
         if isinstance(expr, ir.Name):
             if expr.kind == "param":
                 group = self.groups[expr.id]
                 if group.kind == "Parameter":
-                    return _param_tensor(group.items[0])
+                    return self.param_tensor(group.items[0])
                 return _Group(group)
+            if expr.kind == "build":
+                return self.instance.env[expr.id]
             return self.env[expr.id]
+        if isinstance(expr, ir.Cond):
+            return self.eval(expr.body if self.test(expr.test) else expr.orelse)
         if isinstance(expr, ir.Seq):
             return [self.eval(e) for e in expr.items] if not expr.is_tuple else tuple(self.eval(e) for e in expr.items)
         if isinstance(expr, ir.Index):
@@ -250,7 +411,10 @@ class _Evaluator:
         if isinstance(expr, ir.Neg):
             value = self.eval(expr.operand)
             if isinstance(value, Tensor):
-                return value
+                if value.dtype == "bool":
+                    raise self.fail("dtype-mismatch", "unary '-' expects a numeric tensor, found a bool tensor",
+                                    self.path_of(expr), expr.span, _NUMERIC_HINT)
+                return Tensor(value.shape, value.dtype)  # a new tensor: no longer the Parameter itself
             return self.arith("-", 0, value, expr)
         if isinstance(expr, ir.BinOp):
             return self.arith(expr.op, self.eval(expr.left), self.eval(expr.right), expr)
@@ -267,15 +431,18 @@ class _Evaluator:
             if not -len(group.items) <= key < len(group.items):
                 raise self.fail("bad-index", f"index {key} is out of range for '{group.name}' of "
                                 f"{len(group.items)} parameters", path, expr.span)
-            return _param_tensor(group.items[key])
+            return self.param_tensor(group.items[key])
         keys = [str(t.key) for t in group.items]
         if key not in keys:
             raise self.fail("unknown-key", f"{short_repr(key)} is not a key of '{group.name}'", path, expr.span,
                             did_you_mean(str(key), keys) or f"keys are {', '.join(keys)}")
-        return _param_tensor(group.items[keys.index(key)])
+        return self.param_tensor(group.items[keys.index(key)])
 
     def arith(self, op: str, left: Any, right: Any, expr: ir.Expr) -> Any:
         path = self.path_of(expr)
+        if op == "-" and any(isinstance(v, Tensor) and v.dtype == "bool" for v in (left, right)):
+            raise self.fail("dtype-mismatch", "'-' expects numeric tensors, found a bool tensor (torch has no "
+                            "subtraction for bool)", path, expr.span, _NUMERIC_HINT)
         if isinstance(left, Tensor) and isinstance(right, Tensor):
             try:
                 if op == "@":
@@ -308,48 +475,121 @@ class _Evaluator:
     def call(self, call: ir.Call) -> Any:
         args = [self.eval(a) for a in call.args]
         kwargs = {k: self.eval(v) for k, v in call.kwargs}
-        if call.kind == "layer":
-            layer = self.layers[call.func]
-            if kwargs:
-                raise self.fail("bad-call", f"layer '{call.func}' takes tensors only, no keyword arguments",
-                                self.path_of(call), call.span)
+        if call.kind in ("layer", "layervar"):
+            child = self.instance.names.get(call.func) if call.kind == "layer" else self.env.get(call.func)
+            if child is None or isinstance(child, list):
+                what = "absent here: its `if` is false" if child is None else "a group: loop over it"
+                raise self.fail("bad-call", f"layer '{call.func}' is {what}", self.path_of(call), call.span,
+                                f"test it first: '{call.func}(x) if {call.func} else x'" if child is None else
+                                f"write 'for layer in {call.func}: x = layer(x)'")
+            options = self.call_options(call, child, kwargs)
             tensors = [a for a in args if isinstance(a, Tensor)]
-            n = LAYERS[layer.type].n_inputs if layer.type in LAYERS else 1
+            n = self.n_inputs(child)
             if len(tensors) != len(args) or len(args) != n:
                 raise self.fail("bad-call", f"layer '{call.func}' takes {n} tensor input{'s' * (n > 1)}, found "
                                 f"{', '.join(_describe(a) for a in args) or 'none'}", self.path_of(call), call.span)
-            return self.apply_layer(layer, tensors, 0)
+            return self.apply_layer(child, tensors, self.depth, options)
         return self.apply_op(call, args, kwargs)
+
+    def call_options(self, call: ir.Call, child: Child, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Keyword arguments of a layer call (MultiheadAttention's need_weights), checked against its type."""
+        if not kwargs:
+            return {}
+        allowed = {a.name: a for a in LAYERS[child.type].call_args} if child.type in LAYERS else {}
+        for key, value in kwargs.items():
+            arg = allowed.get(key)
+            if arg is None:
+                hint = f"its call takes {', '.join(allowed)}" if allowed else None
+                raise self.fail("bad-call", f"layer '{call.func}' takes tensors only, no keyword argument '{key}'"
+                                if not allowed else f"layer '{call.func}' has no call argument '{key}'",
+                                self.path_of(call), call.span, hint)
+            if not isinstance(value, bool):
+                raise self.fail("bad-value", f"layer '{call.func}': '{key}' expects true or false, found "
+                                f"{_describe(value)}", self.path_of(call), call.span)
+        return {f"__{key}__": value for key, value in kwargs.items()}
+
+    def n_inputs(self, child: Child) -> int:
+        if child.type in LAYERS:
+            return LAYERS[child.type].n_inputs
+        if child.type == ir.BLOCK and child.block is not None:
+            return len(self.shared.elaborator.program.blocks[child.block].inputs)
+        return 1
 
     # ------------------------------------------------------------ layers
 
-    def apply_layer(self, layer: ir.Layer, inputs: list[Tensor], depth: int) -> Tensor:
-        if layer.type == SEQUENTIAL:
-            row = self.record(layer.attr, SEQUENTIAL, (), 0, depth)
-            x = inputs
-            for child in layer.children:
-                n = LAYERS[child.type].n_inputs if child.type in LAYERS else 1
-                if n != 1:
-                    raise self.fail("bad-call", f"{child.type} takes {n} tensor inputs, but a Sequential passes one",
-                                    child.path, self.model.source.key_span(child.path),
-                                    "define it as its own layer and call it in forward with its inputs")
-                x = [self.apply_layer(child, x, depth + 1)]
+    def span_of(self, child: Child) -> Span:
+        return self.model.source.key_span(child.entry.path)
+
+    def apply_children(self, children: Sequence[Child], inputs: list[Tensor], depth: int) -> Tensor:
+        x = inputs
+        for child in children:
+            n = self.n_inputs(child)
+            if n != 1:
+                raise self.fail("bad-call", f"{child.block or child.type} takes {n} tensor inputs, but a Sequential "
+                                "passes one", child.entry.path, self.span_of(child),
+                                "define it as its own layer and call it in forward with its inputs")
+            x = [self.apply_layer(child, x, depth)]
+        return x[0]
+
+    def apply_layer(self, child: Child, inputs: list[Tensor], depth: int, options: dict[str, Any] | None = None
+                    ) -> Any:
+        self.spend()  # a Sequential called in a loop applies every child each time
+        qualified = self.instance.qualified(child.attr)
+        if child.type == SEQUENTIAL:
+            row = self.record(qualified, SEQUENTIAL, (), 0, depth)
+            out = self.apply_children(child.children, inputs, depth + 1)
             if row is not None:
-                row.output_shape = x[0].shape
-            return x[0]
-        kind = LAYERS[layer.type]
-        args = self.layer_args.get(layer.attr, layer.args)
+                row.output_shape = out.shape
+            return out
+        if child.type == ir.BLOCK:
+            return self.apply_block(child, inputs, depth, qualified)
+        layer = child.entry
+        kind = LAYERS[child.type]
+        args = self.layer_args.get(qualified, child.args)
         try:
-            out, inferred = kind.rule(args, inputs)
+            _check_in_place(args, inputs, child.type)
+            out, inferred = kind.rule({**args, **(options or {})}, inputs)
+            completed = {**child.args, **inferred}
+            kind.check(completed)  # the rules check it too; this keeps one that forgets from reaching torch
         except ShapeError as exc:
-            raise self.layer_failure(layer, exc, inputs) from None
-        completed = {**layer.args, **inferred}
-        self.layer_args[layer.attr] = completed
-        self.check_size(out, layer.path, self.model.source.key_span(layer.path))
-        self.record(layer.attr, layer.type, out.shape, kind.count(completed), depth)
+            raise self.layer_failure(child, exc, inputs) from None
+        self.caution(layer, kind.caution(completed, inputs))
+        outputs: tuple[Any, ...] = out if isinstance(out, tuple) else (out,)  # MultiheadAttention: (output, weights)
+        if child.type != "Identity":  # nn.Identity hands back its input itself
+            outputs = tuple(_computed(o) if isinstance(o, Tensor) else o for o in outputs)
+        self.layer_args[qualified] = completed
+        for item in outputs:
+            if isinstance(item, Tensor):
+                self.check_size(item, layer.path, self.span_of(child))
+        self.record(qualified, child.type, outputs[0].shape, kind.count(completed), depth)
+        return outputs if isinstance(out, tuple) else outputs[0]
+
+    def apply_block(self, child: Child, inputs: list[Tensor], depth: int, qualified: str) -> Tensor:
+        try:
+            instance = self.shared.elaborator.block_instance(child, inputs, self.instance)
+        except Refusal as exc:
+            self.diag.add(exc.diagnostic)
+            raise _Fail() from None
+        self.shared.instances[qualified] = instance
+        row = self.record(qualified, instance.definition.name, (), 0, depth)
+        inner = _Evaluator(instance, {}, self.shared, record=self.rows is not None, depth=depth + 1)
+        out = inner.run(inputs)
+        if out is None:
+            raise _Fail()
+        if row is not None:
+            row.output_shape = out.shape
         return out
 
-    def layer_failure(self, layer: ir.Layer, exc: ShapeError, inputs: list[Tensor]) -> _Fail:
+    def caution(self, layer: ir.Layer, exc: ShapeError | None) -> None:
+        """A warning for what fails only in training mode, the mode a module is built in: once per layer."""
+        if exc is None or layer.path in self.warned_sizes:
+            return
+        self.warned_sizes.add(layer.path)
+        self.diag.add(Diagnostic(exc.code, f"{exc.message}{self.where}", self.model.source.key_span(layer.path),
+                                 layer.path, exc.hint, "warning"))
+
+    def layer_failure(self, child: Child, exc: ShapeError, inputs: list[Tensor]) -> _Fail:
+        layer = child.entry
         source = self.model.source
         arg_path = (*layer.path, exc.arg) if exc.arg and exc.arg in layer.args else None
         span = source.key_span(arg_path) if arg_path else source.key_span(layer.path)
@@ -358,17 +598,43 @@ class _Evaluator:
             f"{exc.message} (input shape {detail})"
         return self.fail(exc.code, message, layer.path, span, exc.hint)
 
-    def record(self, path: str, kind: str, shape: tuple[Dim, ...], params: int, depth: int) -> Row | None:
+    def record(self, path: str, kind: str, shape: tuple[Dim, ...], params: int, depth: int,
+               step: bool = False) -> Row | None:
         if self.rows is None:
             return None
-        if path in self.recorded and not path.startswith("forward"):
+        if path in self.recorded and not step:
             kind, params = f"{kind} (shared)", 0  # a layer called again: its parameters are counted once
+            path = self.unique_call_path(path)
+        elif path in self.recorded:
+            path = self.unique_step_path(path)
         self.recorded.add(path)
         row = Row(path, kind, shape, params, depth)
         self.rows.append(row)
         return row
 
+    def unique_call_path(self, path: str) -> str:
+        """``relu#2``, ``relu#3``... for the second, third... call of one layer (ResNet calls relu twice)."""
+        counts = self.shared.step_rows
+        n = counts.get(path + "#", 1) + 1
+        counts[path + "#"] = n
+        return f"{path}#{n}"
+
+    def unique_step_path(self, path: str) -> str:
+        """``forward.0.1``, ``forward.0.2``... for the second, third... op row of one step.
+
+        One step (``pool(relu(conv(x)))``, a loop over a ParameterList) records
+        several rows; tools key rows by path, so each gets its own, numbered in
+        forward order: stable for the same spec.
+        """
+        counts = self.shared.step_rows
+        n = counts.get(path, 0) + 1
+        while f"{path}.{n}" in self.recorded:  # only when a layer's own path looks like a step's: rare, bounded
+            n += 1
+        counts[path] = n
+        return f"{path}.{n}"
+
     def check_size(self, out: Tensor, path: Path, span: Span) -> None:
+        self.check_rank(len(out.shape), path, span)  # every layer and op output passes here
         static = [d for d in out.shape if isinstance(d, int)]
         if static and math.prod(static) > INT64_MAX:
             raise self.fail("too-large", f"output {fmt_shape(out.shape)} holds more elements than a tensor can",
@@ -387,12 +653,23 @@ class _Evaluator:
         path = self.path_of(call)
         bound = self.bind(call, args, kwargs)
         try:
-            out = op.rule(bound)
+            _check_in_place(bound, [bound["input"]] if "input" in op.params else [], call.func)
+            if op.returns == "size":
+                return op.rule(bound)  # type: ignore[no-any-return]  # a size value, not a tensor
+            result = op.rule(bound)
         except ShapeError as exc:
             raise self.fail(exc.code, f"{call.func}: {exc.message}", path, call.span, exc.hint) from None
+        if isinstance(result, tuple):  # chunk, split: several tensors, unpacked by the step
+            for item in result:
+                self.check_size(item, path, call.span)
+            self.record(self.instance.qualified(format_path(path[len(self.model.path):])), call.func,
+                        result[0].shape if result else (), 0, self.depth, step=True)
+            return tuple(_computed(item) for item in result)  # type: ignore[return-value]
+        out = _computed(result)
         self.check_size(out, path, call.span)
-        self.record(format_path(path), call.func, out.shape, 0, 0)
-        return out  # type: ignore[no-any-return]
+        self.record(self.instance.qualified(format_path(path[len(self.model.path):])), call.func, out.shape, 0,
+                    self.depth, step=True)
+        return out
 
     def bind(self, call: ir.Call, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
         op = OPS[call.func]
@@ -444,8 +721,25 @@ class _Evaluator:
         return self.stmt_path
 
 
-def _param_tensor(item: ir.ParamTensor) -> Tensor:
-    return Tensor(item.shape, item.dtype or "float32")
+def param_shape(item: ir.ParamTensor, instance: Instance) -> tuple[int, ...]:
+    """A parameter's shape in one instance: a block's named sizes take that instance's values."""
+    return tuple(d if isinstance(d, int) else int(instance.env[d]) for d in item.shape)
+
+
+def _computed(out: Tensor) -> Tensor:
+    """An op's result is a new tensor, even where a rule hands back its input's description."""
+    return Tensor(out.shape, out.dtype) if out.leaf else out
+
+
+def _check_in_place(args: dict[str, Any], inputs: Sequence[Any], name: str) -> None:
+    """torch refuses an in-place op on a Parameter that requires grad (a leaf of the autograd graph)."""
+    if args.get("inplace") and any(isinstance(x, Tensor) and x.leaf for x in inputs):
+        raise ShapeError(f"{name} with inplace=True expects a computed tensor, found a Parameter that requires "
+                         "grad (torch refuses to change it in place)", "inplace", "bad-inplace",
+                         "drop inplace: true here")
+
+
+_NUMERIC_HINT = "declare the tensor with a numeric dtype (int64, float32...)"
 
 
 def _scalar_promote(tensor: Tensor, number: float) -> str:
@@ -479,28 +773,100 @@ def _describe(value: Any) -> str:
 # ---------------------------------------------------------------- after the forward
 
 
-def _complete_unused(model: ir.Model, layer_args: dict[str, dict[str, Any]], diag: Collector) -> None:
-    """Layers forward never reaches still need complete arguments to be built."""
-    for layer in model.walk_layers():
-        if layer.type == SEQUENTIAL or layer.attr in layer_args:
+def _complete_unused(shared: _Shared) -> None:
+    """Layers forward never reaches still need complete arguments to be built, and their constructors still
+    check those arguments: the layer's own argument checks run here instead.  A block child forward never
+    reaches is built from the arguments written at its use."""
+    pending = list(shared.instances.values())
+    seen: set[int] = set()
+    while pending:
+        instance = pending.pop()
+        if id(instance) in seen:
             continue
-        missing = [a.name for a in LAYERS[layer.type].args if a.inferred and a.name not in layer.args]
-        if missing:
-            diag.add(Diagnostic("cannot-infer", f"cannot infer {', '.join(missing)}: forward never passes a tensor "
-                                f"through this layer", model.source.key_span(layer.path), layer.path,
-                                f"write {missing[0]} explicitly, or use the layer in forward"))
-        layer_args[layer.attr] = dict(layer.args)
+        seen.add(id(instance))
+        for child in instance.walk():
+            qualified = instance.qualified(child.attr)
+            if child.type == ir.BLOCK:
+                inner = child.instance or _unreached_block(shared, instance, child, qualified)
+                if inner is not None:
+                    shared.instances.setdefault(qualified, inner)
+                    pending.append(inner)
+                continue
+            if child.type == SEQUENTIAL or qualified in shared.layer_args:
+                continue
+            _complete_layer(shared, instance, child, qualified)
 
 
-def _sizes(model: ir.Model, layer_args: dict[str, dict[str, Any]]) -> dict[str, int]:
+def _unreached_block(shared: _Shared, parent: Instance, child: Child, qualified: str) -> Instance | None:
+    assert child.block is not None
+    definition = shared.elaborator.program.blocks[child.block]
+    missing = [a.name for a in definition.block_args if a.required and a.name not in child.args]
+    if missing:
+        shared.diag.add(Diagnostic("cannot-infer", f"cannot infer {', '.join(missing)}: forward never passes a "
+                                   f"tensor through this block (in {qualified})",
+                                   parent.definition.source.key_span(child.entry.path), child.entry.path,
+                                   f"write {missing[0]} explicitly, or use the block in forward"))
+        return None
+    env = {a.name: a.default for a in definition.block_args} | child.args
+    try:
+        child.instance = shared.elaborator.instance(definition, env, qualified, parent.depth + 1)
+    except Refusal as exc:
+        shared.diag.add(exc.diagnostic)
+        return None
+    return child.instance
+
+
+def _complete_layer(shared: _Shared, instance: Instance, child: Child, qualified: str) -> None:
+    kind = LAYERS[child.type]
+    layer = child.entry
+    source = instance.definition.source
+    missing = [a.name for a in kind.args if a.inferred and child.args.get(a.name) is None]
+    if missing:
+        where = f" (in {instance.prefix})" if instance.prefix else ""
+        shared.diag.add(Diagnostic("cannot-infer", f"cannot infer {', '.join(missing)}: forward never passes a "
+                                   f"tensor through this layer{where}", source.key_span(layer.path), layer.path,
+                                   f"write {missing[0]} explicitly, or use the layer in forward"))
+    else:
+        try:
+            kind.check(child.args)
+        except ShapeError as exc:
+            arg_path = (*layer.path, exc.arg) if exc.arg and exc.arg in layer.args else layer.path
+            shared.diag.add(Diagnostic(exc.code, exc.message, source.key_span(arg_path), layer.path, exc.hint))
+    shared.layer_args[qualified] = dict(child.args)
+
+
+def _sizes(shared: _Shared) -> dict[str, int]:
     sizes: dict[str, int] = {}
-    for layer in model.walk_layers():
-        if layer.type != SEQUENTIAL:
-            sizes[layer.attr] = LAYERS[layer.type].count(layer_args[layer.attr])
-    for group in model.params:
-        for item in group.items:
-            sizes[item.attr] = math.prod(item.shape)
+    for instance in shared.instances.values():
+        for child in instance.walk():
+            if child.type in LAYERS:
+                qualified = instance.qualified(child.attr)
+                sizes[qualified] = LAYERS[child.type].count(shared.layer_args[qualified])
+        for group in instance.definition.params:
+            for item in group.items:
+                sizes[instance.qualified(item.attr)] = math.prod(param_shape(item, instance))
     return sizes
+
+
+def _container_totals(rows: list[Row], sizes: dict[str, int]) -> None:
+    """A Sequential's or a block's row shows the parameters of everything inside it."""
+    ordered = sorted(sizes)
+    for row in rows:
+        if row.params or row.type in LAYERS or "(shared)" in row.type or row.type in OPS:
+            continue
+        prefix = row.path + "."
+        start = _bisect_left(ordered, prefix)
+        total = 0
+        for key in ordered[start:]:
+            if not key.startswith(prefix):
+                break
+            total += sizes[key]
+        row.params = total
+
+
+def _bisect_left(items: list[str], key: str) -> int:
+    import bisect
+    return bisect.bisect_left(items, key)
 
 
 def _check_total(model: ir.Model, total: int, diag: Collector) -> None:

@@ -43,7 +43,10 @@ _YAML11_BOOL = {"yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", 
 _SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?")
 _LEADING_ZERO = re.compile(r"[-+]?0[0-9]+")
 _BINARY = re.compile(r"[-+]?0b[01_]+")
-_UNDERSCORED = re.compile(r"[-+]?[0-9][0-9_]*_[0-9_]*(\.[0-9_]*)?")  # 1_000: a number in YAML 1.1 only
+# 1_000: a number in YAML 1.1 only.  Written so the first "_" can be matched one way only: an
+# ambiguous "[0-9_]*_[0-9_]*" backtracks quadratically on "1____...x" (40 KB took 54 s).
+# Every scalar pattern here must stay free of such nested or adjacent ambiguous repetition.
+_UNDERSCORED = re.compile(r"[-+]?[0-9]+_[0-9_]*(\.[0-9_]*)?")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -56,11 +59,22 @@ class Source:
     data: Any
     spans: dict[Path, Span] = field(default_factory=dict)
     key_spans: dict[Path, Span] = field(default_factory=dict)
+    # The other files whose nodes this data holds (imported blocks, an extended spec): file -> text.
+    others: dict[str, str] = field(default_factory=dict)
 
     @cached_property
     def lines(self) -> list[str]:
         # cached: spans of forward steps look lines up once per syntax node
         return self.text.splitlines()
+
+    def lines_of(self, file: str) -> list[str]:
+        """The lines of ``file``: this spec's own, or those of a file it imported."""
+        if file == self.file or file not in self.others:
+            return self.lines
+        cache = self.__dict__.setdefault("_other_lines", {})
+        if file not in cache:
+            cache[file] = self.others[file].splitlines()
+        return cache[file]  # type: ignore[no-any-return]
 
     def span(self, path: Path) -> Span:
         """The span of the node at ``path``, or of its nearest ancestor."""
@@ -301,6 +315,16 @@ class _Builder:
         if not key.isprintable():
             raise self.fail(event, "bad-key", f"key {short_repr(key)} holds control or invisible characters",
                             "keys are names: letters, digits and '_'")
+        # A plain `on:` is {True: ...} to PyYAML and other YAML 1.1 readers, `true:` and `null:`
+        # to every reader: the same file would name another layer (or none) for them.
+        plain = isinstance(event, yaml.ScalarEvent) and not event.style
+        kind = ("read as a boolean by YAML 1.1 parsers such as PyYAML" if key in _YAML11_BOOL
+                else "a boolean in YAML" if key in _TRUE or key in _FALSE
+                else "null in YAML" if key in _NULL and key.isalpha()  # '~' is refused as a name anyway
+                else None)
+        if plain and kind is not None:
+            raise self.fail(event, "yaml-ambiguous", f"key '{key}' is {kind}, not a name",
+                            f"quote it ('{key}': ...) or rename it")
         if key in frame.container:
             raise self.fail(event, "duplicate-key", f"key '{key}' appears twice in this mapping",
                             f"YAML parsers silently keep the last '{key}'; remove one of them")

@@ -72,6 +72,8 @@ class OpExample:
     kwargs: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Input] = field(default_factory=lambda: {"x": Input((2, 3, 8, 8))})
     label: str = ""
+    # ops that return a tuple of tensors (chunk, split): how many; the probe unpacks them and returns the last
+    unpack: int = 0
 
     @property
     def id(self) -> str:
@@ -82,8 +84,11 @@ class OpExample:
         return f"{self.op}({', '.join(parts)})"
 
     def spec(self) -> str:
-        return (f"netspec: 1\nname: Probe\ninputs:\n{_inputs_yaml(self.inputs)}"
-                f"forward:\n  - {json.dumps('return ' + self.call())}\n")
+        head = f"netspec: 1\nname: Probe\ninputs:\n{_inputs_yaml(self.inputs)}forward:\n"
+        if self.unpack:
+            names = [f"p{i}" for i in range(self.unpack)]
+            return head + f"  - {json.dumps(', '.join(names) + ' = ' + self.call())}\n  - return {names[-1]}\n"
+        return head + f"  - {json.dumps('return ' + self.call())}\n"
 
 
 def _source(value: Any) -> str:
@@ -132,7 +137,7 @@ LAYER_EXAMPLES: list[LayerExample] = [
     # ---- affine
     L("Linear", {"out_features": 10}, (I((2, 784)),)),
     L("Linear", {"in_features": 8, "out_features": 4, "bias": False}, (I((2, 3, 8)),), "3d-written"),
-    L("Linear", {"out_features": 4}, (I((2, 8), "float64"),), "float64"),
+    # a float64 input into a Linear is refused: its weights are float32 (tests/hostile/value-dtype-linear-float64)
     L("Bilinear", {"out_features": 5}, (I((2, 3)), I((2, 4)))),
     L("Embedding", {"num_embeddings": 10, "embedding_dim": 3, "padding_idx": -1}, (I((2, 7), "int64"),)),
     L("Embedding", {"num_embeddings": 10, "embedding_dim": 3}, (I((7,), "int32"),), "int32"),
@@ -162,6 +167,17 @@ LAYER_EXAMPLES: list[LayerExample] = [
     L("Upsample", {"scale_factor": 2.0}), L("Upsample", {"scale_factor": 1.5, "mode": "bilinear"}, label="1.5"),
     L("Upsample", {"scale_factor": 0.3}, X1D, "0.3"),
     L("Upsample", {"size": [4, 5, 7], "mode": "trilinear", "align_corners": True}, X3D, "size"),
+    # ---- torchvision's classification models: activations, adaptive max pooling, more dropout
+    L("Hardswish"), L("Hardsigmoid", {"inplace": True}), L("ELU", {"alpha": 0.5, "inplace": True}),
+    L("SELU"), L("CELU", {"alpha": 2.0}), L("Mish"), L("Softplus", {"beta": 2.0, "threshold": 10.0}),
+    L("Softplus", inputs=(I((2, 3), "float64"),), label="float64"),
+    L("PReLU", {"num_parameters": 3}), L("PReLU", {"init": 0.1}, (I((4,)),), label="shared-1d"),
+    L("Hardtanh", {"min_val": -2.0, "max_val": 2.0}), L("Hardtanh", inputs=(I((2, 5), "int64"),), label="int64"),
+    L("AdaptiveMaxPool1d", {"output_size": 5}, X1D), L("AdaptiveMaxPool1d", {"output_size": [7]}, (I((3, 16)),),
+                                                       "unbatched-list"),
+    L("AdaptiveMaxPool2d", {"output_size": [None, 3]}), L("AdaptiveMaxPool2d", {"output_size": 1}, label="global"),
+    L("AdaptiveMaxPool3d", {"output_size": [2, None, 1]}, X3D),
+    L("Dropout2d", {"p": 0.2}), L("AlphaDropout", {"p": 0.1}, (I((2, 7)),)),
 ]
 
 O = OpExample  # noqa: E741 - short, for a table
@@ -195,6 +211,22 @@ OP_EXAMPLES: list[OpExample] = [
     O("matmul", (x, y), inputs={"x": I((3,)), "y": I((3,))}, label="dot"),
     O("dropout", (x,), {"p": 0.1}),
     O("corr2d", (x, y), inputs={"x": I((6, 8)), "y": I((1, 2))}),
+    # ---- torchvision's classification models
+    O("hardswish", (x,)), O("hardsigmoid", (x,), {"inplace": True}), O("elu", (x, 0.5)), O("selu", (x,)),
+    O("celu", (x,), {"alpha": 2.0}), O("mish", (x,)), O("softplus", (x, 2.0, 10.0)),
+    O("hardtanh", (x, -0.5, 0.5)), O("hardtanh", (x,), inputs={"x": I((2, 3), "int32")}, label="int32"),
+    O("adaptive_max_pool1d", (x, 4), inputs={"x": I((2, 3, 9))}), O("adaptive_max_pool2d", (x, [None, 2])),
+    O("adaptive_max_pool3d", (x, 1), inputs={"x": I((1, 2, 4, 6, 6))}),
+    O("dropout2d", (x,), {"p": 0.1}), O("alpha_dropout", (x, 0.2), inputs={"x": I((2, 7))}),
+    O("chunk", (x, 2, 1), unpack=2), O("chunk", (x, 4), {"dim": -1}, inputs={"x": I((2, 5))}, unpack=3,
+                                        label="fewer-than-chunks"),
+    O("split", (x, 3, 1), inputs={"x": I((2, 8, 4))}, unpack=3),
+    O("split", (x, [1, 2]), {"dim": 1}, label="sections", unpack=2),
+    O("narrow", (x, 1, 1, 2)), O("narrow", (x, -1, -3, 3), label="negative-start"),
+    O("stochastic_depth", (x, 0.2, "row")),
+    O("select", (x, 1, 0)), O("select", (x, -1, -2), label="negative"),
+    O("expand", (x, [2, -1, 5]), inputs={"x": I((1, 3, 1))}),
+    O("expand", (x, [4, 2, 3, 8]), inputs={"x": I((2, 3, 1))}, label="new-leading-dim"),
 ]
 
 # PyTorch refuses each of these; netspec must refuse them too.
@@ -233,6 +265,14 @@ REFUSED_LAYER_EXAMPLES: list[LayerExample] = [
     L("Softmax", {"dim": 4}, label="dim"),
     L("GELU", inputs=(I((2, 3), "int64"),), label="int"),
     L("Dropout", inputs=(I((2, 3), "int64"),), label="int"),
+    L("Hardtanh", {"min_val": 1.0, "max_val": 1.0}, label="empty-range"),
+    L("CELU", {"alpha": 0.0}, label="alpha-zero"),
+    L("Hardswish", inputs=(I((2, 3), "int64"),), label="int"),
+    L("PReLU", {"num_parameters": 4}, label="channels"),
+    L("PReLU", {"num_parameters": 3}, (I(()),), "scalar"),
+    L("AdaptiveMaxPool2d", {"output_size": 2}, (I((2, 3, 4), "int64"),), "int"),
+    L("AdaptiveMaxPool2d", {"output_size": 2}, (I((4, 4)),), "rank"),
+    L("AdaptiveMaxPool1d", {"output_size": 2}, (I((2, 0, 4)),), "empty-channels"),
 ]
 
 REFUSED_OP_EXAMPLES: list[OpExample] = [
@@ -251,4 +291,11 @@ REFUSED_OP_EXAMPLES: list[OpExample] = [
     O("max_pool2d", (x, 2), {"padding": 2}, label="padding"),
     O("adaptive_avg_pool1d", (x, 2), inputs={"x": I((5,))}, label="rank"),
     O("corr2d", (x, y), inputs={"x": I((2, 2)), "y": I((3, 1))}, label="kernel-too-big"),
+    O("hardtanh", (x, 1.0, -1.0), label="min-over-max"),
+    O("elu", (x,), inputs={"x": I((2, 3), "int64")}, label="int"),
+    O("chunk", (x, 2), inputs={"x": I(())}, label="scalar"),
+    O("split", (x, [2, 2], 1), label="sections-sum"),
+    O("split", (x, 0, 1), label="size-zero"),
+    O("narrow", (x, 2, 6, 3), label="past-the-end"),
+    O("narrow", (x, 2, -9, 1), label="start-out-of-range"),
 ]

@@ -135,9 +135,9 @@ def test_summary_json_contract() -> None:
         "total_params": 784 * 256 + 256 + 256 * 10 + 10,
         "trainable_params": 784 * 256 + 256 + 256 * 10 + 10,
         "layers": [
-            {"path": "hidden", "type": "Linear", "output_shape": ["N", 256], "params": 784 * 256 + 256},
-            {"path": "act", "type": "ReLU", "output_shape": ["N", 256], "params": 0},
-            {"path": "output", "type": "Linear", "output_shape": ["N", 10], "params": 256 * 10 + 10},
+            {"path": "hidden", "type": "Linear", "output_shape": ["N", 256], "params": 784 * 256 + 256, "depth": 0},
+            {"path": "act", "type": "ReLU", "output_shape": ["N", 256], "params": 0, "depth": 0},
+            {"path": "output", "type": "Linear", "output_shape": ["N", 10], "params": 256 * 10 + 10, "depth": 0},
         ],
     }
 
@@ -170,3 +170,194 @@ def test_console_script_runs_without_importing_torch() -> None:
     done = subprocess.run([sys.executable, "-m", "netspec.cli", "validate", str(SPECS_DIR / "alexnet.yaml")],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+# ---------------------------------------------------------------- stdin, shipped names, machine formats
+
+
+def _run_in(cwd: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None):
+    """The CLI from another directory, as a user runs it: ``specs/`` there is not the repository's."""
+    import os
+
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(main, list(args), input=input, env=env)
+    finally:
+        os.chdir(old)
+
+
+def test_dash_reads_the_spec_from_stdin_on_every_command() -> None:
+    text = (SPECS_DIR / "lenet.yaml").read_text()
+    assert CliRunner().invoke(main, ["validate", "-"], input=text).stdout == "<stdin>: ok (LeNet, 61,706 params)\n"
+    assert CliRunner().invoke(main, ["summary", "-"], input=text).stdout.startswith("LeNet\n")
+    compiled = CliRunner().invoke(main, ["compile", "-"], input=text)
+    assert compiled.exit_code == 0 and "class LeNet(nn.Module):" in compiled.stdout
+    as_json = CliRunner().invoke(main, ["validate", "--format", "json", "-"], input=text)
+    assert json.loads(as_json.stdout)["specs"][0]["file"] == "<stdin>"
+
+
+def test_stdin_diagnostics_show_the_line_and_caret() -> None:
+    result = CliRunner().invoke(main, ["validate", "-"], input=BAD_LENET.lstrip("\n"))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:3] == [
+        "<stdin>:8:23: error[shape-mismatch] layers.fc1: expects 256 input features, gets 400 (input shape (N, 400))",
+        "     8 |   fc1: {type: Linear, in_features: 256, out_features: 120}",
+        "       |                       ^",
+    ]
+
+
+def test_shipped_names_work_from_any_directory(tmp_path: Path) -> None:
+    assert _run_in(tmp_path, "summary", "lenet").stdout.startswith("LeNet\n")
+    result = _run_in(tmp_path, "compile", "specs/alexnet.yaml")
+    assert result.exit_code == 0 and "class AlexNet(nn.Module):" in result.stdout
+    result = _run_in(tmp_path, "validate", "lenett")
+    assert result.exit_code == 1
+    assert "  hint: did you mean 'lenet'? shipped specs: alexnet, " in result.stderr
+
+
+def test_a_directory_and_a_missing_file_both_exit_1(tmp_path: Path) -> None:
+    for command in ("validate", "summary", "compile"):
+        for spec in (tmp_path, tmp_path / "missing.yaml"):
+            result = run(command, str(spec))
+            assert result.exit_code == 1, (command, spec, result.output)
+            assert "error[file-unreadable]" in result.stderr
+            assert "Traceback" not in result.output
+
+
+def test_validate_json_reports_valid_and_invalid_specs_on_stdout(write_spec) -> None:
+    bad = write_spec(BAD_LENET, "bad.yaml")
+    result = run("validate", "--format", "json", str(SPECS_DIR / "mlp.yaml"), str(bad))
+    assert result.exit_code == 1
+    assert result.stderr == ""
+    data = json.loads(result.stdout)
+    assert (data["valid"], data["errors"], data["warnings"]) == (False, 1, 0)
+    ok, refused = data["specs"]
+    assert (ok["valid"], ok["name"], ok["total_params"], ok["diagnostics"]) == (True, "MLP", 203_530, [])
+    assert refused["valid"] is False
+    assert refused["diagnostics"] == [{
+        "file": str(bad), "line": 8, "column": 23, "severity": "error", "code": "shape-mismatch",
+        "path": "layers.fc1", "message": "expects 256 input features, gets 400 (input shape (N, 400))",
+        "hint": "set in_features: 400 or remove it to have it inferred"}]
+    assert json.loads(run("validate", "--json", str(bad)).stdout) == json.loads(
+        run("validate", "--format", "json", str(bad)).stdout)
+
+
+def _sarif_validator():
+    import jsonschema
+
+    schema = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+
+
+def test_validate_sarif_matches_the_sarif_schema_and_points_at_the_line(write_spec, tmp_path: Path) -> None:
+    bad = write_spec(BAD_LENET, "bad.yaml")
+    result = _run_in(tmp_path, "validate", "--format", "sarif", "bad.yaml", "lenet", "missing.yaml")
+    assert result.exit_code == 1
+    log = json.loads(result.stdout)
+    _sarif_validator().validate(log)
+    assert log["version"] == "2.1.0"
+    results = log["runs"][0]["results"]
+    first = results[0]
+    assert first["ruleId"] == "shape-mismatch" and first["level"] == "error"
+    assert first["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "bad.yaml"}, "region": {"startLine": 8, "startColumn": 23}}
+    assert "hint: set in_features: 400" in first["message"]["text"]
+    assert first["properties"]["hint"] == "set in_features: 400 or remove it to have it inferred"
+    assert results[1]["ruleId"] == "file-unreadable"
+    assert "region" not in results[1]["locations"][0]["physicalLocation"]  # the file as a whole
+    rules = log["runs"][0]["tool"]["driver"]["rules"]
+    assert [rules[r["ruleIndex"]]["id"] for r in results] == [r["ruleId"] for r in results]
+    assert bad.exists()
+
+
+def test_sarif_of_valid_specs_and_stdin_matches_the_schema() -> None:
+    clean = run("validate", "--format", "sarif", str(SPECS_DIR / "lenet.yaml"))
+    assert clean.exit_code == 0
+    _sarif_validator().validate(json.loads(clean.stdout))
+    piped = CliRunner().invoke(main, ["validate", "--format", "sarif", "-"], input="netspec: 2\n")
+    assert piped.exit_code == 1
+    log = json.loads(piped.stdout)
+    _sarif_validator().validate(log)
+    assert log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
+        "%3Cstdin%3E"
+
+
+def test_summary_json_of_a_refused_spec_is_still_json(write_spec) -> None:
+    bad = write_spec(BAD_LENET, "bad.yaml")
+    result = run("summary", "--json", str(bad))
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["valid"] is False and data["specs"][0]["diagnostics"][0]["code"] == "shape-mismatch"
+    assert "error[shape-mismatch]" in result.stderr  # people still read it on the terminal
+
+
+def test_layers_json_lists_the_registry() -> None:
+    data = json.loads(run("layers", "--json").stdout)
+    assert {entry["name"] for entry in data["layers"]} == {*netspec.ops.LAYERS, "Sequential"}
+    assert {entry["name"] for entry in data["ops"]} == set(netspec.ops.OPS)
+    linear = next(entry for entry in data["layers"] if entry["name"] == "Linear")
+    assert {"name": "in_features", "required": False, "inferred": True} in linear["args"]
+
+
+def test_list_shows_every_shipped_spec_one_line_each() -> None:
+    result = run("list")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "MODEL", "PARAMS", "INPUT", "OUTPUT"]
+    assert len(lines) == 1 + len(netspec.list_specs())
+    assert any(line.split() == ["lenet", "LeNet", "61,706", "x", "(N,", "1,", "32,", "32)", "(N,", "10)"]
+               for line in lines)
+    assert any(line.split()[:3] == ["zoo/resnet50", "ResNet", "25,557,032"] for line in lines)
+    data = json.loads(run("list", "--json").stdout)
+    assert [row["name"] for row in data] == netspec.list_specs()
+    alexnet = next(row for row in data if row["name"] == "alexnet")
+    assert alexnet == {"name": "alexnet", "model": "AlexNet", "total_params": 46_764_746,
+                       "inputs": {"img": ["N", 1, 224, 224]}, "output_shape": ["N", 10]}
+
+
+# ---------------------------------------------------------------- colour, help, completion
+
+
+def _bad_validate(write_spec, env: dict[str, str]):
+    return CliRunner().invoke(main, ["validate", str(write_spec(BAD_LENET, "bad.yaml"))], env=env)
+
+
+def test_no_colour_when_piped(write_spec) -> None:
+    assert "\x1b[" not in _bad_validate(write_spec, {"NO_COLOR": "", "FORCE_COLOR": ""}).stderr
+
+
+def test_colour_on_a_terminal_marks_severity_caret_and_hint(write_spec) -> None:
+    result = _bad_validate(write_spec, {"FORCE_COLOR": "1", "NO_COLOR": ""})
+    lines = result.stderr.splitlines()
+    assert "\x1b[31m\x1b[1merror[shape-mismatch]\x1b[0m" in lines[0]
+    assert lines[2].endswith("\x1b[32m\x1b[1m^\x1b[0m")
+    assert lines[3].startswith("  \x1b[36m\x1b[1mhint:\x1b[0m set in_features")
+
+
+def test_no_color_wins(write_spec) -> None:
+    assert "\x1b[" not in _bad_validate(write_spec, {"FORCE_COLOR": "1", "NO_COLOR": "1"}).stderr
+
+
+def test_a_terminal_gets_colour_by_default_and_no_color_still_wins(write_spec) -> None:
+    path = str(write_spec(BAD_LENET, "bad.yaml"))
+    # color=True: the runner behaves as a terminal does (click keeps styles it would strip from a pipe)
+    terminal = CliRunner().invoke(main, ["validate", path], env={"FORCE_COLOR": "", "NO_COLOR": ""}, color=True)
+    assert "\x1b[31m" in terminal.stderr
+    muted = CliRunner().invoke(main, ["validate", path], env={"FORCE_COLOR": "", "NO_COLOR": "1"}, color=True)
+    assert "\x1b[" not in muted.stderr
+
+
+def test_every_command_help_shows_an_example() -> None:
+    for command in main.commands:
+        result = run(command, "--help")
+        assert result.exit_code == 0
+        assert "Example" in result.stdout, command
+    assert "_NETSPEC_COMPLETE=bash_source netspec" in run("--help").stdout
+
+
+def test_completion_offers_shipped_names() -> None:
+    result = CliRunner().invoke(main, [], env={"_NETSPEC_COMPLETE": "bash_complete", "COMP_WORDS": "netspec summary le",
+                                               "COMP_CWORD": "2"}, prog_name="netspec")
+    assert "plain,lenet" in result.stdout.splitlines()
+    assert "plain,lenet_expr" in result.stdout.splitlines()

@@ -125,7 +125,7 @@ def test_repeated_loads_skip_parse_and_codegen(monkeypatch: pytest.MonkeyPatch) 
 
     counting(source, "load_text", "parse")
     counting(codegen, "generate", "codegen")
-    api._compile_text.cache_clear()
+    api.cache_clear()
     path = SPECS_DIR / "lenet.yaml"
     first = netspec.load(path, device="meta")
     second = netspec.load(path, device="meta")
@@ -138,7 +138,7 @@ def test_repeated_loads_skip_parse_and_codegen(monkeypatch: pytest.MonkeyPatch) 
 def test_the_class_cache_is_keyed_by_the_generated_source(tmp_path: Path) -> None:
     text = (SPECS_DIR / "lenet.yaml").read_text()
     one = netspec.build_class(SPECS_DIR / "lenet.yaml")
-    api._compile_text.cache_clear()  # a fresh compile of the same text makes the same source...
+    api.cache_clear()  # a fresh compile of the same text makes the same source...
     assert netspec.build_class(SPECS_DIR / "lenet.yaml") is one  # ...and so the same class
     wider = tmp_path / "lenet.yaml"  # same file name and class name, different model
     wider.write_text(text.replace("out_features: 120", "out_features: 128"))
@@ -187,7 +187,7 @@ def _plain(value: object) -> object:
 
 BROKEN = [
     "layers:\n  conv: {type: Conv2d, out_channels: 6, kernal_size: 5}\n",  # a typo in a known layer's key
-    "layers:\n  conv: {type: Conv2D, out_channels: 6, kernel_size: 5}\n",  # an unknown layer type
+    "layers:\n  seq: {type: Sequential, layers: 5}\n",  # a Sequential without children (an unknown type is resolve's)
     "layers:\n  seq: [ReLU, {type: Linear, out_features: -1}]\n",  # a bad value inside a Sequential
     "layers:\n  fc: {type: Linear, out_features: 4}\nforward:\n  - fc\n  - max_pool2d: {kernal_size: 2}\n",
     "layers:\n  fc: {type: Linear, out_features: 4}\nforward:\n  - fc\n  - maxpool2d: 2\n",  # an unknown op
@@ -225,7 +225,7 @@ def _seconds_per_layer(layers: int) -> float:
     text = _deep(layers)
     best = float("inf")
     for _ in range(3):
-        api._compile_text.cache_clear()
+        api.cache_clear()
         start = time.process_time()
         api.compile_string(text, f"deep{layers}.yaml")
         best = min(best, time.process_time() - start)
@@ -234,8 +234,10 @@ def _seconds_per_layer(layers: int) -> float:
 
 def test_cost_is_linear_in_spec_size() -> None:
     # 1k vs 8k layers (inside the default limits); benchmarks/scale.py shows 1k/10k/100k.
-    # Generous: a quadratic step would make the ratio ~8; noise on a busy CI box stays well under 2.5.
+    # CPU time, best of three, so other processes on a busy machine do not count. Generous bounds:
+    # a quadratic step makes the ratio ~8 and 8,000 layers take minutes; a linear one stays near 1
+    # and a few seconds, so neither bound fails for noise.
     _seconds_per_layer(1000)  # warm up
     small, large = _seconds_per_layer(1000), _seconds_per_layer(8000)
-    assert large / small < 2.5, (small, large)
-    assert large * 8000 < 5.0  # 8,000 layers through every pure stage in seconds, not minutes
+    assert large / small < 4.0, (small, large)
+    assert large * 8000 < 20.0  # 8,000 layers through every pure stage in seconds, not minutes

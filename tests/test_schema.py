@@ -36,7 +36,6 @@ def test_jsonschema_accepts_every_shipped_spec(path) -> None:
 @pytest.mark.parametrize("data", [
     {"netspec": 1, "name": "M", "inputs": {"x": [1, 4]}, "layers": {"fc": {"type": "Linear", "out_feature": 4}}},
     {"netspec": 1, "name": "M", "inputs": {"x": [1, 4]}, "layers": {"fc": {"type": "Linear", "out_features": True}}},
-    {"netspec": 1, "name": "M", "inputs": {"x": [1, 4]}, "layers": {"fc": {"type": "Lineer", "out_features": 4}}},
     {"netspec": 1, "name": "M", "inputs": {"x": [1, 4]}, "layers": {"d": {"type": "Dropout", "p": 1.5}}},
     {"netspec": 1, "name": "M", "inputs": {"x": [1, 4]}, "extra": 1},
     {"netspec": 1, "name": "1M", "inputs": {"x": [1, 4]}},
@@ -49,7 +48,18 @@ def test_schema_and_models_refuse_the_same_specs(data, write_spec) -> None:
         netspec.validate(path)
 
 
+def test_a_misspelt_layer_type_is_refused_by_netspec(write_spec) -> None:
+    # The JSON Schema takes any other name for a block's (blocks are the spec's own), so netspec refuses it.
+    data = {"netspec": 1, "name": "M", "inputs": {"x": [1, 4]}, "layers": {"fc": {"type": "Lineer", "out_features": 4}}}
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.validate(write_spec(yaml.safe_dump(data)))
+    (diagnostic,) = info.value.errors
+    assert (diagnostic.code, diagnostic.hint) == ("unknown-layer", "did you mean 'Linear'?")
+
+
 def test_every_layer_type_is_in_the_schema() -> None:
-    text = SCHEMA_FILE.read_text()
-    for name in netspec.ops.LAYERS:
-        assert f'"const": "{name}"' in text or f'"{name}"' in text
+    # each layer type is a definition whose `type` property is that constant
+    definitions = json.loads(SCHEMA_FILE.read_text())["$defs"].values()
+    types = {d.get("properties", {}).get("type", {}).get("const") for d in definitions}
+    missing = [name for name in netspec.ops.LAYERS if name not in types]
+    assert not missing, missing

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
@@ -37,8 +36,11 @@ from torch import nn
 
 import netspec
 from netspec.api import Compiled
+from netspec.build import make_class
 from netspec.errors import SpecError
 from netspec.ops import LAYERS, OPS, ShapeError, Tensor, broadcast
+from tests.chains import Unevaluable
+from tests.chains import evaluate as evaluate_text
 
 RAISES = "raises"
 Outcome = Any  # (shape, dtype) when the call succeeds, RAISES when it refuses
@@ -169,9 +171,7 @@ def torch_layer(name: str, args: dict[str, Any], shapes: Sequence[Sequence[int]]
     """Build nn.<name> from the written args plus what netspec would infer, and run it."""
 
     def run() -> torch.Tensor:
-        mod = module(name, {**(infer or {}), **args}, device)
-        if dtype.startswith(("float", "bfloat")):
-            mod.to(getattr(torch, dtype))  # netspec builds the model in its input's dtype (load(dtype=...))
+        mod = module(name, {**(infer or {}), **args}, device)  # float32 weights, as a built module has them
         mod.eval()
         return mod(*(make(s, device, dtype) for s in shapes))  # type: ignore[no-any-return]
 
@@ -500,7 +500,7 @@ def test_mean_sum_match_torch(shape: list[int], dim: Any, keepdim: bool, dtype: 
 
 @cases(200)
 @given(shapes_of_rank(0, 4, 3), st.integers(-5, 4), st.integers(-5, 4),
-       st.lists(st.integers(-5, 4), min_size=1, max_size=5), st.sampled_from([None, -5, -2, -1, 0, 1, 3, 4]))
+       st.lists(st.integers(-5, 4), min_size=0, max_size=5), st.sampled_from([None, -5, -2, -1, 0, 1, 3, 4]))
 def test_dim_ops_match_torch(shape: list[int], d0: int, d1: int, dims: list[int], squeeze_dim: int | None) -> None:
     x = Tensor(tuple(shape))
     t = make(shape, "meta")
@@ -681,15 +681,12 @@ def test_seed_comp_conv2d(args: dict[str, Any], expected: tuple[int, int]) -> No
 
 
 def evaluate(dim: int | str, symbol: str, value: int) -> int | None:
-    """A symbolic dim evaluated at ``symbol=value``; None when it uses a form we do not evaluate."""
+    """A symbolic dim evaluated at ``symbol=value`` (an ast walk, no eval); None for an opaque shortened symbol."""
     if isinstance(dim, int):
         return dim
-    if not re.fullmatch(r"[\w+\-*/() .,]+", dim):
-        return None
-    names = {"__builtins__": {}, "floor": math.floor, "ceil": math.ceil, "min": min}
     try:
-        return int(eval(dim, names, {symbol: value}))  # netspec's own dim text, in a test
-    except NameError:  # an expression too long to print became an opaque symbol
+        return int(evaluate_text(dim, {symbol: value}))
+    except Unevaluable:
         return None
 
 
@@ -786,3 +783,75 @@ def test_symbolic_dims_through_shape_ops(case: tuple[Callable[[list[Any]], Tenso
     for got, want in zip(values, concrete.shape, strict=True):
         assert got is None or got == want, f"{kind} on {symbolic}: {out.shape} at N={shape[where]} is {values}, " \
                                            f"concrete {concrete.shape}"
+
+
+# ---------------------------------------------------------------- issue 8, section 4: agreeing with torch exactly
+
+
+def run_generated(text: str, x: torch.Tensor) -> torch.Tensor:
+    compiled = netspec.compile_string(text)
+    module = make_class(compiled.source_code, compiled.name)()
+    assert compiled.inference.output.shape == tuple(module(x).shape)
+    return module(x)
+
+
+@pytest.mark.parametrize(("step", "shape", "method"), [
+    ("x.reshape(-1)", [2, 3], lambda t: t.reshape(-1)),
+    ("x.reshape(6)", [2, 3], lambda t: t.reshape(6)),
+    ("x.permute(0)", [5], lambda t: t.permute(0)),
+    ("x.permute(-1)", [5], lambda t: t.permute(-1)),
+    ("x.reshape(-1, 3)", [6], lambda t: t.reshape(-1, 3)),
+    ("x.reshape([3, 2])", [6], lambda t: t.reshape([3, 2])),
+])
+def test_a_tensor_method_takes_sizes_one_by_one(step: str, shape: list[int],
+                                                method: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """x.reshape(-1) is x.reshape((-1,)): a single int is one size, as Tensor.reshape(*shape) takes it."""
+    x = torch.randn(shape)
+    text = one_layer_spec({}, shape, f"return {step}")
+    assert torch.equal(run_generated(text, x), method(x))
+
+
+def test_permute_of_a_scalar_takes_no_dims() -> None:
+    x = torch.tensor(3.0)
+    for forward in ("permute: []", "return x.permute([])"):
+        text = f"netspec: 1\nname: P\ninputs:\n  x: []\nforward:\n  - {forward}\n"
+        assert run_generated(text, x).shape == torch.permute(x, ()).shape == ()
+    with pytest.raises(SpecError, match="not a permutation of 1 dims"):
+        netspec.compile_string("netspec: 1\nname: P\ninputs:\n  x: [3]\nforward:\n  - permute: []\n")
+
+
+def test_reshape_of_one_element_to_no_dims() -> None:
+    x = torch.randn(1, 1)
+    assert run_generated("netspec: 1\nname: R\ninputs:\n  x: [1, 1]\nforward:\n  - reshape: []\n", x).shape == ()
+
+
+DELIBERATE_CASES = {
+    # torch gives a (1, 0, 13) tensor here; an empty output is a mistake in the spec
+    "transposed-conv-empty": ({"type": "ConvTranspose2d", "out_channels": 1, "kernel_size": 4, "padding": [2, 0]},
+                              [3, 1, 10], lambda: nn.ConvTranspose2d(3, 1, 4, padding=(2, 0))),
+    # torch never reads num_channels without affine weights; netspec refuses a count that is wrong
+    "groupnorm-no-affine": ({"type": "GroupNorm", "num_groups": 1, "num_channels": 8, "affine": False},
+                            [2, 3, 8], lambda: nn.GroupNorm(1, 8, affine=False)),
+    "batchnorm-stateless": ({"type": "BatchNorm2d", "num_features": 7, "affine": False,
+                             "track_running_stats": False}, [2, 4, 3, 3],
+                            lambda: nn.BatchNorm2d(7, affine=False, track_running_stats=False)),
+}
+
+
+@pytest.mark.parametrize("case", DELIBERATE_CASES)
+def test_deliberate_checks_say_so(case: str) -> None:
+    """Where netspec is stricter than torch on purpose, torch runs the layer and netspec's message says why."""
+    layer, shape, build = DELIBERATE_CASES[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert build().eval()(torch.randn(shape)) is not None
+    with pytest.raises(SpecError, match="netspec refuses this deliberately"):
+        netspec.compile_string(one_layer_spec(layer, shape))
+
+
+def test_a_mismatch_torch_refuses_too_is_not_called_deliberate() -> None:
+    text = one_layer_spec({"type": "GroupNorm", "num_groups": 1, "num_channels": 8}, [2, 3, 8])
+    with pytest.raises(SpecError) as info:
+        netspec.compile_string(text)
+    assert "expects 8 channels, gets 3" in str(info.value)
+    assert "deliberately" not in str(info.value)

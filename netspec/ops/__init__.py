@@ -5,7 +5,7 @@ registry is the single list the schema, shape inference, code generation,
 the docs and the test matrix are drawn from.
 """
 
-from . import activation, conv, linear, norm, pool, tensor  # noqa: F401  (each registers its entries)
+from . import activation, attention, conv, linear, norm, pool, tensor  # noqa: F401  (each registers its entries)
 from ._core import (
     REGISTRY,
     REQUIRED,

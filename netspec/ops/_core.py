@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -37,6 +38,12 @@ def size_n(n: int, item: Any = PosInt) -> Any:
 
 
 REQUIRED: Any = object()
+
+
+class SymSize(str):
+    """A symbolic size read off a tensor in forward (``n = x.size(0)`` on an ``(N, ...)`` input)."""
+
+    __slots__ = ()
 
 
 class ShapeError(Exception):
@@ -71,6 +78,8 @@ class Tensor:
 
     shape: Shape
     dtype: str = "float32"
+    # A Parameter that requires grad, as forward sees it before any op: torch refuses in-place ops on it.
+    leaf: bool = False
 
     @property
     def rank(self) -> int:
@@ -83,6 +92,8 @@ class Tensor:
 
 LayerRule = Callable[[dict[str, Any], Sequence[Tensor]], tuple[Tensor, dict[str, Any]]]
 ParamRule = Callable[[dict[str, Any]], int]
+ArgCheck = Callable[[dict[str, Any]], None]
+InputWarning = Callable[[dict[str, Any], Sequence[Tensor]], ShapeError | None]
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,12 @@ class LayerType:
     ``rule`` gets the written arguments and the input tensors, and returns the
     output tensor plus the arguments it inferred; ``count`` gets the complete
     arguments and returns the parameter count.
+
+    ``check`` holds the constraints on the arguments alone (torch's constructor
+    checks): it raises :class:`ShapeError` and runs for every layer, forward
+    reaching it or not, with the complete arguments.  ``caution`` returns a
+    problem that only bites in training mode (a freshly built module trains),
+    reported as a warning.
     """
 
     name: str
@@ -103,6 +120,11 @@ class LayerType:
     positional: int = 0  # how many leading args the generated call passes positionally
     n_inputs: int = 1
     summary: str = ""
+    check: ArgCheck = lambda args: None
+    caution: InputWarning = lambda args, inputs: None
+    # Keyword arguments forward may pass when it calls the layer (MultiheadAttention's need_weights);
+    # the rule sees each as "__name__" among the arguments.
+    call_args: tuple[Arg, ...] = ()
 
     @property
     def bare_ok(self) -> bool:
@@ -134,6 +156,8 @@ class Op:
     extra: tuple[tuple[str, str], ...] = ()
     summary: str = ""
     helper: str | None = None  # a module-level function the generated code must define
+    keyword_only: tuple[str, ...] = ()  # args torch takes by keyword only: generated calls always name them
+    returns: str = "tensor"  # "tensor", or "size": a size read off a tensor (an int, or a symbol such as N)
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -191,6 +215,19 @@ def dim_floordiv(d: Dim, s: int) -> Dim:
     return d if s == 1 else symbol(f"{paren(d)}//{s}")
 
 
+def dim_broadcast(a: Dim, b: Dim) -> Dim:
+    """The size two broadcast dims give, at least one symbolic: each is 1 or equal to the other.
+
+    A number other than 1 is the answer (the symbol must be 1 or that number); for two symbols
+    it is the larger, ``max(H, H-1)``: ``H-1`` alone would be wrong when it is the 1 (sizes >= 1).
+    """
+    if isinstance(a, int):
+        return a if a != 1 else b
+    if isinstance(b, int):
+        return b if b != 1 else a
+    return a if a == b else symbol(f"max({a}, {b})")
+
+
 def product(dims: Sequence[Dim]) -> Dim:
     static = math.prod(d for d in dims if isinstance(d, int))
     result: Dim = static
@@ -228,6 +265,20 @@ def check_rank(x: Tensor, ranks: Sequence[int], layer: str) -> None:
 def check_float(x: Tensor, layer: str) -> None:
     if not x.is_float:
         raise ShapeError(f"{layer} expects a floating-point input, found {x.dtype}", code="dtype-mismatch")
+
+
+# The dtype of every layer's weights unless the module is built otherwise (load(dtype=...)).
+MODULE_DTYPE = "float32"
+
+
+def check_weight_dtype(x: Tensor, layer: str, mixed_ok: bool = False) -> None:
+    """Layers do not promote their input to their weights' dtype.  ``mixed_ok``: norms also take float16 and
+    bfloat16 inputs with float32 weights (computing in float32), but never float64."""
+    if x.dtype == MODULE_DTYPE or (mixed_ok and x.dtype in ("float16", "bfloat16")):
+        return
+    raise ShapeError(f"{layer} has {MODULE_DTYPE} weights and expects a {MODULE_DTYPE} input, found {x.dtype}",
+                     code="dtype-mismatch",
+                     hint=f"declare the input as {MODULE_DTYPE} and convert the tensor before the call")
 
 
 def check_inferred(args: dict[str, Any], name: str, found: Dim, what: str) -> dict[str, Any]:
@@ -276,7 +327,7 @@ def broadcast(a: Shape, b: Shape) -> Shape:
         elif x == 1:
             out.append(y)
         elif isinstance(x, str) or isinstance(y, str):
-            out.append(x if isinstance(x, int) else y)
+            out.append(dim_broadcast(x, y))
         else:
             raise ShapeError(f"shapes {fmt_shape(a)} and {fmt_shape(b)} do not broadcast (size {x} vs {y} at dim {-i})")
     return tuple(reversed(out))
@@ -302,20 +353,58 @@ def same_dims(a: Dim, b: Dim) -> bool:
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 
 
+class RegistryError(RuntimeError):
+    """A layer type or op registered twice, or after the grammar was built from the registry."""
+
+
 @dataclass
 class Registry:
+    """Every layer type and op, and where each one was registered.
+
+    :mod:`netspec.schema` builds the grammar from the registry once, at import,
+    and then freezes it, so the grammar and everything that reads the registry
+    live (messages, inference, codegen) cannot disagree about which types exist.
+    A plugin mechanism would thaw it, add entries and rebuild the grammar.
+    """
+
     layers: dict[str, LayerType] = field(default_factory=dict)
     ops: dict[str, Op] = field(default_factory=dict)
+    origins: dict[tuple[str, str], str] = field(default_factory=dict)  # ("op", "relu") -> "module:line"
+    frozen_by: str | None = None
 
     def add_layer(self, layer: LayerType) -> LayerType:
-        assert layer.name not in self.layers, layer.name
+        self._claim("layer type", layer.name)
         self.layers[layer.name] = layer
         return layer
 
     def add_op(self, op: Op) -> Op:
-        assert op.name not in self.ops, op.name
+        self._claim("op", op.name)
         self.ops[op.name] = op
         return op
+
+    def freeze(self, by: str) -> None:
+        self.frozen_by = by
+
+    def _claim(self, kind: str, name: str) -> None:
+        # Real errors, not asserts: `python -O` strips asserts, and a second ReLU
+        # would then silently replace the first.
+        where = _registering_caller()
+        previous = self.origins.get((kind, name))
+        if previous is not None:
+            raise RegistryError(f"{kind} '{name}' is registered twice: at {previous} and at {where}")
+        if self.frozen_by is not None:
+            raise RegistryError(f"cannot register {kind} '{name}' at {where}: {self.frozen_by} already built "
+                                "the grammar from the registry, so specs could not use it")
+        self.origins[(kind, name)] = where
+
+
+def _registering_caller() -> str:
+    """``module:line`` of the registration: the nearest module-level statement outside this file
+    (entries are often made by a helper, as activation.py's ``_elementwise("ReLU", ...)``)."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and (frame.f_code.co_filename == __file__ or frame.f_code.co_name != "<module>"):
+        frame = frame.f_back
+    return f"{frame.f_globals.get('__name__', '?')}:{frame.f_lineno}"
 
 
 REGISTRY = Registry()

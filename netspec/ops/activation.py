@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from ._core import REGISTRY, AnyInt, Arg, Bool, LayerType, Op, Real, Tensor, check_float, normalize_dim
+from ._core import (
+    REGISTRY,
+    AnyInt,
+    Arg,
+    Bool,
+    LayerType,
+    Op,
+    PosInt,
+    Real,
+    ShapeError,
+    Tensor,
+    check_float,
+    check_weight_dtype,
+    fmt_shape,
+    normalize_dim,
+)
 
 
 def _elementwise(layer: str, args: tuple[Arg, ...], op: str, spelling: str, summary: str,
-                 dtypes: str = "float") -> None:
+                 dtypes: str = "float", keyword_only: tuple[str, ...] = ()) -> None:
     """``dtypes``: "float" (floating inputs only), "int" (integers too, not bool, kept as they are: relu) or
-    "to_float" (any input; integers and bool come out float32: sigmoid, tanh)."""
+    "to_float" (any input; integers and bool come out float32: sigmoid, tanh).  ``keyword_only``: arguments
+    the functional form takes by keyword only."""
 
     def check(x: Tensor, values: dict[str, Any]) -> Tensor:
         if values.get("dim") is not None:
@@ -29,7 +45,7 @@ def _elementwise(layer: str, args: tuple[Arg, ...], op: str, spelling: str, summ
     REGISTRY.add_layer(LayerType(name=layer, family="activation", args=args, rule=rule, summary=summary))
     REGISTRY.add_op(Op(name=op, family="activation", spelling=spelling, tensors=("input",), args=args,
                        rule=lambda bound: check(bound["input"], bound), method=not spelling.startswith("F."),
-                       summary=f"functional {summary}"))
+                       summary=f"functional {summary}", keyword_only=keyword_only))
 
 
 _INPLACE = Arg("inplace", Bool, False)
@@ -38,10 +54,92 @@ _elementwise("ReLU6", (_INPLACE,), "relu6", "F.relu6", "min(max(x, 0), 6)", dtyp
 _elementwise("LeakyReLU", (Arg("negative_slope", Real, 0.01), _INPLACE), "leaky_relu", "F.leaky_relu",
              "x if x > 0 else negative_slope * x")
 _elementwise("GELU", (Arg("approximate", Literal["none", "tanh"], "none"),), "gelu", "F.gelu",
-             "Gaussian error linear unit")
+             "Gaussian error linear unit", keyword_only=("approximate",))  # F.gelu(input, *, approximate)
 _elementwise("SiLU", (_INPLACE,), "silu", "F.silu", "x * sigmoid(x)")
 _elementwise("Sigmoid", (), "sigmoid", "torch.sigmoid", "logistic sigmoid", dtypes="to_float")
 _elementwise("Tanh", (), "tanh", "torch.tanh", "hyperbolic tangent", dtypes="to_float")
 # dim is required: PyTorch's implicit choice is deprecated and normalises over the batch of a 3-D input.
 _elementwise("Softmax", (Arg("dim", AnyInt),), "softmax", "F.softmax", "softmax along dim")
 _elementwise("LogSoftmax", (Arg("dim", AnyInt),), "log_softmax", "F.log_softmax", "log of softmax along dim")
+
+
+# ---------------------------------------------------------------- torchvision's classification activations
+
+
+def _checked(layer: str, args: tuple[Arg, ...], op: str, summary: str, dtypes: str,
+             check: Callable[[dict[str, Any]], None], op_check: Callable[[dict[str, Any]], None]) -> None:
+    """As ``_elementwise``, for an activation whose arguments torch checks: ``check`` holds the nn constructor's
+    constraint (run for every layer, reached or not), ``op_check`` the functional form's (run at the call)."""
+
+    def dtype(x: Tensor) -> Tensor:
+        if not (x.is_float or (dtypes == "int" and x.dtype != "bool")):
+            check_float(x, layer)
+        return x
+
+    def rule(values: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+        return dtype(inputs[0]), {}
+
+    def op_rule(bound: dict[str, Any]) -> Tensor:
+        op_check(bound)
+        return dtype(bound["input"])
+
+    REGISTRY.add_layer(LayerType(name=layer, family="activation", args=args, rule=rule, summary=summary,
+                                 check=check))
+    REGISTRY.add_op(Op(name=op, family="activation", spelling=f"F.{op}", tensors=("input",), args=args,
+                       rule=op_rule, summary=f"functional {summary}"))
+
+
+def _hardtanh_layer(values: dict[str, Any]) -> None:
+    low, high = values.get("min_val", -1.0), values.get("max_val", 1.0)
+    if not high > low:  # nn.Hardtanh asserts max_val > min_val
+        raise ShapeError(f"Hardtanh needs max_val > min_val, found min_val {low} and max_val {high}", "max_val")
+
+
+def _hardtanh_op(bound: dict[str, Any]) -> None:
+    low, high = bound.get("min_val", -1.0), bound.get("max_val", 1.0)
+    if low > high:  # F.hardtanh takes min_val == max_val, refuses min_val > max_val
+        raise ShapeError(f"hardtanh needs min_val <= max_val, found min_val {low} and max_val {high}", "max_val")
+
+
+def _celu_alpha(values: dict[str, Any]) -> None:
+    if values.get("alpha", 1.0) == 0:
+        raise ShapeError("CELU's alpha cannot be 0 (it divides by alpha)", "alpha")
+
+
+_elementwise("Hardswish", (_INPLACE,), "hardswish", "F.hardswish", "x * relu6(x + 3) / 6")
+_elementwise("Hardsigmoid", (_INPLACE,), "hardsigmoid", "F.hardsigmoid", "relu6(x + 3) / 6")
+_elementwise("ELU", (Arg("alpha", Real, 1.0), _INPLACE), "elu", "F.elu",
+             "x if x > 0 else alpha * (exp(x) - 1)")
+_elementwise("SELU", (_INPLACE,), "selu", "F.selu", "scaled ELU with fixed alpha and scale (self-normalising)")
+_checked("CELU", (Arg("alpha", Real, 1.0), _INPLACE), "celu", "max(0, x) + min(0, alpha * (exp(x / alpha) - 1))",
+         "float", _celu_alpha, _celu_alpha)
+_elementwise("Mish", (_INPLACE,), "mish", "F.mish", "x * tanh(softplus(x))")
+# F.softplus is a builtin whose ATen schema names beta and threshold positionally
+_elementwise("Softplus", (Arg("beta", Real, 1.0), Arg("threshold", Real, 20.0)), "softplus", "F.softplus",
+             "log(1 + exp(beta * x)) / beta, linear above threshold")
+_checked("Hardtanh", (Arg("min_val", Real, -1.0), Arg("max_val", Real, 1.0), _INPLACE), "hardtanh",
+         "x clamped to [min_val, max_val]", "int", _hardtanh_layer, _hardtanh_op)
+
+
+def _prelu_rule(values: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+    (x,) = inputs
+    check_float(x, "PReLU")
+    check_weight_dtype(x, "PReLU")
+    n = values.get("num_parameters", 1)
+    if n != 1:
+        if x.rank == 0:
+            raise ShapeError(f"PReLU with num_parameters {n} expects an input with a channel dim, found a 0-D input",
+                             "num_parameters", "rank-mismatch")
+        channels = x.shape[1] if x.rank >= 2 else 1  # ATen: dim 1 holds the channels, 1 below 2-D
+        if isinstance(channels, int) and channels != n:
+            raise ShapeError(f"PReLU has {n} parameters, but the input {fmt_shape(x.shape)} has {channels} "
+                             "channel(s) (dim 1)", "num_parameters",
+                             hint=f"set num_parameters: {channels} or 1 (one slope shared by every channel)")
+    return x, {}
+
+
+REGISTRY.add_layer(LayerType(
+    name="PReLU", family="activation", rule=_prelu_rule, factory=True,
+    args=(Arg("num_parameters", PosInt, 1), Arg("init", Real, 0.25)),
+    count=lambda values: int(values.get("num_parameters", 1)),
+    summary="x if x > 0 else a * x, a learnt slope per channel (num_parameters: 1 or the channels, dim 1)"))

@@ -21,6 +21,7 @@ from ._core import (
     check_float,
     check_inferred,
     check_rank,
+    check_weight_dtype,
     dim_add,
     dim_mul,
     size_n,
@@ -41,9 +42,6 @@ def conv_pads(padding: Any, kernel: tuple[int, ...], dilation: tuple[int, ...]) 
 
 def conv_spatial(name: str, sizes: Sequence[Dim], kernel: tuple[int, ...], stride: tuple[int, ...],
                  padding: Any, dilation: tuple[int, ...], padding_mode: str = "zeros") -> tuple[Dim, ...]:
-    if padding == "same" and any(s != 1 for s in stride):
-        raise ShapeError("padding='same' is not supported for strided convolutions", "padding",
-                         hint="use stride 1, or give padding as numbers")
     out: list[Dim] = []
     for i, (size, (left, right)) in enumerate(zip(sizes, conv_pads(padding, kernel, dilation), strict=True)):
         span = dilation[i] * (kernel[i] - 1) + 1
@@ -70,6 +68,30 @@ def _groups_divide(in_ch: int, out_ch: int, groups: int) -> None:
         raise ShapeError(f"out_channels {out_ch} is not divisible by groups {groups}", "groups", "bad-groups")
 
 
+def _conv_check(n: int) -> Callable[[dict[str, Any]], None]:
+    """nn.ConvNd's constructor checks: they fire when the module is built, used in forward or not."""
+
+    def check(args: dict[str, Any]) -> None:
+        _groups_divide(args["in_channels"], args["out_channels"], args.get("groups", 1))
+        if args.get("padding", 0) == "same" and any(s != 1 for s in as_tuple(args.get("stride", 1), n)):
+            raise ShapeError("padding='same' is not supported for strided convolutions", "padding",
+                             hint="use stride 1, or give padding as numbers")
+
+    return check
+
+
+def _conv_transpose_check(n: int) -> Callable[[dict[str, Any]], None]:
+    def check(args: dict[str, Any]) -> None:
+        _groups_divide(args["in_channels"], args["out_channels"], args.get("groups", 1))
+        stride, dilation = as_tuple(args.get("stride", 1), n), as_tuple(args.get("dilation", 1), n)
+        for pad, s, d in zip(as_tuple(args.get("output_padding", 0), n), stride, dilation, strict=True):
+            if pad >= max(s, d):
+                raise ShapeError(f"output_padding {pad} must be smaller than stride {s} or dilation {d}",
+                                 "output_padding")
+
+    return check
+
+
 def _conv_count(n: int, transposed: bool) -> Callable[[dict[str, Any]], int]:
     """Weight (out x in/groups x kernel, in x out/groups x kernel when transposed) plus bias."""
 
@@ -91,17 +113,19 @@ def _conv(n: int) -> LayerType:
         (x,) = inputs
         check_rank(x, (n + 1, n + 2), name)
         check_float(x, name)
+        check_weight_dtype(x, name)
         inferred = check_inferred(args, "in_channels", x.shape[-n - 1], "input channels")
-        groups = args.get("groups", 1)
-        _groups_divide(inferred["in_channels"], args["out_channels"], groups)
+        check({**args, **inferred})
         padding = args.get("padding", 0)
         padding_mode = args.get("padding_mode", "zeros")
         spatial = conv_spatial(name, x.shape[-n:], as_tuple(args["kernel_size"], n), as_tuple(args.get("stride", 1), n),
                                padding, as_tuple(args.get("dilation", 1), n), padding_mode)
         return Tensor((*x.shape[: -n - 1], args["out_channels"], *spatial), x.dtype), inferred
 
+    check = _conv_check(n)
     return LayerType(
         name=name, family="conv", rule=rule, count=_conv_count(n, transposed=False), factory=True, positional=2,
+        check=check,
         summary=f"{n}-D convolution (nn.{name}); in_channels is inferred from the input",
         args=(
             Arg("in_channels", PosInt, inferred=True),
@@ -121,15 +145,16 @@ def transpose_spatial(sizes: Sequence[Dim], kernel: tuple[int, ...], stride: tup
                       output_padding: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[Dim, ...]:
     out: list[Dim] = []
     for i, size in enumerate(sizes):
-        if output_padding[i] >= max(stride[i], dilation[i]):
-            raise ShapeError(f"output_padding {output_padding[i]} must be smaller than stride {stride[i]} "
-                             f"or dilation {dilation[i]}", "output_padding")
         extra = -2 * padding[i] + dilation[i] * (kernel[i] - 1) + output_padding[i] + 1
         if isinstance(size, int):
             value = (size - 1) * stride[i] + extra
-            if value < 1:
-                raise ShapeError(f"transposed convolution output size {value} in spatial dim {i} is < 1",
+            if value < 0:
+                raise ShapeError(f"transposed convolution output size {value} in spatial dim {i} is < 0",
                                  "padding", "output-too-small")
+            if value == 0:  # torch gives an empty tensor on some kernels and refuses on others
+                raise ShapeError(f"transposed convolution output size 0 in spatial dim {i}: netspec refuses this "
+                                 "deliberately, as an empty output is a mistake in the spec", "padding",
+                                 "output-too-small", "lower padding, or raise kernel_size, stride or output_padding")
             out.append(value)
         else:
             out.append(dim_add(dim_mul(size, stride[i]), extra - stride[i]))
@@ -143,16 +168,19 @@ def _conv_transpose(n: int) -> LayerType:
         (x,) = inputs
         check_rank(x, (n + 1, n + 2), name)
         check_float(x, name)
+        check_weight_dtype(x, name)
         inferred = check_inferred(args, "in_channels", x.shape[-n - 1], "input channels")
-        _groups_divide(inferred["in_channels"], args["out_channels"], args.get("groups", 1))
+        check({**args, **inferred})
         spatial = transpose_spatial(
             x.shape[-n:], as_tuple(args["kernel_size"], n), as_tuple(args.get("stride", 1), n),
             as_tuple(args.get("padding", 0), n), as_tuple(args.get("output_padding", 0), n),
             as_tuple(args.get("dilation", 1), n))
         return Tensor((*x.shape[: -n - 1], args["out_channels"], *spatial), x.dtype), inferred
 
+    check = _conv_transpose_check(n)
     return LayerType(
         name=name, family="conv", rule=rule, count=_conv_count(n, transposed=True), factory=True, positional=2,
+        check=check,
         summary=f"{n}-D transposed convolution (nn.{name}); in_channels is inferred",
         args=(
             Arg("in_channels", PosInt, inferred=True),

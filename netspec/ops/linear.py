@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._core import (
+    MODULE_DTYPE,
     REGISTRY,
     AnyInt,
     Arg,
@@ -17,6 +18,7 @@ from ._core import (
     Tensor,
     check_float,
     check_inferred,
+    check_weight_dtype,
     fmt_shape,
     same_dims,
 )
@@ -27,6 +29,7 @@ def _linear_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor
     if x.rank < 1:
         raise ShapeError("Linear expects an input with at least 1 dim, found a scalar", code="rank-mismatch")
     check_float(x, "Linear")
+    check_weight_dtype(x, "Linear")
     inferred = check_inferred(args, "in_features", x.shape[-1], "input features")
     return Tensor((*x.shape[:-1], args["out_features"]), x.dtype), inferred
 
@@ -35,6 +38,7 @@ def _bilinear_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tens
     x1, x2 = inputs
     for x in inputs:
         check_float(x, "Bilinear")
+        check_weight_dtype(x, "Bilinear")
         if x.rank < 1:
             raise ShapeError("Bilinear expects inputs with at least 1 dim", code="rank-mismatch")
     if x1.rank != x2.rank or not all(same_dims(a, b) for a, b in zip(x1.shape[:-1], x2.shape[:-1], strict=True)):
@@ -50,11 +54,17 @@ def _embedding_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Ten
     if x.dtype not in ("int64", "int32"):
         raise ShapeError(f"Embedding expects int64 or int32 indices, found a {x.dtype} input", code="dtype-mismatch",
                          hint="declare the input as {shape: [...], dtype: int64}")
+    _embedding_check(args)
+    return Tensor((*x.shape, args["embedding_dim"]), MODULE_DTYPE), {}
+
+
+def _embedding_check(args: dict[str, Any]) -> None:
+    """nn.Embedding asserts this in its constructor, so it holds for an Embedding forward never calls too."""
     padding_idx = args.get("padding_idx")
     n = args["num_embeddings"]
     if padding_idx is not None and not -n <= padding_idx < n:
-        raise ShapeError(f"padding_idx {padding_idx} is outside -{n}..{n - 1}", "padding_idx")
-    return Tensor((*x.shape, args["embedding_dim"]), "float32"), {}
+        raise ShapeError(f"padding_idx {padding_idx} is outside -{n}..{n - 1}", "padding_idx",
+                         hint=f"use an index below num_embeddings ({n})")
 
 
 REGISTRY.add_layer(LayerType(
@@ -72,7 +82,7 @@ REGISTRY.add_layer(LayerType(
           Arg("out_features", PosInt), Arg("bias", Bool, True)),
 ))
 REGISTRY.add_layer(LayerType(
-    name="Embedding", family="linear", rule=_embedding_rule, factory=True, positional=2,
+    name="Embedding", family="linear", rule=_embedding_rule, check=_embedding_check, factory=True, positional=2,
     count=lambda a: a["num_embeddings"] * a["embedding_dim"],
     summary="a lookup table; the input holds integer indices",
     args=(

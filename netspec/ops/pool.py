@@ -53,10 +53,20 @@ def _pool_shape(kind: str, n: int, args: dict[str, Any], x: Tensor) -> Tensor:
     check_rank(x, (n + 1, n + 2), name)
     if kind == "Avg":
         check_float(x, name)
+    else:
+        _max_pool_dtype(x, n, name)
     if kind == "Avg" and n == 3:
         _avg3d_input_check(x.shape[-n:], as_tuple(args["kernel_size"], n))
     spatial = pool_spatial(name, x.shape[-n:], args, n, dilated=kind == "Max")
     return Tensor((*x.shape[:-n], *spatial), x.dtype)
+
+
+def _max_pool_dtype(x: Tensor, n: int, name: str) -> None:
+    """Max pooling has no bool kernel, and max_pool1d none for integers either (2-D and 3-D take them)."""
+    if x.dtype == "bool" or (n == 1 and not x.is_float):
+        kinds = "bool" if n > 1 else "integer or bool"
+        raise ShapeError(f"{name} is not implemented for {kinds} tensors, found a {x.dtype} input",
+                         code="dtype-mismatch", hint="convert the input to a float dtype first")
 
 
 def _avg3d_input_check(sizes: Sequence[Dim], kernel: tuple[int, ...]) -> None:
@@ -121,27 +131,51 @@ def _adaptive_shape(n: int, output_size: Any, x: Tensor) -> Tensor:
     return Tensor((*x.shape[:-n], *sizes), x.dtype)
 
 
-def _adaptive(n: int) -> None:
+def _adaptive(kind: str, n: int) -> None:
+    """AdaptiveAvgPoolNd or AdaptiveMaxPoolNd (return_indices left out) and its functional twin."""
     # a whole None is refused by torch (TypeError); entries may be None (keep that input size) from 2-D up
     entries = Annotated[tuple[(PosInt | None,) * n], Field()]  # type: ignore[misc, valid-type]
     size = size_n(1, PosInt) if n == 1 else PosInt | entries
+    shape = _adaptive_shape if kind == "Avg" else _adaptive_max_shape
+    word = "average" if kind == "Avg" else "max"
 
     def rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
-        return _adaptive_shape(n, args["output_size"], inputs[0]), {}
+        return shape(n, args["output_size"], inputs[0]), {}
 
     def op_rule(bound: dict[str, Any]) -> Tensor:
-        return _adaptive_shape(n, bound["output_size"], bound["input"])
+        return shape(n, bound["output_size"], bound["input"])
 
     args = (Arg("output_size", size),)
-    REGISTRY.add_layer(LayerType(name=f"AdaptiveAvgPool{n}d", family="pool", args=args, rule=rule,
-                                 summary=f"{n}-D adaptive average pooling to output_size"))
-    REGISTRY.add_op(Op(name=f"adaptive_avg_pool{n}d", family="pool", spelling=f"F.adaptive_avg_pool{n}d",
-                       tensors=("input",), args=args, rule=op_rule,
-                       summary=f"functional {n}-D adaptive average pooling"))
+    REGISTRY.add_layer(LayerType(name=f"Adaptive{kind}Pool{n}d", family="pool", args=args, rule=rule,
+                                 summary=f"{n}-D adaptive {word} pooling to output_size"))
+    REGISTRY.add_op(Op(name=f"adaptive_{kind.lower()}_pool{n}d", family="pool",
+                       spelling=f"F.adaptive_{kind.lower()}_pool{n}d", tensors=("input",), args=args, rule=op_rule,
+                       summary=f"functional {n}-D adaptive {word} pooling"))
 
 
 for _kind in ("Max", "Avg"):
     for _n in (1, 2, 3):
         _pool(_kind, _n)
-for _n in (1, 2, 3):
-    _adaptive(_n)
+
+
+# ---------------------------------------------------------------- adaptive max pooling (return_indices left out)
+
+
+def _adaptive_max_shape(n: int, output_size: Any, x: Tensor) -> Tensor:
+    """ATen's adaptive_max_poolNd: a (C, ...) or (N, C, ...) input, floating point (the CPU kernels have no integer
+    or bool form), every dim after the first non-empty; a None entry keeps that input size."""
+    name = f"AdaptiveMaxPool{n}d"
+    check_float(x, name)
+    check_rank(x, (n + 1, n + 2), name)
+    sizes: tuple[Dim, ...] = (output_size,) * n if isinstance(output_size, int) else tuple(
+        x.shape[-n + i] if s is None else s for i, s in enumerate(output_size))
+    for i, size in enumerate(x.shape[1:], start=1):
+        if size == 0:
+            raise ShapeError(f"{name} input {fmt_shape(x.shape)} has an empty dim {i} (only dim 0 may be empty)",
+                             code="output-too-small")
+    return Tensor((*x.shape[:-n], *sizes), x.dtype)
+
+
+for _kind in ("Avg", "Max"):  # the registry's order: avg pooling's entries were there first
+    for _n in (1, 2, 3):
+        _adaptive(_kind, _n)

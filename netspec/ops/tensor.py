@@ -18,12 +18,14 @@ from ._core import (
     Bool,
     Dim,
     LayerType,
+    NonNegInt,
     Op,
     PosInt,
     PosReal,
     Probability,
     Shape,
     ShapeError,
+    SymSize,
     Tensor,
     broadcast,
     check_float,
@@ -32,6 +34,7 @@ from ._core import (
     dim_sum,
     fmt_shape,
     normalize_dim,
+    paren,
     product,
     promote_types,
     same_dims,
@@ -261,7 +264,7 @@ def _squeeze(bound: dict[str, Any]) -> Tensor:
 
 def _scaled(d: Dim, factor: float) -> Dim:
     if isinstance(d, str):
-        return symbol(f"floor({d}*{factor})")
+        return symbol(f"floor({paren(d)}*{factor})")  # H+2 scaled is (H+2)*2.0, not H+2*2.0
     value = float(d) * factor
     if not math.isfinite(value) or value > INT64_MAX:  # a float past 2**63 cannot be a size
         raise ShapeError(f"scale_factor {factor} makes size {d} larger than a tensor can hold", "scale_factor",
@@ -279,7 +282,7 @@ def corr2d_shape(bound: dict[str, Any]) -> Tensor:
         if isinstance(size, int) and isinstance(kernel, int) and size - kernel + 1 < 1:
             raise ShapeError(f"corr2d of {fmt_shape(x.shape)} by kernel {fmt_shape(k.shape)}: output size "
                              f"{size - kernel + 1} < 1", code="output-too-small")
-        out.append(dim_add(size, 1 - kernel) if isinstance(kernel, int) else symbol(f"{size}-{kernel}+1"))
+        out.append(dim_add(size, 1 - kernel) if isinstance(kernel, int) else symbol(f"{size}-{paren(kernel)}+1"))
     return Tensor(tuple(out), "float32")
 
 
@@ -290,6 +293,9 @@ CORR2D_HELPER = '''def corr2d(X, K):
 '''
 
 DimList = Annotated[list[AnyInt], Field(min_length=1)]
+# reshape and permute take an empty list as torch does: a 0-D tensor's permutation is (), and a one-element
+# tensor reshapes to () (mean/sum keep DimList: torch reads dim=[] there as "every dim", a trap worth refusing).
+SizeList = list[AnyInt]
 
 for _layer in (
     LayerType(name="Identity", family="tensor", args=(), rule=lambda a, xs: (xs[0], {}), summary="returns its input"),
@@ -321,15 +327,63 @@ def _check_float_passthrough(bound: dict[str, Any]) -> Tensor:
     return x
 
 
+def _size(bound: dict[str, Any]) -> Dim:
+    x: Tensor = bound["input"]
+    d = x.shape[normalize_dim(bound["dim"], x.rank)]
+    return d if isinstance(d, int) else SymSize(d)
+
+
+def _select(bound: dict[str, Any]) -> Tensor:
+    x: Tensor = bound["input"]
+    if x.rank == 0:
+        raise ShapeError("select needs a tensor with at least 1 dim, found a 0-D tensor", code="rank-mismatch")
+    dim = normalize_dim(bound["dim"], x.rank)
+    size, index = x.shape[dim], bound["index"]
+    if isinstance(size, int) and not -size <= index < size:
+        raise ShapeError(f"index {index} is out of range for dim {dim} of size {size}", "index")
+    return Tensor((*x.shape[:dim], *x.shape[dim + 1:]), x.dtype)
+
+
+def _expand(bound: dict[str, Any]) -> Tensor:
+    """Tensor.expand: -1 keeps a size, a size-1 dim grows to any size, new leading dims may be added."""
+    x: Tensor = bound["input"]
+    sizes = list(bound["size"])
+    if len(sizes) < x.rank:
+        raise ShapeError(f"expand needs at least {x.rank} sizes for {fmt_shape(x.shape)}, found {len(sizes)}", "size")
+    out: list[Dim] = []
+    lead = len(sizes) - x.rank
+    for i, want in enumerate(sizes):
+        if not (isinstance(want, SymSize) or (isinstance(want, int) and not isinstance(want, bool))):
+            raise ShapeError(f"expand takes numbers and sizes read off a tensor (x.size(0)), found {want!r}", "size")
+        have = x.shape[i - lead] if i >= lead else None
+        if want == -1:
+            if have is None:
+                raise ShapeError("expand cannot keep (-1) a new leading dim", "size")
+            out.append(have)
+        elif isinstance(want, int) and want < 0:
+            raise ShapeError(f"expand sizes are >= -1, found {want}", "size")
+        elif have is None or have == 1 or have == want or isinstance(have, str) or isinstance(want, SymSize):
+            out.append(str(want) if isinstance(want, SymSize) else want)
+        else:
+            raise ShapeError(f"cannot expand dim {i - lead} of size {have} to {want}: only size-1 dims grow", "size")
+    return Tensor(tuple(out), x.dtype)
+
+
 for _op in (
+    Op("size", "tensor", "torch.Tensor.size", ("input",), (Arg("dim", AnyInt),), _size, method=True,
+       returns="size", summary="the size of one dim, as a value (x.size(0) is N on an (N, ...) input)"),
+    Op("select", "tensor", "torch.select", ("input",), (Arg("dim", AnyInt), Arg("index", AnyInt)), _select,
+       method=True, summary="one index along dim, dropping that dim (x.select(1, 0) is x[:, 0])"),
+    Op("expand", "tensor", "torch.Tensor.expand", ("input",), (Arg("size", Any),), _expand, method=True,
+       summary="a broadcast view: size-1 dims grow, -1 keeps a size (class_token.expand(n, -1, -1))"),
     Op("flatten", "tensor", "torch.flatten", ("input",), (Arg("start_dim", AnyInt, 1), Arg("end_dim", AnyInt, -1)),
        lambda b: flatten_shape(b["input"], b.get("start_dim", 1), b.get("end_dim", -1)), method=True,
        summary="merges dims start_dim..end_dim (start_dim defaults to 1, keeping the batch dim)"),
-    Op("reshape", "tensor", "torch.reshape", ("input",), (Arg("shape", DimList),),
+    Op("reshape", "tensor", "torch.reshape", ("input",), (Arg("shape", SizeList),),
        lambda b: reshape_shape(b["input"], b["shape"]), method=True, summary="reshape; one size may be -1"),
     Op("transpose", "tensor", "torch.transpose", ("input",), (Arg("dim0", AnyInt), Arg("dim1", AnyInt)), _transpose,
        method=True, summary="swaps two dims"),
-    Op("permute", "tensor", "torch.permute", ("input",), (Arg("dims", DimList),), _permute, method=True,
+    Op("permute", "tensor", "torch.permute", ("input",), (Arg("dims", SizeList),), _permute, method=True,
        summary="reorders dims"),
     Op("unsqueeze", "tensor", "torch.unsqueeze", ("input",), (Arg("dim", AnyInt),), _unsqueeze, method=True,
        summary="inserts a dim of size 1"),
@@ -353,5 +407,165 @@ for _op in (
        extra=(("training", "self.training"),), summary="dropout, active only in training mode"),
     Op("corr2d", "math", "corr2d", ("X", "K"), (), corr2d_shape, helper=CORR2D_HELPER,
        summary="2-D cross-correlation of a 2-D input with a 2-D kernel (the seed's corr2d, vectorised)"),
+):
+    REGISTRY.add_op(_op)
+
+
+# ---------------------------------------------------------------- torchvision's classification models: more dropout,
+# chunk / split / narrow, stochastic depth
+
+
+def _feature_dropout_caution(args: dict[str, Any], inputs: Sequence[Tensor]) -> ShapeError | None:
+    """Dropout2d drops whole channels: in training torch wants at least 2 dims (evaluation passes anything)."""
+    if inputs[0].rank < 2:
+        return ShapeError(f"Dropout2d in training mode expects an input with at least 2 dims (N, C, ...), found a "
+                          f"{inputs[0].rank}-D input {fmt_shape(inputs[0].shape)}", code="rank-mismatch")
+    return None
+
+
+def _dropout2d_op(bound: dict[str, Any]) -> Tensor:
+    x = _check_float_passthrough(bound)
+    if x.rank < 2:  # generated code passes training=self.training, and a freshly built module trains
+        raise ShapeError(f"dropout2d expects an input with at least 2 dims (N, C, ...), found a {x.rank}-D input "
+                         f"{fmt_shape(x.shape)}", code="rank-mismatch")
+    return x
+
+
+# Most pieces chunk or split may give: each piece is a name in forward, so far fewer are ever meant.
+MAX_PIECES = 1024
+
+
+def _pieces(x: Tensor, dim: int, sizes: Sequence[Dim], what: str) -> tuple[Tensor, ...]:
+    if len(sizes) > MAX_PIECES:
+        raise ShapeError(f"{what} would give {len(sizes)} tensors (at most {MAX_PIECES})", code="too-large",
+                         hint="unpack a few tensors, as a, b = x.chunk(2, 1)")
+    return tuple(Tensor((*x.shape[:dim], s, *x.shape[dim + 1:]), x.dtype) for s in sizes)
+
+
+def _split_dim(x: Tensor, dim: int, what: str) -> tuple[int, Dim]:
+    if x.rank == 0:
+        raise ShapeError(f"{what} expects at least a 1-D tensor, found a 0-D tensor", code="rank-mismatch")
+    d = normalize_dim(dim, x.rank)
+    return d, x.shape[d]
+
+
+def _even_sizes(size: int, split_size: int) -> list[Dim]:
+    """ATen's split by one size: pieces of split_size, the last one shorter; an empty dim gives one empty piece."""
+    if size == 0:
+        return [0]
+    return [min(split_size, size - start) for start in range(0, size, split_size)]
+
+
+def _chunk(bound: dict[str, Any]) -> tuple[Tensor, ...]:
+    x, chunks = bound["input"], bound["chunks"]
+    d, size = _split_dim(x, bound.get("dim", 0), "chunk")
+    if isinstance(size, str):
+        raise ShapeError(f"chunk cannot tell how many tensors dim {d} of symbolic size '{size}' gives "
+                         f"(ceil(size / ceil(size / {chunks})), which can be fewer than {chunks})", "dim",
+                         "symbolic-dim", "chunk a dim of concrete size (the channels), or use split with sections")
+    if size == 0:
+        return _pieces(x, d, [0] * chunks, "chunk")  # an empty dim gives `chunks` empty tensors
+    return _pieces(x, d, _even_sizes(size, -(-size // chunks)), "chunk")
+
+
+def _split(bound: dict[str, Any]) -> tuple[Tensor, ...]:
+    x, how = bound["tensor"], bound["split_size_or_sections"]
+    d, size = _split_dim(x, bound.get("dim", 0), "split")
+    if isinstance(how, int):
+        if isinstance(size, str):
+            raise ShapeError(f"split cannot tell how many tensors dim {d} of symbolic size '{size}' gives", "dim",
+                             "symbolic-dim", "split a dim of concrete size, or give the sections as a list")
+        if how == 0 and size != 0:
+            raise ShapeError(f"split_size can only be 0 if dim {d} is empty, but it has size {size}",
+                             "split_size_or_sections")
+        return _pieces(x, d, _even_sizes(size, how), "split")
+    sections = list(how)
+    if isinstance(size, int) and sum(sections) != size:
+        raise ShapeError(f"split sections {sections} sum to {sum(sections)}, but dim {d} has size {size}",
+                         "split_size_or_sections", hint="the sections must add up to the dim's size")
+    return _pieces(x, d, sections, "split")
+
+
+def _narrow(bound: dict[str, Any]) -> Tensor:
+    x, start, length = bound["input"], bound["start"], bound["length"]
+    if x.rank == 0:
+        raise ShapeError("narrow cannot be applied to a 0-D tensor", code="rank-mismatch")
+    d = normalize_dim(bound["dim"], x.rank)
+    size = x.shape[d]
+    if isinstance(size, int):
+        if not -size <= start <= size:
+            raise ShapeError(f"start {start} is out of range for dim {d} of size {size} (expected {-size}..{size})",
+                             "start")
+        first = start + size if start < 0 else start
+        if first + length > size:
+            raise ShapeError(f"start ({first}) + length ({length}) exceeds dim {d} of size {size}", "length")
+    return Tensor((*x.shape[:d], length, *x.shape[d + 1:]), x.dtype)
+
+
+def _stochastic_depth(bound: dict[str, Any]) -> Tensor:
+    x: Tensor = bound["input"]
+    check_float(x, "stochastic_depth")
+    if bound["mode"] == "row" and x.rank == 0:
+        raise ShapeError("stochastic_depth in mode 'row' draws one value per sample along dim 0, and a 0-D input "
+                         "has none", "mode", "rank-mismatch", "use mode 'batch'")
+    return x
+
+
+# torchvision.ops.stochastic_depth, line for line (its _log_api_usage_once left out): generated code imports only
+# torch, so the module defines it.
+STOCHASTIC_DEPTH_HELPER = '''def stochastic_depth(input, p, mode, training=True):
+    """torchvision.ops.stochastic_depth: while training, zeroes the whole input (mode "batch") or each sample
+    of it (mode "row") with probability p and scales what survives by 1 / (1 - p); the identity otherwise."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"drop probability has to be between 0 and 1, but got {p}")
+    if mode not in ["batch", "row"]:
+        raise ValueError(f"mode has to be either 'batch' or 'row', but got {mode}")
+    if not training or p == 0.0:
+        return input
+
+    survival_rate = 1.0 - p
+    if mode == "row":
+        size = [input.shape[0]] + [1] * (input.ndim - 1)
+    else:
+        size = [1] * input.ndim
+    noise = torch.empty(size, dtype=input.dtype, device=input.device)
+    noise = noise.bernoulli_(survival_rate)
+    if survival_rate > 0.0:
+        noise.div_(survival_rate)
+    return input * noise
+'''
+
+Sections = Annotated[list[NonNegInt], Field(min_length=1)]
+
+for _layer in (
+    LayerType(name="Dropout2d", family="tensor", summary="zeroes whole channels (dim 1) with probability p while "
+              "training", args=(Arg("p", Probability, 0.5), Arg("inplace", Bool, False)),
+              rule=lambda a, xs: (_check_float_passthrough({"input": xs[0]}), {}), caution=_feature_dropout_caution),
+    LayerType(name="AlphaDropout", family="tensor", summary="dropout keeping mean and variance (for SELU) while "
+              "training", args=(Arg("p", Probability, 0.5), Arg("inplace", Bool, False)),
+              rule=lambda a, xs: (_check_float_passthrough({"input": xs[0]}), {})),
+):
+    REGISTRY.add_layer(_layer)
+
+for _op in (
+    Op("dropout2d", "tensor", "F.dropout2d", ("input",), (Arg("p", Probability, 0.5),), _dropout2d_op,
+       extra=(("training", "self.training"),), summary="channel dropout (whole dim-1 slices), active only in training "
+       "mode"),
+    Op("alpha_dropout", "tensor", "F.alpha_dropout", ("input",), (Arg("p", Probability, 0.5),),
+       _check_float_passthrough, extra=(("training", "self.training"),),
+       summary="alpha dropout (keeps mean and variance, for SELU), active only in training mode"),
+    Op("chunk", "tensor", "torch.chunk", ("input",), (Arg("chunks", PosInt), Arg("dim", AnyInt, 0)), _chunk,
+       method=True, summary="splits dim into pieces of ceil(size / chunks), a tuple: a, b = x.chunk(2, 1)"),
+    Op("split", "tensor", "torch.split", ("tensor",),
+       (Arg("split_size_or_sections", NonNegInt | Sections), Arg("dim", AnyInt, 0)), _split, method=True,
+       summary="splits dim into pieces of one size (the last shorter) or of the listed sizes, a tuple"),
+    Op("narrow", "tensor", "torch.narrow", ("input",),
+       (Arg("dim", AnyInt), Arg("start", AnyInt), Arg("length", NonNegInt)), _narrow, method=True,
+       summary="length entries of dim from start (negative start counts from the end)"),
+    Op("stochastic_depth", "tensor", "stochastic_depth", ("input",),
+       (Arg("p", Probability), Arg("mode", Literal["batch", "row"])), _stochastic_depth,
+       extra=(("training", "self.training"),), helper=STOCHASTIC_DEPTH_HELPER,
+       summary="torchvision.ops.stochastic_depth: drops the residual branch per sample (row) or per batch while "
+       "training"),
 ):
     REGISTRY.add_op(_op)

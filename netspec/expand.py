@@ -1,0 +1,228 @@
+"""Data -> data: a spec's ``extends`` and ``imports`` read in, and ``--set`` overrides applied.
+
+Each file is parsed by :mod:`netspec.source` (safe YAML, every node located), and its nodes keep
+their own file:line:col in the merged data, so an error inside an imported block points into the
+file that holds it.  Imports are new attack surface, so reading is fenced in: a relative path,
+resolved (links included) to a regular ``.yaml`` file under the importing spec's own directory or
+a directory the user named; never an absolute path, never an escape through ``..`` or a symlink,
+and a refused file is never opened, so no diagnostic can quote it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from . import source as source_mod
+from .errors import Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
+from .expr import ExprError, check_value
+from .source import Source
+
+MAX_FILES = 64  # spec files one spec may read, itself included
+MAX_TOTAL_BYTES = 16 * 1024 * 1024
+MERGED_KEYS = ("vars", "blocks")  # merged entry by entry by `extends`; every other key is replaced whole
+SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class Reader:
+    """Reads the files one spec needs, inside its allowed directories, remembering each one."""
+
+    roots: tuple[str, ...]  # real paths of the directories imports may read from
+    files: dict[str, str] = field(default_factory=dict)  # every file read: path -> text
+    stack: list[str] = field(default_factory=list)  # the chain of files being expanded (cycles)
+
+    def locate(self, wanted: str, importer: str, span: Span, path: Path) -> str:
+        """The real path of ``wanted`` written in ``importer``, or a SpecError at ``span``."""
+        if not wanted.endswith(SUFFIXES):
+            raise _error("import-refused", f"expected a .yaml spec file, found {short_repr(wanted)}", span, path,
+                         "imports and extends name spec files by relative path, e.g. blocks.yaml")
+        if os.path.isabs(wanted) or wanted.startswith("~") or "\\" in wanted or "\x00" in wanted:
+            raise _error("import-refused", f"expected a relative path, found {short_repr(wanted)}", span, path,
+                         "write the path relative to the spec that imports it")
+        bases = [os.path.dirname(importer)] if _on_disk(importer) else []
+        bases += [root for root in self.roots if root not in bases]
+        for base in bases:
+            candidate = os.path.realpath(os.path.join(base, wanted))
+            if not any(_inside(candidate, root) for root in self.roots):
+                continue
+            if os.path.exists(candidate):
+                return candidate
+        if any(os.path.exists(os.path.realpath(os.path.join(b, wanted))) for b in bases):
+            raise _error("import-refused", f"{short_repr(wanted)} resolves outside the directories this spec may "
+                         "read", span, path, "keep imported specs beside the spec, or name their directory with "
+                         "--search-path (search_path= in Python)")
+        raise _error("import-missing", f"cannot find {short_repr(wanted)}", span, path,
+                     "the path is relative to the importing spec's directory")
+
+    def read(self, real: str, span: Span, path: Path) -> Source:
+        if real in self.stack:
+            chain = " -> ".join(os.path.basename(f) for f in [*self.stack[self.stack.index(real):], real])
+            raise _error("import-cycle", f"spec files import each other in a cycle: {chain}", span, path,
+                         "move the shared blocks into a file that imports neither")
+        if len(self.files) >= MAX_FILES and real not in self.files:
+            raise _error("too-large", f"the spec reads more than {MAX_FILES} files", span, path)
+        try:
+            mode = os.stat(real).st_mode
+        except OSError as exc:
+            raise _error("import-missing", f"cannot read the file: {exc.strerror}", span, path) from None
+        if not stat.S_ISREG(mode):  # a FIFO or a device would block or never end
+            raise _error("import-refused", "the imported path is not a regular file", span, path)
+        text = self.files.get(real)
+        if text is None:
+            text = source_mod.read_text(real)
+            if sum(map(len, self.files.values())) + len(text) > MAX_TOTAL_BYTES:
+                raise _error("too-large", f"the spec and its imports hold more than "
+                             f"{MAX_TOTAL_BYTES // 2**20} MiB", span, path)
+            self.files[real] = text
+        return source_mod.load_text(text, _display(real))
+
+
+def reader_for(file: str, search_path: Sequence[str | FsPath] = ()) -> Reader:
+    """The reader of a spec at ``file``: its own directory, then the directories the user named."""
+    roots = [os.path.realpath(os.path.dirname(file) or ".")] if _on_disk(file) else []
+    roots += [os.path.realpath(str(p)) for p in search_path]
+    return Reader(tuple(dict.fromkeys(roots)))
+
+
+def expand(src: Source, reader: Reader, overrides: Mapping[str, Any] | None = None) -> Source:
+    """The spec with its base spec and imported blocks read in, and ``overrides`` set on its vars."""
+    if _on_disk(src.file):
+        reader.files.setdefault(os.path.realpath(src.file), src.text)
+    merged = _expand_file(src, reader, os.path.realpath(src.file) if _on_disk(src.file) else src.file)
+    if overrides:
+        _override(merged, overrides)
+    return merged
+
+
+def _expand_file(src: Source, reader: Reader, real: str) -> Source:
+    if not isinstance(src.data, dict) or not ({"extends", "imports"} & src.data.keys()):
+        return src
+    reader.stack.append(real)
+    try:
+        merged = src
+        base = src.data.get("extends")
+        if isinstance(base, str):
+            merged = _extend(src, _load(base, src, ("extends",), reader))
+        imports = merged.data.get("imports")
+        if isinstance(imports, list):
+            for index, wanted in enumerate(imports):
+                if isinstance(wanted, str):
+                    _import_blocks(merged, _load(wanted, src, ("imports", index), reader), ("imports", index))
+        return merged
+    finally:
+        reader.stack.pop()
+
+
+def _load(wanted: str, importer: Source, path: Path, reader: Reader) -> Source:
+    span = importer.span(path)
+    real = reader.locate(wanted, importer.file, span, path)
+    loaded = reader.read(real, span, path)
+    return _expand_file(loaded, reader, real)
+
+
+def _extend(child: Source, base: Source) -> Source:
+    """``base`` with ``child``'s keys laid over it: vars and blocks entry by entry, the rest whole."""
+    if not isinstance(base.data, dict):
+        return child
+    data = dict(base.data)
+    spans = dict(base.spans)
+    key_spans = dict(base.key_spans)
+    for key, value in child.data.items():
+        if key == "extends":
+            continue
+        if key in MERGED_KEYS and isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+            for name in value:
+                _drop(spans, key_spans, (key, name))
+        else:
+            data[key] = value
+            _drop(spans, key_spans, (key,))
+    data.pop("extends", None)
+    for table, own in ((spans, child.spans), (key_spans, child.key_spans)):
+        table.update({p: s for p, s in own.items() if p[:1] != ("extends",)})
+    others = {**base.others, base.file: base.text, **child.others}
+    return Source(child.file, child.text, data, spans, key_spans, others)
+
+
+def _drop(spans: dict[Path, Span], key_spans: dict[Path, Span], prefix: Path) -> None:
+    for table in (spans, key_spans):
+        for path in [p for p in table if p[: len(prefix)] == prefix]:
+            del table[path]
+
+
+def _import_blocks(into: Source, library: Source, where: Path) -> None:
+    blocks = library.data.get("blocks") if isinstance(library.data, dict) else None
+    if not isinstance(blocks, dict) or not blocks:
+        raise _error("import-empty", f"{library.file} defines no blocks to import", into.span(where), where,
+                     "imports bring in the `blocks:` of another spec")
+    own = into.data.setdefault("blocks", {})
+    if not isinstance(own, dict):
+        return  # the grammar reports a `blocks:` that is not a mapping
+    for name, block in blocks.items():
+        if name in own:
+            raise _error("duplicate-name", f"block '{name}' is defined here and in {library.file}",
+                         into.span(where), where, "rename one of them, or drop the import")
+        own[name] = block
+    for table, theirs in ((into.spans, library.spans), (into.key_spans, library.key_spans)):
+        table.update({p: s for p, s in theirs.items() if p[:1] == ("blocks",) and len(p) >= 2 and p[1] in blocks})
+    into.others.update({**library.others, library.file: library.text})
+
+
+def _override(src: Source, overrides: Mapping[str, Any]) -> None:
+    data = src.data if isinstance(src.data, dict) else {}
+    found = data.get("vars")
+    variables: dict[str, Any] = found if isinstance(found, dict) else {}
+    for name, value in overrides.items():
+        where = Span("<overrides>", 0, 0)
+        if name not in variables:
+            hint = did_you_mean(str(name), variables) or (
+                f"the spec's vars are {', '.join(variables)}" if variables else "the spec declares no vars")
+            raise _error("unknown-var", f"cannot set {short_repr(name)}: the spec has no var of that name", where,
+                         ("vars", str(name)), hint)
+        try:
+            check_value(value)
+        except ExprError as exc:
+            raise _error("bad-value", f"cannot set '{name}': {exc.message}", where, ("vars", name)) from None
+        if not isinstance(value, (int, float, bool, str, list)) and value is not None:
+            raise _error("bad-value", f"cannot set '{name}' to a {type(value).__name__}", where, ("vars", name),
+                         "vars hold numbers, booleans, strings and lists of them")
+        variables[name] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``width=64`` or ``layers=[3, 4, 6, 3]`` from the command line, the value read as YAML."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise SpecError([Diagnostic("bad-override", f"expected NAME=VALUE, found {short_repr(text)}",
+                                    Span("<--set>", 0, 0), (), "e.g. --set width=64")])
+    parsed = source_mod.load_text(raw or "null", "<--set>")
+    return name.strip(), parsed.data
+
+
+def _on_disk(file: str) -> bool:
+    return not (file.startswith("<") and file.endswith(">"))
+
+
+def _inside(candidate: str, root: str) -> bool:
+    return candidate == root or candidate.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _display(real: str) -> str:
+    """An imported file's name in diagnostics: relative to the working directory when below it."""
+    try:
+        rel = os.path.relpath(real)
+    except ValueError:
+        return real
+    return real if rel.startswith("..") else rel
+
+
+def _error(code: str, message: str, span: Span, path: Path, hint: str | None = None) -> SpecError:
+    return SpecError([Diagnostic(code, message, span, path, hint)])
+
+
+__all__ = ["Reader", "expand", "parse_override", "reader_for"]

@@ -1,0 +1,357 @@
+"""Build-time expressions: the arithmetic of ``vars``, block arguments, conditions and repeats.
+
+``stride: "2 if i == 0 else 1"``, ``hidden: make_divisible(c * width, 8)``, ``if: stride != 1 or
+inplanes != planes``: a small language read with :mod:`ast` against a whitelist and evaluated by
+walking the tree, never by ``eval``.  Every value stays a bounded int, a finite float, a bool, a
+short string, None or a short list of those, so no expression can run away with time or memory.
+The same tree is written back as Python source for the generated ``__init__``.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+INT64_MAX = 2**63 - 1
+MAX_EXPR_CHARS = 2_000
+MAX_EXPR_NODES = 500
+MAX_LIST = 1_024
+MAX_STR = 256
+
+Value = Any  # int | float | bool | str | None | list[Value]
+
+
+class ExprError(Exception):
+    """An expression that cannot be read or evaluated; ``col`` is 0-based within its text."""
+
+    def __init__(self, message: str, col: int = 0, hint: str | None = None, code: str = "bad-expression"):
+        super().__init__(message)
+        self.message = message
+        self.col = col
+        self.hint = hint
+        self.code = code
+
+
+def make_divisible(value: float, divisor: int, min_value: int | None = None) -> int:
+    """torchvision's ``_make_divisible``: round ``value`` to a multiple of ``divisor``, losing at most 10%."""
+    if divisor <= 0:
+        raise ExprError(f"make_divisible needs a positive divisor, found {divisor}")
+    if min_value is None:
+        min_value = divisor
+    new = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if new < 0.9 * value:
+        new += divisor
+    return new
+
+
+MAKE_DIVISIBLE_SOURCE = '''def make_divisible(value, divisor, min_value=None):
+    """Round value to a multiple of divisor, losing at most 10% (torchvision's _make_divisible)."""
+    if min_value is None:
+        min_value = divisor
+    new = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if new < 0.9 * value:
+        new += divisor
+    return new
+'''
+
+# name -> (callable, min args, max args); each is total on bounded inputs
+FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
+    "min": (min, 1, 8), "max": (max, 1, 8), "abs": (abs, 1, 1), "round": (round, 1, 1),
+    "int": (int, 1, 1), "float": (float, 1, 1), "len": (len, 1, 1), "make_divisible": (make_divisible, 2, 3),
+}
+# Generated code defines these at module level: everything else above is a Python builtin.
+HELPERS = {"make_divisible": MAKE_DIVISIBLE_SOURCE}
+
+_BINOPS: dict[type[ast.operator], str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/",
+                                          ast.FloorDiv: "//", ast.Mod: "%"}
+_CMPOPS: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+    ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
+    ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
+}
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A checked expression: its text, its tree and the names it reads."""
+
+    text: str
+    tree: ast.expr
+    names: frozenset[str]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def parse(text: str) -> Expr:
+    """Read ``text`` as one expression of the build-time language, or raise ExprError."""
+    if len(text) > MAX_EXPR_CHARS:
+        raise ExprError(f"expression is longer than {MAX_EXPR_CHARS} characters", 0, code="too-large")
+    if not text.isascii():
+        col = next(i for i, c in enumerate(text) if not c.isascii())
+        raise ExprError(f"found {text[col]!r} in an expression: names and operators are ASCII", col)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise ExprError(f"cannot read expression {text!r}: {exc.msg}", max((exc.offset or 1) - 1, 0)) from None
+    except (RecursionError, MemoryError):
+        raise ExprError("expression nests too deeply", 0, code="too-deep") from None
+    offset = len(text) - len(text.lstrip())
+    names: set[str] = set()
+    functions: set[int] = set()  # the Name nodes that name a function, not a value
+    for count, node in enumerate(ast.walk(tree), 1):
+        if count > MAX_EXPR_NODES:
+            raise ExprError(f"expression has more than {MAX_EXPR_NODES} syntax nodes", 0, code="too-large")
+        _check_node(node, offset)
+        if isinstance(node, ast.Call):
+            functions.add(id(node.func))
+        elif isinstance(node, ast.Name) and id(node) not in functions:
+            names.add(node.id)
+    return Expr(text, tree, frozenset(names))
+
+
+_NODE_NAMES: dict[type[ast.AST], str] = {
+    ast.Pow: "'**'", ast.Attribute: "attribute access", ast.Lambda: "lambda", ast.Dict: "a dict",
+    ast.Set: "a set", ast.ListComp: "a comprehension", ast.SetComp: "a comprehension", ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a generator", ast.JoinedStr: "an f-string", ast.Starred: "'*'", ast.NamedExpr: "':='",
+    ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield", ast.Slice: "slicing", ast.BitOr: "'|'",
+    ast.BitAnd: "'&'", ast.BitXor: "'^'", ast.LShift: "'<<'", ast.RShift: "'>>'", ast.Invert: "'~'",
+    ast.MatMult: "'@'", ast.Is: "'is'", ast.IsNot: "'is not'", ast.In: "'in'", ast.NotIn: "'not in'",
+}
+
+
+def _check_node(node: ast.AST, offset: int) -> None:
+    col = getattr(node, "col_offset", 0) + offset
+    allowed = (ast.Constant, ast.Name, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Call,
+               ast.List, ast.Tuple, ast.Subscript, ast.Load, ast.And, ast.Or, ast.Not, ast.USub, ast.UAdd,
+               *_BINOPS, *_CMPOPS)
+    if not isinstance(node, allowed):
+        what = _NODE_NAMES.get(type(node), f"'{type(node).__name__}'")
+        raise ExprError(f"{what} is not part of the expression language", col,
+                        "use numbers, names, + - * / // %, comparisons, and/or/not, 'a if c else b', "
+                        f"and {', '.join(FUNCTIONS)}")
+    if isinstance(node, ast.Constant) and not (node.value is None or isinstance(node.value, (bool, int, float, str))):
+        raise ExprError(f"constant {node.value!r} is not allowed", col)
+    if isinstance(node, ast.Name) and (not node.id.isidentifier() or node.id.startswith("_")):
+        raise ExprError(f"name '{node.id}' must start with a letter", col)
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name):
+            raise ExprError("only the functions of the expression language can be called", col,
+                            f"the functions are {', '.join(FUNCTIONS)}")
+        if node.func.id not in FUNCTIONS:
+            func = node.func.id
+            from .errors import did_you_mean
+            raise ExprError(f"'{func}' is not a function of the expression language", col,
+                            did_you_mean(func, FUNCTIONS) or f"the functions are {', '.join(FUNCTIONS)}")
+        if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+            raise ExprError(f"{node.func.id}() takes positional arguments only", col)
+        low, high = FUNCTIONS[node.func.id][1:]
+        if not low <= len(node.args) <= high:
+            raise ExprError(f"{node.func.id}() takes {low}..{high} arguments, found {len(node.args)}", col)
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
+        raise ExprError("slices are not part of the expression language", col, "index one item: values[0]")
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def evaluate(expr: Expr, env: Mapping[str, Value]) -> Value:
+    """The value of ``expr`` with names taken from ``env``; raises ExprError on any fault."""
+    missing = sorted(expr.names - env.keys())
+    if missing:
+        from .errors import did_you_mean
+        raise ExprError(f"unknown name '{missing[0]}'", _col_of_name(expr, missing[0]),
+                        did_you_mean(missing[0], env) or "use a block argument, a var or the repeat index",
+                        code="undefined-name")
+    return _Evaluator(env).eval(expr.tree)
+
+
+def _col_of_name(expr: Expr, name: str) -> int:
+    offset = len(expr.text) - len(expr.text.lstrip())
+    for node in ast.walk(expr.tree):
+        if isinstance(node, ast.Name) and node.id == name:
+            return node.col_offset + offset
+    return 0
+
+
+class _Evaluator:
+    def __init__(self, env: Mapping[str, Value]) -> None:
+        self.env = env
+
+    def eval(self, node: ast.expr) -> Value:
+        if isinstance(node, ast.Constant):
+            return _checked(node.value, node)
+        if isinstance(node, ast.Name):
+            return self.env[node.id]
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return _checked([self.eval(e) for e in node.elts], node)
+        if isinstance(node, ast.UnaryOp):
+            value = self.eval(node.operand)
+            if isinstance(node.op, ast.Not):
+                return not _truth(value, node)
+            _number(value, node, "unary minus")
+            return _checked(-value if isinstance(node.op, ast.USub) else +value, node)
+        if isinstance(node, ast.BoolOp):
+            is_and = isinstance(node.op, ast.And)
+            for item in node.values:
+                truth = _truth(self.eval(item), item)
+                if truth != is_and:
+                    return truth
+            return is_and
+        if isinstance(node, ast.Compare):
+            left = self.eval(node.left)
+            for op, item in zip(node.ops, node.comparators, strict=True):
+                right = self.eval(item)
+                try:
+                    if not _CMPOPS[type(op)](left, right):
+                        return False
+                except TypeError:
+                    raise ExprError(f"cannot compare {_kind(left)} with {_kind(right)}", node.col_offset) from None
+                left = right
+            return True
+        if isinstance(node, ast.IfExp):
+            return self.eval(node.body) if _truth(self.eval(node.test), node.test) else self.eval(node.orelse)
+        if isinstance(node, ast.BinOp):
+            return self.binop(node)
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node)
+        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        return self.call(node, node.func.id)
+
+    def binop(self, node: ast.BinOp) -> Value:
+        left, right = self.eval(node.left), self.eval(node.right)
+        op = _BINOPS[type(node.op)]
+        _number(left, node, f"'{op}'")
+        _number(right, node, f"'{op}'")
+        if op in ("/", "//", "%") and right == 0:
+            raise ExprError(f"division by zero in '{op}'", node.col_offset)
+        if op == "*" and _too_big(left) + _too_big(right) > 130:  # both past 2**65: the product cannot fit
+            raise ExprError("arithmetic leaves the 64-bit range", node.col_offset, code="too-large")
+        result = {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
+                  "/": lambda: left / right, "//": lambda: left // right, "%": lambda: left % right}[op]()
+        return _checked(result, node)
+
+    def subscript(self, node: ast.Subscript) -> Value:
+        base, index = self.eval(node.value), self.eval(node.slice)
+        if not isinstance(base, list):
+            raise ExprError(f"only a list can be indexed, found {_kind(base)}", node.col_offset)
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise ExprError(f"a list index is an integer, found {_kind(index)}", node.col_offset)
+        if not -len(base) <= index < len(base):
+            raise ExprError(f"index {index} is out of range for a list of {len(base)}", node.col_offset)
+        return base[index]
+
+    def call(self, node: ast.Call, name: str) -> Value:
+        func = FUNCTIONS[name][0]
+        args = [self.eval(a) for a in node.args]
+        if name == "len":
+            if not isinstance(args[0], (list, str)):
+                raise ExprError(f"len() takes a list, found {_kind(args[0])}", node.col_offset)
+        elif name in ("min", "max") and len(args) == 1:
+            if not isinstance(args[0], list) or not args[0]:
+                raise ExprError(f"{name}() of one argument takes a non-empty list", node.col_offset)
+        else:
+            for arg in args:
+                if not (name == "make_divisible" and arg is None):
+                    _number(arg, node, f"{name}()")
+        try:
+            return _checked(func(*args), node)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ExprError(f"{name}() failed: {exc}", node.col_offset) from None
+
+
+def _too_big(value: Value) -> int:
+    return abs(int(value)).bit_length() if isinstance(value, int) else (
+        int(math.log2(abs(value))) + 1 if value else 0)
+
+
+def _truth(value: Value, node: ast.AST) -> bool:
+    if isinstance(value, list):
+        raise ExprError("a list is not a condition", getattr(node, "col_offset", 0))
+    return bool(value)
+
+
+def _number(value: Value, node: ast.AST, what: str) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ExprError(f"{what} needs numbers, found {_kind(value)}", getattr(node, "col_offset", 0))
+
+
+def _checked(value: Value, node: ast.AST) -> Value:
+    col = getattr(node, "col_offset", 0)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        if abs(value) > INT64_MAX:
+            raise ExprError("integer leaves the 64-bit range", col, code="too-large")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ExprError("arithmetic gives a number that is not finite", col, code="too-large")
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_STR:
+            raise ExprError(f"string is longer than {MAX_STR} characters", col, code="too-large")
+        return value
+    if isinstance(value, list):
+        if len(value) > MAX_LIST:
+            raise ExprError(f"list is longer than {MAX_LIST} items", col, code="too-large")
+        return value
+    raise ExprError(f"unexpected value {value!r}", col)
+
+
+def _kind(value: Value) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, bool):
+        return f"a boolean ({value})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value!r})"
+    return f"a list of {len(value)}"
+
+
+def check_value(value: Any, where: str = "value") -> Value:
+    """A plain YAML value used where an expression could stand: the same bounds apply."""
+    if isinstance(value, list):
+        return _checked([check_value(v, where) for v in value], ast.Constant(None))
+    return _checked(value, ast.Constant(None))
+
+
+# ---------------------------------------------------------------- code
+
+
+def to_python(expr: Expr, rename: Callable[[str], ast.expr] | None = None) -> str:
+    """The expression as Python source; ``rename`` maps each name to the node generated code uses."""
+    tree = _Renamer(rename).visit(_copy(expr.tree)) if rename else expr.tree
+    return ast.unparse(tree)
+
+
+def _copy(tree: ast.expr) -> ast.expr:
+    return ast.parse(ast.unparse(tree), mode="eval").body
+
+
+class _Renamer(ast.NodeTransformer):
+    def __init__(self, rename: Callable[[str], ast.expr]) -> None:
+        self.rename = rename
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        return self.rename(node.id)
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        node.args = [self.visit(a) for a in node.args]  # the function name is not a variable
+        return node
+
+
+def helpers_used(expr: Expr) -> set[str]:
+    return {node.func.id for node in ast.walk(expr.tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in HELPERS}
+
+
+__all__ = ["FUNCTIONS", "HELPERS", "Expr", "ExprError", "check_value", "evaluate", "helpers_used", "make_divisible",
+           "parse", "to_python"]

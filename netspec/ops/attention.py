@@ -1,0 +1,87 @@
+"""Attention: nn.MultiheadAttention, called with (query, key, value) and returning (output, weights)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ._core import (
+    REGISTRY,
+    Arg,
+    Bool,
+    LayerType,
+    PosInt,
+    Probability,
+    ShapeError,
+    Tensor,
+    check_float,
+    check_inferred,
+    fmt_shape,
+    same_dims,
+)
+
+
+def _check(args: dict[str, Any]) -> None:
+    if args["embed_dim"] % args["num_heads"]:
+        raise ShapeError(f"embed_dim {args['embed_dim']} is not divisible by num_heads {args['num_heads']}",
+                         "num_heads", "bad-groups")
+
+
+def _rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Any, dict[str, Any]]:
+    query, key, value = inputs
+    for x in inputs:
+        check_float(x, "MultiheadAttention")
+        if x.rank not in (2, 3):
+            raise ShapeError(f"MultiheadAttention expects 2-D or 3-D query, key and value, found {fmt_shape(x.shape)}",
+                             code="rank-mismatch")
+    if not query.rank == key.rank == value.rank:
+        raise ShapeError("MultiheadAttention expects query, key and value of one rank", code="rank-mismatch")
+    inferred = check_inferred(args, "embed_dim", query.shape[-1], "query features")
+    if (args.get("kdim") is None and not same_dims(key.shape[-1], query.shape[-1])) or (args.get(
+            "vdim") is None and not same_dims(value.shape[-1], query.shape[-1])):
+        raise ShapeError(f"key {fmt_shape(key.shape)} and value {fmt_shape(value.shape)} must have query's "
+                         f"{query.shape[-1]} features (or set kdim and vdim)")
+    _check({**args, **inferred})
+    batch_first = args.get("batch_first", False) and query.rank == 3
+    seq = 1 if batch_first else 0
+    if not same_dims(key.shape[seq], value.shape[seq]):
+        raise ShapeError(f"key {fmt_shape(key.shape)} and value {fmt_shape(value.shape)} differ in length")
+    out = Tensor(query.shape, query.dtype)
+    if not args.get("__need_weights__", True):
+        return (out, None), inferred
+    length, source = query.shape[seq], key.shape[seq]
+    if query.rank == 2:
+        weights = Tensor((length, source), query.dtype)
+    else:
+        batch = query.shape[0 if batch_first else 1]
+        weights = Tensor((batch, length, source), query.dtype)
+    return (out, weights), inferred
+
+
+def _count(args: dict[str, Any]) -> int:
+    embed = args["embed_dim"]
+    kdim, vdim = args.get("kdim") or embed, args.get("vdim") or embed
+    bias = args.get("bias", True)
+    proj = embed * (embed + kdim + vdim) + (3 * embed if bias else 0)
+    out = embed * embed + (embed if bias else 0)
+    kv = 2 * embed if args.get("add_bias_kv") else 0
+    return int(proj + out + kv)
+
+
+REGISTRY.add_layer(LayerType(
+    name="MultiheadAttention", family="attention", rule=_rule, count=_count, factory=True, positional=2, n_inputs=3,
+    check=_check,
+    summary="attention over (query, key, value); returns (output, weights): unpack it, `x, _ = attn(x, x, x)`",
+    call_args=(Arg("need_weights", Bool, True), Arg("average_attn_weights", Bool, True)),
+    args=(
+        Arg("embed_dim", PosInt, inferred=True),
+        Arg("num_heads", PosInt),
+        Arg("dropout", Probability, 0.0),
+        Arg("bias", Bool, True),
+        Arg("add_bias_kv", Bool, False),
+        Arg("add_zero_attn", Bool, False),
+        Arg("kdim", PosInt | None, None),
+        Arg("vdim", PosInt | None, None),
+        Arg("batch_first", Bool, False),
+    ),
+))
