@@ -30,7 +30,7 @@ def cold_load(spec: str) -> object:
 
     def run() -> torch.nn.Module:
         api.cache_clear()
-        build._CLASSES.clear()
+        build._MODULES.clear()
         return netspec.load(spec)
 
     return run

@@ -74,10 +74,10 @@ class _Module:
         if self.uses_ordered_dict:
             out += ["from collections import OrderedDict", ""]
         out += ["import torch", "from torch import nn"]
-        if self.uses_functional or any(not name.startswith("make_") for name in self.helpers):
+        if self.uses_functional or any("F." in helper for helper in self.helpers.values()):
             out.append("from torch.nn import functional as F")
         if program.var_values:  # the vars this source was generated with, overrides applied
-            out += ["", f"NETSPEC_VARS = {_literal_value(program.var_values)}"]
+            out += ["", *_vars_lines(program.var_values)]
         for helper in self.helpers.values():
             out += ["", "", *helper.rstrip("\n").split("\n")]
         for lines in classes:
@@ -108,6 +108,7 @@ class _ClassWriter:
     def class_lines(self, base: str, params: str, init: list[str]) -> list[str]:
         forward = [] if self.definition.sequential else list(self.forward_lines())
         init = [*init, *(f"{INDENT}self.{name} = {self.stored_value(name)}" for name in self.stored)]
+        init = [part for line in init for part in line.split("\n")]  # a long constructor spans several lines
         out = [f"class {self.definition.name}({base}):"]
         if self.definition.description:
             out += [INDENT + _docstring(self.definition.description), ""]
@@ -525,9 +526,13 @@ class _BlockWriter(_ClassWriter):
 
     def sequential(self, layer: ir.Layer, indent: str) -> tuple[list[str], str]:
         if all(c.cond is None and c.repeat is None and c.type != ir.GROUP for c in layer.children) and not layer.named:
-            parts = [self.constructor(child, indent)[1] for child in layer.children]
-            if all(not self.constructor(child, indent)[0] for child in layer.children):
-                return [], f"nn.Sequential({', '.join(parts)})"
+            built = [self.constructor(child, indent + INDENT) for child in layer.children]
+            if all(not setup for setup, _ in built):
+                parts = [expression for _, expression in built]
+                one_line = f"nn.Sequential({', '.join(parts)})"
+                if len(indent) + len(one_line) <= 110 or any("\n" in part for part in parts):
+                    return [], one_line
+                return [], "nn.Sequential(\n" + "".join(f"{indent}{INDENT}{part},\n" for part in parts) + f"{indent})"
         name = self.local(str(layer.key) if isinstance(layer.key, str) else "layers")
         setup = [f"{indent}{name} = []"]
         target = _Target("pairs" if layer.named else "append", name)
@@ -744,6 +749,14 @@ def _literal(value: Any) -> str:
     if isinstance(value, list):
         value = tuple(value)
     return ast.unparse(_const(value))
+
+
+def _vars_lines(values: dict[str, Any]) -> list[str]:
+    """``NETSPEC_VARS = {...}``, one var a line when one line would be long."""
+    line = f"NETSPEC_VARS = {_literal_value(values)}"
+    if len(line) <= 110:
+        return [line]
+    return ["NETSPEC_VARS = {", *(f"{INDENT}{str(k)!r}: {_literal_value(v)}," for k, v in values.items()), "}"]
 
 
 def _literal_value(value: Any) -> str:

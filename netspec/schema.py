@@ -199,7 +199,8 @@ GroupModel = create_model(
     **_BUILD_FIELDS,
 )
 
-def _layer_union(names: Collection[str] | None = None, sequential: Any = SequentialModel) -> Any:
+def _layer_union(names: Collection[str] | None = None, sequential: Any = SequentialModel,
+                 group: Any = None) -> Any:
     """The layer grammar: every layer type, or only ``names`` (see _narrowed_spec)."""
     members: list[Any] = [Annotated[model, Tag(name)] for name, model in LAYER_MODELS.items()
                           if names is None or name in names]
@@ -208,7 +209,7 @@ def _layer_union(names: Collection[str] | None = None, sequential: Any = Sequent
     if names is None or BLOCK in names:
         members.append(Annotated[BlockUseModel, Tag(BLOCK)])
     if names is None or GROUP in names:
-        members.append(Annotated[GroupModel, Tag(GROUP)])
+        members.append(Annotated[group or GroupModel, Tag(GROUP)])
     members.append(Annotated[BareLayer, Tag(BARE)])
     if names is None or SEQUENCE in names:
         members.append(Annotated[list["LayerSpec"], Tag(SEQUENCE)])
@@ -493,36 +494,46 @@ def _narrowed_spec(data: Any) -> type[Spec] | None:
 
 
 def _used_tags(data: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]] | None:
-    """The layer-union and step-union tags the spec's data names; None if one is unknown."""
-    if data.get("blocks"):
-        return None  # blocks have grammars of their own: the whole grammar checks them
+    """The layer-union and step-union tags the spec's data names (its blocks' too); None if one is unknown."""
+    blocks = data.get("blocks")
+    definitions = [data, *(b for b in blocks.values() if isinstance(b, dict))] if isinstance(blocks, dict) else [data]
     layers: set[str] = set()
-    stack = list(data["layers"].values()) if isinstance(data.get("layers"), dict) else []
-    while stack:
-        value = stack.pop()
-        tag = _layer_tag(value)
-        if tag is not None and tag != BARE:
-            layers.add(tag)
-        children = value.get("layers") if tag == SEQUENTIAL else value if tag == SEQUENCE else None
-        stack.extend(children.values() if isinstance(children, dict) else children if isinstance(children, list)
-                     else ())
-    forward = data.get("forward")
-    steps = {tag for tag in map(_step_tag, forward if isinstance(forward, list) else ()) if tag not in (None, "expr")}
-    if not layers <= {*LAYER_MODELS, SEQUENTIAL, SEQUENCE} or not steps <= STEP_MODELS.keys():
+    steps: set[str] = set()
+    for definition in definitions:
+        found = definition.get("layers")
+        stack = list(found.values()) if isinstance(found, dict) else list(found) if isinstance(found, list) else []
+        while stack:
+            value = stack.pop()
+            tag = _layer_tag(value)
+            if tag is not None and tag != BARE:
+                layers.add(tag)
+            children = value.get("layers") if tag in (SEQUENTIAL, GROUP) else value if tag == SEQUENCE else None
+            stack.extend(children.values() if isinstance(children, dict) else children if isinstance(children, list)
+                         else ())
+        forward = definition.get("forward")
+        steps |= {tag for tag in map(_step_tag, forward if isinstance(forward, list) else ())
+                  if tag not in (None, "expr")}
+    if not layers <= {*LAYER_MODELS, SEQUENTIAL, SEQUENCE, BLOCK, GROUP} or not steps <= STEP_MODELS.keys():
         return None
     return frozenset(layers), frozenset(steps)
 
 
 def _build_narrowed(layers: frozenset[str], steps: frozenset[str]) -> type[Spec]:
-    sequential: Any = None
-    if SEQUENTIAL in layers:  # its `layers` field must refer to the narrowed union, so it is re-declared
-        sequential = create_model(SEQUENTIAL, __base__=SequentialModel,
-                                  layers=_narrowed_field(SequentialModel, "layers", {}))
-    alias = TypeAliasType("LayerSpec", _layer_union(layers, sequential))  # type: ignore[misc]
-    if sequential is not None:
-        sequential.model_rebuild(_types_namespace={"LayerSpec": alias})
+    # Sequential and Group hold layers themselves: re-declared so their `layers` refer to the narrowed union
+    containers: dict[str, Any] = {}
+    for tag, base in ((SEQUENTIAL, SequentialModel), (GROUP, GroupModel)):
+        if tag in layers:
+            containers[tag] = create_model(base.__name__, __base__=base, layers=_narrowed_field(base, "layers", {}))
+    alias = TypeAliasType("LayerSpec", _layer_union(layers, containers.get(SEQUENTIAL),  # type: ignore[misc]
+                                                    containers.get(GROUP)))
+    for model in containers.values():
+        model.model_rebuild(_types_namespace={"LayerSpec": alias})
     swaps = {"LayerSpec": alias, "Step": _step_union(steps)}
-    return create_model("Spec", __base__=Spec, __module__=__name__,
+    block = create_model("BlockSpec", __base__=BlockSpec, __module__=__name__,
+                         layers=_narrowed_field(BlockSpec, "layers", swaps),
+                         forward=_narrowed_field(BlockSpec, "forward", swaps))
+    swaps["BlockSpec"] = block
+    return create_model("Spec", __base__=Spec, __module__=__name__, blocks=_narrowed_field(Spec, "blocks", swaps),
                         layers=_narrowed_field(Spec, "layers", swaps), forward=_narrowed_field(Spec, "forward", swaps))
 
 
@@ -535,6 +546,8 @@ def _narrowed_field(model: type[BaseModel], name: str, swaps: dict[str, Any]) ->
 def _swap(annotation: Any, swaps: dict[str, Any]) -> Any:
     if annotation is LayerSpec and "LayerSpec" in swaps:
         return swaps["LayerSpec"]
+    if annotation is BlockSpec and "BlockSpec" in swaps:
+        return swaps["BlockSpec"]
     if annotation is Step and "Step" in swaps:
         return swaps["Step"]
     args = get_args(annotation)
@@ -638,8 +651,10 @@ def _key_diagnostic(error: ErrorDetails, source: Source) -> Diagnostic:
     limit = (error.get("ctx") or {}).get("max_length")
     rule = f"of at most {limit} characters" if error["type"] == "string_too_long" else \
         "made of ASCII letters, digits and '_', starting with a letter"
+    hint = ("a name pattern such as 'stage{i + 2}' works inside a group (a mapping with layers: and repeat:), or "
+            "as repeat: {count: ..., name: 'stage{i + 2}'}") if "{" in str(path[-1]) else None
     return Diagnostic("bad-name", f"expected a name {rule}, found {short_repr(str(path[-1]))}",
-                      source.key_span(path), path, None)
+                      source.key_span(path), path, hint)
 
 
 def _enclosing_paths(grouped: dict[Path, list[ErrorDetails]]) -> set[Path]:

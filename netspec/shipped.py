@@ -96,7 +96,7 @@ def _not_found(spec: str, name: str | None, known: dict[str, Path]) -> SpecError
     else:
         message = f"cannot read the spec: no such file, and no shipped spec named {name!r}"
         listing = ", ".join(known) or "none"
-        close = did_you_mean(name, known)
+        close = did_you_mean(name, [*known, *(k.removeprefix("zoo/") for k in known)])
         hint = f"{close} shipped specs: {listing}" if close else f"shipped specs: {listing}"
     return SpecError([Diagnostic("file-unreadable", message, Span(spec, 0, 0), hint=hint)])
 

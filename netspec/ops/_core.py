@@ -369,7 +369,8 @@ class Registry:
 
     layers: dict[str, LayerType] = field(default_factory=dict)
     ops: dict[str, Op] = field(default_factory=dict)
-    origins: dict[tuple[str, str], str] = field(default_factory=dict)  # ("op", "relu") -> "module:line"
+    # ("op", "relu") -> where it was registered: "module:line", and that module's globals
+    origins: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict)
     frozen_by: str | None = None
 
     def add_layer(self, layer: LayerType) -> LayerType:
@@ -388,23 +389,32 @@ class Registry:
     def _claim(self, kind: str, name: str) -> None:
         # Real errors, not asserts: `python -O` strips asserts, and a second ReLU
         # would then silently replace the first.
-        where = _registering_caller()
+        where, module = _registering_caller()
         previous = self.origins.get((kind, name))
-        if previous is not None:
-            raise RegistryError(f"{kind} '{name}' is registered twice: at {previous} and at {where}")
+        # The same line of a new copy of the same module is that module imported again after
+        # its first import failed part-way: not a conflict (an error here would hide the first one).
+        rerun = previous is not None and previous[0] == where and previous[1] is not module
+        if previous is not None and not rerun:
+            raise RegistryError(f"{kind} '{name}' is registered twice: at {previous[0]} and at {where}")
         if self.frozen_by is not None:
             raise RegistryError(f"cannot register {kind} '{name}' at {where}: {self.frozen_by} already built "
                                 "the grammar from the registry, so specs could not use it")
-        self.origins[(kind, name)] = where
+        self.origins[(kind, name)] = (where, module)
 
 
-def _registering_caller() -> str:
-    """``module:line`` of the registration: the nearest module-level statement outside this file
-    (entries are often made by a helper, as activation.py's ``_elementwise("ReLU", ...)``)."""
+def _registering_caller() -> tuple[str, dict[str, Any]]:
+    """``module:line`` of the registration, and that module's globals.
+
+    The line is the outermost call in the first file outside this one: entries are
+    often made by a helper, and activation.py's ``_elementwise("ReLU", ...)`` says
+    more than the ``add_layer`` line inside ``_elementwise``.
+    """
     frame = sys._getframe(1)
-    while frame.f_back is not None and (frame.f_code.co_filename == __file__ or frame.f_code.co_name != "<module>"):
+    while frame.f_code.co_filename == __file__ and frame.f_back is not None:
         frame = frame.f_back
-    return f"{frame.f_globals.get('__name__', '?')}:{frame.f_lineno}"
+    while frame.f_back is not None and frame.f_back.f_code.co_filename == frame.f_code.co_filename:
+        frame = frame.f_back
+    return f"{frame.f_globals.get('__name__', '?')}:{frame.f_lineno}", frame.f_globals
 
 
 REGISTRY = Registry()
