@@ -254,6 +254,8 @@ def limits_block() -> str:
         ("a build-time expression's text", f"{expr.MAX_EXPR_CHARS:,} characters", "`too-large`"),
         ("syntax nodes in one build-time expression", f"{expr.MAX_EXPR_NODES:,}", "`too-large`"),
         ("items of a list value (var, expression result)", f"{expr.MAX_LIST:,}", "`too-large`"),
+        ("items of one value, nested lists included", f"{expr.MAX_ITEMS:,}", "`too-large`"),
+        ("nesting of lists in one value", f"{expr.MAX_LIST_DEPTH} levels", "`too-deep`"),
         ("a string value computed by an expression", f"{expr.MAX_STR} characters", "`too-large`"),
         ("children built (layers, over all instances and repeats)", f"{elaborate.MAX_CHILDREN:,}", "`too-large`"),
         ("block instances built", f"{elaborate.MAX_INSTANCES:,}", "`too-large`"),

@@ -6,9 +6,11 @@
     >>> model = netspec.loads(yaml_text)                         # YAML text; also load(mapping)
     >>> print(netspec.summary("alexnet"))                        # shapes and counts, no torch
 
-Importing netspec does not import torch; only :func:`load`, :func:`loads` and
-:func:`build_class` do, when called.
+Importing netspec does not import torch; only :func:`load`, :func:`loads`,
+:func:`build_class` and :func:`export_onnx` (torch and onnx) do, when called.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .api import (
@@ -24,9 +26,25 @@ from .api import (
                   summary,
                   validate,
 )
+from .dump import DumpError, dump
 from .errors import Diagnostic, Span, SpecError
 from .shapes import DEFAULT_MAX_PARAMS
 
+if TYPE_CHECKING:
+    from .export import export_onnx
+
 __all__ = ["DEFAULT_MAX_PARAMS", "DTYPE_NAMES", "Diagnostic", "Span", "SpecError", "Summary", "__version__",
-           "build_class", "compile_source", "compile_spec", "compile_string", "list_specs", "load", "loads", "summary",
-           "validate"]
+           "build_class", "compile_source", "compile_spec", "compile_string", "export_onnx", "list_specs", "load",
+           "loads", "summary", "validate"]
+
+
+def __getattr__(name: str) -> Any:
+    """``export_onnx`` on first use: :mod:`netspec.export` stays unimported until someone exports."""
+    if name == "export_onnx":
+        from .export import export_onnx
+
+        return export_onnx
+    raise AttributeError(f"module 'netspec' has no attribute {name!r}")
+
+
+__all__ += ["DumpError", "dump"]  # netspec.dump(module): a spec from a built module (netspec/dump.py)

@@ -310,8 +310,9 @@ def compile_(spec: str, output: str | None) -> None:
     click.echo(f"wrote {printable(output)}", err=True)
 
 
-def write_atomic(target: str, text: str, spec: str) -> None:
-    """Replace ``target`` in one step: a temp file beside it, then os.replace.
+def write_atomic(target: str, text: str | bytes, spec: str) -> None:
+    """Replace ``target`` in one step: a temp file beside it, then os.replace.  Text is
+    written as UTF-8 with ``\n`` line ends, bytes (an ONNX model) as they are.
 
     Readers see the old file or the new one, never a part; on any error or
     interrupt the old file stays as it was and the temp file is removed.  The
@@ -323,8 +324,8 @@ def write_atomic(target: str, text: str, spec: str) -> None:
         raise click.ClickException(f"refusing to overwrite the spec itself: {printable(target)}")
     # a rename would replace a device, FIFO or socket (-o /dev/null) with a plain file
     if os.path.exists(target) and not stat.S_ISREG(os.stat(target).st_mode):
-        raise click.ClickException(f"refusing to replace {printable(target)}: it is not a regular file "
-                                   "(omit -o to print to stdout)")
+        raise click.ClickException(f"refusing to replace {printable(target)}: it is not a regular file"
+                                   + (" (omit -o to print to stdout)" if isinstance(text, str) else ""))
     directory = os.path.dirname(os.path.abspath(target))
     mode = os.stat(target).st_mode & 0o7777 if os.path.exists(target) else _default_mode()
     try:
@@ -332,8 +333,8 @@ def write_atomic(target: str, text: str, spec: str) -> None:
     except OSError as exc:
         raise click.ClickException(f"cannot write {printable(target)}: {exc.strerror}") from None
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
+        with os.fdopen(handle, "wb") as out:  # text as UTF-8, its "\n" kept as it is on every system
+            out.write(text if isinstance(text, bytes) else text.encode("utf-8"))
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temp, mode)
@@ -371,17 +372,29 @@ def _default_mode() -> int:
 Examples:
   netspec summary vgg16                 # a shipped spec, by name
   netspec summary --json specs/lenet.yaml | jq .total_params
+  netspec summary lenet --batch 32      # memory figures for a batch of 32
+  netspec summary lenet --columns input_size,output_size,mult_adds
 """)
 @click.argument("spec", type=_SPEC_PATH, shell_complete=_complete_spec)
 @click.option("--json", "as_json", is_flag=True,
               help="Print machine-readable JSON (for an invalid spec, its diagnostics).")
 @click.option("--depth", type=click.IntRange(min=0), default=None, metavar="N",
               help="Fold what nests deeper than N (0: the top-level layers and blocks, with their totals).")
+@click.option("--batch", type=click.IntRange(min=1), default=1, metavar="B",
+              help="Bind the batch dim N to B for the memory figures and MACs at that batch (default 1).")
+@click.option("--columns", default=",".join(api.DEFAULT_COLUMNS), metavar="COLS",
+              help="Comma-separated table columns after Layer and Type: " + ", ".join(api.COLUMNS)
+              + f" (default {','.join(api.DEFAULT_COLUMNS)}).")
 @_max_params_option
 @_spec_options
 @_command
-def summary(spec: str, as_json: bool, max_params: int | None, depth: int | None) -> None:
-    """Show every layer's output shape and parameter count, with totals."""
+def summary(spec: str, as_json: bool, max_params: int | None, depth: int | None, batch: int, columns: str) -> None:
+    """Show every layer's output shape, parameter count and MACs, with totals and memory figures."""
+    chosen = [c.strip() for c in columns.split(",") if c.strip()]
+    unknown = [c for c in chosen if c not in api.COLUMNS]
+    if unknown or not chosen:
+        raise click.BadParameter(f"unknown column {unknown[0]!r}" if unknown else "no column named",
+                                 param_hint="'--columns'")
     try:
         compiled = _compile(spec)
     except SpecError as exc:
@@ -389,12 +402,12 @@ def summary(spec: str, as_json: bool, max_params: int | None, depth: int | None)
             click.echo(json.dumps(report.reports_json([report.SpecReport(_display(spec), exc.diagnostics)]),
                                   indent=2))
         raise
-    result = api.summarise(compiled)
+    result = api.summarise(compiled, batch=batch)
     _emit(_budget_warnings(compiled, max_params) if max_params is not None else result.warnings)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
-        click.echo(result.render(depth))
+        click.echo(result.render(depth, chosen))
 
 
 @main.command(name="schema", epilog="""\b
@@ -478,6 +491,193 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         cells = [cell.rjust(width) if i == 2 else cell.ljust(width)  # the count right-aligned
                  for i, (cell, width) in enumerate(zip(row, widths, strict=True))]
         click.echo("  ".join(cells).rstrip())
+
+
+# -o's extension -> the picture's format
+_GRAPH_FORMATS = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".mmd": "mmd", ".mermaid": "mmd", ".html": "html",
+                  ".htm": "html"}
+
+
+@main.command(name="graph", epilog="""\b
+Examples:
+  netspec graph lenet -o lenet.svg                    # Graphviz's dot lays it out
+  netspec graph resnet18 -o resnet18.html             # fold blocks, hover nodes
+  netspec graph resnet18 --only layer2 -o layer2.svg  # one block or Sequential
+  netspec graph mlp --format mmd                      # Mermaid, for Markdown
+""")
+@click.argument("spec", type=_SPEC_PATH, shell_complete=_complete_spec)
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write here (atomically) instead of stdout; the extension picks the format: "
+                   ".svg, .dot, .mmd or .html.")
+@click.option("--format", "fmt", type=click.Choice(["dot", "svg", "mmd", "html"]), default=None,
+              help="The format, overriding the extension (default: from -o, else dot).")
+@click.option("--only", metavar="PATH", default=None,
+              help="Draw only the block or Sequential at this module path (e.g. layer2.0).")
+@_spec_options
+@_command
+def graph_(spec: str, output: str | None, fmt: str | None, only: str | None) -> None:
+    """Draw SPEC's data flow: layers and ops, blocks as clusters, the tensor shape on every edge.
+
+    .svg and .html need Graphviz's `dot` program; .dot and .mmd (Mermaid) do not.
+    """
+    from . import graph as graphs
+
+    if fmt is None:
+        ext = os.path.splitext(output or "")[1].lower()
+        if output is not None and ext not in _GRAPH_FORMATS:
+            raise click.UsageError(f"cannot tell the format from {printable(output)!r}: use an extension "
+                                   f"({', '.join(sorted(_GRAPH_FORMATS))}) or --format")
+        fmt = _GRAPH_FORMATS.get(ext, "dot")
+    compiled = _compile(spec)
+    _emit(compiled.warnings)
+    try:
+        picture = graphs.build(compiled.inference)
+        if only is not None:
+            picture = graphs.only(picture, only)
+        text = graphs.render(picture, fmt)
+    except graphs.GraphError as exc:
+        click.echo(f"netspec: error: {exc}", err=True)
+        sys.exit(1)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    write_atomic(output, text, spec)
+    click.echo(f"wrote {printable(output)}", err=True)
+
+
+@main.command(name="export", epilog="""\b
+Examples:
+  netspec export lenet --onnx lenet.onnx                    # x: [N, 1, 32, 32], N dynamic
+  netspec export resnet18 --onnx r18.onnx --set num_classes=10 --batch 1
+\b
+Needs the onnx extra: pip install "netspec[onnx]".
+""")
+@click.argument("spec", type=_SPEC_PATH, shell_complete=_complete_spec)
+@click.option("--onnx", "onnx_path", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the ONNX model here (atomically).")
+@click.option("--opset", type=click.IntRange(min=1), default=None, metavar="N",
+              help="The ONNX opset (default: torch.onnx's).")
+@click.option("--batch", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Fix the batch dim N to this size (default: dynamic, as every symbolic input dim is).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="torch.manual_seed before the weights are initialised.")
+@_spec_options
+@_command
+def export_(spec: str, onnx_path: str, opset: int | None, batch: int | None, seed: int) -> None:
+    """Export SPEC's module to ONNX through torch.onnx, eval mode, its symbolic input dims dynamic.
+
+    The weights are the constructor's initialisation (see --seed): the file holds the
+    architecture; to export trained weights, use netspec.export.export_module.
+    """
+    from . import export as exporting
+
+    try:
+        exporting.check_extra()  # before the spec is read: the likeliest failure, and the cheapest to find
+    except exporting.MissingExtraError as exc:
+        click.echo(f"netspec: error: {exc}", err=True)
+        sys.exit(1)
+    compiled = _compile(spec)
+    _emit(compiled.warnings)
+    try:
+        data, info = exporting.compiled_bytes(compiled, opset=opset, batch=batch, seed=seed)
+    except exporting.ExportError as exc:
+        click.echo(f"netspec: error: {exc}", err=True)
+        sys.exit(1)
+    write_atomic(onnx_path, data, spec)
+    inputs = ", ".join(f"{name} {fmt_shape(shape)}" for name, shape in info.inputs.items())
+    click.echo(f"wrote {printable(onnx_path)} ({info.model}, opset {info.opset}, {inputs}, "
+               f"{len(data):,} bytes)", err=True)
+
+
+def _parse_input(text: str) -> tuple[str | None, list[int | str]]:
+    """``x=N,3,224,224`` (or ``N,3,224,224`` for a one-input forward) -> ("x", ["N", 3, 224, 224])."""
+    name, sep, dims = text.partition("=")
+    if not sep:
+        name, dims = "", text
+    shape: list[int | str] = []
+    for part in (d.strip() for d in dims.split(",") if d.strip()):
+        if part.isdigit() and int(part) > 0:
+            shape.append(int(part))
+        elif part.isidentifier():
+            shape.append(part)
+        else:
+            raise click.BadParameter(f"{part!r} is not a size: give positive integers or names (N)",
+                                     param_hint="--input")
+    return (name.strip() or None), shape
+
+
+def _load_user_class(target: str) -> Any:
+    """``module.py:ClassName`` -> the class, importing the user's own file (their code, their command line)."""
+    import importlib.util
+
+    path, sep, class_name = target.rpartition(":")
+    if not sep or not path or not class_name.isidentifier():
+        raise click.BadParameter("expected FILE.py:ClassName", param_hint="TARGET")
+    if not os.path.isfile(path):
+        raise click.BadParameter(f"no such file: {printable(path)}", param_hint="TARGET")
+    directory = os.path.dirname(os.path.abspath(path))
+    module_name = "_netspec_dump_" + os.path.splitext(os.path.basename(path))[0].replace("-", "_")
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise click.BadParameter(f"cannot import {printable(path)}", param_hint="TARGET")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    sys.path.insert(0, directory)  # so the file's own sibling imports work
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's file failed: their error, not netspec's
+        raise click.ClickException(f"importing {printable(path)} failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        sys.path.remove(directory)
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise click.ClickException(f"{printable(path)} defines no {class_name!r}")
+    return cls
+
+
+@main.command(name="dump", epilog="""\b
+Examples:
+  netspec dump models.py:LeNet --input x=N,1,32,32
+  netspec dump models.py:ResNet --input N,3,224,224 -o resnet.yaml
+""")
+@click.argument("target", metavar="FILE.py:CLASS")
+@click.option("--input", "input_specs", multiple=True, metavar="[NAME=]D1,D2,...",
+              help="An input shape (repeatable, one per forward input); names are symbolic dims.")
+@click.option("--name", "class_name", default=None, help="The spec's class name (default: CLASS).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+@_command
+def dump_(target: str, input_specs: tuple[str, ...], class_name: str | None, output: str | None) -> None:
+    """Write the spec of a module class: imports FILE.py (your own code) and builds CLASS() with no arguments.
+
+    A spec never names Python code; this command runs the file you name, as
+    `python FILE.py` would, to read the module it builds.
+    """
+    from .dump import DumpError, dump
+
+    if not input_specs:
+        raise click.UsageError("give the input shape: --input x=N,3,224,224")
+    parsed = [_parse_input(text) for text in input_specs]
+    if len(parsed) == 1 and parsed[0][0] is None:
+        inputs: Any = parsed[0][1]
+    elif any(name is None for name, _ in parsed):
+        raise click.BadParameter("with several inputs, name each: --input x=... --input y=...",
+                                 param_hint="--input")
+    else:
+        inputs = {name: shape for name, shape in parsed}
+    cls = _load_user_class(target)
+    try:
+        module = cls()
+    except Exception as exc:
+        raise click.ClickException(f"{class_name or target}() failed: {type(exc).__name__}: {exc}") from None
+    try:
+        text = dump(module, name=class_name, inputs=inputs)
+    except DumpError as exc:
+        click.echo(f"netspec: error: {exc}", err=True)
+        sys.exit(1)
+    if output:
+        write_atomic(output, text, target.rpartition(":")[0])
+    else:
+        click.echo(text, nl=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -103,7 +103,7 @@ class _ClassWriter:
         self.definition = definition
         self.model = definition
         self.stored: dict[str, None] = {}  # build-time names forward reads: kept as attributes
-        self.locals = 0
+        self.used_locals: set[str] = set()
 
     def class_lines(self, base: str, params: str, init: list[str]) -> list[str]:
         forward = [] if self.definition.sequential else list(self.forward_lines())
@@ -123,8 +123,14 @@ class _ClassWriter:
         return name
 
     def local(self, hint: str) -> str:
-        self.locals += 1
-        return f"_{hint}" if self.locals == 1 else f"_{hint}_{self.locals}"
+        """A fresh local for a list being built: made from a checked name only, never from raw key text."""
+        base = f"_{hint}" if hint.isidentifier() and hint.isascii() else "_layers"
+        name, k = base, 1
+        while name in self.used_locals:
+            k += 1
+            name = f"{base}_{k}"
+        self.used_locals.add(name)
+        return name
 
     # ------------------------------------------------------------ a layer's constructor call
 
@@ -533,7 +539,7 @@ class _BlockWriter(_ClassWriter):
                 if len(indent) + len(one_line) <= 110 or any("\n" in part for part in parts):
                     return [], one_line
                 return [], "nn.Sequential(\n" + "".join(f"{indent}{INDENT}{part},\n" for part in parts) + f"{indent})"
-        name = self.local(str(layer.key) if isinstance(layer.key, str) else "layers")
+        name = self.local(str(layer.key) if isinstance(layer.key, str) and layer.pattern is None else "layers")
         setup = [f"{indent}{name} = []"]
         target = _Target("pairs" if layer.named else "append", name)
         for child in layer.children:

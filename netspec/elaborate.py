@@ -8,6 +8,7 @@ a block's class from its definition and what its instances inferred.  Pure Pytho
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -83,6 +84,7 @@ class Elaborator:
     def __init__(self, program: ir.Program) -> None:
         self.program = program
         self.budget = Budget()
+        self.taken: dict[int, set[str]] = {}  # the names used in each child list being built
         _SOURCE["current"] = program.root.source
 
     # ------------------------------------------------------------ instances
@@ -171,6 +173,10 @@ class Elaborator:
         if not (text.isidentifier() and text.isascii() and not text.startswith("_")):
             raise self.refusal("bad-name", f"name pattern {short_repr(pattern.text)} gives {short_repr(text)}, "
                                "not a name", layer.path, self.span(layer), prefix)
+        from .resolve import MODULE_ATTRIBUTES, RESERVED
+        if keyword.iskeyword(text) or keyword.issoftkeyword(text) or text in MODULE_ATTRIBUTES or text in RESERVED:
+            raise self.refusal("bad-name", f"name pattern {short_repr(pattern.text)} gives {short_repr(text)}, a name "
+                               "Python or nn.Module keeps for itself", layer.path, self.span(layer), prefix)
         return text
 
     def child(self, instance: Instance, layer: ir.Layer, env: dict[str, Any], key: str | int, base: str) -> Child:
@@ -191,10 +197,16 @@ class Elaborator:
         if self.budget.children < 0:
             raise self.refusal("too-large", f"the model builds more than {MAX_CHILDREN:,} layers",
                                child.entry.path, self.span(child.entry), instance.prefix)
-        if isinstance(child.key, str) and any(c.key == child.key for c in out):
-            raise self.refusal("duplicate-name", f"two children are named '{child.key}'", child.entry.path,
-                               self.span(child.entry), instance.prefix,
-                               "give repeated children a name pattern, e.g. repeat: {count: 4, name: 'block{i}'}")
+        if isinstance(child.key, str):
+            taken = self.taken.setdefault(id(out), set())  # one set per child list: linear in the children
+            if not taken and out is instance.children:  # the definition's own attributes are taken too
+                definition = instance.definition
+                taken |= {g.name for g in definition.params} | {i.name for i in definition.inputs}
+            if child.key in taken:
+                raise self.refusal("duplicate-name", f"two children (or a child and a parameter) are named "
+                                   f"'{child.key}'", child.entry.path, self.span(child.entry), instance.prefix,
+                                   "give repeated children a name pattern, e.g. repeat: {count: 4, name: 'block{i}'}")
+            taken.add(child.key)
         out.append(child)
 
     # ------------------------------------------------------------ values

@@ -35,6 +35,9 @@ class Reader:
     roots: tuple[str, ...]  # real paths of the directories imports may read from
     files: dict[str, str] = field(default_factory=dict)  # every file read: path -> text
     stack: list[str] = field(default_factory=list)  # the chain of files being expanded (cycles)
+    # each file parsed and expanded once, however many specs import or extend it (a diamond of
+    # imports would otherwise parse a shared 4 MiB base once per path to it)
+    expanded: dict[str, Source] = field(default_factory=dict)
 
     def locate(self, wanted: str, importer: str, span: Span, path: Path) -> str:
         """The real path of ``wanted`` written in ``importer``, or a SpecError at ``span``."""
@@ -46,13 +49,15 @@ class Reader:
                          "write the path relative to the spec that imports it")
         bases = [os.path.dirname(importer)] if _on_disk(importer) else []
         bases += [root for root in self.roots if root not in bases]
+        outside = False
         for base in bases:
             candidate = os.path.realpath(os.path.join(base, wanted))
             if not any(_inside(candidate, root) for root in self.roots):
+                outside = True  # never asked whether it exists: the answer would tell what lies outside
                 continue
             if os.path.exists(candidate):
                 return candidate
-        if any(os.path.exists(os.path.realpath(os.path.join(b, wanted))) for b in bases):
+        if outside:
             raise _error("import-refused", f"{short_repr(wanted)} resolves outside the directories this spec may "
                          "read", span, path, "keep imported specs beside the spec, or name their directory with "
                          "--search-path (search_path= in Python)")
@@ -121,8 +126,11 @@ def _expand_file(src: Source, reader: Reader, real: str) -> Source:
 def _load(wanted: str, importer: Source, path: Path, reader: Reader) -> Source:
     span = importer.span(path)
     real = reader.locate(wanted, importer.file, span, path)
-    loaded = reader.read(real, span, path)
-    return _expand_file(loaded, reader, real)
+    if real in reader.stack:
+        reader.read(real, span, path)  # reports the cycle
+    if real not in reader.expanded:
+        reader.expanded[real] = _expand_file(reader.read(real, span, path), reader, real)
+    return reader.expanded[real]
 
 
 def _extend(child: Source, base: Source) -> Source:

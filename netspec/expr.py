@@ -20,6 +20,8 @@ INT64_MAX = 2**63 - 1
 MAX_EXPR_CHARS = 2_000
 MAX_EXPR_NODES = 500
 MAX_LIST = 1_024
+MAX_ITEMS = 10_000  # items of one value, nested lists included
+MAX_LIST_DEPTH = 8
 MAX_STR = 256
 
 Value = Any  # int | float | bool | str | None | list[Value]
@@ -300,8 +302,24 @@ def _checked(value: Value, node: ast.AST) -> Value:
     if isinstance(value, list):
         if len(value) > MAX_LIST:
             raise ExprError(f"list is longer than {MAX_LIST} items", col, code="too-large")
+        _check_size(value, col)
         return value
     raise ExprError(f"unexpected value {value!r}", col)
+
+
+def _check_size(value: list[Any], col: int) -> None:
+    """A list's items in all, nested lists included, and its depth: lists can share sublists
+    (`[b, b, b]`), so their printed size could otherwise grow exponentially in the expression."""
+    budget = MAX_ITEMS
+    stack = [(value, 1)]
+    while stack:
+        items, depth = stack.pop()
+        if depth > MAX_LIST_DEPTH:
+            raise ExprError(f"lists nest more than {MAX_LIST_DEPTH} deep", col, code="too-deep")
+        budget -= len(items)
+        if budget < 0:
+            raise ExprError(f"a value holds more than {MAX_ITEMS:,} items in all", col, code="too-large")
+        stack.extend((item, depth + 1) for item in items if isinstance(item, list))
 
 
 def _kind(value: Value) -> str:

@@ -63,7 +63,7 @@ CONTAINER_ATTRIBUTES = {
 }
 # Names the generated module itself uses at top level or inside forward.
 RESERVED = frozenset({"self", "torch", "nn", "F", "OrderedDict", "corr2d", "device", "dtype", "super",
-                      "make_divisible", "NETSPEC_VARS"})
+                      "make_divisible", "NETSPEC_VARS", "getattr", "range", "stochastic_depth"})
 
 BINOPS: dict[type[ast.operator], str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.MatMult: "@"}
 _OPERATOR_TEXT: dict[type[ast.operator], str] = {ast.Pow: "**", ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<",
@@ -135,6 +135,7 @@ def resolve(spec: Spec, source: Source) -> ir.Program:
     kinds = {name: {arg: _arg_kind(decl) for arg, decl in block.args.items()} for name, block in spec.blocks.items()}
     root_resolver = _Resolver(root_view, source, diag, set(spec.blocks))
     root_resolver.block_kinds = kinds
+    root_resolver.root_name = spec.name
     var_values = root_resolver.root_vars()
     root_resolver.var_values = var_values
     blocks: dict[str, ir.ModuleDef] = {}
@@ -144,6 +145,10 @@ def resolve(spec: Spec, source: Source) -> ir.Program:
         resolver = _Resolver(view, source, diag, set(spec.blocks))
         resolver.var_values = var_values
         resolver.block_kinds = kinds
+        resolver.root_name = spec.name
+        if name == spec.name:
+            diag.add(Diagnostic("duplicate-name", f"block '{name}' has the root's class name", source.key_span(
+                ("blocks", name)), ("blocks", name), "rename the block or the spec's name"))
         try:
             blocks[name] = resolver.run()
         except _Stop:
@@ -224,6 +229,7 @@ class _Resolver:
         self.diag = diag or Collector()
         self.blocks = blocks or set()
         self.var_values: dict[str, Any] = {}
+        self.root_name = ""  # the root class's name: a block, argument or var must not take it
         self.block_kinds: dict[str, dict[str, str]] = {}  # block -> argument -> "int" | "float" | "bool" | "str"
         self.layer_names: set[str] = set()
         self.param_kinds: dict[str, str] = {}
@@ -324,6 +330,8 @@ class _Resolver:
         for name, value in self.spec.vars.items():
             path = self.P("vars", name)
             self.check_name(name, path, "variable", attribute=False)
+            if not self.is_root:
+                self.check_build_name(name, path, "var")
             if name in self.spec.block_args:
                 self.error("duplicate-name", f"'{name}' is both a block argument and a var", path, key=True)
             built = self.build(value, path, known, literal_ok=True)
@@ -335,11 +343,22 @@ class _Resolver:
             scope_of.clear()
         return result
 
+    def check_build_name(self, name: str, path: Path, what: str) -> None:
+        """Block arguments and vars become locals of the generated __init__: they must not hide a Python
+        builtin it calls (range, min...), a class it builds (another block, the root), or an attribute."""
+        if name in vars(builtins):
+            self.error("bad-name", f"{what} '{name}' would hide Python's builtin of that name in the generated "
+                       "code", path, f"rename it, e.g. '{name}_'", key=True)
+        elif name in self.blocks or name == self.root_name:
+            self.error("bad-name", f"{what} '{name}' would hide the class of the same name in the generated code",
+                       path, f"rename it, e.g. '{name.lower()}_'", key=True)
+
     def block_arguments(self) -> list[ir.BlockArg]:
         result = []
         for name, decl in self.spec.block_args.items():
             path = self.P("args", name)
             self.check_name(name, path, "block argument", attribute=False)
+            self.check_build_name(name, path, "block argument")
             span = self.source.key_span(path)
             if isinstance(decl, str):
                 result.append(ir.BlockArg(name, decl, None, True, span))
@@ -425,6 +444,13 @@ class _Resolver:
             self.check_name(name, path, f"{container} key")
 
     def check_clashes(self) -> None:
+        for name in [*self.spec.block_args, *self.spec.vars] if not self.is_root else []:
+            if name in (self.spec.layers if isinstance(self.spec.layers, dict) else {}) or name in self.spec.params \
+                    or name in self.spec.inputs:
+                section = "args" if name in self.spec.block_args else "vars"
+                self.error("duplicate-name", f"'{name}' names both a {section[:-1].replace('arg', 'block argument')} "
+                           "and a layer, parameter or input", self.P(section, name), "give each its own name",
+                           key=True)
         for name in self.spec.params:
             if name in self.spec.layers:
                 self.error("duplicate-name", f"'{name}' names both a layer and a parameter", self.P("params", name),
@@ -540,10 +566,18 @@ class _Resolver:
             count = self.build(value.count, (*path, "repeat", "count"), scope, always=isinstance(value.count, str))
             index = value.index
             self.check_name(index, (*path, "repeat", "index"), "repeat index", attribute=False)
+            self.check_index(index, (*path, "repeat", "index"), scope)
             name = self.pattern_of(value.name, (*path, "repeat", "name"), scope | {index}) if value.name else None
             return ir.Repeat(count, index, name)
         count = self.build(value, (*path, "repeat"), scope, always=isinstance(value, str))
+        self.check_index("i", (*path, "repeat"), scope)
         return ir.Repeat(count, "i")
+
+    def check_index(self, index: str, path: Path, scope: set[str]) -> None:
+        """A repeat's index is a fresh name: the generated loop would overwrite an argument, var or outer index."""
+        if index in scope:
+            self.error("duplicate-name", f"repeat index '{index}' is already a name here (an argument, a var or an "
+                       "enclosing repeat's index)", path, "name the index: repeat: {count: ..., index: j}")
 
     def key_pattern(self, key: str | int, path: Path, scope: set[str]) -> ir.KeyPattern | None:
         if not isinstance(key, str) or "{" not in key:

@@ -17,12 +17,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import ir
+from . import counts, ir
 from .elaborate import Child, Elaborator, Instance, Refusal
 from .errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, format_path, short_repr
 from .expr import ExprError, evaluate
-from .ops import LAYERS, OPS, ShapeError, Tensor, broadcast, fmt_shape, matmul_shape
-from .ops._core import INT64_MAX, Dim, promote_types
+from .ops import LAYERS, OPS, ShapeError, Tensor, broadcast, fmt_shape, matmul_macs, matmul_shape
+from .ops._core import DTYPE_BYTES, INT64_MAX, MODULE_DTYPE, Dim, promote_types
 from .schema import OP_ARG_MODELS, SEQUENTIAL, describe_value, expected_text
 
 DEFAULT_MAX_PARAMS = 1_000_000_000  # ~4 GB of float32: past this, load() refuses unless told otherwise
@@ -46,6 +46,14 @@ class Row:
     output_shape: tuple[Dim, ...]
     params: int
     depth: int = 0
+    # Multiply-accumulates of this call (a container's: everything inside it), at the spec's own dims (N kept):
+    # counts.per_sample gives the figure per sample.
+    macs: Dim = 0
+    # Bytes of the tensors this call outputs (0 for a container: its children's outputs are counted).
+    activation_bytes: Dim = 0
+    container: bool = False  # a Sequential's or a block's row
+    input_shapes: tuple[tuple[Dim, ...], ...] = ()
+    kernel_size: Any = None  # a conv's or pool's, as written or defaulted
 
 
 @dataclass
@@ -61,9 +69,27 @@ class Inference:
     warnings: list[Diagnostic] = field(default_factory=list)
     program: ir.Program | None = None
     instances: dict[str, Instance] = field(default_factory=dict)  # by module path; the root at ""
+    memory: Memory | None = None  # parameter and buffer bytes
 
     def largest(self, n: int = 3) -> list[tuple[str, int]]:
         return sorted(self.sizes.items(), key=lambda kv: -kv[1])[:n]
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Bytes the module's state holds, each tensor counted once, by dtype."""
+
+    param_bytes: dict[str, int]
+    buffer_bytes: dict[str, int]
+    trainable_bytes: int  # parameters that require grad: these get gradients
+
+    @property
+    def total_param_bytes(self) -> int:
+        return sum(self.param_bytes.values())
+
+    @property
+    def total_buffer_bytes(self) -> int:
+        return sum(self.buffer_bytes.values())
 
 
 @dataclass
@@ -125,7 +151,7 @@ def infer(program: ir.Program | ir.Model) -> Inference:
     if len({v.shape for v in variants.values()}) <= 1:
         variants = {}
     return Inference(model, layer_args, shared.rows, output, variants, total, total - frozen, sizes,
-                     model.warnings + diag.diagnostics, program, shared.instances)
+                     model.warnings + diag.diagnostics, program, shared.instances, _memory(shared, sizes))
 
 
 @dataclass
@@ -446,7 +472,12 @@ class _Evaluator:
         if isinstance(left, Tensor) and isinstance(right, Tensor):
             try:
                 if op == "@":
-                    return matmul_shape(left, right)
+                    out = matmul_shape(left, right)
+                    self.check_size(out, path, expr.span)
+                    self.record(self.instance.qualified(format_path(path[len(self.model.path):])), "matmul",
+                                out.shape, 0, self.depth, step=True, macs=matmul_macs(left, right, out),
+                                outputs=(out,), inputs=(left, right))
+                    return out
                 dtype = _true_divide(op, promote_types(left.dtype, right.dtype))
                 return Tensor(broadcast(left.shape, right.shape), dtype)
             except ShapeError as exc:
@@ -536,10 +567,11 @@ class _Evaluator:
         self.spend()  # a Sequential called in a loop applies every child each time
         qualified = self.instance.qualified(child.attr)
         if child.type == SEQUENTIAL:
-            row = self.record(qualified, SEQUENTIAL, (), 0, depth)
+            row = self.record(qualified, SEQUENTIAL, (), 0, depth, inputs=inputs)
+            start = len(self.rows) if self.rows is not None else 0
             out = self.apply_children(child.children, inputs, depth + 1)
             if row is not None:
-                row.output_shape = out.shape
+                self.close_container(row, start, out)
             return out
         if child.type == ir.BLOCK:
             return self.apply_block(child, inputs, depth, qualified)
@@ -561,7 +593,9 @@ class _Evaluator:
         for item in outputs:
             if isinstance(item, Tensor):
                 self.check_size(item, layer.path, self.span_of(child))
-        self.record(qualified, child.type, outputs[0].shape, kind.count(completed), depth)
+        macs = kind.macs({**completed, **(options or {})}, inputs, out)
+        self.record(qualified, child.type, outputs[0].shape, kind.count(completed), depth, macs=macs,
+                    outputs=outputs, inputs=inputs, kernel_size=completed.get("kernel_size"))
         return outputs if isinstance(out, tuple) else outputs[0]
 
     def apply_block(self, child: Child, inputs: list[Tensor], depth: int, qualified: str) -> Tensor:
@@ -571,14 +605,22 @@ class _Evaluator:
             self.diag.add(exc.diagnostic)
             raise _Fail() from None
         self.shared.instances[qualified] = instance
-        row = self.record(qualified, instance.definition.name, (), 0, depth)
+        row = self.record(qualified, instance.definition.name, (), 0, depth, inputs=inputs)
+        start = len(self.rows) if self.rows is not None else 0
         inner = _Evaluator(instance, {}, self.shared, record=self.rows is not None, depth=depth + 1)
         out = inner.run(inputs)
         if out is None:
             raise _Fail()
         if row is not None:
-            row.output_shape = out.shape
+            self.close_container(row, start, out)
         return out
+
+    def close_container(self, row: Row, start: int, out: Tensor) -> None:
+        """A Sequential's or block's row, once its children ran: their output shape, the sum of their MACs."""
+        assert self.rows is not None
+        row.output_shape = out.shape
+        row.container = True
+        row.macs = counts.total(r.macs for r in self.rows[start:] if not r.container)
 
     def caution(self, layer: ir.Layer, exc: ShapeError | None) -> None:
         """A warning for what fails only in training mode, the mode a module is built in: once per layer."""
@@ -599,16 +641,19 @@ class _Evaluator:
         return self.fail(exc.code, message, layer.path, span, exc.hint)
 
     def record(self, path: str, kind: str, shape: tuple[Dim, ...], params: int, depth: int,
-               step: bool = False) -> Row | None:
+               step: bool = False, macs: Dim = 0, outputs: Sequence[Any] = (), inputs: Sequence[Any] = (),
+               kernel_size: Any = None) -> Row | None:
         if self.rows is None:
             return None
+        activation = counts.total(counts.tensor_bytes(t.shape, t.dtype) for t in outputs if isinstance(t, Tensor))
         if path in self.recorded and not step:
             kind, params = f"{kind} (shared)", 0  # a layer called again: its parameters are counted once
             path = self.unique_call_path(path)
         elif path in self.recorded:
             path = self.unique_step_path(path)
         self.recorded.add(path)
-        row = Row(path, kind, shape, params, depth)
+        row = Row(path, kind, shape, params, depth, macs, activation,
+                  input_shapes=tuple(t.shape for t in inputs if isinstance(t, Tensor)), kernel_size=kernel_size)
         self.rows.append(row)
         return row
 
@@ -663,12 +708,15 @@ class _Evaluator:
             for item in result:
                 self.check_size(item, path, call.span)
             self.record(self.instance.qualified(format_path(path[len(self.model.path):])), call.func,
-                        result[0].shape if result else (), 0, self.depth, step=True)
+                        result[0].shape if result else (), 0, self.depth, step=True,
+                        macs=op.macs(bound, _tensors(bound, op.tensors), result), outputs=result,
+                        inputs=_tensors(bound, op.tensors))
             return tuple(_computed(item) for item in result)  # type: ignore[return-value]
         out = _computed(result)
         self.check_size(out, path, call.span)
         self.record(self.instance.qualified(format_path(path[len(self.model.path):])), call.func, out.shape, 0,
-                    self.depth, step=True)
+                    self.depth, step=True, macs=op.macs(bound, _tensors(bound, op.tensors), out), outputs=(out,),
+                    inputs=_tensors(bound, op.tensors), kernel_size=bound.get("kernel_size"))
         return out
 
     def bind(self, call: ir.Call, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -724,6 +772,15 @@ class _Evaluator:
 def param_shape(item: ir.ParamTensor, instance: Instance) -> tuple[int, ...]:
     """A parameter's shape in one instance: a block's named sizes take that instance's values."""
     return tuple(d if isinstance(d, int) else int(instance.env[d]) for d in item.shape)
+
+
+def _tensors(bound: dict[str, Any], names: Sequence[str]) -> list[Tensor]:
+    """An op's tensor arguments in order, a list argument (cat's) spread."""
+    out: list[Tensor] = []
+    for name in names:
+        value = bound[name.lstrip("*")]
+        out.extend(value if name.startswith("*") else [value])
+    return out
 
 
 def _computed(out: Tensor) -> Tensor:
@@ -846,6 +903,30 @@ def _sizes(shared: _Shared) -> dict[str, int]:
             for item in group.items:
                 sizes[instance.qualified(item.attr)] = math.prod(param_shape(item, instance))
     return sizes
+
+
+def _memory(shared: _Shared, sizes: dict[str, int]) -> Memory:
+    """Parameter and buffer bytes by dtype; each module and parameter once, however often forward calls it."""
+    params: dict[str, int] = {}
+    buffers: dict[str, int] = {}
+    trainable = 0
+    for instance in shared.instances.values():
+        for child in instance.walk():
+            if child.type not in LAYERS:
+                continue
+            qualified = instance.qualified(child.attr)
+            n = sizes[qualified] * DTYPE_BYTES[MODULE_DTYPE]
+            params[MODULE_DTYPE] = params.get(MODULE_DTYPE, 0) + n
+            trainable += n
+            for dtype, count in LAYERS[child.type].buffers(shared.layer_args[qualified]).items():
+                buffers[dtype] = buffers.get(dtype, 0) + count * DTYPE_BYTES[dtype]
+        for group in instance.definition.params:
+            for item in group.items:
+                dtype = item.dtype or "float32"
+                n = math.prod(param_shape(item, instance)) * DTYPE_BYTES[dtype]
+                params[dtype] = params.get(dtype, 0) + n
+                trainable += n if item.requires_grad else 0
+    return Memory(params, buffers, trainable)
 
 
 def _container_totals(rows: list[Row], sizes: dict[str, int]) -> None:

@@ -122,6 +122,11 @@ Output: (N, 10)
 Total params: 203,530
 Trainable params: 203,530
 Non-trainable params: 0
+MACs per sample: 203,264
+Params size: 814,120 bytes
+Input size (batch 1): 3,136 bytes
+Activations size (batch 1): 2,088 bytes
+Estimated training size (batch 1): 1,633,464 bytes (1.63 MB)
 """
 
 
@@ -134,11 +139,22 @@ def test_summary_json_contract() -> None:
         "output_shape": ["N", 10],
         "total_params": 784 * 256 + 256 + 256 * 10 + 10,
         "trainable_params": 784 * 256 + 256 + 256 * 10 + 10,
+        "total_macs": 784 * 256 + 256 * 10,
+        "batch": 1,
+        "batch_macs": 784 * 256 + 256 * 10,
         "layers": [
-            {"path": "hidden", "type": "Linear", "output_shape": ["N", 256], "params": 784 * 256 + 256, "depth": 0},
-            {"path": "act", "type": "ReLU", "output_shape": ["N", 256], "params": 0, "depth": 0},
-            {"path": "output", "type": "Linear", "output_shape": ["N", 10], "params": 256 * 10 + 10, "depth": 0},
+            {"path": "hidden", "type": "Linear", "output_shape": ["N", 256], "params": 784 * 256 + 256, "depth": 0,
+             "macs": 784 * 256, "input_shapes": [["N", 784]], "activation_bytes": 256 * 4},
+            {"path": "act", "type": "ReLU", "output_shape": ["N", 256], "params": 0, "depth": 0,
+             "macs": 0, "input_shapes": [["N", 256]], "activation_bytes": 256 * 4},
+            {"path": "output", "type": "Linear", "output_shape": ["N", 10], "params": 256 * 10 + 10, "depth": 0,
+             "macs": 256 * 10, "input_shapes": [["N", 256]], "activation_bytes": 10 * 4},
         ],
+        "memory": {"param_bytes": {"float32": 203_530 * 4}, "total_param_bytes": 203_530 * 4,
+                   "trainable_param_bytes": 203_530 * 4, "frozen_param_bytes": 0, "buffer_bytes": {},
+                   "total_buffer_bytes": 0, "gradient_bytes": 203_530 * 4, "input_bytes": 784 * 4,
+                   "activation_bytes": (256 + 256 + 10) * 4,
+                   "training_bytes": 2 * 203_530 * 4 + 784 * 4 + (256 + 256 + 10) * 4},
     }
 
 

@@ -19,10 +19,10 @@ from ._core import (
     broadcast,
     fmt_shape,
 )
-from .tensor import matmul_shape
+from .tensor import matmul_macs, matmul_shape
 
 LAYERS = REGISTRY.layers
 OPS = REGISTRY.ops
 
 __all__ = ["LAYERS", "OPS", "REGISTRY", "REQUIRED", "Arg", "Dim", "LayerType", "Op", "Shape", "ShapeError",
-           "Tensor", "broadcast", "fmt_shape", "matmul_shape"]
+           "Tensor", "broadcast", "fmt_shape", "matmul_macs", "matmul_shape"]

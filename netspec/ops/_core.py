@@ -92,6 +92,12 @@ class Tensor:
 
 LayerRule = Callable[[dict[str, Any], Sequence[Tensor]], tuple[Tensor, dict[str, Any]]]
 ParamRule = Callable[[dict[str, Any]], int]
+# Multiply-accumulates of one call: (arguments, input tensors, output) -> a count, an int or, over symbolic dims,
+# the text of a product (``N*150*784``).  The count is the one torch.utils.flop_counter.FlopCounterMode reports,
+# halved: matrix products and convolutions only (docs/spec.md, "Counts").
+MacsRule = Callable[[dict[str, Any], Sequence[Tensor], Any], Dim]
+# Buffer elements by dtype, from the complete arguments (BatchNorm's running statistics).
+BufferRule = Callable[[dict[str, Any]], dict[str, int]]
 ArgCheck = Callable[[dict[str, Any]], None]
 InputWarning = Callable[[dict[str, Any], Sequence[Tensor]], ShapeError | None]
 
@@ -125,6 +131,8 @@ class LayerType:
     # Keyword arguments forward may pass when it calls the layer (MultiheadAttention's need_weights);
     # the rule sees each as "__name__" among the arguments.
     call_args: tuple[Arg, ...] = ()
+    macs: MacsRule = lambda args, inputs, out: 0
+    buffers: BufferRule = lambda args: {}
 
     @property
     def bare_ok(self) -> bool:
@@ -158,6 +166,7 @@ class Op:
     helper: str | None = None  # a module-level function the generated code must define
     keyword_only: tuple[str, ...] = ()  # args torch takes by keyword only: generated calls always name them
     returns: str = "tensor"  # "tensor", or "size": a size read off a tensor (an int, or a symbol such as N)
+    macs: MacsRule = lambda args, inputs, out: 0  # the bound arguments (tensors included), the tensors, the result
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -235,6 +244,21 @@ def product(dims: Sequence[Dim]) -> Dim:
         if isinstance(d, str):
             result = dim_mul(result, d)
     return result
+
+
+def count_product(dims: Sequence[Dim]) -> Dim:
+    """The product of ``dims`` as a count: an int, or ``N*150`` style text (ints folded into one coefficient,
+    last).  Unlike :func:`product` the text is never shortened into an opaque symbol, so a bound count
+    (``--batch``) can still be evaluated; it stays short, as each factor is a dim (itself capped)."""
+    static = math.prod(d for d in dims if isinstance(d, int))
+    factors = [paren(d) for d in dims if isinstance(d, str)]
+    if not factors or static == 0:
+        return static
+    return "*".join(factors + ([str(static)] if static != 1 else []))
+
+
+# Bytes per element of each dtype a tensor in a spec can have.
+DTYPE_BYTES = {"bool": 1, "int32": 4, "int64": 8, "float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
 
 
 def fmt_shape(shape: Sequence[Dim]) -> str:

@@ -16,6 +16,8 @@ from ._core import (
     Tensor,
     check_float,
     check_inferred,
+    count_product,
+    dim_add,
     fmt_shape,
     same_dims,
 )
@@ -50,11 +52,14 @@ def _rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Any, dict[str
     if not args.get("__need_weights__", True):
         return (out, None), inferred
     length, source = query.shape[seq], key.shape[seq]
+    extra = int(bool(args.get("add_bias_kv"))) + int(bool(args.get("add_zero_attn")))  # key positions torch adds
+    source = dim_add(source, extra)
+    heads = () if args.get("__average_attn_weights__", True) else (args["num_heads"],)
     if query.rank == 2:
-        weights = Tensor((length, source), query.dtype)
+        weights = Tensor((*heads, length, source), query.dtype)
     else:
         batch = query.shape[0 if batch_first else 1]
-        weights = Tensor((batch, length, source), query.dtype)
+        weights = Tensor((batch, *heads, length, source), query.dtype)
     return (out, weights), inferred
 
 
@@ -68,9 +73,26 @@ def _count(args: dict[str, Any]) -> int:
     return int(proj + out + kv)
 
 
+def _macs(args: dict[str, Any], inputs: Sequence[Tensor], out: Any) -> Any:
+    """The q, k, v projections, the QK^T and AV batched products, and out_proj (F.multi_head_attention_forward's
+    linear/bmm calls, or the two products scaled_dot_product_attention counts for).  add_bias_kv and
+    add_zero_attn each add one key position."""
+    query, key, value = inputs
+    embed = args["embed_dim"]
+    seq = 1 if args.get("batch_first", False) and query.rank == 3 else 0
+    source = dim_add(key.shape[seq], int(bool(args.get("add_bias_kv"))) + int(bool(args.get("add_zero_attn"))))
+    rows = query.shape[:-1]  # target length x batch
+    terms = [count_product((*query.shape, embed)), count_product((*key.shape, embed)),
+             count_product((*value.shape, embed)), count_product((*rows, source, 2 * embed)),
+             count_product((*rows, embed * embed))]
+    if all(isinstance(t, int) for t in terms):
+        return sum(terms)
+    return " + ".join(str(t) for t in terms)
+
+
 REGISTRY.add_layer(LayerType(
     name="MultiheadAttention", family="attention", rule=_rule, count=_count, factory=True, positional=2, n_inputs=3,
-    check=_check,
+    check=_check, macs=_macs,
     summary="attention over (query, key, value); returns (output, weights): unpack it, `x, _ = attn(x, x, x)`",
     call_args=(Arg("need_weights", Bool, True), Arg("average_attn_weights", Bool, True)),
     args=(

@@ -22,6 +22,7 @@ from ._core import (
     check_inferred,
     check_rank,
     check_weight_dtype,
+    count_product,
     dim_add,
     dim_mul,
     size_n,
@@ -106,6 +107,20 @@ def _conv_count(n: int, transposed: bool) -> Callable[[dict[str, Any]], int]:
     return count
 
 
+def _conv_macs(n: int, transposed: bool) -> Callable[[dict[str, Any], Sequence[Tensor], Any], Any]:
+    """FlopCounterMode's conv count, halved: every output position (every input position when transposed) times
+    the kernel volume times out_channels times in_channels / groups (bias adds are not counted)."""
+
+    def macs(args: dict[str, Any], inputs: Sequence[Tensor], out: Any) -> Any:
+        kernel = math.prod(as_tuple(args["kernel_size"], n))
+        groups = args.get("groups", 1)
+        if transposed:  # input positions x kernel x in_channels x out_channels / groups
+            return count_product((*inputs[0].shape, kernel * (args["out_channels"] // groups)))
+        return count_product((*out.shape, kernel * (args["in_channels"] // groups)))
+
+    return macs
+
+
 def _conv(n: int) -> LayerType:
     name = f"Conv{n}d"
 
@@ -125,6 +140,7 @@ def _conv(n: int) -> LayerType:
     check = _conv_check(n)
     return LayerType(
         name=name, family="conv", rule=rule, count=_conv_count(n, transposed=False), factory=True, positional=2,
+        macs=_conv_macs(n, transposed=False),
         check=check,
         summary=f"{n}-D convolution (nn.{name}); in_channels is inferred from the input",
         args=(
@@ -180,6 +196,7 @@ def _conv_transpose(n: int) -> LayerType:
     check = _conv_transpose_check(n)
     return LayerType(
         name=name, family="conv", rule=rule, count=_conv_count(n, transposed=True), factory=True, positional=2,
+        macs=_conv_macs(n, transposed=True),
         check=check,
         summary=f"{n}-D transposed convolution (nn.{name}); in_channels is inferred",
         args=(

@@ -19,6 +19,7 @@ from ._core import (
     check_float,
     check_inferred,
     check_weight_dtype,
+    count_product,
     fmt_shape,
     same_dims,
 )
@@ -67,8 +68,13 @@ def _embedding_check(args: dict[str, Any]) -> None:
                          hint=f"use an index below num_embeddings ({n})")
 
 
+def _linear_macs(args: dict[str, Any], inputs: Sequence[Tensor], out: Any) -> Any:
+    """addmm/mm over the flattened leading dims: every output element is in_features multiply-adds."""
+    return count_product((*out.shape, args["in_features"]))
+
+
 REGISTRY.add_layer(LayerType(
-    name="Linear", family="linear", rule=_linear_rule, factory=True, positional=2,
+    name="Linear", family="linear", rule=_linear_rule, factory=True, positional=2, macs=_linear_macs,
     count=lambda a: a["in_features"] * a["out_features"] + (a["out_features"] if a.get("bias", True) else 0),
     summary="y = x W^T + b over the last dim; in_features is inferred",
     args=(Arg("in_features", PosInt, inferred=True), Arg("out_features", PosInt), Arg("bias", Bool, True)),

@@ -76,8 +76,15 @@ def _batch_norm(n: int) -> LayerType:
     def count(args: dict[str, Any]) -> int:
         return 2 * args["num_features"] if args.get("affine", True) else 0
 
+    def buffers(args: dict[str, Any]) -> dict[str, int]:
+        """running_mean and running_var (float32), num_batches_tracked (an int64 scalar)."""
+        if not args.get("track_running_stats", True):
+            return {}
+        return {"float32": 2 * args["num_features"], "int64": 1}
+
     return LayerType(
         name=name, family="norm", rule=rule, count=count, factory=True, positional=1, caution=caution,
+        buffers=buffers,
         summary=f"batch normalisation over dim 1 (nn.{name}); num_features is inferred",
         args=(
             Arg("num_features", PosInt, inferred=True),

@@ -29,6 +29,7 @@ from ._core import (
     Tensor,
     broadcast,
     check_float,
+    count_product,
     dim_add,
     dim_floordiv,
     dim_sum,
@@ -184,6 +185,14 @@ def matmul_shape(a: Tensor, b: Tensor) -> Tensor:
     if b.rank == 1:
         out = out[:-1]
     return Tensor(out, a.dtype)
+
+
+def matmul_macs(a: Tensor, b: Tensor, out: Tensor) -> Any:
+    """torch.matmul's count under FlopCounterMode: a 1-D right operand goes to mv/dot, which it does not count;
+    otherwise mm/bmm over (broadcast) batches, inner size multiply-adds per output element."""
+    if b.rank == 1:
+        return 0
+    return count_product((*out.shape, a.shape[-1]))
 
 
 def _reduce(bound: dict[str, Any], name: str) -> Tensor:
@@ -399,13 +408,16 @@ for _op in (
        summary="concatenates a list of tensors along dim"),
     Op("stack", "math", "torch.stack", ("*tensors",), (Arg("dim", AnyInt, 0),), lambda b: _join(b, True),
        summary="stacks a list of tensors along a new dim"),
-    Op("mm", "math", "torch.mm", ("input", "mat2"), (), _mm, method=True, summary="2-D matrix product"),
+    Op("mm", "math", "torch.mm", ("input", "mat2"), (), _mm, method=True, summary="2-D matrix product",
+       macs=lambda b, xs, out: count_product((*out.shape, b["input"].shape[-1]))),
     Op("matmul", "math", "torch.matmul", ("input", "other"), (),
        lambda b: matmul_shape(b["input"], b["other"]), method=True,
+       macs=lambda b, xs, out: matmul_macs(b["input"], b["other"], out),
        summary="matrix product with batching and broadcasting (the @ operator)"),
     Op("dropout", "tensor", "F.dropout", ("input",), (Arg("p", Probability, 0.5),), _check_float_passthrough,
        extra=(("training", "self.training"),), summary="dropout, active only in training mode"),
     Op("corr2d", "math", "corr2d", ("X", "K"), (), corr2d_shape, helper=CORR2D_HELPER,
+       macs=lambda b, xs, out: count_product((*out.shape, *b["K"].shape)),  # F.conv2d: kernel size per output
        summary="2-D cross-correlation of a 2-D input with a 2-D kernel (the seed's corr2d, vectorised)"),
 ):
     REGISTRY.add_op(_op)

@@ -1,0 +1,232 @@
+"""ONNX export: a spec's module through ``torch.onnx``, with its symbolic dims dynamic.
+
+    >>> netspec.export_onnx("lenet", "lenet.onnx")            # x: [N, 1, 32, 32], N dynamic
+    >>> netspec.export_onnx("resnet18", "r18.onnx", overrides={"num_classes": 10}, batch=1)
+
+The exporter is torch's own (``torch.onnx.export(..., dynamo=True)``, the
+``torch.export``-based one), which needs ``onnx`` and ``onnxscript``: the
+``onnx`` extra, ``pip install "netspec[onnx]"``, installs them with
+``onnxruntime`` to run the result.  Without them :class:`MissingExtraError`
+says what to install.  Importing this module imports neither torch nor onnx;
+:func:`export_onnx` does, when called.
+
+Every symbol in the spec's ``inputs`` (``N``, ``H``...) becomes a named
+dynamic axis of the ONNX graph; the trace runs on example tensors built from
+the declared shapes, each symbol bound to a small size (:data:`EXAMPLE_SIZES`).
+``batch=`` fixes the batch symbol instead (a static graph for runtimes that
+need one).  Forward arguments that are not tensors (a spec's ``args:``) keep
+their defaults.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import api
+from .ops._core import Dim, fmt_shape
+
+# The modules the export itself imports; onnxruntime (in the extra too) only runs the result.
+REQUIRED_MODULES = ("onnx", "onnxscript")
+EXTRA_HINT = 'pip install "netspec[onnx]"'
+# The batch symbol ``batch=`` binds: the spec format's name for a batch size.
+BATCH_SYMBOL = "N"
+# Example sizes of symbolic dims for the trace: any size >= 2 (torch.export specialises 0 and 1).
+EXAMPLE_SIZES: Mapping[str, int] = {BATCH_SYMBOL: 2}
+DEFAULT_EXAMPLE_SIZE = 8
+# A protobuf message cannot pass 2 GiB; past it the weights would have to go to a side file.
+MAX_PROTO_BYTES = 2**31 - 1
+
+_INTEGER_DTYPES = frozenset({"int64", "int32"})
+
+
+class MissingExtraError(ImportError):
+    """The ``onnx`` extra (onnx, onnxscript) is not installed."""
+
+
+class ExportError(RuntimeError):
+    """``torch.onnx`` could not export the module (an op it has no ONNX spelling for, a dynamic dim it
+    had to fix...)."""
+
+
+@dataclass(frozen=True)
+class OnnxExport:
+    """What :func:`export_onnx` wrote."""
+
+    path: Path
+    model: str  # the spec's class name
+    inputs: dict[str, tuple[Dim, ...]]  # ONNX input name -> shape; a str is a dynamic axis
+    outputs: list[str]  # ONNX output names
+    opset: int
+    size: int  # bytes written
+
+
+def check_extra() -> None:
+    """Raise :class:`MissingExtraError` unless the modules the export needs import."""
+    for name in REQUIRED_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise MissingExtraError(f"ONNX export needs the onnx extra ({name} is not installed): "
+                                    f"{EXTRA_HINT}") from exc
+
+
+def example_shapes(compiled: api.Compiled, batch: int | None = None) -> dict[str, tuple[int, ...]]:
+    """The concrete shape traced for each input: symbols bound to small sizes, ``batch`` to N if given."""
+    sizes = {**EXAMPLE_SIZES, **({BATCH_SYMBOL: batch} if batch is not None else {})}
+    return {i.name: tuple(d if isinstance(d, int) else sizes.get(d, DEFAULT_EXAMPLE_SIZE) for d in i.shape)
+            for i in compiled.inference.model.inputs}
+
+
+def graph_shapes(compiled: api.Compiled, batch: int | None = None) -> dict[str, tuple[Dim, ...]]:
+    """Each input's shape in the ONNX graph: the spec's own, with N fixed to ``batch`` if given."""
+    return {i.name: tuple(batch if batch is not None and d == BATCH_SYMBOL else d for d in i.shape)
+            for i in compiled.inference.model.inputs}
+
+
+def export_onnx(spec: api.SpecLike | None, path: str | os.PathLike[str], *, text: str | None = None,
+                filename: str | None = None, overrides: Mapping[str, Any] | None = None,
+                search_path: Sequence[str | os.PathLike[str]] = (), opset: int | None = None,
+                batch: int | None = None, seed: int = 0) -> OnnxExport:
+    """Export the spec's module (eval mode, float32, on the CPU) to ONNX at ``path``, atomically.
+
+    ``spec``, ``text=``, ``filename=``, ``overrides=`` and ``search_path=`` as for
+    :func:`netspec.load`; ``opset`` is the ONNX opset (default: torch's choice);
+    ``batch`` fixes the batch dim ``N`` to that size instead of leaving it dynamic.
+    The weights are the constructor's own initialisation after ``torch.manual_seed(seed)``:
+    load a ``state_dict`` and call :func:`export_module` to export trained weights.
+    """
+    model_bytes, info = onnx_bytes(spec, text=text, filename=filename, overrides=overrides,
+                                   search_path=search_path, opset=opset, batch=batch, seed=seed)
+    target = Path(path)
+    write_atomic(target, model_bytes)
+    return OnnxExport(target, info.model, info.inputs, info.outputs, info.opset, len(model_bytes))
+
+
+def onnx_bytes(spec: api.SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
+               overrides: Mapping[str, Any] | None = None, search_path: Sequence[str | os.PathLike[str]] = (),
+               opset: int | None = None, batch: int | None = None, seed: int = 0) -> tuple[bytes, OnnxExport]:
+    """The serialised ONNX model of the spec and what it holds (``path`` and ``size`` left empty)."""
+    check_extra()  # before any work: a missing extra is the likeliest failure and the cheapest to find
+    compiled = api.compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path)
+    return compiled_bytes(compiled, opset=opset, batch=batch, seed=seed)
+
+
+def compiled_bytes(compiled: api.Compiled, *, opset: int | None = None, batch: int | None = None,
+                   seed: int = 0) -> tuple[bytes, OnnxExport]:
+    """:func:`onnx_bytes` of a spec already compiled (``netspec export`` reads stdin once)."""
+    if batch is not None and batch < 1:
+        raise ValueError(f"batch={batch!r}: a batch size is a positive integer")
+    inputs = compiled.inference.model.inputs
+    if batch is not None and not any(BATCH_SYMBOL in i.shape for i in inputs):
+        shown = ", ".join(f"{i.name} {fmt_shape(i.shape)}" for i in inputs)
+        raise ExportError(f"{compiled.name} has no batch dim {BATCH_SYMBOL} to fix ({shown}): leave out batch")
+    check_extra()
+    import torch
+
+    from . import build, shapes
+
+    shapes.check_budget(compiled.inference, None)  # the budget netspec.load enforces
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        try:
+            model = build.instantiate(build.make_class(compiled.source_code, compiled.name), "cpu")
+        except Exception as exc:  # as netspec.load reports it
+            raise api.build_failure(compiled, exc) from exc
+    return export_module(model, compiled, opset=opset, batch=batch)
+
+
+def export_module(model: Any, compiled: api.Compiled, *, opset: int | None = None,
+                  batch: int | None = None) -> tuple[bytes, OnnxExport]:
+    """Export ``model``, an instance of ``compiled``'s module (its weights as they are), to ONNX bytes."""
+    check_extra()
+    import torch
+
+    model.eval()
+    names = [i.name for i in compiled.inference.model.inputs]
+    shapes = graph_shapes(compiled, batch)
+    examples = tuple(_example(torch, shape, i.dtype) for shape, i in
+                     zip(example_shapes(compiled, batch).values(), compiled.inference.model.inputs, strict=True))
+    dims: dict[str, Any] = {}
+    dynamic_shapes = {name: {axis: dims.setdefault(d, torch.export.Dim(d)) for axis, d in enumerate(shape)
+                             if isinstance(d, str)} or None
+                      for name, shape in shapes.items()}
+    try:
+        with _quiet():
+            program = torch.onnx.export(model, examples, dynamo=True, input_names=names, output_names=["output"],
+                                        dynamic_shapes=dynamic_shapes if dims else None, opset_version=opset,
+                                        verbose=False, external_data=False)
+    except Exception as exc:
+        detail = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise ExportError(f"torch.onnx could not export {compiled.name}: {type(exc).__name__}: {detail}") from exc
+    assert program is not None
+    proto = program.model_proto
+    # torch names the graph's inputs after forward's parameters: the spec's input names, already identifiers.
+    outputs = [o.name for o in proto.graph.output]
+    opset_used = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), opset or 0)
+    if opset is not None and opset_used != opset:  # torch logs a failed conversion and keeps its own opset
+        raise ExportError(f"torch.onnx could not convert {compiled.name} to opset {opset} (it gives opset "
+                          f"{opset_used}); try a newer opset")
+    if proto.ByteSize() > MAX_PROTO_BYTES:
+        raise ExportError(f"{compiled.name} is past the 2 GiB a single ONNX file can hold")
+    return proto.SerializeToString(), OnnxExport(Path(), compiled.name, shapes, outputs, opset_used, 0)
+
+
+def _example(torch: Any, shape: tuple[int, ...], dtype: str) -> Any:
+    if dtype in _INTEGER_DTYPES:  # token ids: 0 is in range of any Embedding
+        return torch.zeros(shape, dtype=getattr(torch, dtype))
+    if dtype == "bool":
+        return torch.zeros(shape, dtype=torch.bool)
+    return torch.randn(shape, dtype=getattr(torch, dtype))
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """torch.onnx's progress lines and log warnings (torchvision ops it skips) and its internal
+    deprecation warnings are not the user's business; a failure still raises."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Replace ``target`` in one step (a temp file beside it, then ``os.replace``); no partial file on failure."""
+    directory = target.resolve().parent
+    handle, temp = tempfile.mkstemp(prefix=".netspec-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp, 0o666 & ~_umask())
+        os.replace(temp, target)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+__all__ = ["EXTRA_HINT", "ExportError", "MissingExtraError", "OnnxExport", "check_extra", "compiled_bytes",
+           "export_module", "export_onnx", "onnx_bytes"]

@@ -1,0 +1,558 @@
+"""Pictures of the data flow: ``netspec graph SPEC -o out.svg|.dot|.mmd|.html``.
+
+The graph is read off the same walk shape inference makes (no torch): a :class:`_Tracer`
+is the shape evaluator with every layer, op, parameter and arithmetic step also
+recorded as a node, and every tensor it consumes as an edge from the node that made
+it, labelled with the tensor's shape.  A value used twice gives two edges (a skip
+connection: the block input feeds the first conv and the ``+``), a ``cat`` gets one
+edge per tensor it joins.  A block instance and a Sequential become clusters holding
+the nodes their forward made.
+
+Output formats: Graphviz DOT (always), SVG (through Graphviz's ``dot`` program),
+Mermaid (for Markdown) and a self-contained HTML page (:mod:`netspec.graph_html`).
+Every user-derived string (names, paths, shapes) reaches a format only through that
+format's escaping: :func:`dot_string`, :func:`mermaid_text`.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ir
+from .elaborate import Child, Elaborator, Instance, Refusal
+from .errors import Collector, SpecError
+from .ops import OPS, Tensor, fmt_shape
+from .ops._core import Dim
+from .shapes import MAX_EXECUTED, Inference, Row, _Evaluator, _Fail, _Shared, _Steps
+
+FORMATS = ("dot", "svg", "mmd", "html")
+DOT_TIMEOUT = 120  # seconds: the largest zoo spec lays out in a few
+
+
+class GraphError(Exception):
+    """A picture that cannot be made (Graphviz missing or failing); the CLI prints it on one line."""
+
+
+# ---------------------------------------------------------------- the graph
+
+
+@dataclass
+class Node:
+    id: str  # "n3": generated, never user text
+    kind: str  # "input" | "layer" | "op" | "param" | "output"
+    name: str  # what the node is called inside its cluster: "conv1", "relu#2", "+", "x"
+    path: str  # the module path in the whole model ("layer1.0.conv1"), or the step's row path
+    type: str  # Conv2d, relu, add, input...
+    shape: tuple[Dim, ...]
+    cluster: str | None = None
+    params: int | None = None
+    macs: Dim | None = None  # per sample: an int, or text over symbols other than the batch (H*W*9)
+    inputs: list[tuple[Dim, ...]] = field(default_factory=list)
+
+
+@dataclass
+class Edge:
+    id: str
+    src: str
+    dst: str
+    shape: tuple[Dim, ...]
+
+
+@dataclass
+class Cluster:
+    id: str  # "c2"
+    path: str  # "layer1.0"
+    type: str  # the block's definition name, or "Sequential"
+    parent: str | None
+    params: int | None = None
+    macs: Dim | None = None
+
+
+@dataclass
+class Graph:
+    name: str
+    nodes: list[Node] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+    clusters: list[Cluster] = field(default_factory=list)
+
+    def node(self, node_id: str) -> Node:
+        return next(n for n in self.nodes if n.id == node_id)
+
+    def members(self, cluster_id: str) -> set[str]:
+        """The nodes inside a cluster, nested clusters included."""
+        inside = {cluster_id}
+        for cluster in self.clusters:  # parents come before children
+            if cluster.parent in inside:
+                inside.add(cluster.id)
+        return {n.id for n in self.nodes if n.cluster in inside}
+
+    def descendants(self, cluster_id: str) -> list[str]:
+        inside = [cluster_id]
+        for cluster in self.clusters:
+            if cluster.parent in inside:
+                inside.append(cluster.id)
+        return inside[1:]
+
+
+class _Builder:
+    """The graph as the tracer grows it: tensors -> the node that produced them, the open clusters."""
+
+    def __init__(self, name: str, rows: dict[str, Row], sizes: dict[str, int]) -> None:
+        self.graph = Graph(name)
+        self.sizes = sizes  # parameters per leaf layer and parameter tensor
+        self.rows = rows  # the compiled inference's rows by path: params and MACs as the summary has them
+        self.producers: dict[int, tuple[Any, str]] = {}  # id(tensor) -> (the tensor, kept alive; its node)
+        self.stack: list[str] = []
+        self.params: dict[str, str] = {}  # parameter path -> its node
+
+    def add_node(self, kind: str, name: str, path: str, type_: str, shape: tuple[Dim, ...],
+                 inputs: Sequence[Tensor] = (), params: int | None = None) -> Node:
+        row = self.rows.get(path)
+        if row is not None and params is None and kind == "layer":
+            params = row.params
+        node = Node(f"n{len(self.graph.nodes)}", kind, name, path, type_, tuple(shape),
+                    self.stack[-1] if self.stack else None, params, _row_macs(row),
+                    [tuple(t.shape) for t in inputs])
+        self.graph.nodes.append(node)
+        for tensor in inputs:
+            self.edge(tensor, node.id)
+        return node
+
+    def edge(self, tensor: Tensor, dst: str) -> None:
+        known = self.producers.get(id(tensor))
+        if known is not None and known[0] is tensor:
+            self.graph.edges.append(Edge(f"e{len(self.graph.edges)}", known[1], dst, tuple(tensor.shape)))
+
+    def produced(self, value: Any, node: Node, inputs: Sequence[Any] = ()) -> Any:
+        """Remember that ``node`` made ``value`` (each tensor of a tuple); a layer that hands back its input
+        object (nn.Identity) gets a copy, so the input keeps its own producer."""
+        if isinstance(value, tuple):
+            return tuple(self.produced(item, node, inputs) for item in value)
+        if isinstance(value, Tensor):
+            if any(value is x for x in inputs):
+                value = copy.copy(value)
+            self.producers[id(value)] = (value, node.id)
+        return value
+
+    def open(self, path: str, type_: str, row: Row | None) -> None:
+        cluster = Cluster(f"c{len(self.graph.clusters)}", path, type_, self.stack[-1] if self.stack else None,
+                          row.params if row is not None else None, _row_macs(row))
+        self.graph.clusters.append(cluster)
+        self.stack.append(cluster.id)
+
+    def close(self) -> None:
+        self.stack.pop()
+
+
+def _row_macs(row: Row | None) -> Dim | None:
+    """A row's multiply-accumulates per sample (the batch symbol bound to 1), where rows count them;
+    None for a row that counts none (a parameter-free op) or where no count is known."""
+    macs = getattr(row, "macs", None)
+    if macs is None or macs == 0 or not isinstance(macs, (int, str)):
+        return None
+    try:
+        from .counts import per_sample
+    except ImportError:  # pragma: no cover  (rows without a counts module)
+        return macs
+    value = per_sample(macs)
+    return value or None
+
+
+def _tensors(values: Any) -> Iterator[Tensor]:
+    if isinstance(values, Tensor):
+        yield values
+    elif isinstance(values, (list, tuple)):
+        for value in values:
+            yield from _tensors(value)
+    elif isinstance(values, dict):
+        for value in values.values():
+            yield from _tensors(value)
+
+
+class _Tracer(_Evaluator):
+    """The shape evaluator, recording each step it takes as a node of the graph."""
+
+    def __init__(self, instance: Instance, world: dict[str, Any], shared: _Shared, builder: _Builder,
+                 depth: int = 0) -> None:
+        super().__init__(instance, world, shared, record=True, depth=depth)
+        self.builder = builder
+        self.last: Any = None
+
+    def local(self, path: str) -> str:
+        prefix = self.instance.prefix
+        return path[len(prefix) + 1:] if prefix and path.startswith(prefix + ".") else path
+
+    def run(self, inputs: Sequence[Tensor] | None = None) -> Tensor | None:
+        if inputs is None:  # the root: its inputs are nodes
+            inputs = [Tensor(inp.shape, inp.dtype) for inp in self.model.inputs]
+            for inp, tensor in zip(self.model.inputs, inputs, strict=True):
+                node = self.builder.add_node("input", inp.name, inp.name, "input", tensor.shape)
+                self.builder.produced(tensor, node)
+        return super().run(inputs)
+
+    def eval(self, expr: ir.Expr) -> Any:
+        value = super().eval(expr)
+        if isinstance(expr, ir.Neg) and isinstance(value, Tensor):
+            operand = self.last  # the operand's value: the last eval finished inside this one
+            node = self.builder.add_node("op", "neg", "", "neg", value.shape,
+                                         [operand] if isinstance(operand, Tensor) else [])
+            value = self.builder.produced(value, node)
+        self.last = value
+        return value
+
+    def arith(self, op: str, left: Any, right: Any, expr: ir.Expr) -> Any:
+        before = len(self.shared.rows)
+        result = super().arith(op, left, right, expr)
+        if isinstance(result, Tensor) and not isinstance(expr, ir.Neg):
+            name = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}[op]
+            path = self.shared.rows[-1].path if len(self.shared.rows) > before else ""  # a matmul's row
+            node = self.builder.add_node("op", op, path, name, result.shape, list(_tensors([left, right])))
+            result = self.builder.produced(result, node)
+        return result
+
+    def param_tensor(self, item: ir.ParamTensor) -> Tensor:
+        tensor = super().param_tensor(item)
+        path = self.instance.qualified(item.attr)
+        node_id = self.builder.params.get(path)
+        node = self.builder.graph.node(node_id) if node_id else self.builder.add_node(
+            "param", self.local(path), path, "Parameter", tensor.shape, params=self.builder.sizes.get(path))
+        self.builder.params[path] = node.id
+        return self.builder.produced(tensor, node)  # type: ignore[no-any-return]
+
+    def apply_layer(self, child: Child, inputs: list[Tensor], depth: int, options: dict[str, Any] | None = None
+                    ) -> Any:
+        if child.type == ir.BLOCK:
+            return super().apply_layer(child, inputs, depth, options)  # apply_block below
+        if child.type == ir.SEQUENTIAL:
+            qualified = self.instance.qualified(child.attr)
+            self.builder.open(qualified, ir.SEQUENTIAL, self.builder.rows.get(qualified))
+            try:
+                return super().apply_layer(child, inputs, depth, options)
+            finally:
+                self.builder.close()
+        out = super().apply_layer(child, inputs, depth, options)
+        row = self.shared.rows[-1]  # apply_layer records the layer's row last
+        node = self.builder.add_node("layer", self.local(row.path), row.path, child.type, row.output_shape, inputs,
+                                     params=None if row.path in self.builder.rows else row.params)
+        return self.builder.produced(out, node, inputs)
+
+    def apply_block(self, child: Child, inputs: list[Tensor], depth: int, qualified: str) -> Tensor:
+        try:
+            instance = self.shared.elaborator.block_instance(child, inputs, self.instance)
+        except Refusal as exc:
+            self.diag.add(exc.diagnostic)
+            raise _Fail() from None
+        self.shared.instances[qualified] = instance
+        row = self.record(qualified, instance.definition.name, (), 0, depth)
+        self.builder.open(qualified, instance.definition.name, self.builder.rows.get(qualified))
+        try:
+            out = _Tracer(instance, {}, self.shared, self.builder, depth + 1).run(inputs)
+        finally:
+            self.builder.close()
+        if out is None:
+            raise _Fail()
+        if row is not None:
+            row.output_shape = out.shape
+        return out
+
+    def apply_op(self, call: ir.Call, args: list[Any], kwargs: dict[str, Any]) -> Tensor:
+        before = len(self.shared.rows)
+        result = super().apply_op(call, args, kwargs)
+        if OPS[call.func].returns == "size" or len(self.shared.rows) == before:
+            return result  # a size (x.size(0)), not a tensor: no node
+        row = self.shared.rows[-1]
+        shape = result.shape if isinstance(result, Tensor) else row.output_shape
+        inputs = list(_tensors([args, kwargs]))
+        node = self.builder.add_node("op", call.func, row.path, call.func, shape, inputs)
+        return self.builder.produced(result, node, inputs)  # type: ignore[no-any-return]
+
+
+def build(inference: Inference) -> Graph:
+    """The data-flow graph of a compiled spec (its forward at the default forward arguments)."""
+    program = inference.program or ir.Program(inference.model)
+    rows = {row.path: row for row in inference.rows}
+    builder = _Builder(inference.model.name, rows, inference.sizes)
+    elaborator = Elaborator(program)
+    try:
+        root = elaborator.root()
+    except Refusal as exc:  # the spec compiled once already: not reached
+        raise SpecError([exc.diagnostic]) from None
+    diag = Collector()
+    shared = _Shared(elaborator, {}, [], diag, _Steps(MAX_EXECUTED), {"": root})
+    world = dict(program.root.args)
+    out = _Tracer(root, world, shared, builder).run()
+    diag.raise_if_errors()
+    assert out is not None
+    node = builder.add_node("output", "output", "output", "output", out.shape, [out])
+    del node
+    return builder.graph
+
+
+def only(graph: Graph, path: str) -> Graph:
+    """The part of ``graph`` inside the block or Sequential at module path ``path``, with an input node
+    for each value flowing in and an output node for each flowing out."""
+    top = [c for c in graph.clusters if c.path == path]
+    if not top:
+        known = ", ".join(c.path for c in graph.clusters[:12])
+        raise GraphError(f"no block or Sequential at '{path}'" + (f" (there are: {known}...)" if known else
+                                                                   " (the model has none)"))
+    keep_clusters = {top[0].id, *graph.descendants(top[0].id)}
+    keep = graph.members(top[0].id)
+    part = Graph(graph.name)
+    part.clusters = [dataclasses.replace(c, parent=c.parent if c.parent in keep_clusters else None)
+                     for c in graph.clusters if c.id in keep_clusters]
+    sources: dict[str, Node] = {}
+    sinks: dict[str, Node] = {}
+    edges: list[Edge] = []
+    for edge in graph.edges:
+        if edge.src in keep and edge.dst in keep:
+            edges.append(edge)
+        elif edge.dst in keep:
+            if edge.src not in sources:
+                origin = graph.node(edge.src)
+                name = origin.path if origin.kind == "layer" else origin.name
+                sources[edge.src] = Node(f"{edge.src}_in", "input", name, origin.path, "input", edge.shape)
+            edges.append(Edge(edge.id, sources[edge.src].id, edge.dst, edge.shape))
+        elif edge.src in keep and edge.src not in sinks:
+            sinks[edge.src] = Node(f"{edge.src}_out", "output", "output", "output", "output", edge.shape)
+            edges.append(Edge(edge.id, edge.src, sinks[edge.src].id, edge.shape))
+    part.nodes = [*sources.values(), *(n for n in graph.nodes if n.id in keep), *sinks.values()]
+    part.edges = edges
+    return part
+
+
+# ---------------------------------------------------------------- labels
+
+
+def _count(n: Dim) -> str:
+    return f"{n:,}" if isinstance(n, int) else str(n)
+
+
+def _macs(n: Dim) -> str:
+    if not isinstance(n, int):
+        return str(n)
+    for scale, unit in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return str(n)
+
+
+def node_lines(node: Node) -> list[str]:
+    """The lines a node's box shows: name and type, output shape, parameters and MACs."""
+    if node.kind == "input":
+        return [node.name, f"input {fmt_shape(node.shape)}"]
+    if node.kind == "output":
+        return [f"output {fmt_shape(node.shape)}"]
+    if node.kind == "op" and node.type in ("add", "sub", "mul", "div", "matmul", "neg"):
+        return [node.name if node.type != "neg" else "-"]
+    lines = [f"{node.name}: {node.type}" if node.kind != "op" else node.name, fmt_shape(node.shape)]
+    extra = []
+    if node.params:
+        extra.append(f"{_count(node.params)} params")
+    if node.macs:
+        extra.append(f"{_macs(node.macs)} MACs")
+    if extra:
+        lines.append(", ".join(extra))
+    return lines
+
+
+def node_details(node: Node) -> list[tuple[str, str]]:
+    """Everything known about a node, for a hover: path, type, shapes, params, MACs."""
+    out = [("path", node.path or node.name), ("type", node.type)]
+    out += [(f"input {i}" if len(node.inputs) > 1 else "input", fmt_shape(s)) for i, s in enumerate(node.inputs)]
+    out.append(("output", fmt_shape(node.shape)))
+    if node.params is not None:
+        out.append(("params", _count(node.params)))
+    if node.macs is not None:
+        out.append(("MACs per sample", _count(node.macs)))
+    return out
+
+
+def cluster_title(cluster: Cluster) -> str:
+    text = f"{cluster.path}: {cluster.type}"
+    if cluster.params:
+        text += f" · {_count(cluster.params)} params"
+    if cluster.macs:
+        text += f" · {_macs(cluster.macs)} MACs"
+    return text
+
+
+# ---------------------------------------------------------------- DOT
+
+
+def dot_string(text: str) -> str:
+    """``text`` as a DOT double-quoted string that shows exactly ``text``: backslashes (``\\N`` would name
+    the node), quotes and ampersands (Graphviz reads entities) escaped, line breaks as spaces."""
+    text = text.replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;")
+    text = "".join(" " if ch in "\r\n\t" or ord(ch) < 32 or ch in "\u2028\u2029\x7f" else ch for ch in text)
+    return f'"{text}"'
+
+
+def _dot_lines(lines: list[str]) -> str:
+    return '"' + "\\n".join(dot_string(line)[1:-1] for line in lines) + '"'
+
+
+_STYLE = {
+    "input": 'shape=oval, style="filled", fillcolor="#e5e7eb"',
+    "output": 'shape=oval, style="filled", fillcolor="#e5e7eb"',
+    "layer": 'shape=box, style="rounded,filled", fillcolor="#dbeafe"',
+    "op": 'shape=box, style="filled", fillcolor="#fef3c7"',
+    "param": 'shape=note, style="filled", fillcolor="#ede9fe"',
+}
+
+
+def to_dot(graph: Graph) -> str:
+    out = ["digraph netspec {",
+           '  graph [rankdir=TB, fontname="Helvetica", fontsize=11, nodesep=0.3, ranksep=0.35, '
+           f"tooltip={dot_string(graph.name)}];",
+           '  node [fontname="Helvetica", fontsize=10, margin="0.12,0.04", height=0.3];',
+           '  edge [fontname="Helvetica", fontsize=8, color="#4b5563", fontcolor="#374151", arrowsize=0.6];']
+    children: dict[str | None, list[Cluster]] = {}
+    for cluster in graph.clusters:
+        children.setdefault(cluster.parent, []).append(cluster)
+    nodes: dict[str | None, list[Node]] = {}
+    for node in graph.nodes:
+        nodes.setdefault(node.cluster, []).append(node)
+
+    def emit(cluster_id: str | None, indent: str) -> None:
+        for node in nodes.get(cluster_id, []):
+            compact = node.kind == "op" and len(node_lines(node)) == 1
+            style = 'shape=circle, style="filled", fillcolor="#fde68a", width=0.3, fixedsize=true' if compact \
+                else _STYLE[node.kind]
+            tip = "\\n".join(dot_string(f"{k}: {v}")[1:-1] for k, v in node_details(node))
+            out.append(f'{indent}{node.id} [id="{node.id}", label={_dot_lines(node_lines(node))}, {style}, '
+                       f'tooltip="{tip}"];')
+        for cluster in children.get(cluster_id, []):
+            block = cluster.type != ir.SEQUENTIAL
+            style = 'style="rounded,filled"; fillcolor="#f8fafc"; color="#64748b"' if block else \
+                'style="dashed,rounded"; color="#94a3b8"'
+            out.append(f"{indent}subgraph cluster_{cluster.id} {{")
+            out.append(f'{indent}  id="{cluster.id}"; label={dot_string(cluster_title(cluster))}; {style}; '
+                       f'labeljust="l"; fontsize=10; tooltip={dot_string(cluster_title(cluster))};')
+            emit(cluster.id, indent + "  ")
+            out.append(f"{indent}}}")
+
+    emit(None, "  ")
+    for edge in graph.edges:
+        out.append(f'  {edge.src} -> {edge.dst} [id="{edge.id}", label={dot_string(" " + fmt_shape(edge.shape))}];')
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def dot_available() -> bool:
+    return shutil.which("dot") is not None
+
+
+def run_dot(dot: str, fmt: str = "svg") -> str:
+    """Lay the graph out with Graphviz's ``dot``; GraphError when it is missing or fails."""
+    program = shutil.which("dot")
+    if program is None:
+        raise GraphError("Graphviz's `dot` program is needed for .svg and .html output and was not found; install "
+                         "Graphviz (apt-get install graphviz, brew install graphviz) or write .dot or .mmd")
+    try:
+        done = subprocess.run([program, f"-T{fmt}"], input=dot.encode(), capture_output=True,
+                              timeout=DOT_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise GraphError(f"Graphviz's `dot` took more than {DOT_TIMEOUT} s to lay the graph out") from None
+    except OSError as exc:
+        raise GraphError(f"cannot run Graphviz's `dot`: {exc.strerror}") from None
+    if done.returncode != 0:
+        first = (done.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[0][:300]
+        raise GraphError(f"Graphviz's `dot` failed: {first}")
+    return done.stdout.decode()
+
+
+_SVG_NS = "{http://www.w3.org/2000/svg}"
+_XLINK = "{http://www.w3.org/1999/xlink}"
+
+
+def to_svg(graph: Graph) -> str:
+    svg = run_dot(to_dot(graph))
+    check_svg(svg)
+    return svg
+
+
+def check_svg(svg: str) -> None:
+    """Refuse an SVG holding anything active (scripts, event handlers, foreign content, links out): dot
+    escapes label text, and this makes sure no user text became markup on the way."""
+    root = ET.fromstring(svg.encode())
+    for element in root.iter():
+        tag = element.tag.rsplit("}", 1)[-1].lower()
+        if tag in ("script", "foreignobject", "iframe", "object", "embed", "style", "image", "use"):
+            raise GraphError(f"Graphviz produced an unexpected <{tag}> element")
+        for key, value in element.attrib.items():
+            name = key.rsplit("}", 1)[-1].lower()
+            if name.startswith("on") or (name == "href" and value.strip() and not value.startswith("#")):
+                raise GraphError(f"Graphviz produced an unexpected attribute {name}")
+
+
+# ---------------------------------------------------------------- Mermaid
+
+_MERMAID_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _.,:()+-*/=@%·")
+
+
+def mermaid_text(text: str) -> str:
+    """``text`` for inside a Mermaid quoted label: every character but letters, digits and plain punctuation
+    as an entity code (``#60;``), so none can close the label, start markup or be read as syntax."""
+    return "".join(ch if ch in _MERMAID_SAFE else f"#{ord(ch)};" for ch in text)
+
+
+def to_mermaid(graph: Graph) -> str:
+    out = ["flowchart TB"]
+    children: dict[str | None, list[Cluster]] = {}
+    for cluster in graph.clusters:
+        children.setdefault(cluster.parent, []).append(cluster)
+    nodes: dict[str | None, list[Node]] = {}
+    for node in graph.nodes:
+        nodes.setdefault(node.cluster, []).append(node)
+    shapes = {"input": ('(["', '"])'), "output": ('(["', '"])'), "layer": ('["', '"]'), "op": ('["', '"]'),
+              "param": ('[/"', '"/]')}
+
+    def emit(cluster_id: str | None, indent: str) -> None:
+        for node in nodes.get(cluster_id, []):
+            left, right = shapes[node.kind]
+            if node.kind == "op" and len(node_lines(node)) == 1:
+                left, right = '(("', '"))'
+            label = "<br/>".join(mermaid_text(line) for line in node_lines(node))
+            out.append(f"{indent}{node.id}{left}{label}{right}")
+        for cluster in children.get(cluster_id, []):
+            out.append(f'{indent}subgraph {cluster.id}["{mermaid_text(cluster_title(cluster))}"]')
+            emit(cluster.id, indent + "  ")
+            out.append(f"{indent}end")
+
+    emit(None, "  ")
+    for edge in graph.edges:
+        out.append(f'  {edge.src} -->|"{mermaid_text(fmt_shape(edge.shape))}"| {edge.dst}')
+    for kind in ("input", "layer", "op", "param"):
+        ids = [n.id for n in graph.nodes if n.kind == kind or (kind == "input" and n.kind == "output")]
+        if ids:
+            out.append(f"  class {','.join(ids)} {kind}")
+    out += ["  classDef input fill:#e5e7eb,stroke:#6b7280", "  classDef layer fill:#dbeafe,stroke:#3b82f6",
+            "  classDef op fill:#fef3c7,stroke:#d97706", "  classDef param fill:#ede9fe,stroke:#7c3aed"]
+    return "\n".join(out) + "\n"
+
+
+def render(graph: Graph, fmt: str) -> str:
+    """The picture in ``fmt`` (one of :data:`FORMATS`)."""
+    if fmt == "dot":
+        return to_dot(graph)
+    if fmt == "svg":
+        return to_svg(graph)
+    if fmt == "mmd":
+        return to_mermaid(graph)
+    if fmt == "html":
+        from .graph_html import to_html
+
+        return to_html(graph)
+    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+__all__ = ["FORMATS", "Cluster", "Edge", "Graph", "GraphError", "Node", "build", "dot_string", "mermaid_text",
+           "only", "render", "to_dot", "to_mermaid", "to_svg"]
