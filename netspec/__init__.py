@@ -10,10 +10,17 @@ Importing netspec does not import torch; only :func:`load`, :func:`loads`,
 :func:`build_class` and :func:`export_onnx` (torch and onnx) do, when called.
 """
 
+import gc as _gc
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
-from .api import (
+# Importing builds the grammar's ~150 pydantic models: thousands of small objects and no cycles
+# worth collecting, while the cyclic collector's passes over them cost ~10% of `netspec validate`'s
+# start-up. It is paused for the import only, and left as the caller had it.
+_gc_was_enabled = _gc.isenabled()
+_gc.disable()
+
+from ._version import __version__  # noqa: E402
+from .api import (  # noqa: E402
                   DTYPE_NAMES,
                   Summary,
                   build_class,
@@ -26,9 +33,13 @@ from .api import (
                   summary,
                   validate,
 )
-from .dump import DumpError, dump
-from .errors import Diagnostic, Span, SpecError
-from .shapes import DEFAULT_MAX_PARAMS
+from .dump import DumpError, dump  # noqa: E402
+from .errors import Diagnostic, Span, SpecError  # noqa: E402
+from .plugins import PluginError, layer, load_plugins  # noqa: E402
+from .shapes import DEFAULT_MAX_PARAMS  # noqa: E402
+
+if _gc_was_enabled:
+    _gc.enable()
 
 if TYPE_CHECKING:
     from .export import export_onnx
@@ -47,4 +58,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'netspec' has no attribute {name!r}")
 
 
+__all__ += ["PluginError", "layer", "load_plugins"]  # user layer types (netspec/plugins.py)
 __all__ += ["DumpError", "dump"]  # netspec.dump(module): a spec from a built module (netspec/dump.py)

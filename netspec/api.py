@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from . import codegen, counts, expand, resolve, schema, shapes, shipped, source
+from . import plugins as plugins_module
 from .errors import Diagnostic, Span, SpecError, short_repr
 from .ops._core import Dim, fmt_shape
 
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 SpecPath = str | FsPath
 # What every API function accepts as the spec: a path, a shipped name, or a mapping.
 SpecLike = str | os.PathLike[str] | Mapping[str, Any]
+# Plugins to load first (netspec/plugins.py): a .py file, a module name, "@entry-points", or a list of them.
+Plugins = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
 TEXT_FILE = "<string>"
 MAPPING_FILE = "<mapping>"
 
@@ -63,14 +66,19 @@ class Compiled:
 
 def compile_spec(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
                  overrides: Mapping[str, Any] | None = None,
-                 search_path: Sequence[str | os.PathLike[str]] = ()) -> Compiled:
+                 search_path: Sequence[str | os.PathLike[str]] = (), plugins: Plugins = None) -> Compiled:
     """Take a spec through every pure stage (no torch): the shape inference and the generated source.
 
     ``spec`` is a path, a shipped spec's name or a mapping; or pass the YAML
     ``text=`` instead.  ``filename`` names the text in diagnostics.  ``overrides``
     sets the spec's ``vars`` (``{"width": 64}``), as ``--set`` does; ``search_path``
-    names directories its ``imports``/``extends`` may read besides its own.
+    names directories its ``imports``/``extends`` may read besides its own.  ``plugins`` loads
+    user layer types first (a ``.py`` file, a module name, ``"@entry-points"``, or a list of them;
+    see docs/spec.md, "Plugins"); a plugin that cannot be loaded raises :class:`PluginError`.
     """
+    if plugins is not None:
+        plugins_module.load_plugins([os.fspath(plugins)] if isinstance(plugins, (str, os.PathLike)) else
+                                    [os.fspath(p) for p in plugins])
     body, file = spec_text(spec, text=text, filename=filename)
     return _compile_text(body, file, overrides, search_path)
 
@@ -128,15 +136,16 @@ def _mapping_error(code: str, message: str, hint: str | None = None) -> SpecErro
     return SpecError([Diagnostic(code, message, Span(MAPPING_FILE, 0, 0), hint=hint)])
 
 
-_CACHE: OrderedDict[tuple[str, str, str, tuple[str, ...]], Compiled] = OrderedDict()
+_CACHE: OrderedDict[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], Compiled] = OrderedDict()
 _CACHE_SIZE = 64
 _CACHE_LOCK = threading.Lock()
 
 
 def _compile_text(text: str, file: str, overrides: Mapping[str, Any] | None = None,
                   search_path: Sequence[str | os.PathLike[str]] = ()) -> Compiled:
-    """Every pure stage, cached by the content of every file involved and by the overrides."""
-    key = (text, file, _overrides_key(overrides), tuple(os.fspath(p) for p in search_path))
+    """Every pure stage, cached by the content of every file involved, the overrides and the plugins loaded."""
+    key = (text, file, _overrides_key(overrides), tuple(os.fspath(p) for p in search_path),
+           plugins_module.loaded())
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
     if hit is not None and _unchanged(hit.files):
@@ -206,30 +215,32 @@ def _gc_paused() -> Iterator[None]:
 
 def validate(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
              overrides: Mapping[str, Any] | None = None,
-             search_path: Sequence[str | os.PathLike[str]] = ()) -> list[Diagnostic]:
+             search_path: Sequence[str | os.PathLike[str]] = (), plugins: Plugins = None) -> list[Diagnostic]:
     """Check a spec completely (grammar, names, shapes); return its warnings or raise SpecError.
 
     >>> netspec.validate("lenet")                      # a shipped spec, by name
     >>> netspec.validate(text=yaml_text)               # diagnostics say <string>:LINE:COL
     """
-    return compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path).warnings
+    return compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path,
+                        plugins=plugins).warnings
 
 
 def compile_source(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
                    overrides: Mapping[str, Any] | None = None,
-                   search_path: Sequence[str | os.PathLike[str]] = ()) -> str:
+                   search_path: Sequence[str | os.PathLike[str]] = (), plugins: Plugins = None) -> str:
     """The generated Python source of the spec's module: what ``netspec compile`` prints."""
     return compile_spec(spec, text=text, filename=filename, overrides=overrides,
-                        search_path=search_path).source_code
+                        search_path=search_path, plugins=plugins).source_code
 
 
 def build_class(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
                 overrides: Mapping[str, Any] | None = None,
-                search_path: Sequence[str | os.PathLike[str]] = ()) -> type[nn.Module]:
+                search_path: Sequence[str | os.PathLike[str]] = (), plugins: Plugins = None) -> type[nn.Module]:
     """The spec's ``nn.Module`` class, built from the generated source (imports torch)."""
     from . import build
 
-    compiled = compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path)
+    compiled = compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path,
+                            plugins=plugins)
     try:
         return build.make_class(compiled.source_code, compiled.name)
     except Exception as exc:  # the API raises SpecError only; this is a netspec bug, located as well as it can be
@@ -237,18 +248,18 @@ def build_class(spec: SpecLike | None = None, *, text: str | None = None, filena
 
 
 def loads(text: str, *, filename: str = TEXT_FILE, device: Any = None, dtype: Any = None,
-          max_params: int | None = None) -> nn.Module:
+          max_params: int | None = None, plugins: Plugins = None) -> nn.Module:
     """:func:`load` from YAML text, as :func:`json.loads` is to :func:`json.load`.
 
     >>> model = netspec.loads(yaml_text, device="cpu")
     """
-    return load(text=text, filename=filename, device=device, dtype=dtype, max_params=max_params)
+    return load(text=text, filename=filename, device=device, dtype=dtype, max_params=max_params, plugins=plugins)
 
 
 def load(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
          device: Any = None, dtype: Any = None, max_params: int | None = None,
          overrides: Mapping[str, Any] | None = None, search_path: Sequence[str | os.PathLike[str]] = (),
-         **var_values: Any) -> nn.Module:
+         plugins: Plugins = None, **var_values: Any) -> nn.Module:
     """Build the spec's module directly on ``device`` in ``dtype``.
 
     ``spec`` is a path, a shipped spec's name (``"lenet"``, ``"specs/alexnet.yaml"``
@@ -270,7 +281,8 @@ def load(spec: SpecLike | None = None, *, text: str | None = None, filename: str
     device, dtype = torch_device(device), torch_dtype(dtype)
     if var_values:
         overrides = {**(overrides or {}), **var_values}
-    compiled = compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path)
+    compiled = compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path,
+                            plugins=plugins)
     if not build.is_meta(device):
         shapes.check_budget(compiled.inference, max_params)
     try:
@@ -544,7 +556,7 @@ class Summary:
 def summary(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
             overrides: Mapping[str, Any] | None = None,
             search_path: Sequence[str | os.PathLike[str]] = (), batch: int = 1,
-            dims: Mapping[str, int] | None = None) -> Summary:
+            dims: Mapping[str, int] | None = None, plugins: Plugins = None) -> Summary:
     """Every layer's and op's output shape, parameter count and MACs, with totals and memory figures; torch is
     not imported.
 
@@ -557,8 +569,8 @@ def summary(spec: SpecLike | None = None, *, text: str | None = None, filename: 
     >>> netspec.summary("lenet").total_macs
     416520
     """
-    return summarise(compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path),
-                     batch=batch, dims=dims)
+    return summarise(compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path,
+                                  plugins=plugins), batch=batch, dims=dims)
 
 
 def summarise(compiled: Compiled, batch: int = 1, dims: Mapping[str, int] | None = None) -> Summary:

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 import click
 
-from . import api, expand, report, schema, shapes, shipped, source
+from . import api, expand, plugins, report, schema, shapes, shipped, source
 from .errors import Diagnostic, Span, SpecError, printable
 from .ops import LAYERS, OPS
 from .ops._core import fmt_shape
@@ -89,9 +89,28 @@ def _compile(spec: str) -> api.Compiled:
     return api.compile_spec(spec, **options)
 
 
-def _spec_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--set NAME=VALUE`` (a var, the value read as YAML) and ``--search-path DIR`` on a command."""
+def _plugin_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--plugin FILE.py|package.module|@entry-points`` (repeatable): the user's layer types, loaded first."""
 
+    def wrapper(*args: Any, plugin_names: tuple[str, ...] = (), **kwargs: Any) -> Any:
+        try:
+            plugins.load_plugins(plugin_names)
+        except plugins.PluginError as exc:  # a usage error: the command line named something unusable
+            click.echo(f"netspec: error: --plugin: {printable(str(exc))}", err=True)
+            sys.exit(2)
+        return func(*args, **kwargs)
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return click.option("--plugin", "plugin_names", multiple=True, metavar="FILE.py|MODULE|@entry-points",
+                        help="Load your own layer types (@netspec.layer) from a Python file, an importable "
+                             "module, or every installed package's 'netspec.layers' entry point.")(wrapper)
+
+
+def _spec_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--set NAME=VALUE`` (a var, the value read as YAML), ``--search-path DIR`` and ``--plugin`` on a command."""
+
+    @_plugin_option
     def wrapper(*args: Any, settings: tuple[str, ...] = (), search_path: tuple[str, ...] = (), **kwargs: Any) -> Any:
         overrides = {}
         with _reporting():  # a malformed --set is reported like a spec problem, exit 1
@@ -414,6 +433,7 @@ def summary(spec: str, as_json: bool, max_params: int | None, depth: int | None,
 Example:
   netspec schema > netspec.schema.json  # for an editor's YAML language server
 """)
+@_plugin_option
 def schema_() -> None:
     """Print the JSON Schema of the spec format."""
     click.echo(schema.json_schema_text(), nl=False)
@@ -425,6 +445,7 @@ Examples:
   netspec layers --json
 """)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@_plugin_option
 @_command
 def layers(as_json: bool) -> None:
     """List the layer types and forward ops netspec knows."""
@@ -678,6 +699,24 @@ def dump_(target: str, input_specs: tuple[str, ...], class_name: str | None, out
         write_atomic(output, text, target.rpartition(":")[0])
     else:
         click.echo(text, nl=False)
+
+
+@main.command(name="lsp", epilog="""\b
+Example:
+  netspec lsp   # started by your editor, speaking LSP over stdin/stdout (see docs/editors.md)
+  netspec lsp --plugin my_layers.py
+""")
+@_plugin_option
+def lsp_() -> None:
+    """Run the language server (LSP over stdio): diagnostics, shapes on hover and inline, completion.
+
+    Needs the optional extra: pip install 'netspec[lsp]'.
+    """
+    try:
+        from .lsp import serve
+    except ImportError as exc:
+        raise click.ClickException(str(exc)) from None
+    serve()
 
 
 if __name__ == "__main__":  # pragma: no cover

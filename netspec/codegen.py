@@ -19,7 +19,7 @@ from .elaborate import Child, Instance
 from .errors import Diagnostic, Path
 from .expr import HELPERS, Expr, ExprError, evaluate, helpers_used, to_python
 from .expr import parse as parse_expr
-from .ops import LAYERS, OPS, REQUIRED, Op
+from .ops import LAYERS, OPS, REQUIRED, LayerType, Op
 from .schema import SEQUENTIAL
 from .shapes import Inference
 
@@ -62,6 +62,17 @@ class _Module:
         self.uses_ordered_dict = False
         self.uses_functional = False
         self.helpers: dict[str, str] = {}
+        self.plugin_imports: dict[str, None] = {}  # plugin layers' import lines, in first-use order
+        program = inference.program or ir.Program(inference.model)
+        self.class_names = {definition.name for definition in program.definitions()}
+
+    def plugin_name(self, kind: LayerType) -> str:
+        """A plugin layer's name in the generated file, imported as that: the layer type's name, or, when a
+        generated class has that name, ``_Name`` (a spec's names start with a letter, so it cannot clash)."""
+        name = kind.spelling if kind.spelling not in self.class_names else f"_{kind.spelling}"
+        imported = kind.import_line.rsplit(" ", 1)[1]
+        self.plugin_imports[kind.import_line + (f" as {name}" if name != imported else "")] = None
+        return name
 
     def text(self) -> str:
         program = self.inf.program or ir.Program(self.inf.model)
@@ -76,6 +87,8 @@ class _Module:
         out += ["import torch", "from torch import nn"]
         if self.uses_functional or any("F." in helper for helper in self.helpers.values()):
             out.append("from torch.nn import functional as F")
+        if self.plugin_imports:  # plugin layers (netspec/plugins.py): the user's own modules, imported by name
+            out += ["", *self.plugin_imports]
         if program.var_values:  # the vars this source was generated with, overrides applied
             out += ["", *_vars_lines(program.var_values)]
         for helper in self.helpers.values():
@@ -148,7 +161,7 @@ class _ClassWriter:
                 parts.append(f"{arg.name}={text}")
         if kind.factory:
             parts += ["device=device", "dtype=dtype"]
-        return f"nn.{layer_type}({', '.join(parts)})"
+        return f"{self.module.plugin_name(kind) if kind.import_line else kind.call_name}({', '.join(parts)})"
 
     def block_call(self, block: str, values: dict[str, str]) -> str:
         definition = (self.inf.program or ir.Program(self.model)).blocks[block]

@@ -10,6 +10,7 @@ The same tree is written back as Python source for the generated ``__init__``.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import warnings
 from collections.abc import Callable, Mapping
@@ -88,8 +89,12 @@ class Expr:
         return self.text
 
 
+@functools.lru_cache(maxsize=4096)  # the same few names and expressions are read again and again
 def parse(text: str) -> Expr:
-    """Read ``text`` as one expression of the build-time language, or raise ExprError."""
+    """Read ``text`` as one expression of the build-time language, or raise ExprError.
+
+    The result is shared (cached): its tree is never changed in place (:func:`to_python` copies it).
+    """
     if len(text) > MAX_EXPR_CHARS:
         raise ExprError(f"expression is longer than {MAX_EXPR_CHARS} characters", 0, code="too-large")
     if not text.isascii():

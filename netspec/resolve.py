@@ -39,6 +39,7 @@ from .schema import (
     RepeatSpec,
     Spec,
     looks_like_expression,
+    plugin_hint,
 )
 from .source import Source
 
@@ -559,7 +560,8 @@ class _Resolver:
             return
         hint = did_you_mean(name, [*LAYERS, SEQUENTIAL, *self.blocks])
         self.error("unknown-layer", f"unknown layer type {short_repr(name)}", path,
-                   hint or "run 'netspec layers' for the list of layer types, or define a block of that name")
+                   hint or plugin_hint("run 'netspec layers' for the list of layer types, or define a block of "
+                                       "that name"))
 
     def repeat(self, value: Any, path: Path, scope: set[str]) -> ir.Repeat:
         if isinstance(value, RepeatSpec):

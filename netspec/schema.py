@@ -40,7 +40,8 @@ from typing_extensions import TypeAliasType
 
 from .errors import Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
 from .ops import LAYERS, OPS, REGISTRY, REQUIRED, LayerType, Op
-from .ops._core import INT64_MAX, AnyInt, PosInt, Real
+from .ops._core import INT64_MAX, AnyInt, Arg, PosInt, Real
+from .ops._docs import arg_doc
 from .source import Source
 
 SPEC_VERSION = 1
@@ -116,14 +117,19 @@ def _keep_expression(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
 def _expression_schema(schema: dict[str, Any]) -> None:
     original = dict(schema)
     schema.clear()
+    # what editors show on hover and offer first (the description, the default) belongs to the argument
+    for key in ("description", "default"):
+        if key in original:
+            schema[key] = original.pop(key)
     schema["anyOf"] = [original, {"type": "string", "title": "expression",
                                   "description": "an expression over vars, block arguments and repeat indexes"}]
 
 
-def _arg_field(arg_default: Any, inferred: bool, annotation: Any) -> tuple[Any, Any]:
+def _arg_field(arg_default: Any, inferred: bool, annotation: Any, doc: str = "") -> tuple[Any, Any]:
     """A layer argument: its own type, or an expression checked once its value is known."""
     kind, default = _field(arg_default, inferred, annotation)
-    wrapped = Annotated[kind, WrapValidator(_keep_expression), Field(json_schema_extra=_expression_schema)]
+    wrapped = Annotated[kind, WrapValidator(_keep_expression),
+                        Field(json_schema_extra=_expression_schema, description=doc or None)]
     return wrapped, default
 
 
@@ -150,7 +156,7 @@ _BUILD_FIELDS: dict[str, Any] = {
 def _layer_model(layer: LayerType) -> type[BaseModel]:
     fields: dict[str, Any] = {"type": (Literal[layer.name], ...)}  # type: ignore[valid-type]
     for arg in layer.args:
-        fields[arg.name] = _arg_field(arg.default, arg.inferred, arg.annotation)
+        fields[arg.name] = _arg_field(arg.default, arg.inferred, arg.annotation, arg_doc(arg))
     return create_model(layer.name, __config__=_config(layer.name, layer.summary), **fields, **_BUILD_FIELDS)
 
 
@@ -183,8 +189,9 @@ SequentialModel = create_model(
 )
 # A block's `type` is any name but a layer type's (those have models of their own): which names are
 # blocks depends on the spec, so the JSON Schema cannot refuse a misspelt layer type here; netspec does.
+_LAYER_TYPE_NAMES = [*LAYER_MODELS, SEQUENTIAL]  # extended in place when plugins add layer types
 BlockName = Annotated[StrictStr, Field(pattern=IDENTIFIER_PATTERN, max_length=64, json_schema_extra={
-    "not": {"enum": [*LAYER_MODELS, SEQUENTIAL]}})]
+    "not": {"enum": _LAYER_TYPE_NAMES}})]
 BlockUseModel = create_model(
     "BlockUse",
     __config__=ConfigDict(defer_build=True, extra="allow", title="block",
@@ -226,8 +233,14 @@ LayerSpec = TypeAliasType("LayerSpec", _layer_union())  # type: ignore[misc]
 # ---------------------------------------------------------------- forward steps
 
 
+def _op_arg_field(arg: Arg) -> tuple[Any, Any]:
+    kind, default = _field(arg.default, False, arg.annotation)
+    doc = arg_doc(arg)
+    return (Annotated[kind, Field(description=doc)] if doc else kind), default
+
+
 def _op_args_model(op: Op) -> type[BaseModel]:
-    fields = {arg.name: _field(arg.default, False, arg.annotation) for arg in op.args}
+    fields = {arg.name: _op_arg_field(arg) for arg in op.args}
     return create_model(f"{op.name}_args", __config__=_config(f"{op.name} arguments", op.summary), **fields)
 
 
@@ -455,6 +468,32 @@ def _spec_adapter() -> TypeAdapter[Spec]:
     return TypeAdapter(Spec)
 
 
+def add_layers(layers: Collection[tuple[LayerType, str]]) -> None:
+    """Register plugin layer types (each with where it was registered) and rebuild the grammar with them.
+
+    The one way to add a layer type once the grammar exists: the registry takes all of them or none
+    (a name taken, by a built-in type or another plugin, raises RegistryError naming both places),
+    then every model, union and cache derived from the registry is rebuilt, so the grammar stays the
+    only truth.  Called by :mod:`netspec.plugins`.
+    """
+    global BARE_NAMES
+    REGISTRY.add_plugin_layers(list(layers))
+    for layer, _ in layers:
+        model = _layer_model(layer)
+        LAYER_MODELS[layer.name] = model
+        TAG_MODELS[layer.name] = model
+        _LAYER_TYPE_NAMES.insert(len(_LAYER_TYPE_NAMES) - 1, layer.name)
+    BARE_NAMES = tuple(name for name, layer in LAYERS.items() if layer.bare_ok)
+    # The alias keeps its identity (the narrowed grammar swaps it by identity); its value is the new union,
+    # and every model that holds layers is rebuilt over it.
+    object.__setattr__(LayerSpec, "__value__", _layer_union())
+    for holder in (SequentialModel, GroupModel, BlockUseModel, BlockSpec, Spec):
+        holder.model_rebuild(force=True)
+    _narrowed.clear()
+    _spec_adapter.cache_clear()
+    json_schema.cache_clear()
+
+
 # ---------------------------------------------------------------- the narrowed grammar (start-up speed)
 #
 # Building the validator of the whole grammar (every layer type, every op) is most
@@ -565,9 +604,158 @@ def _swap(annotation: Any, swaps: dict[str, Any]) -> Any:
 @cache
 def json_schema() -> dict[str, Any]:
     schema = Spec.model_json_schema()
+    _discriminate_layers(schema["$defs"])
+    _discriminate_steps(schema)
+    _split_by_json_type(schema, schema["$defs"])
+    for model in schema["$defs"].values():
+        _required_when_known(model)
+    # a spec that `extends` another is completed by it: only a whole spec needs netspec, name and inputs
+    _required_when_known(schema)
+    schema["if"]["not"] = {"required": ["extends"]}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://netspec.dev/schemas/netspec.schema.json"
     return schema
+
+
+# ---------------------------------------------------------------- the JSON Schema, made to teach
+#
+# pydantic writes the layer and step unions as a bare `oneOf`: a typo in one layer argument fails
+# every member, and a validator reports one error per member (42 in ajv).  Here each union becomes
+# an `if`/`then` chain keyed on what netspec's own discriminators (_layer_tag, _step_tag) look at, so
+# exactly one member applies and its own error is the only one; `required` is checked only when
+# every key is known, so a misspelt required argument is one "not allowed" error, not two.
+
+_BARE_DOC = ("a layer type whose arguments all have defaults (ReLU) or the name of one of the spec's blocks; "
+             "a list is a Sequential of its entries")
+_STEP_DOC = ("a bare name applies a layer of the spec or an op (relu) to the running value; any other string "
+             "is one Python statement (h = conv(x), return x + h). Which names are layers depends on the "
+             "spec, so netspec validate, not this schema, flags an unknown name")
+
+
+def _required_when_known(model: dict[str, Any]) -> None:
+    """Check ``required`` only when every key of the mapping is a known one (a typo is then one error)."""
+    required = model.pop("required", None)
+    if required and model.get("additionalProperties") is False and "properties" in model:
+        model["if"] = {"properties": {name: {} for name in model["properties"]}, "additionalProperties": False}
+        model["then"] = {"required": required}
+    elif required:
+        model["required"] = required
+
+
+def _json_type(member: dict[str, Any], defs: dict[str, Any]) -> str | None:
+    ref = member.get("$ref")
+    kind = (defs.get(ref.rpartition("/")[2], {}) if ref else member).get("type")
+    return kind if isinstance(kind, str) else None
+
+
+def _split_by_json_type(node: Any, defs: dict[str, Any]) -> None:
+    """An ``anyOf`` whose members take different JSON types (a list or a mapping, a list or null) becomes an
+    ``if``/``then`` per type, so a wrong value is reported by the one member of its type, not as "not valid
+    under any of the given schemas"."""
+    if isinstance(node, list):
+        for value in node:
+            _split_by_json_type(value, defs)
+        return
+    if not isinstance(node, dict):
+        return
+    for value in node.values():
+        _split_by_json_type(value, defs)
+    members = node.get("anyOf")
+    if not members:
+        return
+    kinds = [_json_type(member, defs) for member in members]
+    if None in kinds or len(set(kinds)) < len(kinds) or {"integer", "number"} <= set(kinds):
+        return
+    del node["anyOf"]
+    node["type"] = kinds
+    node["allOf"] = [*node.get("allOf", []),
+                     *({"if": {"type": kind}, "then": member} for kind, member in zip(kinds, members, strict=True))]
+
+
+def _discriminate_layers(defs: dict[str, Any]) -> None:
+    members = defs["LayerSpec"]["oneOf"]
+    branches: list[dict[str, Any]] = []
+    typed: list[str] = []
+    block = group = None
+    for member in members:
+        ref = member.get("$ref", "")
+        model = defs.get(ref.rpartition("/")[2]) if ref else None
+        if model is None:
+            kind = member.get("type")
+            branches.append({"if": {"type": kind}, "then": member})
+            continue
+        kind_schema = model.get("properties", {}).get("type")
+        if kind_schema is None:
+            group = ref
+        elif "const" in kind_schema:
+            typed.append(kind_schema["const"])
+            branches.append({"if": {"type": "object", "required": ["type"],
+                                    "properties": {"type": {"const": kind_schema["const"]}}}, "then": {"$ref": ref}})
+        else:
+            block = ref
+    if block:
+        branches.append({"if": {"type": "object", "required": ["type"],
+                                "properties": {"type": {"not": {"enum": typed}}}}, "then": {"$ref": block}})
+    if group:
+        branches.append({"if": {"type": "object", "not": {"required": ["type"]}}, "then": {"$ref": group}})
+    defs["LayerSpec"] = {
+        "description": "a layer: a layer type and its arguments ({type: Conv2d, out_channels: 6, kernel_size: 5}), "
+                       "a block's use (any other type), a group (layers, with no type), a list (a Sequential) "
+                       "or a bare name",
+        "type": ["string", "array", "object"],
+        "properties": {"type": {"description": "a layer type, or the name of one of the spec's blocks",
+                                "examples": typed}},
+        "allOf": branches,
+    }
+    for member in members:
+        if member.get("type") == "string":
+            member.setdefault("description", _BARE_DOC)
+
+
+def _discriminate_steps(schema: dict[str, Any]) -> None:
+    """The forward step union, written once as ``$defs/Step``: a string, or one key naming an op."""
+    defs = schema["$defs"]
+    ops: dict[str, Any] = {}
+    found: list[dict[str, Any]] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            members = node.get("oneOf")
+            if members and members[0] == {"type": "string"} and all(
+                    m.get("$ref", "").endswith("_step") for m in members[1:]):
+                found.append(node)
+                return
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(schema)
+    for node in found:
+        for member in node.pop("oneOf")[1:]:
+            name = member["$ref"].rpartition("/")[2]
+            step = defs.pop(name, None)
+            if step is not None:
+                ((op, value),) = step["properties"].items()
+                value = dict(value)
+                value.setdefault("description", step.get("description", ""))
+                ops[op] = value
+        node["$ref"] = "#/$defs/Step"
+    if not found:
+        return
+    defs["Step"] = {
+        "description": "a forward step: a string (a name or a statement) or {op: arguments}",
+        "type": ["string", "object"],
+        "allOf": [
+            {"if": {"type": "string"}, "then": {"type": "string", "minLength": 1, "description": _STEP_DOC,
+                                                "examples": list(ops)}},
+            {"if": {"type": "object"}, "then": {
+                "description": "one op applied to the running value, with its arguments (or its first "
+                               "argument alone): {max_pool2d: {kernel_size: 2}}, {flatten: 1}",
+                "minProperties": 1, "maxProperties": 1, "properties": ops, "additionalProperties": False}},
+        ],
+    }
 
 
 def json_schema_text() -> str:
@@ -594,6 +782,18 @@ def validate_data(source: Source) -> Spec:
 MAX_DIAGNOSTICS = 100
 
 
+def _drop_misspelt_missing(grouped: dict[Path, list[ErrorDetails]]) -> None:
+    """`kernel_sise: 5` is one mistake, not two: a missing key that an unknown key beside it misspells is
+    left to the unknown key's diagnostic (whose did-you-mean names it)."""
+    unknown: dict[Path, list[str]] = {}
+    for path, group in grouped.items():
+        if path and any(e["type"] == "extra_forbidden" for e in group):
+            unknown.setdefault(path[:-1], []).append(str(path[-1]))
+    for path in [p for p, g in grouped.items() if p and all(e["type"] == "missing" for e in g)]:
+        if any(did_you_mean(word, [str(path[-1])]) for word in unknown.get(path[:-1], ())):
+            del grouped[path]
+
+
 def _diagnostics(errors: list[ErrorDetails], source: Source) -> list[Diagnostic]:
     """One diagnostic per wrong place, in file order, at most MAX_DIAGNOSTICS of them (then a note).
 
@@ -608,6 +808,7 @@ def _diagnostics(errors: list[ErrorDetails], source: Source) -> list[Diagnostic]
             continue
         keyed = error["type"] in ("missing", "extra_forbidden")
         grouped.setdefault(_data_path(error["loc"], source.data, keyed), []).append(error)
+    _drop_misspelt_missing(grouped)
     inner = _enclosing_paths(grouped)
     places: list[tuple[tuple[int, int], int, Path | ErrorDetails]] = []
     for error in keys:
@@ -846,7 +1047,15 @@ def _unknown_layer(path: Path, name: str, span: Any) -> Diagnostic:
         return Diagnostic("missing-key", f"layer type '{name}' needs arguments ({needed}) and cannot be written bare",
                           span, path, f"write {{type: {name}, {needed.split(', ')[0]}: ...}}")
     return Diagnostic("unknown-layer", f"unknown layer type {short_repr(name)}", span, path,
-                      hint or "run 'netspec layers' for the list of layer types")
+                      hint or plugin_hint("run 'netspec layers' for the list of layer types"))
+
+
+def plugin_hint(hint: str) -> str:
+    """An unknown layer type's hint when no known name is close (a near miss gets the did-you-mean alone):
+    while no plugin is loaded, it also points at --plugin."""
+    if any(layer.family == "plugin" for layer in LAYERS.values()):
+        return hint
+    return f"{hint}; a layer type of your own is loaded with --plugin FILE.py or --plugin package.module"
 
 
 def _unknown_op(path: Path, name: str, span: Any) -> Diagnostic:

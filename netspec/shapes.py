@@ -594,7 +594,8 @@ class _Evaluator:
             if isinstance(item, Tensor):
                 self.check_size(item, layer.path, self.span_of(child))
         macs = kind.macs({**completed, **(options or {})}, inputs, out)
-        self.record(qualified, child.type, outputs[0].shape, kind.count(completed), depth, macs=macs,
+        shown = f"{child.type} ({kind.shape_source})" if kind.shape_source else child.type  # a plugin's meta run
+        self.record(qualified, shown, outputs[0].shape, kind.count(completed), depth, macs=macs,
                     outputs=outputs, inputs=inputs, kernel_size=completed.get("kernel_size"))
         return outputs if isinstance(out, tuple) else outputs[0]
 

@@ -133,6 +133,17 @@ class LayerType:
     call_args: tuple[Arg, ...] = ()
     macs: MacsRule = lambda args, inputs, out: 0
     buffers: BufferRule = lambda args: {}
+    # A plugin layer (netspec/plugins.py): the name generated code calls it by, the import of its class
+    # (``from mod import Class``; codegen adds ``as <name>``), and how its shapes are known ("meta": by
+    # running the module on the meta device).
+    spelling: str = ""
+    import_line: str = ""
+    shape_source: str = ""
+
+    @property
+    def call_name(self) -> str:
+        """The constructor as generated code spells it: ``nn.Conv2d``, or a plugin's imported name."""
+        return self.spelling or f"nn.{self.name}"
 
     @property
     def bare_ok(self) -> bool:
@@ -388,7 +399,8 @@ class Registry:
     :mod:`netspec.schema` builds the grammar from the registry once, at import,
     and then freezes it, so the grammar and everything that reads the registry
     live (messages, inference, codegen) cannot disagree about which types exist.
-    A plugin mechanism would thaw it, add entries and rebuild the grammar.
+    Plugins add layer types later only through :func:`netspec.schema.add_layers`,
+    which rebuilds the grammar in the same step.
     """
 
     layers: dict[str, LayerType] = field(default_factory=dict)
@@ -397,10 +409,26 @@ class Registry:
     origins: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict)
     frozen_by: str | None = None
 
-    def add_layer(self, layer: LayerType) -> LayerType:
-        self._claim("layer type", layer.name)
+    def add_layer(self, layer: LayerType, where: str | None = None) -> LayerType:
+        self._claim("layer type", layer.name, where)
         self.layers[layer.name] = layer
         return layer
+
+    def add_plugin_layers(self, layers: Sequence[tuple[LayerType, str]]) -> None:
+        """Add plugin layers (each with where it was registered) after the grammar was built: all or none.
+
+        Only :func:`netspec.schema.add_layers` calls this, and it rebuilds the grammar right after.
+        """
+        seen: dict[str, str] = {}
+        for layer, where in layers:
+            previous = self.origins.get(("layer type", layer.name))
+            first = previous[0] if previous is not None else seen.get(layer.name)
+            if first is not None:
+                raise RegistryError(f"layer type '{layer.name}' is registered twice: at {first} and at {where}")
+            seen[layer.name] = where
+        for layer, where in layers:
+            self.origins[("layer type", layer.name)] = (where, {})
+            self.layers[layer.name] = layer
 
     def add_op(self, op: Op) -> Op:
         self._claim("op", op.name)
@@ -410,10 +438,11 @@ class Registry:
     def freeze(self, by: str) -> None:
         self.frozen_by = by
 
-    def _claim(self, kind: str, name: str) -> None:
+    def _claim(self, kind: str, name: str, at: str | None = None) -> None:
         # Real errors, not asserts: `python -O` strips asserts, and a second ReLU
         # would then silently replace the first.
         where, module = _registering_caller()
+        where = at or where
         previous = self.origins.get((kind, name))
         # The same line of a new copy of the same module is that module imported again after
         # its first import failed part-way: not a conflict (an error here would hide the first one).

@@ -59,8 +59,10 @@ _elementwise("SiLU", (_INPLACE,), "silu", "F.silu", "x * sigmoid(x)")
 _elementwise("Sigmoid", (), "sigmoid", "torch.sigmoid", "logistic sigmoid", dtypes="to_float")
 _elementwise("Tanh", (), "tanh", "torch.tanh", "hyperbolic tangent", dtypes="to_float")
 # dim is required: PyTorch's implicit choice is deprecated and normalises over the batch of a 3-D input.
-_elementwise("Softmax", (Arg("dim", AnyInt),), "softmax", "F.softmax", "softmax along dim")
-_elementwise("LogSoftmax", (Arg("dim", AnyInt),), "log_softmax", "F.log_softmax", "log of softmax along dim")
+_SOFTMAX_DIM = "A dimension along which Softmax is computed (every slice along dim sums to 1)."
+_elementwise("Softmax", (Arg("dim", AnyInt, doc=_SOFTMAX_DIM),), "softmax", "F.softmax", "softmax along dim")
+_elementwise("LogSoftmax", (Arg("dim", AnyInt, doc="A dimension along which LogSoftmax is computed."),),
+             "log_softmax", "F.log_softmax", "log of softmax along dim")
 
 
 # ---------------------------------------------------------------- torchvision's classification activations

@@ -99,7 +99,7 @@ REGISTRY.add_layer(LayerType(
         Arg("embed_dim", PosInt, inferred=True),
         Arg("num_heads", PosInt),
         Arg("dropout", Probability, 0.0),
-        Arg("bias", Bool, True),
+        Arg("bias", Bool, True, doc="If true, adds bias to the input / output projection layers."),
         Arg("add_bias_kv", Bool, False),
         Arg("add_zero_attn", Bool, False),
         Arg("kdim", PosInt | None, None),

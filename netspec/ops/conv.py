@@ -204,12 +204,13 @@ def _conv_transpose(n: int) -> LayerType:
             Arg("out_channels", PosInt),
             Arg("kernel_size", size_n(n)),
             Arg("stride", size_n(n), 1),
-            Arg("padding", size_n(n, NonNegInt), 0),
+            Arg("padding", size_n(n, NonNegInt), 0, doc="dilation * (kernel_size - 1) - padding zero-padding is "
+                "added to both sides of each dimension in the input."),
             Arg("output_padding", size_n(n, NonNegInt), 0),
             Arg("groups", PosInt, 1),
             Arg("bias", Bool, True),
             Arg("dilation", size_n(n), 1),
-            Arg("padding_mode", Literal["zeros"], "zeros"),
+            Arg("padding_mode", Literal["zeros"], "zeros", doc="How the input is padded: only 'zeros' is supported."),
         ),
     )
 

@@ -170,7 +170,7 @@ REGISTRY.add_layer(LayerType(
         Arg("normalized_shape", PosInt | list[PosInt], inferred=True),
         Arg("eps", PosReal, 1e-5),
         Arg("elementwise_affine", Bool, True),
-        Arg("bias", Bool, True),
+        Arg("bias", Bool, True, doc="If true (with elementwise_affine), learns an additive bias."),
     ),
 ))
 REGISTRY.add_layer(LayerType(

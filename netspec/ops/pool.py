@@ -78,13 +78,15 @@ def _avg3d_input_check(sizes: Sequence[Dim], kernel: tuple[int, ...]) -> None:
 
 
 def _pool_args(kind: str, n: int) -> tuple[Arg, ...]:
+    pad = "negative infinity" if kind == "Max" else "zero"
     common = (
-        Arg("kernel_size", size_n(n)),
-        Arg("stride", size_n(n) | None, None),
-        Arg("padding", size_n(n, NonNegInt), 0),
+        Arg("kernel_size", size_n(n), doc=f"The size of the window to take a {kind.lower()} over."),
+        Arg("stride", size_n(n) | None, None, doc="The stride of the window (null: kernel_size)."),
+        Arg("padding", size_n(n, NonNegInt), 0, doc=f"Implicit {pad} padding to be added on both sides."),
     )
     if kind == "Max":
-        return (*common, Arg("dilation", size_n(n), 1), Arg("ceil_mode", Bool, False))
+        return (*common, Arg("dilation", size_n(n), 1, doc="The stride between elements within a sliding window."),
+                Arg("ceil_mode", Bool, False))
     avg: tuple[Arg, ...] = (*common, Arg("ceil_mode", Bool, False), Arg("count_include_pad", Bool, True))
     if n > 1:
         avg = (*avg, Arg("divisor_override", Annotated[int, Field(strict=True, ge=1)] | None, None))

@@ -312,7 +312,8 @@ for _layer in (
               args=(Arg("start_dim", AnyInt, 1), Arg("end_dim", AnyInt, -1)),
               rule=lambda a, xs: (flatten_shape(xs[0], a.get("start_dim", 1), a.get("end_dim", -1)), {})),
     LayerType(name="Unflatten", family="tensor", rule=_unflatten_rule, summary="splits dim into unflattened_size",
-              args=(Arg("dim", AnyInt), Arg("unflattened_size", Annotated[list[Annotated[int, Field(
+              args=(Arg("dim", AnyInt, doc="Dimension to be unflattened."),
+                    Arg("unflattened_size", Annotated[list[Annotated[int, Field(
                   strict=True, ge=-1, le=2**63 - 1)]], Field(min_length=1)]))),
     LayerType(name="Dropout", family="tensor", summary="zeroes elements with probability p while training",
               args=(Arg("p", Probability, 0.5), Arg("inplace", Bool, False)),
@@ -320,7 +321,7 @@ for _layer in (
     LayerType(name="Upsample", family="tensor", rule=_upsample_rule,
               summary="resizes the spatial dims (N, C, ...) by size or scale_factor",
               args=(Arg("size", size_n(3, PosInt) | Annotated[list[PosInt], Field(min_length=1, max_length=3)] | None,
-                        None),
+                        None, doc="Output spatial sizes."),
                     Arg("scale_factor", PosReal | Annotated[list[PosReal], Field(min_length=1, max_length=3)] | None,
                         None),
                     Arg("mode", Literal["nearest", "linear", "bilinear", "bicubic", "trilinear"], "nearest"),
@@ -378,12 +379,17 @@ def _expand(bound: dict[str, Any]) -> Tensor:
     return Tensor(tuple(out), x.dtype)
 
 
+_REDUCE_DIM = "The dimension or dimensions to reduce (null: all of them)."
+
 for _op in (
-    Op("size", "tensor", "torch.Tensor.size", ("input",), (Arg("dim", AnyInt),), _size, method=True,
+    Op("size", "tensor", "torch.Tensor.size", ("input",),
+       (Arg("dim", AnyInt, doc="The dimension for which to retrieve the size."),), _size, method=True,
        returns="size", summary="the size of one dim, as a value (x.size(0) is N on an (N, ...) input)"),
-    Op("select", "tensor", "torch.select", ("input",), (Arg("dim", AnyInt), Arg("index", AnyInt)), _select,
+    Op("select", "tensor", "torch.select", ("input",),
+       (Arg("dim", AnyInt, doc="The dimension to slice."), Arg("index", AnyInt)), _select,
        method=True, summary="one index along dim, dropping that dim (x.select(1, 0) is x[:, 0])"),
-    Op("expand", "tensor", "torch.Tensor.expand", ("input",), (Arg("size", Any),), _expand, method=True,
+    Op("expand", "tensor", "torch.Tensor.expand", ("input",),
+       (Arg("size", Any, doc="The desired expanded size; -1 keeps that dimension's size."),), _expand, method=True,
        summary="a broadcast view: size-1 dims grow, -1 keeps a size (class_token.expand(n, -1, -1))"),
     Op("flatten", "tensor", "torch.flatten", ("input",), (Arg("start_dim", AnyInt, 1), Arg("end_dim", AnyInt, -1)),
        lambda b: flatten_shape(b["input"], b.get("start_dim", 1), b.get("end_dim", -1)), method=True,
@@ -394,19 +400,25 @@ for _op in (
        method=True, summary="swaps two dims"),
     Op("permute", "tensor", "torch.permute", ("input",), (Arg("dims", SizeList),), _permute, method=True,
        summary="reorders dims"),
-    Op("unsqueeze", "tensor", "torch.unsqueeze", ("input",), (Arg("dim", AnyInt),), _unsqueeze, method=True,
+    Op("unsqueeze", "tensor", "torch.unsqueeze", ("input",),
+       (Arg("dim", AnyInt, doc="The index at which to insert the singleton dimension."),), _unsqueeze, method=True,
        summary="inserts a dim of size 1"),
-    Op("squeeze", "tensor", "torch.squeeze", ("input",), (Arg("dim", AnyInt | None, None),), _squeeze, method=True,
+    Op("squeeze", "tensor", "torch.squeeze", ("input",),
+       (Arg("dim", AnyInt | None, None, doc="If given, the input is squeezed only in this dimension (null: every "
+            "dimension of size 1)."),), _squeeze, method=True,
        summary="removes dims of size 1"),
-    Op("mean", "math", "torch.mean", ("input",), (Arg("dim", AnyInt | DimList | None, None),
+    Op("mean", "math", "torch.mean", ("input",), (Arg("dim", AnyInt | DimList | None, None, doc=_REDUCE_DIM),
                                                   Arg("keepdim", Bool, False)), lambda b: _reduce(b, "mean"),
        method=True, summary="mean over dim (all dims when omitted)"),
-    Op("sum", "math", "torch.sum", ("input",), (Arg("dim", AnyInt | DimList | None, None),
+    Op("sum", "math", "torch.sum", ("input",), (Arg("dim", AnyInt | DimList | None, None, doc=_REDUCE_DIM),
                                                 Arg("keepdim", Bool, False)), lambda b: _reduce(b, "sum"),
        method=True, summary="sum over dim (all dims when omitted)"),
-    Op("cat", "math", "torch.cat", ("*tensors",), (Arg("dim", AnyInt, 0),), lambda b: _join(b, False),
+    Op("cat", "math", "torch.cat", ("*tensors",),
+       (Arg("dim", AnyInt, 0, doc="The dimension over which the tensors are concatenated."),),
+       lambda b: _join(b, False),
        summary="concatenates a list of tensors along dim"),
-    Op("stack", "math", "torch.stack", ("*tensors",), (Arg("dim", AnyInt, 0),), lambda b: _join(b, True),
+    Op("stack", "math", "torch.stack", ("*tensors",), (Arg("dim", AnyInt, 0, doc="Dimension to insert."),),
+       lambda b: _join(b, True),
        summary="stacks a list of tensors along a new dim"),
     Op("mm", "math", "torch.mm", ("input", "mat2"), (), _mm, method=True, summary="2-D matrix product",
        macs=lambda b, xs, out: count_product((*out.shape, b["input"].shape[-1]))),
@@ -551,7 +563,8 @@ Sections = Annotated[list[NonNegInt], Field(min_length=1)]
 
 for _layer in (
     LayerType(name="Dropout2d", family="tensor", summary="zeroes whole channels (dim 1) with probability p while "
-              "training", args=(Arg("p", Probability, 0.5), Arg("inplace", Bool, False)),
+              "training", args=(Arg("p", Probability, 0.5, doc="Probability of a channel to be zeroed."),
+                                    Arg("inplace", Bool, False)),
               rule=lambda a, xs: (_check_float_passthrough({"input": xs[0]}), {}), caution=_feature_dropout_caution),
     LayerType(name="AlphaDropout", family="tensor", summary="dropout keeping mean and variance (for SELU) while "
               "training", args=(Arg("p", Probability, 0.5), Arg("inplace", Bool, False)),
@@ -560,22 +573,29 @@ for _layer in (
     REGISTRY.add_layer(_layer)
 
 for _op in (
-    Op("dropout2d", "tensor", "F.dropout2d", ("input",), (Arg("p", Probability, 0.5),), _dropout2d_op,
+    Op("dropout2d", "tensor", "F.dropout2d", ("input",),
+       (Arg("p", Probability, 0.5, doc="Probability of a channel to be zeroed."),), _dropout2d_op,
        extra=(("training", "self.training"),), summary="channel dropout (whole dim-1 slices), active only in training "
        "mode"),
     Op("alpha_dropout", "tensor", "F.alpha_dropout", ("input",), (Arg("p", Probability, 0.5),),
        _check_float_passthrough, extra=(("training", "self.training"),),
        summary="alpha dropout (keeps mean and variance, for SELU), active only in training mode"),
-    Op("chunk", "tensor", "torch.chunk", ("input",), (Arg("chunks", PosInt), Arg("dim", AnyInt, 0)), _chunk,
+    Op("chunk", "tensor", "torch.chunk", ("input",),
+       (Arg("chunks", PosInt), Arg("dim", AnyInt, 0, doc="Dimension along which to split the tensor.")),
+       _chunk,
        method=True, summary="splits dim into pieces of ceil(size / chunks), a tuple: a, b = x.chunk(2, 1)"),
     Op("split", "tensor", "torch.split", ("tensor",),
-       (Arg("split_size_or_sections", NonNegInt | Sections), Arg("dim", AnyInt, 0)), _split, method=True,
+       (Arg("split_size_or_sections", NonNegInt | Sections),
+        Arg("dim", AnyInt, 0, doc="Dimension along which to split the tensor.")), _split, method=True,
        summary="splits dim into pieces of one size (the last shorter) or of the listed sizes, a tuple"),
     Op("narrow", "tensor", "torch.narrow", ("input",),
-       (Arg("dim", AnyInt), Arg("start", AnyInt), Arg("length", NonNegInt)), _narrow, method=True,
+       (Arg("dim", AnyInt, doc="The dimension along which to narrow."), Arg("start", AnyInt),
+        Arg("length", NonNegInt)), _narrow, method=True,
        summary="length entries of dim from start (negative start counts from the end)"),
     Op("stochastic_depth", "tensor", "stochastic_depth", ("input",),
-       (Arg("p", Probability), Arg("mode", Literal["batch", "row"])), _stochastic_depth,
+       (Arg("p", Probability, doc="Probability of the input to be zeroed."),
+        Arg("mode", Literal["batch", "row"], doc="'batch' randomly zeroes the entire input, 'row' zeroes randomly "
+            "selected rows from the batch.")), _stochastic_depth,
        extra=(("training", "self.training"),), helper=STOCHASTIC_DEPTH_HELPER,
        summary="torchvision.ops.stochastic_depth: drops the residual branch per sample (row) or per batch while "
        "training"),

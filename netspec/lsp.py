@@ -1,0 +1,136 @@
+"""`netspec lsp`: a language server over stdio, on pygls (the optional ``lsp`` extra).
+
+Diagnostics as you type (every netspec error and warning, shapes included), hover with a
+layer's or step's output shape, parameters and MACs, inlay hints with the shape after each
+forward step, completion of layer types, arguments and forward names, and go-to-definition
+for blocks and imported files.  The analysis lives in :mod:`netspec.lsp_features`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import lsp_features as f
+from ._version import __version__
+
+try:
+    from lsprotocol import types
+    from pygls import uris
+    from pygls.lsp.server import LanguageServer
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("netspec lsp needs pygls: pip install 'netspec[lsp]'") from exc
+
+
+def uri_path(uri: str) -> str | None:
+    """The file a ``file:`` URI names; None for an untitled buffer."""
+    if not uri.startswith("file:"):
+        return None
+    path: str | None = uris.to_fs_path(uri)
+    return path
+
+
+def path_uri(path: str) -> str:
+    return Path(path).resolve().as_uri()
+
+
+_SEVERITY = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning}
+_KIND = {"class": types.CompletionItemKind.Class, "module": types.CompletionItemKind.Module,
+         "field": types.CompletionItemKind.Field, "variable": types.CompletionItemKind.Variable,
+         "function": types.CompletionItemKind.Function, "keyword": types.CompletionItemKind.Keyword}
+
+
+def _range(r: f.Range) -> types.Range:
+    return types.Range(start=types.Position(line=r.start[0], character=r.start[1]),
+                       end=types.Position(line=r.end[0], character=r.end[1]))
+
+
+def _location(loc: f.Location) -> types.Location:
+    point = types.Position(line=loc.line, character=0)
+    return types.Location(uri=path_uri(loc.path), range=types.Range(start=point, end=point))
+
+
+class NetspecServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("netspec", __version__)
+        self.documents: dict[str, f.Document] = {}
+
+    def document(self, uri: str) -> f.Document:
+        doc = self.documents.get(uri)
+        if doc is None:
+            doc = self.documents[uri] = f.Document(uri_path(uri))
+            doc.update(self.workspace.get_text_document(uri).source)
+        return doc
+
+    def check(self, uri: str) -> None:
+        doc = self.documents.setdefault(uri, f.Document(uri_path(uri)))
+        problems = doc.update(self.workspace.get_text_document(uri).source)
+        diagnostics = [types.Diagnostic(range=_range(p.range), message=p.message, severity=_SEVERITY[p.severity],
+                                        code=p.code, source="netspec") for p in problems]
+        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
+
+
+def make_server() -> NetspecServer:
+    server = NetspecServer()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: NetspecServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.check(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: NetspecServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.check(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: NetspecServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.check(params.text_document.uri)  # an imported file may have changed
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: NetspecServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.documents.pop(params.text_document.uri, None)
+        ls.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    def hover(ls: NetspecServer, params: types.HoverParams) -> types.Hover | None:
+        doc = ls.document(params.text_document.uri)
+        text = f.hover(doc, (params.position.line, params.position.character))
+        if text is None:
+            return None
+        return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
+
+    @server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
+    def inlay_hint(ls: NetspecServer, params: types.InlayHintParams) -> list[types.InlayHint]:
+        doc = ls.document(params.text_document.uri)
+        first, last = params.range.start.line, params.range.end.line
+        return [types.InlayHint(position=types.Position(line=line, character=char), label=label,
+                                kind=types.InlayHintKind.Type, padding_left=True)
+                for (line, char), label in f.inlay_hints(doc) if first <= line <= last]
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION,
+                    types.CompletionOptions(trigger_characters=[":", " ", "{", ",", "("]))
+    def completion(ls: NetspecServer, params: types.CompletionParams) -> types.CompletionList:
+        doc = ls.document(params.text_document.uri)
+        doc.text = ls.workspace.get_text_document(params.text_document.uri).source
+        items = [types.CompletionItem(label=c.label, kind=_KIND.get(c.kind), detail=c.detail or None,
+                                      documentation=c.documentation or None, insert_text=c.insert_text)
+                 for c in f.completions(doc, (params.position.line, params.position.character))]
+        return types.CompletionList(is_incomplete=False, items=items)
+
+    @server.feature(types.TEXT_DOCUMENT_DEFINITION)
+    def definition(ls: NetspecServer, params: types.DefinitionParams) -> types.Location | None:
+        doc = ls.document(params.text_document.uri)
+        loc = f.definition(doc, (params.position.line, params.position.character))
+        if loc is None:
+            return None
+        if not loc.path:  # an untitled buffer's own block
+            point = types.Position(line=loc.line, character=0)
+            return types.Location(uri=params.text_document.uri, range=types.Range(start=point, end=point))
+        return _location(loc)
+
+    return server
+
+
+def serve(**_: Any) -> None:
+    """Serve LSP over stdin/stdout until the client says exit."""
+    make_server().start_io()

@@ -1,0 +1,240 @@
+"""`netspec lsp` end to end: a small JSON-RPC client drives `python -m netspec lsp` over stdio."""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+pytest.importorskip("pygls.lsp.server", reason="netspec lsp needs the optional extra: pip install 'netspec[lsp]'")
+
+TIMEOUT = 30.0  # seconds any one answer may take; nothing here waits longer
+
+SPEC = """\
+netspec: 1
+name: Net
+inputs: {x: [N, 3, 32, 32]}
+blocks:
+  Stage:
+    args: {width: int}
+    inputs: {x: [N, C, H, W]}
+    layers:
+      conv: {type: Conv2d, out_channels: width, kernel_size: 3, padding: 1}
+    forward: [conv, relu]
+layers:
+  conv1: {type: Conv2d, out_channels: 8, kernel_size: 3, stride: 1}
+  stage: {type: Stage, width: 16}
+  fc: {type: Linear, out_features: 10}
+forward:
+  - conv1
+  - relu
+  - stage
+  - adaptive_avg_pool2d: 1
+  - flatten
+  - fc
+"""
+TYPO = SPEC.replace("stride: 1}", "strid: 1}")  # line 12 (0-based 11)
+
+
+class Client:
+    """LSP over a child's stdin/stdout: Content-Length framed JSON-RPC, every wait bounded."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "netspec", "lsp"], cwd=cwd, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.next_id = 0
+        self.stderr: list[bytes] = []
+        self.threads = [threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True),
+                        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr or []), daemon=True)]
+        for thread in self.threads:
+            thread.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        while True:
+            headers: dict[str, str] = {}
+            while True:
+                line = stream.readline()
+                if not line:
+                    return
+                line = line.strip()
+                if not line:
+                    break
+                key, _, value = line.decode().partition(":")
+                headers[key.strip().lower()] = value.strip()
+            body = stream.read(int(headers["content-length"]))
+            self.messages.put(json.loads(body))
+
+    def send(self, payload: dict[str, Any]) -> None:
+        body = json.dumps({"jsonrpc": "2.0", **payload}).encode()
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.proc.stdin.flush()
+
+    def notify(self, method: str, params: Any) -> None:
+        self.send({"method": method, "params": params})
+
+    def wait_for(self, want: Any) -> dict[str, Any]:
+        while True:
+            try:
+                message = self.messages.get(timeout=TIMEOUT)
+            except queue.Empty:
+                pytest.fail(f"no answer from netspec lsp in {TIMEOUT}s; stderr: {b''.join(self.stderr)[-2000:]!r}")
+            if want(message):
+                return message
+
+    def request(self, method: str, params: Any) -> Any:
+        self.next_id += 1
+        ident = self.next_id
+        self.send({"id": ident, "method": method, "params": params})
+        answer = self.wait_for(lambda m: m.get("id") == ident and "method" not in m)
+        assert "error" not in answer, answer
+        return answer["result"]
+
+    def diagnostics(self, uri: str) -> list[dict[str, Any]]:
+        message = self.wait_for(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                                and m["params"]["uri"] == uri)
+        result: list[dict[str, Any]] = message["params"]["diagnostics"]
+        return result
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=TIMEOUT)
+        for thread in self.threads:  # the child is gone: its pipes are at end of file
+            thread.join(timeout=TIMEOUT)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Any:
+    c = Client(tmp_path)
+    try:
+        result = c.request("initialize", {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}})
+        capabilities = result["capabilities"]
+        for feature in ("hoverProvider", "completionProvider", "definitionProvider", "inlayHintProvider"):
+            assert capabilities.get(feature), feature
+        c.notify("initialized", {})
+        yield c
+    finally:
+        c.close()
+
+
+def _position(line: int, character: int) -> dict[str, int]:
+    return {"line": line, "character": character}
+
+
+def _at(text: str, needle: str, offset: int = 0) -> dict[str, int]:
+    """The position of ``needle``'s first occurrence (plus ``offset`` characters)."""
+    for i, line in enumerate(text.splitlines()):
+        if needle in line:
+            return _position(i, line.index(needle) + offset)
+    raise AssertionError(needle)
+
+
+def _open(client: Client, path: Path, text: str) -> str:
+    uri = path.as_uri()
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1,
+                                                            "text": text}})
+    return uri
+
+
+def test_session_end_to_end(client: Client, tmp_path: Path) -> None:
+    path = tmp_path / "net.yaml"
+    path.write_text(TYPO)
+    uri = _open(client, path, TYPO)
+    doc = {"uri": uri}
+
+    # a typo in a layer argument: exactly one diagnostic, at its line, naming the argument
+    diagnostics = client.diagnostics(uri)
+    assert len(diagnostics) == 1, diagnostics
+    (d,) = diagnostics
+    assert d["range"]["start"]["line"] == 11 and d["severity"] == 1 and d["code"] == "unknown-key"
+    assert "strid" in d["message"] and "stride" in d["message"]
+    assert d["range"]["start"]["character"] == TYPO.splitlines()[11].index("strid")
+
+    # fixed: the diagnostics are cleared
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2},
+                                             "contentChanges": [{"text": SPEC}]})
+    assert client.diagnostics(uri) == []
+
+    # hover on a layer key, and on a layer in forward: shape, parameters, MACs
+    for where in (_at(SPEC, "conv1:"), _at(SPEC, "- conv1", 3)):
+        hover = client.request("textDocument/hover", {"textDocument": doc, "position": where})
+        text = hover["contents"]["value"]
+        assert "(N, 8, 30, 30)" in text and "224" in text and "MACs" in text, text
+
+    # inlay hints: one per forward step, each with the shape after it
+    lines = SPEC.splitlines()
+    hints = client.request("textDocument/inlayHint", {"textDocument": doc, "range": {
+        "start": _position(0, 0), "end": _position(len(lines), 0)}})
+    forward = lines.index("forward:")
+    assert [h["position"]["line"] for h in hints] == list(range(forward + 1, len(lines)))
+    assert hints[0]["label"] == "-> (N, 8, 30, 30)" and hints[-1]["label"] == "-> (N, 10)"
+
+    # completion of layer types after `type: `, then of a layer's arguments, then of forward names
+    edited = SPEC.replace("  fc: {type: Linear, out_features: 10}", "  fc: {type: Linear, out_features: 10}\n"
+                          "  extra: {type: ")
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3},
+                                             "contentChanges": [{"text": edited}]})
+    client.diagnostics(uri)
+    where = _at(edited, "extra: {type: ", len("extra: {type: "))
+    items = client.request("textDocument/completion", {"textDocument": doc, "position": where})["items"]
+    labels = {i["label"] for i in items}
+    assert {"Conv2d", "Linear", "Stage"} <= labels
+    items = client.request("textDocument/completion", {"textDocument": doc,
+                                                       "position": _at(edited, ", stride", 2)})["items"]
+    assert {"padding", "dilation", "groups"} <= {i["label"] for i in items}
+    items = client.request("textDocument/completion", {"textDocument": doc,
+                                                       "position": _at(edited, "  - flatten", 4)})["items"]
+    assert {"conv1", "stage", "fc", "x", "relu", "flatten"} <= {i["label"] for i in items}
+
+    # go to definition: a block's use jumps to its definition
+    found = client.request("textDocument/definition", {"textDocument": doc,
+                                                       "position": _at(SPEC, "type: Stage", 7)})
+    assert found["uri"] == uri and found["range"]["start"]["line"] == lines.index("  Stage:")
+
+    assert client.request("shutdown", None) is None
+    client.notify("exit", None)
+    assert client.proc.wait(timeout=TIMEOUT) == 0
+
+
+def test_imports_resolve_beside_the_file_and_definition_opens_them(client: Client, tmp_path: Path) -> None:
+    (tmp_path / "parts").mkdir()
+    lib = tmp_path / "parts" / "lib.yaml"
+    lib.write_text(SPEC)
+    main = SPEC.split("blocks:")[0] + "imports: [parts/lib.yaml]\n" + SPEC.split("    forward: [conv, relu]\n")[1]
+    path = tmp_path / "main.yaml"
+    uri = _open(client, path, main)
+    assert client.diagnostics(uri) == []
+    found = client.request("textDocument/definition", {"textDocument": {"uri": uri},
+                                                       "position": _at(main, "parts/lib.yaml", 3)})
+    assert found["uri"] == lib.resolve().as_uri()
+    found = client.request("textDocument/definition", {"textDocument": {"uri": uri},
+                                                       "position": _at(main, "type: Stage", 7)})
+    assert found["uri"] == lib.resolve().as_uri() and found["range"]["start"]["line"] == 4
+
+
+def test_shape_errors_and_warnings_arrive_as_you_type(client: Client, tmp_path: Path) -> None:
+    bad = SPEC.replace("inputs: {x: [N, 3, 32, 32]}", "inputs: {x: [N, 3, 2, 2]}")
+    uri = _open(client, tmp_path / "small.yaml", bad)
+    diagnostics = client.diagnostics(uri)
+    assert diagnostics and all(d["severity"] == 1 for d in diagnostics)
+    assert all(d["range"]["start"]["line"] > 0 for d in diagnostics), diagnostics
+
+
+def test_warnings_arrive_as_warnings(client: Client, tmp_path: Path) -> None:
+    fc = "  fc: {type: Linear, out_features: 10}"
+    spare = SPEC.replace(fc, fc + "\n  spare: {type: Linear, in_features: 4, out_features: 4}")
+    uri = _open(client, tmp_path / "spare.yaml", spare)
+    (d,) = client.diagnostics(uri)
+    assert d["severity"] == 2 and d["code"] == "unused-layer"
+    assert d["range"]["start"] == _at(spare, "spare:") and d["range"]["end"] == _at(spare, "spare:", len("spare"))
