@@ -30,7 +30,7 @@ from .elaborate import Child, Elaborator, Instance, Refusal
 from .errors import Collector, SpecError
 from .ops import OPS, Tensor, fmt_shape
 from .ops._core import Dim
-from .shapes import MAX_EXECUTED, Inference, Row, _Evaluator, _Fail, _Shared, _Steps
+from .shapes import MAX_EXECUTED, Inference, Row, _Evaluator, _Shared, _Steps
 
 FORMATS = ("dot", "svg", "mmd", "html")
 DOT_TIMEOUT = 120  # seconds: the largest zoo spec lays out in a few
@@ -243,24 +243,13 @@ class _Tracer(_Evaluator):
                                      params=None if row.path in self.builder.rows else row.params)
         return self.builder.produced(out, node, inputs)
 
-    def apply_block(self, child: Child, inputs: list[Tensor], depth: int, qualified: str) -> Tensor:
-        try:
-            instance = self.shared.elaborator.block_instance(child, inputs, self.instance)
-        except Refusal as exc:
-            self.diag.add(exc.diagnostic)
-            raise _Fail() from None
-        self.shared.instances[qualified] = instance
-        row = self.record(qualified, instance.definition.name, (), 0, depth)
+    def run_instance(self, instance: Instance, inputs: list[Tensor], depth: int, qualified: str) -> Tensor | None:
+        """A block's forward as a cluster of its own, traced by a tracer of the same kind."""
         self.builder.open(qualified, instance.definition.name, self.builder.rows.get(qualified))
         try:
-            out = _Tracer(instance, {}, self.shared, self.builder, depth + 1).run(inputs)
+            return _Tracer(instance, {}, self.shared, self.builder, depth).run(inputs)
         finally:
             self.builder.close()
-        if out is None:
-            raise _Fail()
-        if row is not None:
-            row.output_shape = out.shape
-        return out
 
     def apply_op(self, call: ir.Call, args: list[Any], kwargs: dict[str, Any]) -> Tensor:
         before = len(self.shared.rows)

@@ -608,13 +608,17 @@ class _Evaluator:
         self.shared.instances[qualified] = instance
         row = self.record(qualified, instance.definition.name, (), 0, depth, inputs=inputs)
         start = len(self.rows) if self.rows is not None else 0
-        inner = _Evaluator(instance, {}, self.shared, record=self.rows is not None, depth=depth + 1)
-        out = inner.run(inputs)
+        out = self.run_instance(instance, inputs, depth + 1, qualified)
         if out is None:
             raise _Fail()
         if row is not None:
             self.close_container(row, start, out)
         return out
+
+    def run_instance(self, instance: Instance, inputs: list[Tensor], depth: int, qualified: str) -> Tensor | None:
+        """A block instance's own forward; the one place a pass that walks along (netspec.graph) hooks in."""
+        del qualified  # the module path: what a walking pass names its cluster by
+        return _Evaluator(instance, {}, self.shared, record=self.rows is not None, depth=depth).run(inputs)
 
     def close_container(self, row: Row, start: int, out: Tensor) -> None:
         """A Sequential's or block's row, once its children ran: their output shape, the sum of their MACs."""
