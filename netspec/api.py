@@ -392,33 +392,28 @@ DEFAULT_COLUMNS = ("output_size", "num_params")
 
 
 @dataclass(frozen=True)
-class MemoryFigures:
-    """Bytes, from shapes alone, at the summary's batch (docs/spec.md, "Counts").
-
-    ``param_bytes`` and ``buffer_bytes`` are by dtype, each tensor once however often forward uses it;
-    ``gradient_bytes`` are those of the trainable parameters; ``activation_bytes`` the outputs of every layer and
-    op call; ``training_bytes`` their sum with the input: parameters, buffers, gradients, input, activations
-    (optimizer state not included).  A figure is text when a symbol other than the batch is left in it.
+class MemoryFigures(shapes.Memory):
+    """Bytes, from shapes alone, at the summary's batch (docs/spec.md, "Counts"): the module's state
+    (:class:`shapes.Memory`: parameters and buffers by dtype, each tensor once however often forward uses
+    it) with the input and the activations, the outputs of every layer and op call; ``training_bytes`` is
+    parameters, buffers, gradients, input and activations (optimizer state not included).  A figure is
+    text when a symbol other than the batch is left in it.
     """
 
-    param_bytes: dict[str, int]
-    buffer_bytes: dict[str, int]
-    trainable_param_bytes: int
-    frozen_param_bytes: int
-    input_bytes: Dim
-    activation_bytes: Dim
+    input_bytes: Dim = 0
+    activation_bytes: Dim = 0
 
     @property
-    def total_param_bytes(self) -> int:
-        return sum(self.param_bytes.values())
+    def trainable_param_bytes(self) -> int:
+        return self.trainable_bytes
 
     @property
-    def total_buffer_bytes(self) -> int:
-        return sum(self.buffer_bytes.values())
+    def frozen_param_bytes(self) -> int:
+        return self.total_param_bytes - self.trainable_bytes
 
     @property
     def gradient_bytes(self) -> int:
-        return self.trainable_param_bytes
+        return self.trainable_bytes
 
     @property
     def training_bytes(self) -> Dim:
@@ -588,8 +583,7 @@ def summarise(compiled: Compiled, batch: int = 1, dims: Mapping[str, int] | None
     memory = inf.memory
     input_bytes = counts.total([counts.tensor_bytes(i.shape, i.dtype) for i in inf.model.inputs], env)
     figures = None if memory is None else MemoryFigures(
-        dict(memory.param_bytes), dict(memory.buffer_bytes), memory.trainable_bytes,
-        memory.total_param_bytes - memory.trainable_bytes, input_bytes,
+        dict(memory.param_bytes), dict(memory.buffer_bytes), memory.trainable_bytes, input_bytes,
         counts.total([r.activation_bytes for r in leaves]))
     return Summary(
         name=inf.model.name,

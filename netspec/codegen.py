@@ -17,7 +17,7 @@ from . import ir
 from ._version import __version__
 from .elaborate import Child, Instance
 from .errors import Diagnostic, Path
-from .expr import HELPERS, Expr, ExprError, evaluate, helpers_used, to_python
+from .expr import Expr, ExprError, evaluate, helper_source, helpers_used, to_python
 from .expr import parse as parse_expr
 from .ops import LAYERS, OPS, REQUIRED, LayerType, Op
 from .schema import SEQUENTIAL
@@ -454,7 +454,7 @@ class _BlockWriter(_ClassWriter):
     def value(self, value: Any) -> str:
         if isinstance(value, ir.Build):
             for name in helpers_used(value.expr):
-                self.module.helpers[name] = HELPERS[name]
+                self.module.helpers[name] = helper_source(name)
             return to_python(value.expr)
         return _literal(value)
 
@@ -590,7 +590,7 @@ class _BlockWriter(_ClassWriter):
             if rival is not None:  # the instances cannot tell them apart: the class may be wrong for other arguments
                 self.warn(layer, arg, chosen, rival)
             for name in helpers_used(chosen):
-                self.module.helpers[name] = HELPERS[name]
+                self.module.helpers[name] = helper_source(name)
             return to_python(chosen)
         first = observed[0][0]
         if all(_same(value, first) for value, _ in observed):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import inspect
 import math
 import warnings
 from collections.abc import Callable, Mapping
@@ -39,19 +40,7 @@ class ExprError(Exception):
         self.code = code
 
 
-def make_divisible(value: float, divisor: int, min_value: int | None = None) -> int:
-    """torchvision's ``_make_divisible``: round ``value`` to a multiple of ``divisor``, losing at most 10%."""
-    if divisor <= 0:
-        raise ExprError(f"make_divisible needs a positive divisor, found {divisor}")
-    if min_value is None:
-        min_value = divisor
-    new = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if new < 0.9 * value:
-        new += divisor
-    return new
-
-
-MAKE_DIVISIBLE_SOURCE = '''def make_divisible(value, divisor, min_value=None):
+def make_divisible(value, divisor, min_value=None):  # type: ignore[no-untyped-def]  # written into generated code
     """Round value to a multiple of divisor, losing at most 10% (torchvision's _make_divisible)."""
     if min_value is None:
         min_value = divisor
@@ -59,15 +48,23 @@ MAKE_DIVISIBLE_SOURCE = '''def make_divisible(value, divisor, min_value=None):
     if new < 0.9 * value:
         new += divisor
     return new
-'''
+
 
 # name -> (callable, min args, max args); each is total on bounded inputs
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
     "min": (min, 1, 8), "max": (max, 1, 8), "abs": (abs, 1, 1), "round": (round, 1, 1),
     "int": (int, 1, 1), "float": (float, 1, 1), "len": (len, 1, 1), "make_divisible": (make_divisible, 2, 3),
 }
-# Generated code defines these at module level: everything else above is a Python builtin.
-HELPERS = {"make_divisible": MAKE_DIVISIBLE_SOURCE}
+# Generated code defines these at module level, as the very functions evaluated here: everything else
+# above is a Python builtin.
+HELPERS: dict[str, Callable[..., Any]] = {"make_divisible": make_divisible}
+
+
+@functools.cache
+def helper_source(name: str) -> str:
+    """A helper's source for generated code: the function itself, read when codegen first needs it."""
+    return inspect.getsource(HELPERS[name]).replace("  # type: ignore[no-untyped-def]  # written into generated code",
+                                                    "")
 
 _BINOPS: dict[type[ast.operator], str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/",
                                           ast.FloorDiv: "//", ast.Mod: "%"}
@@ -266,6 +263,8 @@ class _Evaluator:
             for arg in args:
                 if not (name == "make_divisible" and arg is None):
                     _number(arg, node, f"{name}()")
+            if name == "make_divisible" and args[1] <= 0:
+                raise ExprError(f"make_divisible needs a positive divisor, found {args[1]}", node.col_offset)
         try:
             return _checked(func(*args), node)
         except (TypeError, ValueError, OverflowError) as exc:
@@ -376,5 +375,16 @@ def helpers_used(expr: Expr) -> set[str]:
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in HELPERS}
 
 
-__all__ = ["FUNCTIONS", "HELPERS", "Expr", "ExprError", "check_value", "evaluate", "helpers_used", "make_divisible",
-           "parse", "to_python"]
+__all__ = [
+    "FUNCTIONS",
+    "HELPERS",
+    "Expr",
+    "ExprError",
+    "check_value",
+    "evaluate",
+    "helper_source",
+    "helpers_used",
+    "make_divisible",
+    "parse",
+    "to_python",
+]
