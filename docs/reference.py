@@ -12,6 +12,8 @@ is left alone:
 ``<!-- BEGIN LIMITS -->``, ``<!-- BEGIN NAMES -->``
     the size limits and the forbidden names, read from the constants that
     enforce them.
+``<!-- BEGIN CODES -->``
+    every diagnostic code by stage, from the table in ``netspec/codes.py``.
 ``<!-- BEGIN FILE specs/x.yaml -->`` ... ``<!-- END FILE -->``
     a shipped spec's text, so the page shows the file as it is.
 ``<!-- BEGIN RUN netspec ARGS -->`` ... ``<!-- END RUN -->``
@@ -257,6 +259,10 @@ def limits_block() -> str:
         ("items of one value, nested lists included", f"{expr.MAX_ITEMS:,}", "`too-large`"),
         ("nesting of lists in one value", f"{expr.MAX_LIST_DEPTH} levels", "`too-deep`"),
         ("a string value computed by an expression", f"{expr.MAX_STR} characters", "`too-large`"),
+        ("items in all of a list that is compared (`==`, `<`, `min`, `max`)", f"{expr.MAX_COMPARED:,}",
+         "`too-large`"),
+        ("characters of all the root's var values written out (`NETSPEC_VARS`, the summary)",
+         f"{expr.MAX_WRITTEN:,}", "`too-large`"),
         ("children built (layers, over all instances and repeats)", f"{elaborate.MAX_CHILDREN:,}", "`too-large`"),
         ("block instances built", f"{elaborate.MAX_INSTANCES:,}", "`too-large`"),
         ("blocks nested inside blocks", f"{elaborate.MAX_NESTING} levels", "`too-deep`"),
@@ -345,6 +351,10 @@ def render(page: str) -> str:
             body = limits_block() + "\n"
         elif kind == "NAMES":
             body = names_block() + "\n"
+        elif kind == "CODES":
+            from netspec import codes
+
+            body = codes.markdown() + "\n"
         elif kind == "FILE":
             body = file_block(arg)
         elif kind == "RUN":

@@ -136,7 +136,10 @@ def _mapping_error(code: str, message: str, hint: str | None = None) -> SpecErro
     return SpecError([Diagnostic(code, message, Span(MAPPING_FILE, 0, 0), hint=hint)])
 
 
-_CACHE: OrderedDict[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], Compiled] = OrderedDict()
+# What a cached result read besides the spec's own text: the directories its imports may read from and
+# every import path it resolved (as written, the importing file, the real path found).
+_Reads = tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]
+_CACHE: OrderedDict[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], tuple[Compiled, _Reads]] = OrderedDict()
 _CACHE_SIZE = 64
 _CACHE_LOCK = threading.Lock()
 
@@ -148,20 +151,21 @@ def _compile_text(text: str, file: str, overrides: Mapping[str, Any] | None = No
            plugins_module.loaded())
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
-    if hit is not None and _unchanged(hit.files):
+    if hit is not None and _unchanged(hit[0].files, hit[1]):
         with _CACHE_LOCK:
-            _CACHE.move_to_end(key)
-        return hit
-    compiled = _compile_fresh(text, file, overrides, search_path)
+            if key in _CACHE:
+                _CACHE.move_to_end(key)
+        return hit[0]
+    compiled, reads = _compile_fresh(text, file, overrides, search_path)
     with _CACHE_LOCK:
-        _CACHE[key] = compiled
+        _CACHE[key] = (compiled, reads)
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return compiled
 
 
 def _compile_fresh(text: str, file: str, overrides: Mapping[str, Any] | None,
-                   search_path: Sequence[str | os.PathLike[str]]) -> Compiled:
+                   search_path: Sequence[str | os.PathLike[str]]) -> tuple[Compiled, _Reads]:
     with _gc_paused():
         src = source.load_text(text, file)
         reader = expand.reader_for(file, [os.fspath(p) for p in search_path])
@@ -174,7 +178,8 @@ def _compile_fresh(text: str, file: str, overrides: Mapping[str, Any] | None,
         except codegen.CodegenError as exc:
             raise SpecError([exc.diagnostic]) from None
     files = {path: body for path, body in reader.files.items() if path != os.path.realpath(file)}
-    return Compiled(inference, code, hashlib.sha256(text.encode()).hexdigest(), files)
+    return (Compiled(inference, code, hashlib.sha256(text.encode()).hexdigest(), files),
+            (reader.roots, tuple(reader.located)))
 
 
 def _overrides_key(overrides: Mapping[str, Any] | None) -> str:
@@ -183,15 +188,14 @@ def _overrides_key(overrides: Mapping[str, Any] | None) -> str:
     return json.dumps({str(k): v for k, v in overrides.items()}, sort_keys=True, default=repr)
 
 
-def _unchanged(files: Mapping[str, str]) -> bool:
-    """Whether the imported files a cached result read still hold the same text."""
-    for path, text in files.items():
-        try:
-            if source.read_text(path) != text:
-                return False
-        except SpecError:
-            return False
-    return True
+def _unchanged(files: Mapping[str, str], reads: _Reads) -> bool:
+    """Whether a fresh compile would read the same imported files, holding the same text: every import
+    resolved again and every file re-read with the checks a fresh compile makes (inside the fence, no
+    link, no FIFO or device, the file actually opened checked), never a blocking open."""
+    if not files and not reads[1]:
+        return True
+    roots, located = reads
+    return expand.Reader(roots).unchanged(located, files)
 
 
 def cache_clear() -> None:
@@ -283,19 +287,26 @@ def load(spec: SpecLike | None = None, *, text: str | None = None, filename: str
         overrides = {**(overrides or {}), **var_values}
     compiled = compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path,
                             plugins=plugins)
+    unavailable = build.device_problem(device)
+    if unavailable:  # the machine, not the spec: said before any layer is built
+        raise SpecError([Diagnostic(
+            "device-unavailable", f"device {str(device)!r} is not available on this machine: {unavailable}",
+            Span(compiled.inference.model.source.file, 0, 0), (),
+            f"build with device='cpu' (or no device) here, or on a machine where torch can use {str(device)!r}; "
+            "the spec itself is fine")])
     if not build.is_meta(device):
         shapes.check_budget(compiled.inference, max_params)
     try:
         cls = build.make_class(compiled.source_code, compiled.name)
         return build.instantiate(cls, device, dtype)
     except Exception as exc:  # whatever torch refuses that the static checks let through, at the spec's line
-        raise build_failure(compiled, exc) from exc
+        raise build_failure(compiled, exc, device) from exc
 
 
 _ASSIGNMENT = re.compile(r"\s+self\.([A-Za-z_][A-Za-z0-9_]*) = ")
 
 
-def build_failure(compiled: Compiled, exc: BaseException) -> SpecError:
+def build_failure(compiled: Compiled, exc: BaseException, device: Any = None) -> SpecError:
     """A SpecError at the spec line of the layer or parameter whose constructor raised ``exc``.
 
     The generated ``__init__`` assigns one attribute per layer and parameter group,
@@ -311,9 +322,13 @@ def build_failure(compiled: Compiled, exc: BaseException) -> SpecError:
     detail = (str(exc).strip().splitlines() or [""])[0][:300]
     name = f" '{attr}'" if attr in owners else ""
     span = model.source.key_span(path) if path else model.source.span(())
+    on = getattr(device, "type", "cpu")
+    hint = ("netspec's checks should have caught this first: please report the spec" if on in ("cpu", "meta") else
+            f"if the spec builds with device='cpu', this is a limit of '{on}' in this PyTorch (a dtype or layer "
+            "it lacks); else please report the spec")
     return SpecError([Diagnostic(
         "build-failed", f"PyTorch refused to build {what}{name}: {type(exc).__name__}: {detail}", span, path,
-        "netspec's checks should have caught this first: please report the spec")])
+        hint)])
 
 
 def _failing_attribute(code: str, exc: BaseException) -> str | None:

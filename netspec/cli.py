@@ -12,16 +12,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import stat
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO
 
 import click
 
-from . import api, expand, plugins, report, schema, shapes, shipped, source
+from . import api, expand, files, plugins, report, schema, shapes, shipped, source
 from .errors import Diagnostic, Span, SpecError, printable
 from .ops import LAYERS, OPS
 from .ops._core import fmt_shape
@@ -34,10 +32,9 @@ _stdin_lines: list[str] | None = None
 def _lines(file: str) -> list[str] | None:
     if file == STDIN:
         return _stdin_lines
-    try:
-        with open(file, encoding="utf-8", errors="replace") as handle:
-            return handle.read(8 * 1024 * 1024).splitlines()
-    except OSError:
+    try:  # never a blocking open: the file named in a diagnostic may be a FIFO (that is what it says)
+        return files.read_spec(file, 8 * 1024 * 1024).data.decode("utf-8", "replace").splitlines()
+    except (OSError, ValueError):
         return None
 
 
@@ -325,66 +322,29 @@ def compile_(spec: str, output: str | None) -> None:
     if output is None:
         click.echo(compiled.source_code, nl=False)
         return
-    write_atomic(output, compiled.source_code, spec)
+    write_atomic(output, compiled.source_code, spec, compiled.files)
     click.echo(f"wrote {printable(output)}", err=True)
 
 
-def write_atomic(target: str, text: str | bytes, spec: str) -> None:
-    """Replace ``target`` in one step: a temp file beside it, then os.replace.  Text is
-    written as UTF-8 with ``\n`` line ends, bytes (an ONNX model) as they are.
-
-    Readers see the old file or the new one, never a part; on any error or
-    interrupt the old file stays as it was and the temp file is removed.  The
-    target keeps its permission bits.  A symlink at ``target`` is replaced by
-    the file, never written through, so the output cannot land elsewhere.
-    """
-    # samefile follows links both ways: -o spec.yaml, -o link-to-spec, a hard link
-    if os.path.exists(target) and os.path.exists(spec) and os.path.samefile(target, spec):
-        raise click.ClickException(f"refusing to overwrite the spec itself: {printable(target)}")
-    # a rename would replace a device, FIFO or socket (-o /dev/null) with a plain file
-    if os.path.exists(target) and not stat.S_ISREG(os.stat(target).st_mode):
-        raise click.ClickException(f"refusing to replace {printable(target)}: it is not a regular file"
-                                   + (" (omit -o to print to stdout)" if isinstance(text, str) else ""))
-    directory = os.path.dirname(os.path.abspath(target))
-    mode = os.stat(target).st_mode & 0o7777 if os.path.exists(target) else _default_mode()
+def write_atomic(target: str, text: str | bytes, spec: str, reads: Iterable[str] = ()) -> None:
+    """Replace ``target`` in one step (:func:`netspec.files.write_atomic`): never the spec (the file
+    ``spec`` names or resolves to, a shipped spec's name included) or a file it ``reads``, never a
+    FIFO or a device; a refusal or a failed write is a usage error (exit 1), not a traceback."""
     try:
-        handle, temp = tempfile.mkstemp(prefix=".netspec-", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {printable(target)}: {exc.strerror}") from None
+        files.write_atomic(target, text, _spec_file(spec), reads,
+                           refusal_note=" (omit -o to print to stdout)" if isinstance(text, str) else "")
+    except SpecError as exc:
+        raise click.ClickException(exc.diagnostics[0].message) from None
+
+
+def _spec_file(spec: str) -> str | None:
+    """The file a spec argument reads: ``lenet`` in a clone's root is ``specs/lenet.yaml``."""
+    if spec == "-":
+        return None
     try:
-        with os.fdopen(handle, "wb") as out:  # text as UTF-8, its "\n" kept as it is on every system
-            out.write(text if isinstance(text, bytes) else text.encode("utf-8"))
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, target)
-        _sync_directory(directory)
-    except BaseException as exc:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        if isinstance(exc, OSError):
-            raise click.ClickException(f"cannot write {printable(target)}: {exc.strerror}") from None
-        raise
-
-
-def _sync_directory(directory: str) -> None:
-    """Make the rename itself durable; some systems cannot open a directory, which is fine."""
-    try:
-        handle = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
-
-
-def _default_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+        return os.fspath(shipped.resolve(spec))
+    except SpecError:
+        return spec
 
 
 @main.command(epilog="""\b
@@ -562,7 +522,7 @@ def graph_(spec: str, output: str | None, fmt: str | None, only: str | None) -> 
     if output is None:
         click.echo(text, nl=False)
         return
-    write_atomic(output, text, spec)
+    write_atomic(output, text, spec, compiled.files)
     click.echo(f"wrote {printable(output)}", err=True)
 
 
@@ -604,7 +564,7 @@ def export_(spec: str, onnx_path: str, opset: int | None, batch: int | None, see
     except exporting.ExportError as exc:
         click.echo(f"netspec: error: {exc}", err=True)
         sys.exit(1)
-    write_atomic(onnx_path, data, spec)
+    write_atomic(onnx_path, data, spec, compiled.files)
     inputs = ", ".join(f"{name} {fmt_shape(shape)}" for name, shape in info.inputs.items())
     click.echo(f"wrote {printable(onnx_path)} ({info.model}, opset {info.opset}, {inputs}, "
                f"{len(data):,} bytes)", err=True)

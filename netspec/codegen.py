@@ -10,13 +10,13 @@ quoting right.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from . import ir
 from ._version import __version__
 from .elaborate import Child, Instance
-from .errors import Diagnostic, Path
+from .errors import Diagnostic, Path, format_path
 from .expr import Expr, ExprError, evaluate, helper_source, helpers_used, to_python
 from .expr import parse as parse_expr
 from .ops import LAYERS, OPS, REQUIRED, LayerType, Op
@@ -65,6 +65,14 @@ class _Module:
         self.plugin_imports: dict[str, None] = {}  # plugin layers' import lines, in first-use order
         program = inference.program or ir.Program(inference.model)
         self.class_names = {definition.name for definition in program.definitions()}
+        self._made_up: dict[int, list[tuple[Instance, Child]]] | None = None
+
+    def made_up_by_entry(self) -> dict[int, list[tuple[Instance, Child]]]:
+        """The children made-up instances built (entries no instance builds), by entry; found when first asked."""
+        if self._made_up is None:
+            made = self.inf.hypothetical.instances if self.inf.hypothetical is not None else []
+            self._made_up = _children_by_entry(self.inf, made)
+        return self._made_up
 
     def plugin_name(self, kind: LayerType) -> str:
         """A plugin layer's name in the generated file, imported as that: the layer type's name, or, when a
@@ -98,10 +106,11 @@ class _Module:
         return "\n".join(out) + "\n"
 
 
-def _children_by_entry(inf: Inference) -> dict[int, list[tuple[Instance, Child]]]:
+def _children_by_entry(inf: Inference, instances: Iterable[Instance] | None = None
+                       ) -> dict[int, list[tuple[Instance, Child]]]:
     """Every child every instance built, grouped by the spec entry it came from."""
     found: dict[int, list[tuple[Instance, Child]]] = {}
-    for instance in inf.instances.values():
+    for instance in inf.instances.values() if instances is None else instances:
         for child in instance.walk():
             found.setdefault(id(child.entry), []).append((instance, child))
     return found
@@ -478,7 +487,7 @@ class _BlockWriter(_ClassWriter):
         else:
             out += self.hand(layer, inner, target)
         if layer.cond is not None and target.kind == "module" and isinstance(layer.key, str) and \
-                layer.repeat is None and layer.type != ir.GROUP:
+                layer.repeat is None and layer.type != ir.GROUP and layer.pattern is None:
             out += [f"{indent}else:", f"{indent}{INDENT}self.{layer.key} = None"]
         return out
 
@@ -564,24 +573,28 @@ class _BlockWriter(_ClassWriter):
 
     def inferred(self, layer: ir.Layer, arg: str) -> str:
         """An argument the instances inferred, written as an expression that gives it in every one of them."""
-        made = self.by_entry.get(id(layer), [])
-        observed: list[tuple[Any, dict[str, Any]]] = []
-        for instance, child in made:
-            if child.type == ir.BLOCK:
-                if child.instance is None:
-                    continue
-                observed.append((child.instance.env[arg], child.env))
-            else:
-                args = self.inf.layer_args.get(instance.qualified(child.attr), {})
-                if arg in args:
-                    observed.append((args[arg], child.env))
+        real = _observed(self.by_entry.get(id(layer), []), self.inf.layer_args, arg)
+        made: list[tuple[Any, dict[str, Any]]] = []  # what made-up instances inferred (shapes._probe_unbuilt)
+        if self.inf.hypothetical is not None:
+            made = _observed(self.module.made_up_by_entry().get(id(layer), []), self.inf.hypothetical.layer_args,
+                             arg)
+        observed = real or made  # an entry no instance builds: only made-up instances say
         if not observed:
-            raise CodegenError(Diagnostic(
-                "cannot-infer", f"cannot write {arg} of this layer in block {self.definition.name}: no instance "
-                "builds it, so it was never inferred", self.definition.source.key_span(layer.path), layer.path,
-                f"write {arg} explicitly"))
-        fitting = [c for c in _candidates(self.definition, self.written, layer)
-                   if all(_same(_try(c, env), value) for value, env in observed)]
+            return self.not_inferred(layer, arg)
+        candidates = list(_candidates(self.definition, self.written, layer))
+        fitting = [c for c in candidates if all(_same(_try(c, env), value) for value, env in observed)]
+        constant = not fitting and all(_same(value, real[0][0]) for value, _ in real) if real else False
+        if real and made and (fitting or constant) and any(
+                not _same(_try(fitting[0], env) if fitting else real[0][0], value) for value, env in made):
+            # right for every instance, wrong where the block builds what no instance builds: its class must
+            # be right for those arguments too (a Linear after a layer that only some arguments build)
+            general = [c for c in fitting if all(_same(_try(c, env), value) for value, env in made)]
+            if general:
+                fitting = general
+            elif (conditional := self.conditional(real + made, candidates)) is not None:
+                return self.expression(conditional)
+            else:
+                _warn_narrow(self, layer, arg, fitting[0].text if fitting else repr(real[0][0]))
         if fitting:
             chosen = fitting[0]
             probes = [p for _, env in observed for p in _perturbed(self.definition, env)]
@@ -589,18 +602,95 @@ class _BlockWriter(_ClassWriter):
                          None)
             if rival is not None:  # the instances cannot tell them apart: the class may be wrong for other arguments
                 self.warn(layer, arg, chosen, rival)
-            for name in helpers_used(chosen):
-                self.module.helpers[name] = helper_source(name)
-            return to_python(chosen)
+            return self.expression(chosen)
         first = observed[0][0]
         if all(_same(value, first) for value, _ in observed):
             return _literal(first)
+        if not real:
+            return self.not_inferred(layer, arg)
         seen = ", ".join(sorted({repr(v) for v, _ in observed})[:4])
         raise CodegenError(Diagnostic(
             "cannot-infer", f"{arg} of this layer in block {self.definition.name} is inferred as {seen} in "
             "different instances, and no expression of the block's arguments gives them all",
             self.definition.source.key_span(layer.path), layer.path,
             f"write {arg} as an expression of the block's arguments"))
+
+    def expression(self, expr: Expr) -> str:
+        for name in helpers_used(expr):
+            self.module.helpers[name] = helper_source(name)
+        return to_python(expr)
+
+    def conditional(self, observed: list[tuple[Any, dict[str, Any]]], candidates: list[Expr]) -> Expr | None:
+        """``B if COND else A`` for values that follow whether an entry with ``if: COND`` is built (a width
+        that comes from an optional layer when it is there): the first such entry that explains them all."""
+        for other in self.definition.walk_layers():
+            if not isinstance(other.cond, ir.Build):
+                continue
+            sides: dict[bool, list[tuple[Any, dict[str, Any]]]] = {True: [], False: []}
+            for value, env in observed:
+                test = _try(other.cond.expr, env)
+                if test is _NOTHING or isinstance(test, list):
+                    break
+                sides[bool(test)].append((value, env))
+            else:
+                body, orelse = _branch(sides[True], candidates), _branch(sides[False], candidates)
+                if body is None or orelse is None:
+                    continue
+                expr = parse_expr(f"({body}) if ({other.cond.expr.text}) else ({orelse})")
+                if all(_same(_try(expr, env), value) for value, env in observed):
+                    return expr
+        return None
+
+    def not_inferred(self, layer: ir.Layer, arg: str) -> str:
+        """An argument of an entry no instance builds, that nothing determines: no instance runs this
+        expression, and a class built with arguments that do build the entry says what to write."""
+        self.module.helpers["_not_inferred"] = _NOT_INFERRED
+        return f"_not_inferred({format_path(layer.path)!r}, {arg!r})"
+
+
+_NOT_INFERRED = '''def _not_inferred(layer, arg):
+    raise ValueError(f"{layer}: {arg} is not known for these arguments: no instance in the spec this class was "
+                     f"generated from builds this layer, so it was never inferred; write {arg} in the spec")
+'''
+
+
+def _branch(observed: list[tuple[Any, dict[str, Any]]], candidates: list[Expr]) -> str | None:
+    """The text of the first candidate that gives every observed value, or of the one integer they all are."""
+    if not observed:
+        return None
+    found = next((c for c in candidates if all(_same(_try(c, env), value) for value, env in observed)), None)
+    if found is not None:
+        return found.text
+    first = observed[0][0]
+    if type(first) is int and all(_same(value, first) for value, _ in observed):
+        return repr(first)
+    return None
+
+
+def _warn_narrow(writer: _BlockWriter, layer: ir.Layer, arg: str, chosen: str) -> None:
+    diagnostic = Diagnostic(
+        "ambiguous-inference", f"{arg} of this layer in block {writer.definition.name} is written as "
+        f"'{chosen}', which gives it in every instance of this spec but not with arguments that build a layer "
+        "no instance builds: the class may be wrong for other arguments", writer.definition.source.key_span(
+            layer.path), layer.path, f"write {arg} explicitly", "warning")
+    if diagnostic not in writer.inf.warnings:
+        writer.inf.warnings.append(diagnostic)
+
+
+def _observed(made: list[tuple[Instance, Child]], layer_args: dict[str, dict[str, Any]], arg: str
+              ) -> list[tuple[Any, dict[str, Any]]]:
+    """(value, build-time names) of ``arg`` in each child made from one entry that inferred it."""
+    observed: list[tuple[Any, dict[str, Any]]] = []
+    for instance, child in made:
+        if child.type == ir.BLOCK:
+            if child.instance is None:
+                continue
+            observed.append((child.instance.env[arg], child.env))
+        else:
+            args = layer_args.get(instance.qualified(child.attr), {})
+            if arg in args:
+                observed.append((args[arg], child.env))
+    return observed
 
 
 def _warn_ambiguous(writer: _BlockWriter, layer: ir.Layer, arg: str, chosen: Expr, other: Expr) -> None:

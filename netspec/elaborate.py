@@ -9,10 +9,11 @@ a block's class from its definition and what its instances inferred.  Pure Pytho
 from __future__ import annotations
 
 import keyword
+from collections import ChainMap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -21,6 +22,7 @@ from .errors import Diagnostic, Path, Span, did_you_mean, short_repr
 from .expr import ExprError, evaluate
 from .ops import LAYERS, Tensor
 from .ops._core import INT64_MAX
+from .source import Source
 
 MAX_CHILDREN = 100_000  # children one spec may build, over all instances and repeats
 MAX_INSTANCES = 20_000  # block instances one spec may build
@@ -85,7 +87,6 @@ class Elaborator:
         self.program = program
         self.budget = Budget()
         self.taken: dict[int, set[str]] = {}  # the names used in each child list being built
-        _SOURCE["current"] = program.root.source
 
     # ------------------------------------------------------------ instances
 
@@ -117,7 +118,7 @@ class Elaborator:
         assert child.block is not None
         definition = self.program.blocks[child.block]
         where = parent.qualified(child.attr)
-        env = bind_arguments(definition, child, inputs, where)
+        env = bind_arguments(definition, child, inputs, where, parent.definition.source)
         child.instance = self.instance(definition, env, where, parent.depth + 1)
         return child.instance
 
@@ -155,7 +156,7 @@ class Elaborator:
                                "layers a model may build", layer.path, self.span(layer, layer.repeat.count), prefix,
                                "check the repeat counts (repeats inside repeats multiply)")
         for index in range(count):
-            env_i = {**env, layer.repeat.index: index}
+            env_i = _bound(env, layer.repeat.index, index)
             if named and layer.type != ir.GROUP:
                 yield env_i, self.name_of(layer, env_i, prefix)
             else:
@@ -260,6 +261,14 @@ class Elaborator:
         return Refusal(Diagnostic(code, _within(message, prefix), span, path, hint))
 
 
+def _bound(env: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
+    """``env`` with ``name`` bound to ``value``, without copying it: every repeated child keeps its env, and
+    a copy each would cost vars x children (1,000 vars, 100,000 children: gigabytes).  Read-only, and read
+    only through the mapping interface (``evaluate``, ``dict()``, ``.get``), as a dict is."""
+    maps = env.maps if isinstance(env, ChainMap) else [env]
+    return cast(dict[str, Any], ChainMap({name: value}, *maps))
+
+
 def _within(message: str, prefix: str) -> str:
     return f"{message} (in {prefix})" if prefix else message
 
@@ -291,8 +300,13 @@ def _adapter(layer_type: str, arg_name: str) -> TypeAdapter[Any]:
 _KIND_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (float, int), "bool": (bool,), "str": (str,)}
 
 
-def bind_arguments(definition: ir.ModuleDef, child: Child, inputs: Sequence[Tensor], where: str) -> dict[str, Any]:
-    """The block's arguments for this use: written at the use, read off the inputs, or defaults."""
+def bind_arguments(definition: ir.ModuleDef, child: Child, inputs: Sequence[Tensor], where: str,
+                   source: Source | None = None) -> dict[str, Any]:
+    """The block's arguments for this use: written at the use, read off the inputs, or defaults.
+
+    ``source`` is the source of the definition the use is written in (its spans); passed down, never
+    kept at module level, so threads elaborating different specs each point into their own file.
+    """
     declared = {a.name: a for a in definition.block_args}
     use = child.entry
     for name in child.args:
@@ -300,44 +314,44 @@ def bind_arguments(definition: ir.ModuleDef, child: Child, inputs: Sequence[Tens
             hint = did_you_mean(name, declared) or (f"its arguments are {', '.join(declared)}" if declared else
                                                     "it takes no arguments")
             raise Refusal(Diagnostic("unknown-key", f"block {definition.name} has no argument '{name}'",
-                                     _arg_span(use, name), (*use.path, name), hint))
+                                     _arg_span(use, name, source), (*use.path, name), hint))
     env = dict(child.args)
-    _bind_from_inputs(definition, env, inputs, use, where)
+    _bind_from_inputs(definition, env, inputs, use, where, source)
     for arg in definition.block_args:
         if arg.name not in env:
             if arg.required:
                 raise Refusal(Diagnostic(
                     "missing-key", f"block {definition.name} needs argument '{arg.name}' (in {where})",
-                    _arg_span(use, None), use.path,
+                    _arg_span(use, None, source), use.path,
                     f"write {arg.name}: ..., or declare it in the block's inputs to read it off the input shape"))
             env[arg.name] = arg.default
-        env[arg.name] = _typed(arg, env[arg.name], use, where)
+        env[arg.name] = _typed(arg, env[arg.name], use, where, source)
     return env
 
 
 def _bind_from_inputs(definition: ir.ModuleDef, env: dict[str, Any], inputs: Sequence[Tensor], use: ir.Layer,
-                      where: str) -> None:
+                      where: str, source: Source | None) -> None:
     declared = {a.name for a in definition.block_args}
     if len(inputs) != len(definition.inputs):
         raise Refusal(Diagnostic("bad-call", f"block {definition.name} takes {len(definition.inputs)} tensor "
-                                 f"input(s), found {len(inputs)} (in {where})", _arg_span(use, None), use.path))
+                                 f"input(s), found {len(inputs)} (in {where})", _arg_span(use, None, source), use.path))
     symbols: dict[str, Any] = {}
     for decl, tensor in zip(definition.inputs, inputs, strict=True):
         if len(decl.shape) != tensor.rank:
             raise Refusal(Diagnostic(
                 "rank-mismatch", f"block {definition.name} declares input '{decl.name}' as "
                 f"{_fmt(decl.shape)} ({len(decl.shape)}-D), found {_fmt(tensor.shape)} (in {where})",
-                _arg_span(use, None), use.path, "check the layer before this block"))
+                _arg_span(use, None, source), use.path, "check the layer before this block"))
         for want, got in zip(decl.shape, tensor.shape, strict=True):
-            _bind_dim(definition, decl, want, got, tensor, env, symbols, declared, use, where)
+            _bind_dim(definition, decl, want, got, tensor, env, symbols, declared, use, where, source)
 
 
 def _bind_dim(definition: ir.ModuleDef, decl: ir.Input, want: Any, got: Any, tensor: Tensor, env: dict[str, Any],
-              symbols: dict[str, Any], declared: set[str], use: ir.Layer, where: str) -> None:
+              symbols: dict[str, Any], declared: set[str], use: ir.Layer, where: str, source: Source | None) -> None:
     def mismatch(expected: Any) -> Refusal:
         return Refusal(Diagnostic("shape-mismatch", f"block {definition.name} expects input '{decl.name}' of shape "
                                   f"{_fmt(decl.shape)} with {want} = {expected}, found {_fmt(tensor.shape)} "
-                                  f"(in {where})", _arg_span(use, None), use.path))
+                                  f"(in {where})", _arg_span(use, None, source), use.path))
 
     if isinstance(want, int):
         if isinstance(got, int) and got != want:
@@ -350,7 +364,7 @@ def _bind_dim(definition: ir.ModuleDef, decl: ir.Input, want: Any, got: Any, ten
             return
         if not isinstance(got, int):
             raise Refusal(Diagnostic("symbolic-dim", f"block argument '{want}' would be the symbolic size '{got}' "
-                                     f"(in {where})", _arg_span(use, None), use.path,
+                                     f"(in {where})", _arg_span(use, None, source), use.path,
                                      f"write {want}: ... at the use, or give the input a concrete size"))
         env[want] = got
         return
@@ -359,38 +373,33 @@ def _bind_dim(definition: ir.ModuleDef, decl: ir.Input, want: Any, got: Any, ten
     symbols.setdefault(want, got)
 
 
-def _typed(arg: ir.BlockArg, value: Any, use: ir.Layer, where: str) -> Any:
+def _typed(arg: ir.BlockArg, value: Any, use: ir.Layer, where: str, source: Source | None) -> Any:
     ok = isinstance(value, _KIND_TYPES[arg.kind]) and not (arg.kind != "bool" and isinstance(value, bool))
     if value is None and not arg.required and arg.default is None:
         return value
     if not ok:
         from .schema import describe_value
         raise Refusal(Diagnostic("bad-type", f"argument '{arg.name}' expects {_KIND_TEXT[arg.kind]}, found "
-                                 f"{describe_value(value)} (in {where})", _arg_span(use, arg.name),
+                                 f"{describe_value(value)} (in {where})", _arg_span(use, arg.name, source),
                                  (*use.path, arg.name)))
     if arg.kind == "int" and abs(value) > INT64_MAX:
         raise Refusal(Diagnostic("too-large", f"argument '{arg.name}' does not fit in 64 bits (in {where})",
-                                 _arg_span(use, arg.name), (*use.path, arg.name)))
+                                 _arg_span(use, arg.name, source), (*use.path, arg.name)))
     return float(value) if arg.kind == "float" else value
 
 
 _KIND_TEXT = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}
 
 
-def _arg_span(use: ir.Layer, name: str | None) -> Span | None:
+def _arg_span(use: ir.Layer, name: str | None, source: Source | None) -> Span | None:
     value = use.args.get(name) if name else None
     if isinstance(value, ir.Build):
         return value.span
-    source = _SOURCE.get("current")
     if source is None:
         return None
     path = (*use.path, name) if name and name in use.args else use.path
     span: Span = source.key_span(path)
     return span
-
-
-# The source of the program being elaborated, for the spans of block uses (set by Elaborator).
-_SOURCE: dict[str, Any] = {}
 
 
 def _fmt(shape: Sequence[Any]) -> str:

@@ -45,6 +45,12 @@ def printable(text: str) -> str:
     return text if text.isprintable() else ascii(text)
 
 
+def escaped(text: str) -> str:
+    """``text`` with each character that does not print (ESC, BEL, bidi controls...) written as its
+    escape, the rest kept: the last guard of a message on its way to a terminal."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     code: str
@@ -61,15 +67,15 @@ class Diagnostic:
     def render(self, source_lines: Sequence[str] | None = None) -> str:
         """Compiler-style text: one headline, then the source line and hint."""
         where = str(self.span) if self.span else "<spec>"
-        subject = f" {self.dotted_path}:" if self.path else ""
-        lines = [f"{where}: {self.severity}[{self.code}]{subject} {self.message}"]
+        subject = f" {escaped(self.dotted_path)}:" if self.path else ""
+        lines = [f"{where}: {self.severity}[{self.code}]{subject} {escaped(self.message)}"]
         if source_lines and self.span and 0 < self.span.line <= len(source_lines):
             text = source_lines[self.span.line - 1].rstrip("\r\n").expandtabs(1)
             if len(text) <= 200 and text.isprintable():  # never echo escape sequences to a terminal
                 lines.append(f"  {self.span.line:>4} | {text}")
                 lines.append(f"       | {' ' * max(self.span.col - 1, 0)}^")
         if self.hint:
-            lines.append(f"  hint: {self.hint}")
+            lines.append(f"  hint: {escaped(self.hint)}")
         return "\n".join(lines)
 
 

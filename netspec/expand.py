@@ -10,15 +10,16 @@ and a refused file is never opened, so no diagnostic can quote it.
 
 from __future__ import annotations
 
+import errno
 import os
-import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
+from . import files as files_mod
 from . import source as source_mod
-from .errors import Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
+from .errors import Diagnostic, Path, Span, SpecError, did_you_mean, printable, short_repr
 from .expr import ExprError, check_value
 from .source import Source
 
@@ -38,6 +39,12 @@ class Reader:
     # each file parsed and expanded once, however many specs import or extend it (a diamond of
     # imports would otherwise parse a shared 4 MiB base once per path to it)
     expanded: dict[str, Source] = field(default_factory=dict)
+    # every path resolved: (as written, the importing file, its real path); the compile cache re-runs these
+    located: list[tuple[str, str, str]] = field(default_factory=list)
+    # each file's identity (st_dev, st_ino) -> the real path it was first read under: two names of one
+    # file (a hard link) are one file, expanded once
+    identities: dict[files_mod.FileId, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # real path -> the first real path of its file
 
     def locate(self, wanted: str, importer: str, span: Span, path: Path) -> str:
         """The real path of ``wanted`` written in ``importer``, or a SpecError at ``span``."""
@@ -56,6 +63,7 @@ class Reader:
                 outside = True  # never asked whether it exists: the answer would tell what lies outside
                 continue
             if os.path.exists(candidate):
+                self.located.append((wanted, importer, candidate))
                 return candidate
         if outside:
             raise _error("import-refused", f"{short_repr(wanted)} resolves outside the directories this spec may "
@@ -71,20 +79,42 @@ class Reader:
                          "move the shared blocks into a file that imports neither")
         if len(self.files) >= MAX_FILES and real not in self.files:
             raise _error("too-large", f"the spec reads more than {MAX_FILES} files", span, path)
-        try:
-            mode = os.stat(real).st_mode
-        except OSError as exc:
-            raise _error("import-missing", f"cannot read the file: {exc.strerror}", span, path) from None
-        if not stat.S_ISREG(mode):  # a FIFO or a device would block or never end
-            raise _error("import-refused", "the imported path is not a regular file", span, path)
         text = self.files.get(real)
         if text is None:
-            text = source_mod.read_text(real)
+            text = self.read_text(real, span, path)
             if sum(map(len, self.files.values())) + len(text) > MAX_TOTAL_BYTES:
                 raise _error("too-large", f"the spec and its imports hold more than "
                              f"{MAX_TOTAL_BYTES // 2**20} MiB", span, path)
             self.files[real] = text
         return source_mod.load_text(text, _display(real))
+
+    def read_text(self, real: str, span: Span, path: Path) -> str:
+        """The text of the file at ``real``, opened inside the fence (:func:`netspec.files.read_spec`: the
+        file actually opened is checked, never a FIFO, never through a link), its identity recorded."""
+        try:
+            found = files_mod.read_spec(real, source_mod.MAX_BYTES + 1, self.roots)
+        except files_mod.UnsafeFile as exc:
+            if exc.errno == errno.EACCES:  # swapped for (or moved below) a link out of the fence
+                raise _error("import-refused", "the imported file lies outside the directories this spec may "
+                             "read", span, path, "keep imported specs beside the spec, or name their directory "
+                             "with --search-path (search_path= in Python)") from None
+            raise _error("import-refused", f"cannot import the file: {exc.strerror}", span, path) from None
+        except OSError as exc:
+            raise _error("import-missing", f"cannot read the file: {exc.strerror}", span, path) from None
+        self.aliases[real] = self.identities.setdefault(found.ident, real)
+        return source_mod.decode(found.data, _display(real))
+
+    def unchanged(self, located: Sequence[tuple[str, str, str]], texts: Mapping[str, str]) -> bool:
+        """Whether a fresh expansion would resolve every path in ``located`` to the same file and read
+        ``texts`` again: the checks a fresh read makes, the fence included, never a blocking open."""
+        span = Span("<cache>", 0, 0)
+        try:
+            for wanted, importer, real in located:
+                if self.locate(wanted, importer, span, ()) != real:
+                    return False
+            return all(self.read_text(real, span, ()) == text for real, text in texts.items())
+        except SpecError:
+            return False
 
 
 def reader_for(file: str, search_path: Sequence[str | FsPath] = ()) -> Reader:
@@ -129,7 +159,14 @@ def _load(wanted: str, importer: Source, path: Path, reader: Reader) -> Source:
     if real in reader.stack:
         reader.read(real, span, path)  # reports the cycle
     if real not in reader.expanded:
-        reader.expanded[real] = _expand_file(reader.read(real, span, path), reader, real)
+        read = reader.read(real, span, path)
+        first = reader.aliases.get(real, real)
+        if first != real and first in reader.expanded:  # another name of a file already read: one file
+            reader.expanded[real] = reader.expanded[first]
+        else:
+            if first in reader.stack:
+                reader.read(first, span, path)  # reports the cycle
+            reader.expanded[real] = _expand_file(read, reader, real)
     return reader.expanded[real]
 
 
@@ -166,14 +203,19 @@ def _drop(spans: dict[Path, Span], key_spans: dict[Path, Span], prefix: Path) ->
 def _import_blocks(into: Source, library: Source, where: Path) -> None:
     blocks = library.data.get("blocks") if isinstance(library.data, dict) else None
     if not isinstance(blocks, dict) or not blocks:
-        raise _error("import-empty", f"{library.file} defines no blocks to import", into.span(where), where,
+        raise _error("import-empty", f"{printable(library.file)} defines no blocks to import", into.span(where), where,
                      "imports bring in the `blocks:` of another spec")
     own = into.data.setdefault("blocks", {})
     if not isinstance(own, dict):
         return  # the grammar reports a `blocks:` that is not a mapping
     for name, block in blocks.items():
         if name in own:
-            raise _error("duplicate-name", f"block '{name}' is defined here and in {library.file}",
+            # one file reached along two paths (a imports b and c, both import d) is one definition:
+            # the same block written at the same place of the same file
+            written = into.key_spans.get(("blocks", name))
+            if written is not None and written == library.key_spans.get(("blocks", name)):
+                continue
+            raise _error("duplicate-name", f"block '{name}' is defined here and in {printable(library.file)}",
                          into.span(where), where, "rename one of them, or drop the import")
         own[name] = block
     for table, theirs in ((into.spans, library.spans), (into.key_spans, library.key_spans)):

@@ -23,7 +23,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import api
+from . import api, files, shipped
 from .ops._core import Dim, fmt_shape
 
 # The modules the export itself imports; onnxruntime (in the extra too) only runs the result.
@@ -103,11 +102,18 @@ def export_onnx(spec: api.SpecLike | None, path: str | os.PathLike[str], *, text
     ``batch`` fixes the batch dim ``N`` to that size instead of leaving it dynamic.
     The weights are the constructor's own initialisation after ``torch.manual_seed(seed)``:
     load a ``state_dict`` and call :func:`export_module` to export trained weights.
+
+    ``path`` is never the spec itself or a file it imports, and never a FIFO, a device or a directory:
+    those raise SpecError (``output-refused``) before anything is exported (:func:`netspec.files.write_atomic`).
     """
-    model_bytes, info = onnx_bytes(spec, text=text, filename=filename, overrides=overrides,
-                                   search_path=search_path, opset=opset, batch=batch, seed=seed)
+    check_extra()  # before any work: a missing extra is the likeliest failure and the cheapest to find
+    compiled = api.compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path)
     target = Path(path)
-    write_atomic(target, model_bytes)
+    # the spec's own file (a shipped name resolved), ``filename=`` for text, and every file it imported
+    spec_file = shipped.resolve(spec) if isinstance(spec, (str, os.PathLike)) else filename
+    files.check_target(target, spec_file, compiled.files)  # refused before the export runs
+    model_bytes, info = compiled_bytes(compiled, opset=opset, batch=batch, seed=seed)
+    files.write_atomic(target, model_bytes, spec_file, compiled.files)
     return OnnxExport(target, info.model, info.inputs, info.outputs, info.opset, len(model_bytes))
 
 
@@ -203,29 +209,6 @@ def _quiet() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
-
-
-def write_atomic(target: Path, data: bytes) -> None:
-    """Replace ``target`` in one step (a temp file beside it, then ``os.replace``); no partial file on failure."""
-    directory = target.resolve().parent
-    handle, temp = tempfile.mkstemp(prefix=".netspec-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, 0o666 & ~_umask())
-        os.replace(temp, target)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
-
-
-def _umask() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
 
 
 __all__ = ["EXTRA_HINT", "ExportError", "MissingExtraError", "OnnxExport", "check_extra", "compiled_bytes",

@@ -26,7 +26,93 @@ MAX_ITEMS = 10_000  # items of one value, nested lists included
 MAX_LIST_DEPTH = 8
 MAX_STR = 256
 
+# characters of all the root's var values written out: generated code writes them (NETSPEC_VARS) and the
+# summary prints them, so values that share a big list many times must not multiply into the output
+MAX_WRITTEN = 1_000_000
+MAX_COMPARED = 1_024  # items in all of a list that is compared (==, <, min, max): a comparison is one step
+
 Value = Any  # int | float | bool | str | None | list[Value]
+
+
+class ListValue(list):  # type: ignore[type-arg]
+    """A list value with its size measured once, when it was made: ``items`` (its items in all, nested
+    lists included, counted as often as they are used), ``depth`` (1 for a flat list) and ``chars`` (about
+    how long it is written out).  Lists share their items (``[b, b, b]``), so walking a list again for
+    every list built from it would make the work of a spec quadratic or worse; with the sizes kept, a new
+    list is measured in the time of its own length.  A plain ``list`` in every other respect (it compares,
+    prints, pickles and serialises as one); values are never changed in place.
+    """
+
+    __slots__ = ("chars", "depth", "items")
+
+    items: int
+    depth: int
+    chars: int
+
+
+def _measure(value: Value) -> tuple[int, int, int]:
+    """(items, depth, chars) of a value that is either a scalar or a :class:`ListValue`."""
+    if isinstance(value, ListValue):
+        return value.items, value.depth, value.chars
+    if isinstance(value, str):
+        return 0, 0, len(value) + 2
+    if value is None or isinstance(value, bool):
+        return 0, 0, 5
+    return 0, 0, len(repr(value))
+
+
+def written_size(value: Value) -> int:
+    """About how many characters ``value`` takes written out in full, in the time of one step for a measured
+    value (a scalar or a :class:`ListValue`), of a walk for a plain list."""
+    return _measure(sized(value))[2]
+
+
+def _list_value(items: list[Value]) -> ListValue:
+    """``items`` (scalars and ListValues) as a measured ListValue: work linear in ``len(items)``."""
+    out = ListValue(items)
+    total, depth, chars = len(items), 0, 2 * len(items) + 2
+    for item in items:
+        n, d, c = _measure(item)
+        total += n
+        depth = max(depth, d)
+        chars += c
+    out.items, out.depth, out.chars = total, depth + 1, chars
+    return out
+
+
+def sized(value: Value, what: str = "value") -> Value:
+    """A value read from the spec (a var, a block argument, an override) as the evaluator keeps it: lists
+    become measured :class:`ListValue` s (shared sublists measured once), numbers are checked finite and
+    within 64 bits; anything else raises ExprError.  Literal lists are not held to the limits on the size
+    of computed values: a literal is as long as the spec that writes it."""
+    return _sized(value, what, {}, 0)
+
+
+def _sized(value: Value, what: str, memo: dict[int, ListValue], depth: int) -> Value:
+    if isinstance(value, ListValue):
+        return value
+    if isinstance(value, (list, tuple)):
+        done = memo.get(id(value))
+        if done is not None:
+            return done
+        if depth >= MAX_LIST_DEPTH:
+            raise ExprError(f"{what} nests lists more than {MAX_LIST_DEPTH} deep", 0, code="too-deep")
+        out = _list_value([_sized(v, what, memo, depth + 1) for v in value])
+        memo[id(value)] = out  # the argument holds `value` alive, so its id is not reused meanwhile
+        return out
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        if abs(value) > INT64_MAX:
+            raise ExprError(f"{what} holds an integer outside the 64-bit range", 0, code="too-large")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ExprError(f"{what} holds {value!r}, a number that is not finite", 0, code="bad-value",
+                            hint="build-time values are finite numbers")
+        return value
+    raise ExprError(f"{what} holds {_kind(value)}, which an expression cannot use", 0, code="bad-value",
+                    hint="vars and block arguments hold numbers, booleans, strings, null and lists of them")
 
 
 class ExprError(Exception):
@@ -161,6 +247,27 @@ def _check_node(node: ast.AST, offset: int) -> None:
         raise ExprError("slices are not part of the expression language", col, "index one item: values[0]")
 
 
+def list_expr(items: list[Any]) -> Expr:
+    """One expression for a list written in YAML whose items are expressions (``["k", 3]`` reads as
+    ``[k, 3]``): ``items`` are :class:`Expr` s, checked constants and such lists, nested."""
+    def node(item: Any) -> ast.expr:
+        if isinstance(item, Expr):
+            return item.tree  # shared, never changed in place
+        if isinstance(item, list):
+            return ast.List([node(v) for v in item], ast.Load())
+        return ast.Constant(item)
+
+    def names(item: Any) -> frozenset[str]:
+        if isinstance(item, Expr):
+            return item.names
+        if isinstance(item, list):
+            return frozenset().union(*(names(v) for v in item))
+        return frozenset()
+
+    tree = node(items)
+    return Expr(ast.unparse(tree), tree, names(items))
+
+
 # ---------------------------------------------------------------- evaluation
 
 
@@ -191,7 +298,7 @@ class _Evaluator:
         if isinstance(node, ast.Constant):
             return _checked(node.value, node)
         if isinstance(node, ast.Name):
-            return self.env[node.id]
+            return _admit(self.env[node.id], node)
         if isinstance(node, (ast.List, ast.Tuple)):
             return _checked([self.eval(e) for e in node.elts], node)
         if isinstance(node, ast.UnaryOp):
@@ -211,6 +318,7 @@ class _Evaluator:
             left = self.eval(node.left)
             for op, item in zip(node.ops, node.comparators, strict=True):
                 right = self.eval(item)
+                _comparable(node, left, right)
                 try:
                     if not _CMPOPS[type(op)](left, right):
                         return False
@@ -259,9 +367,10 @@ class _Evaluator:
         elif name in ("min", "max") and len(args) == 1:
             if not isinstance(args[0], list) or not args[0]:
                 raise ExprError(f"{name}() of one argument takes a non-empty list", node.col_offset)
+            _comparable(node, args[0])  # its items are compared with each other
         else:
-            for arg in args:
-                if not (name == "make_divisible" and arg is None):
+            for i, arg in enumerate(args):
+                if not (name == "make_divisible" and i == 2 and arg is None):  # min_value None: the divisor
                     _number(arg, node, f"{name}()")
             if name == "make_divisible" and args[1] <= 0:
                 raise ExprError(f"make_divisible needs a positive divisor, found {args[1]}", node.col_offset)
@@ -272,8 +381,36 @@ class _Evaluator:
 
 
 def _too_big(value: Value) -> int:
-    return abs(int(value)).bit_length() if isinstance(value, int) else (
-        int(math.log2(abs(value))) + 1 if value else 0)
+    if isinstance(value, int):
+        return abs(value).bit_length()
+    return int(math.log2(abs(value))) + 1 if value and math.isfinite(value) else (0 if not value else 1_024)
+
+
+def _admit(value: Value, node: ast.Name) -> Value:
+    """A name's value as the evaluator may use it: a finite number, a 64-bit integer, a boolean, a string,
+    None, or a (measured) list of those; anything else is the expression's error at the name."""
+    if value is None or isinstance(value, (bool, str, ListValue)):
+        return value
+    if isinstance(value, int) and abs(value) <= INT64_MAX:
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    try:
+        return sized(value, f"'{node.id}'")  # a plain list (measured once here), or a value refused
+    except ExprError as exc:
+        raise ExprError(exc.message, node.col_offset, exc.hint, exc.code) from None
+
+
+def _comparable(node: ast.AST, *values: Value) -> None:
+    """Lists may be compared, but not big ones: a comparison must stay one small step of work."""
+    for value in values:
+        if isinstance(value, list) and _measure(_as_list_value(value))[0] > MAX_COMPARED:
+            raise ExprError(f"cannot compare a list of more than {MAX_COMPARED:,} items in all",
+                            getattr(node, "col_offset", 0), code="too-large")
+
+
+def _as_list_value(value: list[Value]) -> ListValue:
+    return value if isinstance(value, ListValue) else sized(value)
 
 
 def _truth(value: Value, node: ast.AST) -> bool:
@@ -306,24 +443,21 @@ def _checked(value: Value, node: ast.AST) -> Value:
     if isinstance(value, list):
         if len(value) > MAX_LIST:
             raise ExprError(f"list is longer than {MAX_LIST} items", col, code="too-large")
-        _check_size(value, col)
-        return value
-    raise ExprError(f"unexpected value {value!r}", col)
-
-
-def _check_size(value: list[Any], col: int) -> None:
-    """A list's items in all, nested lists included, and its depth: lists can share sublists
-    (`[b, b, b]`), so their printed size could otherwise grow exponentially in the expression."""
-    budget = MAX_ITEMS
-    stack = [(value, 1)]
-    while stack:
-        items, depth = stack.pop()
-        if depth > MAX_LIST_DEPTH:
+        # Lists can share sublists (`[b, b, b]`), so a value's printed size could otherwise grow
+        # exponentially in the expression: its items in all and its depth are bounded.  Its items are
+        # measured values already, so this takes the time of its own length, never a walk of what it shares.
+        try:
+            out = value if isinstance(value, ListValue) else _list_value([
+                item if isinstance(item, ListValue) or not isinstance(item, (list, tuple)) else sized(item)
+                for item in value])
+        except ExprError as exc:
+            raise ExprError(exc.message, col, exc.hint, exc.code) from None
+        if out.depth > MAX_LIST_DEPTH:
             raise ExprError(f"lists nest more than {MAX_LIST_DEPTH} deep", col, code="too-deep")
-        budget -= len(items)
-        if budget < 0:
+        if out.items > MAX_ITEMS:
             raise ExprError(f"a value holds more than {MAX_ITEMS:,} items in all", col, code="too-large")
-        stack.extend((item, depth + 1) for item in items if isinstance(item, list))
+        return out
+    raise ExprError(f"unexpected value: {_kind(value)}", col)
 
 
 def _kind(value: Value) -> str:
@@ -335,7 +469,11 @@ def _kind(value: Value) -> str:
         return f"a number ({value})"
     if isinstance(value, str):
         return f"a string ({value!r})"
-    return f"a list of {len(value)}"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)}"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a {type(value).__name__}"
 
 
 def check_value(value: Any, where: str = "value") -> Value:
@@ -378,13 +516,18 @@ def helpers_used(expr: Expr) -> set[str]:
 __all__ = [
     "FUNCTIONS",
     "HELPERS",
+    "MAX_WRITTEN",
     "Expr",
     "ExprError",
+    "ListValue",
     "check_value",
     "evaluate",
     "helper_source",
     "helpers_used",
+    "list_expr",
     "make_divisible",
     "parse",
+    "sized",
     "to_python",
+    "written_size",
 ]

@@ -13,13 +13,10 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from . import api
-from .errors import Diagnostic, SpecError
+from . import api, expand, files, source
+from .errors import Diagnostic, Span, SpecError
 from .ops import LAYERS, OPS, fmt_shape
 from .shapes import Row
 
@@ -72,16 +69,32 @@ class Document:
         return self.text.splitlines()
 
     def update(self, text: str) -> list[Problem]:
-        """Take the new text: parse it, compile it, and return its diagnostics."""
+        """Take the new text: parse it, compile it, and return its diagnostics.
+
+        The limits ``netspec validate`` applies to a file come first, so a document too big or too deep
+        is refused at once with the diagnostic validate gives, before anything parses all of it."""
         self.text = text
         try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError:
-            loaded = None
-        if isinstance(loaded, dict):
-            self.data = loaded
+            parsed = parse(text, self.path or api.TEXT_FILE)
+        except SpecError as exc:  # the compile would stop at the same parse with the same error
+            self.problems = [problem(self, d, text.splitlines()) for d in exc.diagnostics]
+            return self.problems
+        if isinstance(parsed.data, dict):
+            self.data = parsed.data
         self.problems = compile_problems(self, text)
         return self.problems
+
+
+def parse(text: str, file: str) -> source.Source:
+    """``text`` parsed under the limits a spec file gets (size, depth, nodes: :mod:`netspec.source`)."""
+    if len(text) > source.MAX_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > source.MAX_BYTES:
+        # the size check of a file read from disk, with its diagnostic (file-too-large)
+        source.decode(text.encode("utf-8", "surrogatepass")[: source.MAX_BYTES + 1], file)
+    try:
+        return source.load_text(text, file)
+    except RecursionError:  # not expected from the event stream; the same last guard as validate's
+        raise SpecError([Diagnostic("too-deep", f"spec nests deeper than {source.MAX_DEPTH} levels",
+                                    Span(file, 1, 1))]) from None
 
 
 # ---------------------------------------------------------------------------------------------- diagnostics
@@ -466,17 +479,22 @@ def completions(doc: Document, pos: Position) -> list[Completion]:
 # ---------------------------------------------------------------------------------------------- definition
 
 
-def _base_dirs(doc: Document) -> list[Path]:
-    dirs = [Path(doc.path).parent] if doc.path else []
-    return [*dirs, Path.cwd()]
+_NOWHERE = Span("<lsp>", 0, 0)
 
 
-def _resolve(doc: Document, name: str) -> Path | None:
-    for base in _base_dirs(doc):
-        candidate = (base / name)
-        if candidate.is_file():
-            return candidate.resolve()
-    return None
+def _reader(doc: Document) -> expand.Reader:
+    """The reader a compile of ``doc`` uses: the same directories, so the same fence as diagnostics."""
+    return expand.reader_for(doc.path or api.TEXT_FILE)
+
+
+def _resolve(reader: expand.Reader, name: str, importer: str | None) -> str | None:
+    """The real path of the spec file ``name`` written in ``importer``, found as a compile finds it;
+    None where a compile would refuse it (outside the fence, missing, not a regular file)."""
+    try:
+        real = reader.locate(name, importer or api.TEXT_FILE, _NOWHERE, ())
+    except SpecError:
+        return None
+    return real if files.is_regular(real) else None
 
 
 def _imports(doc: Document, data: Mapping[str, Any] | None = None) -> list[str]:
@@ -505,27 +523,28 @@ def _block_line(lines: list[str], name: str) -> int | None:
 def imported_blocks(doc: Document) -> dict[str, Location]:
     """Blocks of the files this spec imports or extends (and theirs), with where each is written."""
     found: dict[str, Location] = {}
-    seen: set[Path] = set()
-    todo = [p for p in (_resolve(doc, n) for n in _imports(doc)) if p is not None]
+    seen: set[str] = set()
+    reader = _reader(doc)  # files read as a compile reads them: inside the fence, within its limits
+    todo = [p for p in (_resolve(reader, n, doc.path) for n in _imports(doc)) if p is not None]
     while todo and len(seen) < 32:
         path = todo.pop(0)
         if path in seen:
             continue
         seen.add(path)
         try:
-            text = path.read_text(encoding="utf-8")
-            data = yaml.safe_load(text)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            parsed = reader.read(path, _NOWHERE, ())
+        except SpecError:
             continue
+        data = parsed.data
         if not isinstance(data, dict):
             continue
-        lines = text.splitlines()
+        lines = parsed.lines
         for name in _keys(data.get("blocks")):
             line = _block_line(lines, name)
             if line is not None and name not in found:
-                found[name] = Location(str(path), line)
-        sub = Document(str(path), text, data=data)
-        todo.extend(p for p in (_resolve(sub, n) for n in _imports(sub)) if p is not None)
+                found[name] = Location(path, line)
+        todo.extend(p for p in (_resolve(reader, n, path) for n in _imports(Document(path, data=data)))
+                    if p is not None)
     return found
 
 
@@ -541,8 +560,8 @@ def definition(doc: Document, pos: Position) -> Location | None:
     if in_files:
         found_file = word_at(text, char, _FILE_WORD)
         if found_file and found_file[0].endswith((".yaml", ".yml")):
-            path = _resolve(doc, found_file[0])
-            return Location(str(path), 0) if path else None
+            path = _resolve(_reader(doc), found_file[0], doc.path)
+            return Location(path, 0) if path else None
     found = word_at(text, char)
     if found is None:
         return None

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from . import ir
 from .errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
-from .expr import ExprError, evaluate
+from .expr import MAX_WRITTEN, ExprError, evaluate, list_expr, sized, written_size
 from .expr import parse as parse_expr
 from .ops import LAYERS, OPS
 from .ops._core import INT64_MAX, MODULE_DTYPE
@@ -170,6 +170,10 @@ def _is_size(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
+def _holds_build(value: list[Any]) -> bool:
+    return any(isinstance(v, ir.Build) or (isinstance(v, list) and _holds_build(v)) for v in value)
+
+
 def _arg_kind(decl: Any) -> str:
     if isinstance(decl, str):
         return decl
@@ -314,6 +318,7 @@ class _Resolver:
     def root_vars(self) -> dict[str, Any]:
         """The root's vars, evaluated in order (each may use the ones before it)."""
         values: dict[str, Any] = {}
+        written = 0  # characters of the values written out (NETSPEC_VARS, the summary's Vars:)
         for var in self.variables(scope_of=values):
             if isinstance(var.value, ir.Build):
                 try:
@@ -323,6 +328,14 @@ class _Resolver:
                     values[var.name] = None
             else:
                 values[var.name] = var.value
+            written += written_size(values[var.name])
+            if written > MAX_WRITTEN:
+                self.error("too-large", f"the vars' values written out in full would take more than "
+                           f"{MAX_WRITTEN:,} characters (generated code and the summary write each var's value)",
+                           var.path, "a var that repeats a big list is written out with every copy: keep the "
+                           "big list in one var and index it where it is used")
+                values[var.name] = None
+                break
         return values
 
     def variables(self, scope_of: dict[str, Any] | None = None) -> list[ir.Var]:
@@ -335,7 +348,7 @@ class _Resolver:
                 self.check_build_name(name, path, "var")
             if name in self.spec.block_args:
                 self.error("duplicate-name", f"'{name}' is both a block argument and a var", path, key=True)
-            built = self.build(value, path, known, literal_ok=True)
+            built = self.var_value(self.build(value, path, known, literal_ok=True), path)
             result.append(ir.Var(name, built, path))
             known.add(name)
             if scope_of is not None:
@@ -343,6 +356,39 @@ class _Resolver:
         if scope_of is not None:
             scope_of.clear()
         return result
+
+    def var_value(self, built: Any, path: Path) -> Any:
+        """A var's value as the evaluator keeps it: an expression, or a constant checked and measured once
+        (lists become :class:`expr.ListValue`); a list with expressions among its items is one expression
+        (``["k", 3]`` reads as ``[k, 3]``)."""
+        if isinstance(built, ir.Build):
+            return built
+        if isinstance(built, list) and _holds_build(built):
+            parts = self.list_parts(built, path)
+            return ir.Build(list_expr(parts), path, self.value_span(path)) if parts is not None else None
+        try:
+            return sized(built, f"var '{path[-1]}'")
+        except ExprError as exc:
+            self.error(exc.code, exc.message, path, exc.hint)
+            return None
+
+    def list_parts(self, built: list[Any], path: Path) -> list[Any] | None:
+        parts: list[Any] = []
+        for i, item in enumerate(built):
+            if isinstance(item, ir.Build):
+                parts.append(item.expr)
+            elif isinstance(item, list) and _holds_build(item):
+                inner = self.list_parts(item, (*path, i))
+                if inner is None:
+                    return None
+                parts.append(inner)
+            else:
+                try:
+                    parts.append(sized(item, f"var '{path[-1]}'"))
+                except ExprError as exc:
+                    self.error(exc.code, exc.message, (*path, i), exc.hint)
+                    return None
+        return parts
 
     def check_build_name(self, name: str, path: Path, what: str) -> None:
         """Block arguments and vars become locals of the generated __init__: they must not hide a Python
@@ -1119,6 +1165,8 @@ class _ForwardParser:
             op = OPS.get(func.attr)
             if op is None or not op.method:
                 hint = did_you_mean(func.attr, [n for n, o in OPS.items() if o.method])
+                if func.attr == "view":  # torch's reshape is a view wherever view would work
+                    hint = "write x.reshape(...): it returns a view wherever x.view(...) would"
                 raise self.refuse(func, f"method '.{func.attr}()' is not part of the forward language",
                                   hint or "call an op, e.g. mean(x)")
             rest = tuple(self.expr(a) for a in node.args)

@@ -40,7 +40,7 @@ from typing_extensions import TypeAliasType
 
 from .errors import Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
 from .ops import LAYERS, OPS, REGISTRY, REQUIRED, LayerType, Op
-from .ops._core import INT64_MAX, AnyInt, Arg, PosInt, Real
+from .ops._core import INT64_MAX, AnyInt, Arg, PosInt, Real, SnapshotDict
 from .ops._docs import arg_doc
 from .source import Source
 
@@ -175,7 +175,8 @@ def _layer_tag(value: Any) -> str | None:
     return None
 
 
-LAYER_MODELS: dict[str, type[BaseModel]] = {name: _layer_model(layer) for name, layer in LAYERS.items()}
+# SnapshotDicts: plugins add to them while other threads read them (see add_layers)
+LAYER_MODELS: dict[str, type[BaseModel]] = SnapshotDict({name: _layer_model(layer) for name, layer in LAYERS.items()})
 BARE_NAMES = tuple(name for name, layer in LAYERS.items() if layer.bare_ok)
 # A bare name is a layer type without arguments or a block (resolve checks which, with did-you-mean).
 BareLayer = Annotated[StrictStr, Field(title="layer type or block name", examples=list(BARE_NAMES))]
@@ -453,19 +454,24 @@ class Spec(BaseModel):
         None, description="steps; omitted: apply layers in order")
 
 
-TAG_MODELS: dict[str, type[BaseModel]] = {
+TAG_MODELS: dict[str, type[BaseModel]] = SnapshotDict({
     **LAYER_MODELS, SEQUENTIAL: SequentialModel, "BlockUse": BlockUseModel, "Group": GroupModel,
     "BlockSpec": BlockSpec, "ArgDecl": ArgDecl, "RepeatSpec": RepeatSpec, "Parameter": ParamItem,
     "ParameterList": ParamListSpec,
     "ParameterDict": ParamDictSpec, "InputSpec": InputSpec,
     **{name: OP_ARG_MODELS[name] for name in STEP_OPS}, "ListItem": ListItem, "InitWithArgs": InitWithArgs,
     **{model.__name__: model for model in INIT_ARGS.values()},
-}
+})
 
 
 @cache
 def _spec_adapter() -> TypeAdapter[Spec]:
-    return TypeAdapter(Spec)
+    """The whole grammar's validator, built here (under the registry's lock when called from _validate),
+    not lazily by the first validation: a validator once built is self-contained, so threads may use it
+    while a plugin rebuilds the models it was made from."""
+    adapter: TypeAdapter[Spec] = TypeAdapter(Spec)
+    adapter.rebuild()
+    return adapter
 
 
 def add_layers(layers: Collection[tuple[LayerType, str]]) -> None:
@@ -475,23 +481,27 @@ def add_layers(layers: Collection[tuple[LayerType, str]]) -> None:
     (a name taken, by a built-in type or another plugin, raises RegistryError naming both places),
     then every model, union and cache derived from the registry is rebuilt, so the grammar stays the
     only truth.  Called by :mod:`netspec.plugins`.
+
+    Safe while other threads validate: it holds the registry's lock, which every build of a grammar
+    (whole or narrowed) also holds; a validation already running keeps the validator it started with.
     """
     global BARE_NAMES
-    REGISTRY.add_plugin_layers(list(layers))
-    for layer, _ in layers:
-        model = _layer_model(layer)
-        LAYER_MODELS[layer.name] = model
-        TAG_MODELS[layer.name] = model
-        _LAYER_TYPE_NAMES.insert(len(_LAYER_TYPE_NAMES) - 1, layer.name)
-    BARE_NAMES = tuple(name for name, layer in LAYERS.items() if layer.bare_ok)
-    # The alias keeps its identity (the narrowed grammar swaps it by identity); its value is the new union,
-    # and every model that holds layers is rebuilt over it.
-    object.__setattr__(LayerSpec, "__value__", _layer_union())
-    for holder in (SequentialModel, GroupModel, BlockUseModel, BlockSpec, Spec):
-        holder.model_rebuild(force=True)
-    _narrowed.clear()
-    _spec_adapter.cache_clear()
-    json_schema.cache_clear()
+    with REGISTRY.lock:
+        REGISTRY.add_plugin_layers(list(layers))
+        for layer, _ in layers:
+            model = _layer_model(layer)
+            LAYER_MODELS[layer.name] = model
+            TAG_MODELS[layer.name] = model
+            _LAYER_TYPE_NAMES.insert(len(_LAYER_TYPE_NAMES) - 1, layer.name)
+        BARE_NAMES = tuple(name for name, layer in LAYERS.items() if layer.bare_ok)
+        # The alias keeps its identity (the narrowed grammar swaps it by identity); its value is the new union,
+        # and every model that holds layers is rebuilt over it.
+        object.__setattr__(LayerSpec, "__value__", _layer_union())
+        for holder in (SequentialModel, GroupModel, BlockUseModel, BlockSpec, Spec):
+            holder.model_rebuild(force=True)
+        _narrowed.clear()
+        _spec_adapter.cache_clear()
+        _json_schema.cache_clear()
 
 
 # ---------------------------------------------------------------- the narrowed grammar (start-up speed)
@@ -510,26 +520,33 @@ _narrowed: dict[tuple[frozenset[str], frozenset[str]], type[Spec]] = {}
 
 
 def _validate(data: Any) -> Spec:
-    narrowed = _narrowed_spec(data)
+    # The validators are picked (and built) under the registry's lock, and used outside it.
+    with REGISTRY.lock:
+        narrowed = _narrowed_spec(data)
     if narrowed is not None:
         try:
             return narrowed.model_validate(data)
         except ValidationError:
             pass  # the whole grammar reports the errors, exactly as without the narrowing
-    return _spec_adapter().validate_python(data)
+    with REGISTRY.lock:
+        adapter = _spec_adapter()
+    return adapter.validate_python(data)
 
 
 def _narrowed_spec(data: Any) -> type[Spec] | None:
-    if _spec_adapter.cache_info().currsize:
-        return None
-    tags = _used_tags(data)
-    if tags is None:
-        return None
-    if tags not in _narrowed:
-        if len(_narrowed) >= _NARROWED_LIMIT:
+    with REGISTRY.lock:
+        if _spec_adapter.cache_info().currsize:
             return None
-        _narrowed[tags] = _build_narrowed(*tags)
-    return _narrowed[tags]
+        tags = _used_tags(data)
+        if tags is None:
+            return None
+        if tags not in _narrowed:
+            if len(_narrowed) >= _NARROWED_LIMIT:
+                return None
+            model = _build_narrowed(*tags)
+            model.model_rebuild()  # built now, under the lock, not by its first validation
+            _narrowed[tags] = model
+        return _narrowed[tags]
 
 
 def _used_tags(data: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]] | None:
@@ -601,8 +618,13 @@ def _swap(annotation: Any, swaps: dict[str, Any]) -> Any:
     return Union[new] if origin in (Union, UnionType) else origin[new]  # noqa: UP007 - built from a tuple
 
 
-@cache
 def json_schema() -> dict[str, Any]:
+    with REGISTRY.lock:  # not while a plugin rebuilds the models it is drawn from
+        return _json_schema()
+
+
+@cache
+def _json_schema() -> dict[str, Any]:
     schema = Spec.model_json_schema()
     _discriminate_layers(schema["$defs"])
     _discriminate_steps(schema)

@@ -18,11 +18,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import counts, ir
-from .elaborate import Child, Elaborator, Instance, Refusal
+from .elaborate import MAX_CHILDREN, MAX_INSTANCES, Budget, Child, Elaborator, Instance, Refusal
 from .errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, format_path, short_repr
 from .expr import ExprError, evaluate
 from .ops import LAYERS, OPS, ShapeError, Tensor, broadcast, fmt_shape, matmul_macs, matmul_shape
-from .ops._core import DTYPE_BYTES, INT64_MAX, MODULE_DTYPE, Dim, promote_types
+from .ops._core import DTYPE_BYTES, INT64_MAX, MODULE_DTYPE, Dim, SymSize, UnreadArgMismatch, promote_types
 from .schema import OP_ARG_MODELS, SEQUENTIAL, describe_value, expected_text
 
 DEFAULT_MAX_PARAMS = 1_000_000_000  # ~4 GB of float32: past this, load() refuses unless told otherwise
@@ -70,9 +70,21 @@ class Inference:
     program: ir.Program | None = None
     instances: dict[str, Instance] = field(default_factory=dict)  # by module path; the root at ""
     memory: Memory | None = None  # parameter and buffer bytes
+    # Block entries no instance builds, as made-up instances build them (codegen writes their classes from these)
+    hypothetical: Hypothetical | None = None
 
     def largest(self, n: int = 3) -> list[tuple[str, int]]:
         return sorted(self.sizes.items(), key=lambda kv: -kv[1])[:n]
+
+
+@dataclass
+class Hypothetical:
+    """Instances of blocks at argument values no use in the spec passes, made up so that a block entry no
+    instance builds (a ``downsample`` whose ``if`` is false everywhere) is still inferred somewhere: codegen
+    writes such an entry's inferred arguments from what these inferred, as it does from real instances."""
+
+    instances: list[Instance]
+    layer_args: dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,7 @@ def infer(program: ir.Program | ir.Model) -> Inference:
     assert output is not None
     _complete_unused(shared)
     diag.raise_if_errors()
+    hypothetical = _probe_unbuilt(shared)
     layer_args = shared.layer_args
     sizes = _sizes(shared)
     total = sum(sizes.values())
@@ -151,7 +164,8 @@ def infer(program: ir.Program | ir.Model) -> Inference:
     if len({v.shape for v in variants.values()}) <= 1:
         variants = {}
     return Inference(model, layer_args, shared.rows, output, variants, total, total - frozen, sizes,
-                     model.warnings + diag.diagnostics, program, shared.instances, _memory(shared, sizes))
+                     model.warnings + diag.diagnostics, program, shared.instances, _memory(shared, sizes),
+                     hypothetical)
 
 
 @dataclass
@@ -167,6 +181,7 @@ class _Shared:
     recorded: set[str] = field(default_factory=set)
     warned: set[Path] = field(default_factory=set)
     step_rows: dict[str, int] = field(default_factory=dict)  # rows one step has recorded: linear numbering
+    inputs: dict[str, list[Tensor]] = field(default_factory=dict)  # each block instance's first inputs
 
 
 # ---------------------------------------------------------------- forward arguments
@@ -580,7 +595,10 @@ class _Evaluator:
         args = self.layer_args.get(qualified, child.args)
         try:
             _check_in_place(args, inputs, child.type)
-            out, inferred = kind.rule({**args, **(options or {})}, inputs)
+            try:
+                out, inferred = kind.rule({**args, **(options or {})}, inputs)
+            except ShapeError as exc:
+                out, inferred = self.rule_refused(child, args, options, inputs, exc, qualified in self.layer_args)
             completed = {**child.args, **inferred}
             kind.check(completed)  # the rules check it too; this keeps one that forgets from reaching torch
         except ShapeError as exc:
@@ -599,6 +617,34 @@ class _Evaluator:
                     outputs=outputs, inputs=inputs, kernel_size=completed.get("kernel_size"))
         return outputs if isinstance(out, tuple) else outputs[0]
 
+    def rule_refused(self, child: Child, args: dict[str, Any], options: dict[str, Any] | None, inputs: list[Tensor],
+                     exc: ShapeError, again: bool) -> tuple[Any, dict[str, Any]]:
+        """A layer's shape rule refused a call: raise what to say, or give the call's result after all.
+
+        A layer called ``again`` sees what an earlier call inferred as if it were written.  A
+        count torch never reads (a non-affine GroupNorm's ``num_channels``) may then differ, as
+        torch runs it: the class keeps the earlier value.  Any other difference is refused as
+        what it is, one module given two inputs; its hint never asks to change a value the
+        earlier call needs.
+        """
+        kind = LAYERS[child.type]
+        name = exc.arg
+        inferable = any(a.inferred and a.name == name for a in kind.args)
+        if name is None or not (again and inferable and exc.code == "shape-mismatch") or args.get(name) is None:
+            raise exc
+        if child.args.get(name) is not None:  # written, and right for an earlier call
+            if isinstance(exc, UnreadArgMismatch):
+                raise UnreadArgMismatch(exc.message, name, exc.code, f"leave {name} out to have it inferred: "
+                                        "torch ignores it here, so the calls may differ") from None
+            raise ShapeError(exc.message, name, exc.code, f"one layer is one module with one {name}: call a "
+                             "layer of its own on this input") from None
+        if isinstance(exc, UnreadArgMismatch):
+            out, inferred = kind.rule({**args, name: None, **(options or {})}, inputs)
+            return out, {**inferred, name: args[name]}
+        raise ShapeError(f"{exc.message}: {name} {args[name]} was inferred from an earlier call of this layer",
+                         name, exc.code, f"one layer is one module with one {name}: call a layer of its own on "
+                         "this input") from None
+
     def apply_block(self, child: Child, inputs: list[Tensor], depth: int, qualified: str) -> Tensor:
         try:
             instance = self.shared.elaborator.block_instance(child, inputs, self.instance)
@@ -606,6 +652,7 @@ class _Evaluator:
             self.diag.add(exc.diagnostic)
             raise _Fail() from None
         self.shared.instances[qualified] = instance
+        self.shared.inputs.setdefault(qualified, list(inputs))
         row = self.record(qualified, instance.definition.name, (), 0, depth, inputs=inputs)
         start = len(self.rows) if self.rows is not None else 0
         out = self.run_instance(instance, inputs, depth + 1, qualified)
@@ -750,9 +797,30 @@ class _Evaluator:
             if first["type"] == "missing":
                 raise self.fail("bad-call", f"{call.func} is missing its argument '{where}'", path, call.span,
                                 f"its arguments are {', '.join(params)}") from None
+            self.refuse_run_time_size(call, where, constants.get(where), path)
             raise self.fail("bad-value", f"{call.func}: argument '{where}' expected {expected_text(first)}, found "
                             f"{describe_value(constants.get(where))}", path, call.span) from None
         return {**{t.lstrip('*'): bound[t.lstrip('*')] for t in op.tensors}, **checked}
+
+    def refuse_run_time_size(self, call: ir.Call, where: str, value: Any, path: Path) -> None:
+        """A size read in forward (``n = x.size(0)`` on an ``(N, ...)`` input) where only numbers go yet.
+
+        Only ``expand`` takes such sizes so far; elsewhere the argument's type check would
+        say "expected an integer, found tuple" of ``x.reshape((n, -1))``, which is what the
+        docs ask for.  The real reason is ``n``: name it.
+        """
+        items = value if isinstance(value, (list, tuple)) else [value]
+        size = next((v for v in items if isinstance(v, SymSize)), None)
+        if size is None:
+            return
+        exprs: dict[str, Any] = {**dict(zip(OPS[call.func].params, call.args, strict=False)), **dict(call.kwargs)}
+        names = _names_holding(exprs.get(where), self.env)
+        what = f"'{names[0]}', the size {size} read" if names else f"the size {size} read"
+        hint = ("for now write numbers and one -1 (x.reshape((-1, 32))), or keep the batch dim with x.flatten(1)"
+                if call.func == "reshape" else "for now write a number here")
+        raise self.fail("unsupported", f"{call.func}: argument '{where}' expected sizes known before forward runs, "
+                        f"found {what} off a tensor at run time (only expand takes such sizes yet)", path, call.span,
+                        hint)
 
     def check_tensor_arg(self, call: ir.Call, name: str, bound: dict[str, Any], path: Path) -> None:
         key = name.lstrip("*")
@@ -777,6 +845,23 @@ class _Evaluator:
 def param_shape(item: ir.ParamTensor, instance: Instance) -> tuple[int, ...]:
     """A parameter's shape in one instance: a block's named sizes take that instance's values."""
     return tuple(d if isinstance(d, int) else int(instance.env[d]) for d in item.shape)
+
+
+def _names_holding(expr: Any, env: dict[str, Any]) -> list[str]:
+    """The forward values in ``expr`` (a tuple of sizes, say) that hold a size read at run time."""
+    found: list[str] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ir.Name) and isinstance(env.get(node.id), SymSize) and node.id not in found:
+            found.append(node.id)
+        elif isinstance(node, ir.Seq):
+            stack.extend(reversed(node.items))
+        elif isinstance(node, ir.Neg):
+            stack.append(node.operand)
+        elif isinstance(node, ir.BinOp):
+            stack.extend((node.right, node.left))
+    return found
 
 
 def _tensors(bound: dict[str, Any], names: Sequence[str]) -> list[Tensor]:
@@ -895,6 +980,138 @@ def _complete_layer(shared: _Shared, instance: Instance, child: Child, qualified
             arg_path = (*layer.path, exc.arg) if exc.arg and exc.arg in layer.args else layer.path
             shared.diag.add(Diagnostic(exc.code, exc.message, source.key_span(arg_path), layer.path, exc.hint))
     shared.layer_args[qualified] = dict(child.args)
+
+
+# ---------------------------------------------------------------- entries no instance builds
+
+MAX_PROBES = 64  # made-up instances one spec may run, over all blocks
+_PROBES_PER_BLOCK = 16
+_ENOUGH = 3  # made-up builds of an entry that tell the block's expressions apart
+
+
+def _probe_unbuilt(shared: _Shared) -> Hypothetical | None:
+    """Block entries with an inferred argument that no instance builds (an ``if`` false in every instance, a
+    repeat of 0, a block used only where it is switched off) are inferred in made-up instances: the same block
+    at nearby argument values (integers moved, bools flipped) that build them.  Nothing is reported from
+    here: a made-up instance that fails only leaves the entry without a value (codegen then writes a class
+    that refuses to build it with those arguments)."""
+    program = shared.elaborator.program
+    built = {id(child.entry) for instance in shared.instances.values() for child in instance.walk()}
+    wanted = {id(layer) for definition in program.blocks.values() for layer in definition.walk_layers()
+              if id(layer) not in built and _needs_inference(program, layer)}
+    if not wanted:
+        return None
+    elaborator = Elaborator(program)
+    elaborator.budget = Budget(MAX_CHILDREN // 10, MAX_INSTANCES // 10)
+    probe = _Shared(elaborator, {}, [], Collector(), _Steps(MAX_EXECUTED // 10, MAX_WORK // 10), {})
+    seen: dict[int, int] = {}  # made-up builds of each wanted entry
+    runs = 0
+    for definition in reversed(list(program.blocks.values())):  # users before the blocks they use
+        targets = [id(layer) for layer in definition.walk_layers() if id(layer) in wanted]
+        bases = _probe_bases(definition, shared, probe)
+        tried: list[dict[str, Any]] = []
+        for args, inputs, depth, made_up in bases:
+            for env in _nearby(definition, args, made_up):
+                if all(seen.get(t, 0) >= _ENOUGH for t in targets) or len(tried) >= _PROBES_PER_BLOCK or \
+                        runs >= MAX_PROBES:
+                    break
+                if env in tried:
+                    continue
+                tried.append(env)
+                runs += 1
+                _probe(probe, definition, env, _moved_inputs(definition, inputs, env), depth, f"_probe{runs}",
+                       wanted, seen)
+    return Hypothetical(list(probe.instances.values()), probe.layer_args)
+
+
+def _probe(probe: _Shared, definition: ir.ModuleDef, env: dict[str, Any], inputs: list[Tensor], depth: int,
+           prefix: str, wanted: set[int], seen: dict[int, int]) -> None:
+    """One made-up instance run; counts the runs that inferred each wanted entry."""
+    before = set(probe.instances)
+    probe.elaborator.taken = {}
+    try:
+        instance = probe.elaborator.instance(definition, env, prefix, depth)
+    except Refusal:
+        return
+    probe.instances[prefix] = instance
+    _Evaluator(instance, {}, probe, record=False).run(inputs)
+    inferred = {id(child.entry) for key in set(probe.instances) - before
+                for inner in (probe.instances[key],) for child in inner.walk()
+                if id(child.entry) in wanted and (child.instance is not None if child.type == ir.BLOCK else
+                                                  inner.qualified(child.attr) in probe.layer_args)}
+    for entry in inferred:
+        seen[entry] = seen.get(entry, 0) + 1
+
+
+def _probe_bases(definition: ir.ModuleDef, shared: _Shared, probe: _Shared
+                 ) -> list[tuple[dict[str, Any], list[Tensor] | None, int, bool]]:
+    """(arguments, inputs, depth, made up) of the instances of ``definition``, real ones first, then those of
+    made-up instances (a block used only inside an entry no instance builds); made-up arguments when there
+    are none (a block used only where it is switched off)."""
+    bases: list[tuple[dict[str, Any], list[Tensor] | None, int, bool]] = []
+    keys: list[Any] = []
+    for instances, inputs in ((shared.instances, shared.inputs), (probe.instances, probe.inputs)):
+        for prefix, instance in list(instances.items()):
+            if instance.definition is not definition:
+                continue
+            args = {a.name: instance.env[a.name] for a in definition.block_args}
+            found = inputs.get(prefix)
+            key = (repr(args), None if found is None else [t.shape for t in found])
+            if key not in keys and len(keys) < 4:
+                keys.append(key)
+                bases.append((args, found, instance.depth, False))
+    if bases:
+        return bases
+    if any(a.required and a.kind not in _MADE_UP for a in definition.block_args):
+        return []  # a string argument no use passes: nothing sensible to make up
+    made_up = {a.name: _MADE_UP[a.kind] if a.required else a.default for a in definition.block_args}
+    return [(made_up, None, 1, True)]
+
+
+_MADE_UP: dict[str, Any] = {"int": 8, "float": 0.5, "bool": False}
+
+
+def _nearby(definition: ir.ModuleDef, args: dict[str, Any], made_up: bool) -> Iterator[dict[str, Any]]:
+    """Argument values near ``args`` that may build what ``args`` does not, cheapest first: ``args`` itself when
+    it is made up (no instance ran it), bools flipped, integers moved (those read off the input, then all of
+    them, each its own way so that equal ones part: a little, then further), then both."""
+    bound = {d for inp in definition.inputs for d in inp.shape if isinstance(d, str)}
+    ints = [a.name for a in definition.block_args if type(args.get(a.name)) is int]
+    moves: list[dict[str, Any]] = []
+    for scale, shift in ((1, 1), (2, 1), (3, 2)):
+        for names in ([n for n in ints if n in bound], ints):
+            move = {n: args[n] * scale + shift + k * 7 for k, n in enumerate(names)}
+            if move and move not in moves:
+                moves.append(move)
+    bools = [a.name for a in definition.block_args if type(args.get(a.name)) is bool]
+    flips: list[dict[str, Any]] = [{b: not args[b]} for b in bools]
+    if len(bools) > 1:
+        flips.append({b: not args[b] for b in bools})
+    if made_up:
+        yield dict(args)
+    for change in [*flips, *moves, *({**flip, **move} for flip in flips for move in moves[:2])]:
+        yield {**args, **change}
+
+
+def _moved_inputs(definition: ir.ModuleDef, inputs: list[Tensor] | None, env: dict[str, Any]) -> list[Tensor]:
+    """The inputs an instance at ``env`` is called with: the dims its arguments bind take their values, the
+    others stay (a declared symbol, ``H``, where there is no instance to take them from)."""
+    out = []
+    for k, decl in enumerate(definition.inputs):
+        base = inputs[k].shape if inputs is not None else decl.shape
+        shape = tuple(env[want] if isinstance(want, str) and type(env.get(want)) is int else got
+                      for want, got in zip(decl.shape, base, strict=True))
+        out.append(Tensor(shape, inputs[k].dtype if inputs is not None else decl.dtype))
+    return out
+
+
+def _needs_inference(program: ir.Program, layer: ir.Layer) -> bool:
+    """Whether the class must write an argument of ``layer`` that its instances would infer."""
+    if layer.type == ir.BLOCK:
+        assert layer.block is not None
+        return any(a.required and a.name not in layer.args for a in program.blocks[layer.block].block_args)
+    kind = LAYERS.get(layer.type)
+    return kind is not None and any(a.inferred and layer.args.get(a.name) is None for a in kind.args)
 
 
 def _sizes(shared: _Shared) -> dict[str, int]:

@@ -3,7 +3,8 @@
 The rule, in order:
 
 1. A file that exists on disk always wins: ``specs/lenet.yaml`` in a clone is
-   that file, even where netspec is installed with its own copy.
+   that file, even where netspec is installed with its own copy.  Something there
+   that is not a regular file (a FIFO, a device) is refused, never opened.
 2. Otherwise a name resolves to a shipped spec.  The name may carry ``.yaml``
    and a ``specs/`` or ``specs/zoo/`` prefix, so the spellings a README shows
    (``specs/alexnet.yaml``, ``lenet.yaml``, ``resnet50``) work from any directory.
@@ -18,10 +19,13 @@ Torch-free, like everything before ``build``.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import stat
 from pathlib import Path
 
+from . import files
 from .errors import Diagnostic, Span, SpecError, did_you_mean
 
 SUFFIX = ".yaml"
@@ -77,8 +81,21 @@ def shipped_name(spec: str) -> str | None:
 def resolve(spec: str | os.PathLike[str]) -> Path:
     """The file ``spec`` means under the rule above; raises SpecError when there is none."""
     path = Path(spec)
-    if path.exists():
-        return path
+    try:
+        mode = os.stat(path).st_mode  # asked without opening: a FIFO named `lenet` must not block
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        mode = None
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            return path  # there, but unreadable: reading it says why
+        mode = None
+    if mode is not None:
+        if stat.S_ISREG(mode) or stat.S_ISDIR(mode):  # a directory: reading it says "Is a directory"
+            return path
+        raise SpecError([Diagnostic("file-unreadable", f"cannot read the spec: it is {files.kind(mode)}, not a "
+                                    "regular file", Span(os.fspath(spec), 0, 0),
+                                    hint="a spec is read from a regular file; on the command line, `-` reads "
+                                    "one piped to stdin")])
     name = shipped_name(os.fspath(spec))
     known = shipped()
     if name is not None:

@@ -9,7 +9,6 @@ spellings that change meaning between parsers (``no``, ``on``, ``017``,
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from . import files
 from .errors import Diagnostic, Path, Span, SpecError, short_repr
 
 # Limits that keep every later stage bounded in time and memory.  A hand-written
@@ -91,33 +91,17 @@ def load_file(path: str | FsPath) -> Source:
 
 
 def read_text(path: str | FsPath) -> str:
-    """The spec file's text, checked for size and encoding but not parsed (api caches by it)."""
+    """The spec file's text, checked for size and encoding but not parsed (api caches by it).
+
+    Opened by :func:`netspec.files.read_spec`: never in blocking mode, and only a regular file
+    (a FIFO or a device named like a spec is refused, never waited on)."""
     name = str(path)
     try:
-        raw = _read_upto(path, MAX_BYTES + 1)
+        raw = files.read_spec(path, MAX_BYTES + 1).data
     except OSError as exc:
         raise SpecError([Diagnostic("file-unreadable", f"cannot read the spec: {exc.strerror or exc}",
                                     Span(name, 0, 0))]) from None
     return decode(raw, name)
-
-
-def _read_upto(path: str | FsPath, limit: int) -> bytes:
-    """At most ``limit`` bytes, in chunks: ``open().read(limit)`` would allocate the whole
-    limit for every small spec, and raw ``os`` calls are twice as fast as a file object
-    (a repeated ``load()`` reads the spec each time to key its cache by content)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        chunks: list[bytes] = []
-        size = 0
-        while size < limit:
-            chunk = os.read(fd, min(64 * 1024, limit - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 def load_bytes(raw: bytes, file: str = "<spec>") -> Source:
@@ -154,7 +138,7 @@ def load_text(text: str, file: str = "<spec>") -> Source:
         for event in yaml.parse(text, Loader=_Loader):
             builder.feed(event)
     except yaml.MarkedYAMLError as exc:
-        raise _syntax_error(file, exc) from None
+        raise _syntax_error(file, exc, text) from None
     except yaml.reader.ReaderError as exc:  # control characters: a position, no mark
         line, col = _line_col(text, exc.position)
         raise _error(file, line, col, "yaml-syntax", f"invalid YAML: {exc.reason} (found U+{exc.character:04X})"
@@ -170,14 +154,71 @@ def load_text(text: str, file: str = "<spec>") -> Source:
     return Source(file, text, builder.result, builder.spans, builder.key_spans)
 
 
-def _syntax_error(file: str, exc: yaml.MarkedYAMLError) -> SpecError:
+def _syntax_error(file: str, exc: yaml.MarkedYAMLError, text: str = "") -> SpecError:
+    """The parser's complaint, said in the spec's terms.
+
+    libyaml (the C loader every PyYAML wheel uses) and the pure-Python parser word the
+    same mistake differently: a tab is "found character that cannot start any token" in
+    one and "found character '\\t'" in the other.  So the text at the marks decides, not
+    the wording: a tab there is named with its column, and a flow collection the parser
+    gave up in is named with the line and column of its bracket as well as where the
+    parser noticed (the next line, or the end of the file, for an unclosed one).
+    """
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or exc.context or "malformed YAML"
     if "nesting depth" in problem:  # libyaml's own flow-depth guard, met before our depth check
         return _error(file, line, col, "too-deep", f"spec nests deeper than {MAX_DEPTH} levels", None)
-    hint = "indent with spaces; YAML forbids tabs" if "\t" in problem or "tab" in problem else None
-    return _error(file, line, col, "yaml-syntax", f"invalid YAML: {problem}", hint)
+    lines = text.splitlines()  # both parsers count lines as str.splitlines does (\r\n, \r, \n, NEL, LS, PS)
+    tab = _tab_at(lines, mark) if mark else None
+    if tab:
+        tab_line, tab_col = tab
+        indenting = not lines[tab_line - 1][: tab_col - 1].strip(" \t-")  # before a key or an item's '- '
+        return _error(file, tab_line, tab_col, "yaml-syntax", "invalid YAML: expected spaces, found a tab",
+                      f"replace the tab at line {tab_line}, column {tab_col} with spaces"
+                      + (": YAML does not allow tabs in indentation" if indenting else ""))
+    flow = _FLOW_CONTEXTS.get(exc.context or "")
+    if flow and exc.context_mark and exc.problem_mark and "expected ','" in problem:
+        opened, closer = flow
+        at = f"line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1}"
+        found = _found_at(lines, exc.problem_mark)
+        hint = f"close the '{opened}' opened at {at} with '{closer}'"
+        if found != "the end of the file":  # a missing ',' reads the same to the parser
+            hint += ", or separate its items with ','"
+        return _error(file, line, col, "yaml-syntax", f"invalid YAML: expected ',' or '{closer}' in the "
+                      f"'{opened}' opened at {at}, found {found}", hint)
+    if exc.context == "while scanning a quoted scalar" and exc.context_mark and "end of stream" in problem:
+        at = f"line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1}"
+        return _error(file, line, col, "yaml-syntax", f"invalid YAML: expected the closing quote of the string "
+                      f"opened at {at}, found the end of the file", f"close the quote opened at {at}")
+    tabs = "indent with spaces; YAML forbids tabs" if "\t" in problem or "tab" in problem else None  # not at a mark
+    return _error(file, line, col, "yaml-syntax", f"invalid YAML: {problem}", tabs)
+
+
+_FLOW_CONTEXTS = {"while parsing a flow mapping": ("{", "}"), "while parsing a flow sequence": ("[", "]")}
+_TOKEN = re.compile(r"[^\s,\[\]{}:#]+|\S")
+
+
+def _tab_at(lines: list[str], mark: Any) -> tuple[int, int] | None:
+    """The tab the parser stopped at: under the mark, or in the indentation the mark stands in."""
+    if not 0 <= mark.line < len(lines):
+        return None
+    text = lines[mark.line]
+    if mark.column < len(text) and text[mark.column] == "\t":
+        return mark.line + 1, mark.column + 1
+    indent = len(text) - len(text.lstrip(" \t"))
+    if mark.column <= indent and "\t" in text[:indent]:
+        return mark.line + 1, text.index("\t") + 1
+    return None
+
+
+def _found_at(lines: list[str], mark: Any) -> str:
+    """What stands at a parser's mark, as a message names it: a token, or the end of the file."""
+    rest = [lines[mark.line][mark.column:], *lines[mark.line + 1:]] if mark.line < len(lines) else []
+    if all(not line.strip() or line.lstrip().startswith("#") for line in rest):
+        return "the end of the file"
+    token = _TOKEN.search(rest[0])
+    return short_repr(token.group(), 30) if token else "the end of the line"
 
 
 def _line_col(text: str, position: int) -> tuple[int, int]:

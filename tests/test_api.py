@@ -224,6 +224,58 @@ def test_devices_torch_takes_are_taken() -> None:
     assert next(netspec.load("mlp", device="meta").parameters()).is_meta
 
 
+def _device_refusal(device: Any) -> Any:
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.load("lenet", device=device)
+    (d,) = info.value.diagnostics
+    assert d.code == "device-unavailable", d
+    assert d.span.line == 0 and d.span.file.endswith("lenet.yaml")  # the file as a whole: no line is wrong
+    assert "please report" not in str(info.value) and "the spec itself is fine" in (d.hint or "")
+    return d
+
+
+def test_an_unavailable_device_says_so_with_torchs_reason() -> None:
+    """Here on a CPU-only machine "cuda" (torch: "Torch not compiled with CUDA enabled" or "Found no
+    NVIDIA driver"), on a GPU machine an index past the devices torch sees; never a layer refused."""
+    if torch.cuda.is_available():
+        n = torch.cuda.device_count()
+        d = _device_refusal(f"cuda:{n}")
+        assert f"device 'cuda:{n}' is not available on this machine: torch sees {n} cuda device" in d.message
+    else:
+        d = _device_refusal("cuda")
+        assert d.message.startswith("device 'cuda' is not available on this machine: ")
+        assert "CUDA" in d.message or "NVIDIA" in d.message, d.message  # torch's own words
+
+
+def test_torchs_reason_is_passed_on_and_an_index_is_counted(monkeypatch) -> None:
+    def no_driver(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU")
+
+    monkeypatch.setattr(torch, "empty", no_driver)
+    assert _device_refusal("cuda").message == ("device 'cuda' is not available on this machine: Found no NVIDIA "
+                                               "driver on your system. Please check that you have an NVIDIA GPU")
+    monkeypatch.setattr(torch, "empty", lambda *args, **kwargs: None)  # CUDA answers, with one GPU
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert _device_refusal(torch.device("cuda", 7)).message == (
+        "device 'cuda:7' is not available on this machine: torch sees 1 cuda device (numbered from 0 to 0), "
+        "so there is no index 7")
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has MPS")
+def test_an_unavailable_mps_device_says_so() -> None:
+    assert _device_refusal("mps").message.startswith("device 'mps' is not available on this machine: ")
+
+
+def test_a_build_failure_on_another_device_does_not_blame_the_spec() -> None:
+    from netspec import api
+
+    compiled = api.compile_spec("lenet")
+    on_cpu = api.build_failure(compiled, RuntimeError("boom"), torch.device("cpu")).diagnostics[0]
+    on_mps = api.build_failure(compiled, RuntimeError("boom"), torch.device("mps")).diagnostics[0]
+    assert on_cpu.hint == "netspec's checks should have caught this first: please report the spec"
+    assert on_mps.hint is not None and "a limit of 'mps' in this PyTorch" in on_mps.hint
+
+
 # ---------------------------------------------------------------- summary
 
 

@@ -258,6 +258,113 @@ def test_a_list_block_is_a_sequential() -> None:
     assert isinstance(model.features[0], nn.Sequential)
 
 
+def test_a_conditional_child_named_by_a_pattern_in_a_block_group() -> None:
+    text = """
+    netspec: 1
+    name: M
+    inputs: {x: [N, 4, 8, 8]}
+    blocks:
+      Stage:
+        args: {c: int, n: 2}
+        inputs: {x: [N, c, H, W]}
+        layers:
+          body:
+            repeat: n
+            layers:
+              "conv{i}": {type: Conv2d, out_channels: c, kernel_size: 3, padding: 1}
+              "act{i}": {type: ReLU, if: "i < n - 1"}
+        forward:
+          - "for layer in body: x = layer(x)"
+          - return x
+    layers:
+      stage: Stage
+    """
+    model = netspec.load(text=textwrap.dedent(text))  # the generated class was not Python: self.act{i} = None
+    assert [name for name, _ in model.stage.named_children()] == ["conv0", "act0", "conv1"]
+
+
+UNBUILT = """
+netspec: 1
+name: Net
+inputs: {x: [N, 8, 16, 16]}
+vars: {use_se: false}
+blocks:
+  SE:
+    args: {c: int}
+    inputs: {x: [N, c, H, W]}
+    layers:
+      fc1: {type: Conv2d, out_channels: 4, kernel_size: 1}
+      fc2: {type: Conv2d, out_channels: c, kernel_size: 1}
+    forward:
+      - return x * sigmoid(fc2(relu(fc1(adaptive_avg_pool2d(x, 1)))))
+  Gate:
+    inputs: {x: [N, C, H, W]}
+    layers:
+      g: {type: Conv2d, out_channels: 1, kernel_size: 1}
+    forward:
+      - return x * sigmoid(g(x))
+  Block:
+    args: {inplanes: int, planes: int, stride: 1, se_on: false}
+    inputs: {x: [N, inplanes, H, W]}
+    layers:
+      conv: {type: Conv2d, out_channels: planes, kernel_size: 3, stride: stride, padding: 1, bias: false}
+      se: {type: SE, if: se_on}
+      downsample:
+        if: stride != 1 or inplanes != planes
+        type: Sequential
+        layers:
+          - {type: Conv2d, out_channels: planes, kernel_size: 1, stride: stride, bias: false}
+          - BatchNorm2d
+    forward:
+      - y = conv(x)
+      - y = se(y) if se else y
+      - return relu(y + (downsample(x) if downsample else x))
+  Head:
+    args: {c: int, k: int, hidden: 0}
+    inputs: {x: [N, c, H, W]}
+    layers:
+      mid: {type: Linear, out_features: hidden, if: hidden > 0}
+      fc: {type: Linear, out_features: k}
+    forward:
+      - x = flatten(adaptive_avg_pool2d(x, 1), 1)
+      - x = relu(mid(x)) if mid else x
+      - return fc(x)
+layers:
+  layer1: [{type: Block, planes: 8, repeat: 2}]
+  se: {type: SE, if: use_se}
+  gate: {type: Gate, if: use_se}
+  head: {type: Head, k: 3}
+forward:
+  - x = layer1(x)
+  - x = se(x) if se else x
+  - x = gate(x) if gate else x
+  - return head(x)
+"""
+
+
+def test_a_layer_no_instance_builds_is_written_for_the_arguments_that_build_it() -> None:
+    """ResNet's downsample when no block changes width, a squeeze-excite switched off by a var and by an
+    argument, a head's optional hidden layer: torch runs the spec (issue 15), and each class is right for the
+    arguments that do build them."""
+    code = netspec.compile_source(text=UNBUILT)
+    assert "nn.Conv2d(inplanes, planes, kernel_size=1, stride=stride, bias=False" in code
+    assert "nn.BatchNorm2d(planes, " in code
+    assert "self.fc1 = nn.Conv2d(c, 4, " in code and "self.fc2 = nn.Conv2d(4, c, " in code
+    assert "self.se = SE(planes, " in code
+    assert "self.mid = nn.Linear(c, hidden, " in code
+    assert "self.fc = nn.Linear(hidden if hidden > 0 else c, k, " in code  # the width follows the hidden layer
+    assert "self.g = nn.Conv2d(_not_inferred('blocks.Gate.layers.g', 'in_channels'), 1, " in code  # nothing says
+    model = netspec.load(text=UNBUILT)
+    assert tuple(model(torch.randn(2, 8, 16, 16)).shape) == (2, 3)
+    classes = sys.modules[type(model).__module__]
+    wide = classes.Block(8, 16, stride=2, se_on=True)  # builds the downsample and the squeeze-excite
+    assert tuple(wide(torch.randn(2, 8, 16, 16)).shape) == (2, 16, 8, 8)
+    assert [tuple(p.shape) for p in wide.se.parameters()] == [(4, 16, 1, 1), (4,), (16, 4, 1, 1), (16,)]
+    assert tuple(classes.Head(8, 3, hidden=5)(torch.randn(2, 8, 4, 4)).shape) == (2, 3)
+    with pytest.raises(ValueError, match="in_channels is not known for these arguments"):
+        classes.Gate()
+
+
 # ---------------------------------------------------------------- mistakes, located
 
 

@@ -9,15 +9,18 @@ with a wall-clock bound far above the linear cost, so a loaded machine cannot fa
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 import netspec
-from netspec import errors, resolve, schema, shapes, source
+from netspec import errors, expr, resolve, schema, shapes, source
 from netspec.errors import SpecError, did_you_mean
 
 GENEROUS = 8.0  # seconds: the linear stages take well under one; the quadratic ones took 38 s to minutes
@@ -193,3 +196,54 @@ def test_multi_line_step_points_at_its_own_line() -> None:
     text = HEAD + "forward:\n  - |\n    h = relu(\n        foo(x))\n  - return h\n"
     (diag,) = refusal(text)
     assert diag.span is not None and (diag.span.line, diag.span.col) == (8, 9)
+
+
+# ---------------------------------------------------------------- values shared by vars and children (issue 15)
+
+
+def _shared_list_vars(count: int) -> str:
+    """A 1,000-item literal ``a`` and ``count`` vars of nine copies of it: 41 bytes a var, 27 KB written out."""
+    items = "[" + ", ".join(["7"] * 1_000) + "]"
+    copies = "".join(f"  v{i}: '[a, a, a, a, a, a, a, a, a]'\n" for i in range(count))
+    return HEAD + f"vars:\n  a: {items}\n" + copies + "layers:\n  fc: {type: Linear, out_features: 3}\n"
+
+
+def test_vars_sharing_one_list_are_refused_before_they_are_written_out() -> None:
+    """1,000 such vars, a 41 KB spec, wrote 27 MB of NETSPEC_VARS (and the summary's Vars:) in minutes and
+    2.9 GB (issue 15, 2.2): the values written out are bounded in all, not only one by one."""
+    a = expr.sized([7] * 1_000)
+    each = expr.written_size([a] * 9)
+    first_over = next(k for k in range(1_000) if expr.written_size(a) + (k + 1) * each > expr.MAX_WRITTEN)
+    start = time.process_time()
+    (diag,) = refusal(_shared_list_vars(1_000))
+    assert time.process_time() - start < GENEROUS  # linear: well under a second
+    assert diag.code == "too-large" and "written out" in diag.message
+    assert diag.span is not None and diag.span.line == 7 + first_over  # HEAD, vars:, a: then v0 on line 7
+
+
+def test_vars_under_the_limit_are_written_out_linearly(tmp_path: Path) -> None:
+    """Just under the limit the spec compiles, and the code and summary stay within a small multiple of it."""
+    path = tmp_path / "vars.yaml"
+    path.write_text(_shared_list_vars(30), encoding="utf-8")
+    source_code = netspec.compile_source(path)
+    assert "NETSPEC_VARS = {" in source_code and len(source_code) < 2 * expr.MAX_WRITTEN
+    summary = netspec.summary(path)
+    assert len(summary.render()) < 2 * expr.MAX_WRITTEN
+    assert len(json.dumps(summary.to_json())) < 2 * expr.MAX_WRITTEN
+    assert summary.to_json()["vars"]["v0"] == [[7] * 1_000] * 9
+
+
+def test_repeated_children_share_the_vars_rather_than_copy_them() -> None:
+    """1,000 vars and one entry repeated: each child kept a copy of every var, vars x children (2.7 GB for a
+    12 KB spec at the 100,000 children allowed); now each child adds only its repeat index."""
+    count = 5_000
+    text = HEAD + "vars:\n" + "".join(f"  v{i}: {i}\n" for i in range(1_000)) + (
+        f"layers:\n  l: {{type: Identity, repeat: {count}}}\nforward:\n  - 'for m in l: x = m(x)'\n  - return x\n")
+    tracemalloc.start()
+    try:
+        compiled = netspec.compile_string(text)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(compiled.inference.instances[""].children) == count
+    assert peak < 40 * 2**20, f"{peak / 2**20:.0f} MiB"  # shared: about 10 MiB; copied: 5,000 x 1,000, 130 MiB

@@ -7,10 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import yaml
 from click.testing import CliRunner
 
 import netspec
+from netspec import source
 from netspec.cli import main
+from netspec.errors import Span, SpecError
 from tests.conftest import ROOT, SPECS_DIR
 
 BAD_LENET = """
@@ -379,3 +383,89 @@ def test_completion_offers_shipped_names() -> None:
                                                "COMP_CWORD": "2"}, prog_name="netspec")
     assert "plain,lenet" in result.stdout.splitlines()
     assert "plain,lenet_expr" in result.stdout.splitlines()
+
+
+# ---------------------------------------------------------------- YAML mistakes, named as the reader sees them
+
+# Both parsers source.py can use: libyaml (the C loader every PyYAML wheel ships, the one used) and
+# the pure-Python one.  They word a tab and an unclosed bracket differently; the messages may not.
+YAML_LOADERS = [pytest.param("CSafeLoader", marks=pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"),
+                                                                      reason="PyYAML built without libyaml")),
+                "SafeLoader"]
+TAB_CASES = {  # text, line and column of the tab, whether it indents
+    "indent": ("netspec: 1\nname: M\ninputs:\n\tx: [N, 8]\n", 4, 1, True),
+    "after-spaces": ("netspec: 1\nlayers:\n  a: ReLU\n  \tb: ReLU\n", 4, 3, True),
+    "after-dash": ("netspec: 1\nforward:\n-\t\ta\n", 3, 2, True),
+    "nested-value": ("netspec: 1\nlayers:\n  a:\n\t  type: ReLU\n", 4, 1, True),
+}
+
+
+@pytest.mark.parametrize("loader", YAML_LOADERS)
+@pytest.mark.parametrize("case", TAB_CASES)
+def test_a_tab_is_named_at_its_column_by_either_parser(case: str, loader: str, monkeypatch) -> None:
+    monkeypatch.setattr(source, "_Loader", getattr(yaml, loader))
+    text, line, col, indents = TAB_CASES[case]
+    with pytest.raises(SpecError) as info:
+        source.load_text(text, "t.yaml")
+    (d,) = info.value.diagnostics
+    assert (d.code, d.span, d.message) == ("yaml-syntax", Span("t.yaml", line, col),
+                                           "invalid YAML: expected spaces, found a tab")
+    assert d.hint is not None and d.hint.startswith(f"replace the tab at line {line}, column {col} with spaces")
+    assert ("tabs in indentation" in d.hint) == indents
+
+
+FLOW_CASES = {  # text, where the parser noticed, the message's tail, the hint
+    "mapping-next-line": ("netspec: 1\ninputs: {x: [N, 3]\nlayers:\n  - Linear\n", (3, 1),
+                          "expected ',' or '}' in the '{' opened at line 2, column 9, found 'layers'",
+                          "close the '{' opened at line 2, column 9 with '}', or separate its items with ','"),
+    "sequence-end-of-file": ("netspec: 1\ninputs:\n  x: [N, 3\n", (4, 1),
+                             "expected ',' or ']' in the '[' opened at line 3, column 6, found the end of the file",
+                             "close the '[' opened at line 3, column 6 with ']'"),
+    "sequence-in-mapping": ("netspec: 1\nlayers: [{type: Linear, out: [1, 2}\n", (2, 35),
+                            "expected ',' or ']' in the '[' opened at line 2, column 30, found '}'",
+                            "close the '[' opened at line 2, column 30 with ']', or separate its items with ','"),
+}
+
+
+@pytest.mark.parametrize("loader", YAML_LOADERS)
+@pytest.mark.parametrize("case", FLOW_CASES)
+def test_an_unclosed_bracket_names_where_it_opened(case: str, loader: str, monkeypatch) -> None:
+    monkeypatch.setattr(source, "_Loader", getattr(yaml, loader))
+    text, (line, col), tail, hint = FLOW_CASES[case]
+    with pytest.raises(SpecError) as info:
+        source.load_text(text, "f.yaml")
+    (d,) = info.value.diagnostics
+    assert (d.code, d.span, d.message, d.hint) == ("yaml-syntax", Span("f.yaml", line, col), f"invalid YAML: {tail}",
+                                                   hint)
+
+
+@pytest.mark.parametrize("loader", YAML_LOADERS)
+def test_an_unclosed_quote_names_where_it_opened(loader: str, monkeypatch) -> None:
+    monkeypatch.setattr(source, "_Loader", getattr(yaml, loader))
+    with pytest.raises(SpecError) as info:
+        source.load_text("netspec: 1\nname: 'M\ninputs: {x: [N, 3]}\n", "q.yaml")
+    (d,) = info.value.diagnostics
+    assert (d.span, d.message, d.hint) == (Span("q.yaml", 4, 1), "invalid YAML: expected the closing quote of the "
+                                           "string opened at line 2, column 7, found the end of the file",
+                                           "close the quote opened at line 2, column 7")
+
+
+def test_the_cli_shows_the_tab_and_the_bracket(tmp_path: Path) -> None:
+    tab = tmp_path / "tab.yaml"
+    tab.write_text("netspec: 1\nname: M\ninputs:\n\tx: [N, 8]\n", encoding="utf-8")
+    result = run("validate", str(tab))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:4] == [
+        f"{tab}:4:1: error[yaml-syntax] invalid YAML: expected spaces, found a tab",
+        "     4 |  x: [N, 8]",
+        "       | ^",
+        "  hint: replace the tab at line 4, column 1 with spaces: YAML does not allow tabs in indentation",
+    ]
+    bracket = tmp_path / "bracket.yaml"
+    bracket.write_text("netspec: 1\nname: M\ninputs:\n  x: [N, 8\nlayers:\n  a: ReLU\n", encoding="utf-8")
+    result = run("validate", str(bracket))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        f"{bracket}:5:7: error[yaml-syntax] invalid YAML: expected ',' or ']' in the '[' opened at line 4, column 6, "
+        "found ':'")
+    assert "  hint: close the '[' opened at line 4, column 6 with ']', or separate its items with ','" in result.stderr

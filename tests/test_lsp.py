@@ -238,3 +238,76 @@ def test_warnings_arrive_as_warnings(client: Client, tmp_path: Path) -> None:
     (d,) = client.diagnostics(uri)
     assert d["severity"] == 2 and d["code"] == "unused-layer"
     assert d["range"]["start"] == _at(spare, "spare:") and d["range"]["end"] == _at(spare, "spare:", len("spare"))
+
+
+# ---------------------------------------------------------------- the limits and fences of `netspec validate`
+
+DEEP = "netspec: 1\nname: Deep\nvars:\n  v: " + "[" * 3000 + "]" * 3000 + "\n"
+
+
+def _validate_codes(path: Path) -> list[str]:
+    """The codes `netspec validate` gives the file: what the server must say of the same text."""
+    import netspec
+
+    try:
+        netspec.validate(path)
+    except netspec.SpecError as exc:
+        return [d.code for d in exc.diagnostics]
+    return []
+
+
+def test_a_document_nested_3000_deep_gets_validates_diagnostic(client: Client, tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text(DEEP)
+    uri = _open(client, path, DEEP)
+    diagnostics = client.diagnostics(uri)  # before: RecursionError, and nothing published
+    assert [d["code"] for d in diagnostics] == _validate_codes(path) == ["too-deep"]
+
+
+def test_limits_come_before_any_parse(tmp_path: Path) -> None:
+    import time
+
+    from netspec import lsp_features, source
+
+    doc = lsp_features.Document(str(tmp_path / "big.yaml"))
+    assert [p.code for p in doc.update(DEEP)] == ["too-deep"]
+    body = "".join(f"  l{i}: {{type: Linear, out_features: {i % 7 + 1}}}\n" for i in range(200_000))
+    big = "netspec: 1\nname: Big\ninputs: {x: [N, 4]}\nlayers:\n" + body
+    assert len(big.encode()) > source.MAX_BYTES
+    (tmp_path / "big.yaml").write_text(big)
+    start = time.perf_counter()
+    problems = doc.update(big)
+    assert time.perf_counter() - start < 5  # a size check, not a parse of 6 MiB
+    assert [p.code for p in problems] == _validate_codes(tmp_path / "big.yaml") == ["file-too-large"]
+    assert problems[0].range.start == (0, 0)
+
+
+def test_completion_and_definition_never_read_outside_the_fence(tmp_path: Path, monkeypatch: Any) -> None:
+    from netspec import lsp_features as f
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "lib.yaml").write_text(SPEC.replace("Stage", "Secret"))
+    (outside / "lib2.yaml").write_text(SPEC.replace("Stage", "Hidden"))
+    spec_dir = tmp_path / "spec"
+    spec_dir.mkdir()
+    (spec_dir / "link.yaml").symlink_to(outside / "lib2.yaml")
+    text = (SPEC.split("blocks:")[0] + "imports: [../outside/lib.yaml, link.yaml]\n"
+            + SPEC.split("    forward: [conv, relu]\n")[1].replace("type: Stage", "type: Secret"))
+    doc = f.Document(str(spec_dir / "main.yaml"))
+    problems = doc.update(text)
+    assert {p.code for p in problems} == {"import-refused"}, problems  # diagnostics refuse both
+    where = _at(text, "type: Secret", len("type: "))
+    labels = {c.label for c in f.completions(doc, (where["line"], where["character"]))}
+    assert "Conv2d" in labels and not {"Secret", "Hidden"} & labels
+    assert f.imported_blocks(doc) == {}
+    assert f.definition(doc, (where["line"], where["character"] + 1)) is None
+    for name in ("../outside/lib.yaml", "link.yaml"):
+        at = _at(text, name, 2)
+        assert f.definition(doc, (at["line"], at["character"])) is None
+    # an untitled buffer reads no directory at all (its diagnostics say import-missing), the working one included
+    monkeypatch.chdir(outside)
+    untitled = f.Document(None)
+    local = text.replace("../outside/lib.yaml, link.yaml", "lib.yaml")
+    assert {p.code for p in untitled.update(local)} == {"import-missing"}
+    assert f.imported_blocks(untitled) == {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 
@@ -69,3 +71,46 @@ def test_named_sequential_keeps_names_and_order(write_spec) -> None:
     assert repr(model.body) == repr(expected)
     assert list(model.state_dict()) == ["body.proj.weight", "body.proj.bias", "body.inner.0.weight",
                                         "body.inner.0.bias"]
+
+
+def _one_error(text: str) -> Any:
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.compile_string(text)
+    (d,) = info.value.diagnostics
+    return d
+
+
+RUN_TIME_SIZE = """netspec: 1
+name: M
+inputs: {{x: [N, 4, 8]}}
+forward:
+  - n = x.size(0)
+  - return {step}
+"""
+
+
+@pytest.mark.parametrize("step", ["x.reshape((n, -1))", "x.reshape(n, -1)", "reshape(x, [n, 32])"])
+def test_a_size_read_at_run_time_in_reshape_is_named_not_called_a_tuple(step: str) -> None:
+    d = _one_error(RUN_TIME_SIZE.format(step=step))
+    assert d.code == "unsupported" and d.span.line == 6
+    assert d.message == ("reshape: argument 'shape' expected sizes known before forward runs, found 'n', the size N "
+                         "read off a tensor at run time (only expand takes such sizes yet)")
+    assert "found tuple" not in d.message and "x.flatten(1)" in (d.hint or "")
+
+
+def test_a_size_read_inline_is_named_by_its_size() -> None:
+    d = _one_error(RUN_TIME_SIZE.format(step="x.reshape(x.size(0), -1)"))
+    assert d.code == "unsupported"
+    assert "found the size N read off a tensor at run time" in d.message
+
+
+def test_a_size_known_when_checked_still_works_in_reshape() -> None:
+    text = RUN_TIME_SIZE.replace("[N, 4, 8]", "[2, 4, 8]").format(step="x.reshape((n, -1))")
+    model = netspec.loads(text)
+    assert model(torch.randn(2, 4, 8)).shape == (2, 32)
+    assert netspec.loads(RUN_TIME_SIZE.format(step="x.reshape((-1, 32))"))(torch.randn(3, 4, 8)).shape == (3, 32)
+
+
+def test_view_points_at_reshape() -> None:
+    d = _one_error(RUN_TIME_SIZE.format(step="x.view(-1, 32)"))
+    assert d.code == "unsupported" and d.hint == "write x.reshape(...): it returns a view wherever x.view(...) would"

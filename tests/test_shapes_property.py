@@ -855,3 +855,54 @@ def test_a_mismatch_torch_refuses_too_is_not_called_deliberate() -> None:
         netspec.compile_string(text)
     assert "expects 8 channels, gets 3" in str(info.value)
     assert "deliberately" not in str(info.value)
+
+
+TWO_CALLS = """netspec: 1
+name: M
+inputs:
+  x: [N, 8, 5]
+  y: [N, 4, 5]
+layers:
+  norm: {layer}
+forward:
+  - return norm(x).mean() + norm(y).mean()
+"""
+
+
+@pytest.mark.parametrize(("layer", "reference"), [
+    ("{type: GroupNorm, num_groups: 2, affine: false}", lambda: nn.GroupNorm(2, 8, affine=False)),
+    ("{type: BatchNorm1d, affine: false, track_running_stats: false}",
+     lambda: nn.BatchNorm1d(8, affine=False, track_running_stats=False)),
+])
+def test_a_count_torch_never_reads_may_differ_between_calls(layer: str, reference: Callable[[], nn.Module]) -> None:
+    """Nothing written: the first call's count is the class's, and torch runs both calls."""
+    x, y = torch.randn(2, 8, 5), torch.randn(2, 4, 5)
+    torch_module = reference()
+    torch_module(x), torch_module(y)  # torch runs it
+    model = netspec.loads(TWO_CALLS.format(layer=layer))
+    assert repr(model.norm) == repr(torch_module)
+    assert model(x, y).shape == ()
+
+
+def test_a_written_unread_count_hint_does_not_ask_for_the_other_calls_count() -> None:
+    text = TWO_CALLS.format(layer="{type: GroupNorm, num_groups: 2, num_channels: 8, affine: false}")
+    with pytest.raises(SpecError) as info:
+        netspec.compile_string(text)
+    (d,) = info.value.diagnostics
+    assert "netspec refuses this deliberately" in d.message
+    assert d.hint == "leave num_channels out to have it inferred: torch ignores it here, so the calls may differ"
+
+
+@pytest.mark.parametrize(("layer", "name"), [
+    ("{type: GroupNorm, num_groups: 2}", "num_channels"),
+    ("{type: Conv1d, out_channels: 3, kernel_size: 1}", "in_channels"),
+])
+def test_a_count_torch_reads_differing_between_calls_is_refused_without_asking_to_set_it(layer: str,
+                                                                                          name: str) -> None:
+    with pytest.raises(SpecError) as info:
+        netspec.compile_string(TWO_CALLS.format(layer=layer))
+    (d,) = info.value.diagnostics
+    assert d.code == "shape-mismatch" and d.span.line == 7
+    assert f"{name} 8 was inferred from an earlier call of this layer" in d.message
+    assert d.hint == f"one layer is one module with one {name}: call a layer of its own on this input"
+    assert "deliberately" not in d.message

@@ -11,9 +11,10 @@ import hashlib
 import math
 import re
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt
 
@@ -55,6 +56,12 @@ class ShapeError(Exception):
         self.arg = arg
         self.code = code
         self.hint = hint
+
+
+class UnreadArgMismatch(ShapeError):
+    """An inferable argument torch never reads here (a non-affine GroupNorm's ``num_channels``)
+    disagrees with the input.  Refused when written (a deliberate check); when a layer called
+    again only inferred it from an earlier call, shape inference lets the call through."""
 
 
 @dataclass(frozen=True)
@@ -388,6 +395,50 @@ def same_dims(a: Dim, b: Dim) -> bool:
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 
 
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+if TYPE_CHECKING:
+    from _collections_abc import dict_items, dict_keys, dict_values
+
+
+class SnapshotDict(dict[_K, _V]):
+    """A dict that iterates over a snapshot of itself, for tables other threads may add to.
+
+    Plugins add layer types while other threads validate and infer; a plain dict iterated in one
+    thread while another adds a key raises "dictionary changed size during iteration".  Here every
+    iteration (``for``, ``keys``, ``values``, ``items``, ``[*d]``, ``{**d}``) walks a plain copy,
+    so readers need no lock; writers take :attr:`Registry.lock` for their check-then-add.
+    Lookups (``d[k]``, ``k in d``) are the dict's own, unchanged.
+    """
+
+    __slots__ = ()
+
+    def snapshot(self) -> dict[_K, _V]:
+        """A plain copy.  Copying is C code, but an allocation inside it may run the garbage collector,
+        and a finaliser another thread: if the dict grew meanwhile, the copy is simply taken again."""
+        while True:
+            try:
+                return dict(dict.items(self))
+            except RuntimeError:  # "dictionary changed size during iteration"
+                continue
+
+    def __iter__(self) -> Iterator[_K]:
+        return iter(self.snapshot())
+
+    def keys(self) -> dict_keys[_K, _V]:
+        return self.snapshot().keys()
+
+    def values(self) -> dict_values[_K, _V]:
+        return self.snapshot().values()
+
+    def items(self) -> dict_items[_K, _V]:
+        return self.snapshot().items()
+
+    def copy(self) -> dict[_K, _V]:
+        return self.snapshot()
+
+
 class RegistryError(RuntimeError):
     """A layer type or op registered twice, or after the grammar was built from the registry."""
 
@@ -403,11 +454,14 @@ class Registry:
     which rebuilds the grammar in the same step.
     """
 
-    layers: dict[str, LayerType] = field(default_factory=dict)
+    layers: dict[str, LayerType] = field(default_factory=SnapshotDict)
     ops: dict[str, Op] = field(default_factory=dict)
     # ("op", "relu") -> where it was registered: "module:line", and that module's globals
     origins: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict)
     frozen_by: str | None = None
+    # Held while a plugin's layer types are added and the grammar is rebuilt from them, and while a
+    # grammar or narrowed grammar is built from the registry (netspec.schema): one at a time.
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def add_layer(self, layer: LayerType, where: str | None = None) -> LayerType:
         self._claim("layer type", layer.name, where)
@@ -419,16 +473,17 @@ class Registry:
 
         Only :func:`netspec.schema.add_layers` calls this, and it rebuilds the grammar right after.
         """
-        seen: dict[str, str] = {}
-        for layer, where in layers:
-            previous = self.origins.get(("layer type", layer.name))
-            first = previous[0] if previous is not None else seen.get(layer.name)
-            if first is not None:
-                raise RegistryError(f"layer type '{layer.name}' is registered twice: at {first} and at {where}")
-            seen[layer.name] = where
-        for layer, where in layers:
-            self.origins[("layer type", layer.name)] = (where, {})
-            self.layers[layer.name] = layer
+        with self.lock:
+            seen: dict[str, str] = {}
+            for layer, where in layers:
+                previous = self.origins.get(("layer type", layer.name))
+                first = previous[0] if previous is not None else seen.get(layer.name)
+                if first is not None:
+                    raise RegistryError(f"layer type '{layer.name}' is registered twice: at {first} and at {where}")
+                seen[layer.name] = where
+            for layer, where in layers:
+                self.origins[("layer type", layer.name)] = (where, {})
+                self.layers[layer.name] = layer
 
     def add_op(self, op: Op) -> Op:
         self._claim("op", op.name)

@@ -17,6 +17,7 @@ from ._core import (
     Real,
     ShapeError,
     Tensor,
+    UnreadArgMismatch,
     as_tuple,
     check_float,
     check_inferred,
@@ -42,9 +43,9 @@ def _check_count(args: dict[str, Any], name: str, found: Dim, what: str, unused:
     except ShapeError as err:
         if unused is None or err.code != "shape-mismatch":
             raise
-        raise ShapeError(f"{err.message}; netspec refuses this deliberately: torch ignores {name} {unused}, but a "
-                         "count that disagrees with the input is a mistake in the spec", name, err.code,
-                         err.hint) from None
+        raise UnreadArgMismatch(f"{err.message}; netspec refuses this deliberately: torch ignores {name} {unused}, "
+                                "but a count that disagrees with the input is a mistake in the spec", name, err.code,
+                                err.hint) from None
 
 
 def _batch_norm(n: int) -> LayerType:
