@@ -27,6 +27,7 @@ from .api import (  # noqa: E402
                   compile_source,
                   compile_spec,
                   compile_string,
+                  explain,
                   list_specs,
                   load,
                   loads,
@@ -45,8 +46,8 @@ if TYPE_CHECKING:
     from .export import export_onnx
 
 __all__ = ["DEFAULT_MAX_PARAMS", "DTYPE_NAMES", "Diagnostic", "Span", "SpecError", "Summary", "__version__",
-           "build_class", "compile_source", "compile_spec", "compile_string", "export_onnx", "list_specs", "load",
-           "loads", "summary", "validate"]
+           "build_class", "compile_source", "compile_spec", "compile_string", "explain", "export_onnx", "list_specs",
+           "load", "loads", "summary", "validate"]
 
 
 def __getattr__(name: str) -> Any:

@@ -18,7 +18,6 @@ import gc
 import hashlib
 import json
 import os
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,7 +30,7 @@ import yaml
 
 from . import codegen, counts, expand, resolve, schema, shapes, shipped, source
 from . import plugins as plugins_module
-from .errors import Diagnostic, Span, SpecError, short_repr
+from .errors import Diagnostic, Path, Span, SpecError, short_repr
 from .ops._core import Dim, fmt_shape
 
 if TYPE_CHECKING:
@@ -54,6 +53,9 @@ class Compiled:
     source_code: str
     digest: str  # sha256 of the spec text
     files: Mapping[str, str] = field(default_factory=dict)  # other files read (imports, extends): path -> text
+    codegen_warnings: list[Diagnostic] = field(default_factory=list)  # what writing the source found
+    # generated line number (1-based) -> the spec entry it was written from (codegen.Generated.lineno_map)
+    lineno_map: Mapping[int, codegen.Origin] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -61,7 +63,24 @@ class Compiled:
 
     @property
     def warnings(self) -> list[Diagnostic]:
-        return self.inference.warnings + shapes.budget_warning(self.inference)
+        return self.inference.warnings + self.codegen_warnings + shapes.budget_warning(self.inference)
+
+    def locate(self, exc: BaseException) -> list[tuple[int, codegen.Origin]]:
+        """Where ``exc`` went through this spec's generated source: for every traceback frame running it,
+        outermost first, the generated line and the spec entry that line was written from (a layer or
+        parameter at any depth, a var, a forward step, or a class as a whole)."""
+        found = []
+        tb = exc.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            # build runs the source under a "<netspec:...>" file name, with the text in its globals
+            ran = frame.f_globals.get("__netspec_source__")
+            if frame.f_code.co_filename.startswith("<netspec:") and ran in (None, self.source_code):
+                origin = self.lineno_map.get(tb.tb_lineno)
+                if origin is not None:
+                    found.append((tb.tb_lineno, origin))
+            tb = tb.tb_next
+        return found
 
 
 def compile_spec(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
@@ -139,7 +158,7 @@ def _mapping_error(code: str, message: str, hint: str | None = None) -> SpecErro
 # What a cached result read besides the spec's own text: the directories its imports may read from and
 # every import path it resolved (as written, the importing file, the real path found).
 _Reads = tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]
-_CACHE: OrderedDict[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], tuple[Compiled, _Reads]] = OrderedDict()
+_CACHE: OrderedDict[tuple[str, str, str, tuple[str, ...], schema.Grammar], tuple[Compiled, _Reads]] = OrderedDict()
 _CACHE_SIZE = 64
 _CACHE_LOCK = threading.Lock()
 
@@ -148,7 +167,7 @@ def _compile_text(text: str, file: str, overrides: Mapping[str, Any] | None = No
                   search_path: Sequence[str | os.PathLike[str]] = ()) -> Compiled:
     """Every pure stage, cached by the content of every file involved, the overrides and the plugins loaded."""
     key = (text, file, _overrides_key(overrides), tuple(os.fspath(p) for p in search_path),
-           plugins_module.loaded())
+           schema.grammar())  # one per registry: the plugins loaded
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
     if hit is not None and _unchanged(hit[0].files, hit[1]):
@@ -174,11 +193,12 @@ def _compile_fresh(text: str, file: str, overrides: Mapping[str, Any] | None,
         program = resolve.resolve(spec, src)
         inference = shapes.infer(program)
         try:
-            code = codegen.generate(inference)
+            generated = codegen.generate_code(inference)
         except codegen.CodegenError as exc:
             raise SpecError([exc.diagnostic]) from None
     files = {path: body for path, body in reader.files.items() if path != os.path.realpath(file)}
-    return (Compiled(inference, code, hashlib.sha256(text.encode()).hexdigest(), files),
+    return (Compiled(inference, generated.source, hashlib.sha256(text.encode()).hexdigest(), files,
+                     generated.warnings, generated.lineno_map),
             (reader.roots, tuple(reader.located)))
 
 
@@ -207,14 +227,35 @@ def cache_clear() -> None:
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """The pure stages build many small objects and no garbage cycles worth collecting;
-    the cyclic collector's passes over them cost a third of the time on large specs."""
-    enabled = gc.isenabled()
-    gc.disable()
+    the cyclic collector's passes over them cost a third of the time on large specs.
+
+    The collector is the process's: the first compile to start turns it off and the last one to finish
+    restores what the first found, counted under a lock, so threads compiling at once never turn it
+    back on under one another, nor leave it off."""
+    with _GC_PAUSE.lock:
+        if _GC_PAUSE.count == 0:
+            _GC_PAUSE.was_enabled = gc.isenabled()
+            gc.disable()
+        _GC_PAUSE.count += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _GC_PAUSE.lock:
+            _GC_PAUSE.count -= 1
+            if _GC_PAUSE.count == 0 and _GC_PAUSE.was_enabled:
+                gc.enable()
+
+
+@dataclass
+class _GcPause:
+    """How many compiles have the collector paused, and whether it was on before the first."""
+
+    count: int = 0
+    was_enabled: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_GC_PAUSE = _GcPause()
 
 
 def validate(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
@@ -303,25 +344,24 @@ def load(spec: SpecLike | None = None, *, text: str | None = None, filename: str
         raise build_failure(compiled, exc, device) from exc
 
 
-_ASSIGNMENT = re.compile(r"\s+self\.([A-Za-z_][A-Za-z0-9_]*) = ")
-
-
 def build_failure(compiled: Compiled, exc: BaseException, device: Any = None) -> SpecError:
-    """A SpecError at the spec line of the layer or parameter whose constructor raised ``exc``.
+    """A SpecError at the spec line of the entry whose constructor raised ``exc``.
 
-    The generated ``__init__`` assigns one attribute per layer and parameter group,
-    and its source is registered under a ``<netspec:...>`` file name: the deepest
-    traceback frame in that file gives the generated line, the assignment at or
-    above it the attribute, and the attribute the spec path.
+    The generated source runs under a ``<netspec:...>`` file name: the deepest traceback frame
+    in it gives the generated line, and :attr:`Compiled.lineno_map` the spec entry that line was
+    written from, at any depth: a layer of the root or of a block's class, a child of a
+    Sequential, a parameter, a block's var.
     """
     model = compiled.inference.model
-    attr = _failing_attribute(compiled.source_code, exc)
-    owners = {layer.key: ("layer", layer.path) for layer in model.layers}
-    owners |= {group.name: ("parameter", group.path) for group in model.params}
-    what, path = owners.get(attr or "", ("module", ()))
+    located = compiled.locate(exc)
+    origin = located[-1][1] if located else None
+    what, name, span = "module", "", model.source.span(())
+    path: Path = ()
+    if origin is not None:
+        path, span = origin.path, origin.span
+        if origin.kind in ("layer", "parameter"):
+            what, name = origin.kind, f" '{origin.name}'"
     detail = (str(exc).strip().splitlines() or [""])[0][:300]
-    name = f" '{attr}'" if attr in owners else ""
-    span = model.source.key_span(path) if path else model.source.span(())
     on = getattr(device, "type", "cpu")
     hint = ("netspec's checks should have caught this first: please report the spec" if on in ("cpu", "meta") else
             f"if the spec builds with device='cpu', this is a limit of '{on}' in this PyTorch (a dtype or layer "
@@ -331,19 +371,23 @@ def build_failure(compiled: Compiled, exc: BaseException, device: Any = None) ->
         hint)])
 
 
-def _failing_attribute(code: str, exc: BaseException) -> str | None:
-    lineno = None
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename.startswith("<netspec:"):
-            lineno = tb.tb_lineno  # the deepest generated frame: the constructor call that raised
-        tb = tb.tb_next
-    lines = code.splitlines()
-    for line in reversed(lines[: lineno or 0]):
-        match = _ASSIGNMENT.match(line)
-        if match:
-            return match.group(1)
-    return None
+def explain(exc: BaseException, spec: SpecLike | None = None, *, text: str | None = None,
+            filename: str | None = None, overrides: Mapping[str, Any] | None = None,
+            search_path: Sequence[str | os.PathLike[str]] = (), plugins: Plugins = None) -> list[codegen.Origin]:
+    """The spec entries an exception raised by the spec's module went through, outermost first: for every
+    traceback frame in the generated source, the entry its line was written from (``str()`` of each is
+    ``file:line:col: path``).  A failure in ``forward`` names the forward step (``forward.3``), inside a
+    block's forward too; a failure while building names the layer or parameter.  Pure: torch not imported.
+
+    >>> try:
+    ...     model(x)
+    ... except RuntimeError as exc:
+    ...     print(*netspec.explain(exc, "lenet"), sep="\n")
+    specs/lenet.yaml:21:5: forward.7
+    """
+    compiled = compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path,
+                            plugins=plugins)
+    return [origin for _, origin in compiled.locate(exc)]
 
 
 # Parameters are floating point; these are the spellings people write for the four
@@ -642,4 +686,5 @@ def _rows_with_params(inf: shapes.Inference) -> list[shapes.Row]:
 
 
 __all__ = ["DTYPE_NAMES", "Compiled", "SpecError", "SpecLike", "Summary", "build_class", "compile_source",
-           "compile_spec", "compile_string", "list_specs", "load", "loads", "spec_text", "summary", "validate"]
+           "compile_spec", "compile_string", "explain", "list_specs", "load", "loads", "spec_text", "summary",
+           "validate"]

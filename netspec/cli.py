@@ -74,13 +74,14 @@ def _paint(text: str, d: Diagnostic) -> str:
     return "\n".join(lines)
 
 
-# --set and --search-path of the command running (one command per process)
-_SETTINGS: dict[str, Any] = {"overrides": {}, "search_path": ()}
+# Where the running command keeps its --set and --search-path: in its click context, not in this module.
+_SETTINGS = "netspec.settings"
 
 
 def _compile(spec: str) -> api.Compiled:
     """The spec named on the command line: ``-`` is stdin, else a file or a shipped spec's name."""
-    options = {"overrides": _SETTINGS["overrides"] or None, "search_path": _SETTINGS["search_path"]}
+    settings = click.get_current_context().meta.get(_SETTINGS, {})
+    options = {"overrides": settings.get("overrides") or None, "search_path": settings.get("search_path", ())}
     if spec == "-":
         return api.compile_spec(text=_read_stdin(), filename=STDIN, **options)
     return api.compile_spec(spec, **options)
@@ -114,7 +115,7 @@ def _spec_options(func: Callable[..., Any]) -> Callable[..., Any]:
             for text in settings:
                 name, value = expand.parse_override(text)
                 overrides[name] = value
-        _SETTINGS.update(overrides=overrides, search_path=search_path)
+        click.get_current_context().meta[_SETTINGS] = {"overrides": overrides, "search_path": search_path}
         return func(*args, **kwargs)
 
     wrapper.__name__ = func.__name__

@@ -11,23 +11,23 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import ir
 from ._version import __version__
 from .elaborate import Child, Instance
-from .errors import Diagnostic, Path, format_path
+from .errors import Diagnostic, Path, Span, format_path
 from .expr import Expr, ExprError, evaluate, helper_source, helpers_used, to_python
 from .expr import parse as parse_expr
+from .names import Namespace
 from .ops import LAYERS, OPS, REQUIRED, LayerType, Op
+from .ops.init import init_source
+from .ops.operators import BY_SYMBOL
 from .schema import SEQUENTIAL
 from .shapes import Inference
 
 INDENT = "    "
-_BINOPS: dict[str, ast.operator] = {"+": ast.Add(), "-": ast.Sub(), "*": ast.Mult(), "/": ast.Div(),
-                                    "@": ast.MatMult()}
-# ops whose netspec default differs from the torch function's: always written out
-_ALWAYS = {"flatten": ("start_dim",)}
 
 
 # Fixed text: Python reads lines 1-2 for a PEP 263 coding declaration, so a file name or
@@ -44,6 +44,77 @@ HEADER = (
 def generate(inference: Inference) -> str:
     """The module's source: one class per block the spec uses, dependencies first, then the root's."""
     return _Module(inference).text()
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The spec entry a generated line was written from: its span and path, what it is ("layer",
+    "parameter", "forward", "var", "class") and, for a layer or parameter, its attribute in the class."""
+
+    span: Span
+    path: Path
+    kind: str
+    name: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.span}: {format_path(self.path) or '(spec)'}"
+
+
+@dataclass(frozen=True)
+class Generated:
+    """The generated source with where its lines came from: ``lineno_map`` maps a 1-based line number of
+    ``source`` to the :class:`Origin` of the entry that line was written from (as torch.fx's
+    ``PythonCode._lineno_map``); lines written for no one entry (the header, imports, helpers) are absent."""
+
+    source: str
+    lineno_map: dict[int, Origin] = field(default_factory=dict)
+    warnings: list[Diagnostic] = field(default_factory=list)  # what writing the classes found (ambiguous-inference)
+
+
+def generate_code(inference: Inference) -> Generated:
+    """:func:`generate` with the map from generated lines to spec entries."""
+    return _Module(inference).code()
+
+
+class _Line(str):
+    """A generated line that knows the spec entry it was written from (the text is all that is printed)."""
+
+    __slots__ = ("origin",)
+    origin: Origin
+
+
+def _keep(text: str, like: str) -> str:
+    """``text`` with ``like``'s origin, if it has one."""
+    origin = getattr(like, "origin", None)
+    if origin is None:
+        return text
+    line = _Line(text)
+    line.origin = origin
+    return line
+
+
+def _tag(lines: Iterable[str], origin: Origin) -> list[str]:
+    """``lines``, each line no inner entry claimed marked as written from ``origin``."""
+    out: list[str] = []
+    for text in lines:
+        if text and not isinstance(text, _Line):
+            line = _Line(text)
+            line.origin = origin
+            text = line
+        out.append(text)
+    return out
+
+
+def _lineno_map(lines: Sequence[str]) -> dict[int, Origin]:
+    found: dict[int, Origin] = {}
+    lineno = 1
+    for line in lines:
+        origin = getattr(line, "origin", None)
+        for k in range(line.count("\n") + 1):
+            if origin is not None:
+                found[lineno + k] = origin
+        lineno += line.count("\n") + 1
+    return found
 
 
 class CodegenError(Exception):
@@ -64,8 +135,14 @@ class _Module:
         self.helpers: dict[str, str] = {}
         self.plugin_imports: dict[str, None] = {}  # plugin layers' import lines, in first-use order
         program = inference.program or ir.Program(inference.model)
-        self.class_names = {definition.name for definition in program.definitions()}
+        # the file's top-level names: its classes, then plugin layers' imported names
+        self.names = Namespace(taken=[definition.name for definition in program.definitions()])
         self._made_up: dict[int, list[tuple[Instance, Child]]] | None = None
+        self.warnings: list[Diagnostic] = []  # returned with the source: the inference is left as it is
+
+    def warn(self, diagnostic: Diagnostic) -> None:
+        if diagnostic not in self.inf.warnings and diagnostic not in self.warnings:
+            self.warnings.append(diagnostic)
 
     def made_up_by_entry(self) -> dict[int, list[tuple[Instance, Child]]]:
         """The children made-up instances built (entries no instance builds), by entry; found when first asked."""
@@ -77,12 +154,16 @@ class _Module:
     def plugin_name(self, kind: LayerType) -> str:
         """A plugin layer's name in the generated file, imported as that: the layer type's name, or, when a
         generated class has that name, ``_Name`` (a spec's names start with a letter, so it cannot clash)."""
-        name = kind.spelling if kind.spelling not in self.class_names else f"_{kind.spelling}"
+        candidate = kind.spelling if kind.spelling not in self.names else f"_{kind.spelling}"
+        name = self.names.create_name(candidate, kind.import_line)
         imported = kind.import_line.rsplit(" ", 1)[1]
         self.plugin_imports[kind.import_line + (f" as {name}" if name != imported else "")] = None
         return name
 
     def text(self) -> str:
+        return self.code().source
+
+    def code(self) -> Generated:
         program = self.inf.program or ir.Program(self.inf.model)
         by_entry = _children_by_entry(self.inf)
         classes: list[list[str]] = []
@@ -103,7 +184,7 @@ class _Module:
             out += ["", "", *helper.rstrip("\n").split("\n")]
         for lines in classes:
             out += ["", "", *lines]
-        return "\n".join(out) + "\n"
+        return Generated("\n".join(out) + "\n", _lineno_map(out), warnings=list(self.warnings))
 
 
 def _children_by_entry(inf: Inference, instances: Iterable[Instance] | None = None
@@ -116,7 +197,7 @@ def _children_by_entry(inf: Inference, instances: Iterable[Instance] | None = No
     return found
 
 
-class _ClassWriter:
+class _ClassWriter(ir.NodeVisitor):
     """The parts of a class both kinds share: parameters, forward, layer calls."""
 
     def __init__(self, module: _Module, definition: ir.ModuleDef) -> None:
@@ -125,20 +206,25 @@ class _ClassWriter:
         self.definition = definition
         self.model = definition
         self.stored: dict[str, None] = {}  # build-time names forward reads: kept as attributes
-        self.used_locals: set[str] = set()
+        self.locals = Namespace()  # the locals __init__ builds lists in
 
     def class_lines(self, base: str, params: str, init: list[str]) -> list[str]:
         forward = [] if self.definition.sequential else list(self.forward_lines())
         init = [*init, *(f"{INDENT}self.{name} = {self.stored_value(name)}" for name in self.stored)]
-        init = [part for line in init for part in line.split("\n")]  # a long constructor spans several lines
+        # a long constructor spans several lines
+        init = [_keep(part, line) for line in init for part in line.split("\n")]
         out = [f"class {self.definition.name}({base}):"]
         if self.definition.description:
             out += [INDENT + _docstring(self.definition.description), ""]
         body = [f"def __init__(self{params}, device=None, dtype=None):", INDENT + "super().__init__()", *init]
         if forward:
             body += ["", *forward]
-        out += [INDENT + line if line else "" for line in body]
-        return out
+        out += [_keep(INDENT + line, line) if line else "" for line in body]
+        return _tag(out, self.origin(self.definition.path, "class"))
+
+    def origin(self, path: Path, kind: str, name: str = "", span: Span | None = None) -> Origin:
+        """Where a line written for the entry at ``path`` of this definition came from."""
+        return Origin(span or self.definition.source.key_span(path), path, kind, name)
 
     def stored_value(self, name: str) -> str:
         """What ``__init__`` keeps for a build-time name forward reads: the local of the same name."""
@@ -146,13 +232,7 @@ class _ClassWriter:
 
     def local(self, hint: str) -> str:
         """A fresh local for a list being built: made from a checked name only, never from raw key text."""
-        base = f"_{hint}" if hint.isidentifier() and hint.isascii() else "_layers"
-        name, k = base, 1
-        while name in self.used_locals:
-            k += 1
-            name = f"{base}_{k}"
-        self.used_locals.add(name)
-        return name
+        return self.locals.create_name(f"_{hint}" if hint.isidentifier() and hint.isascii() else "_layers")
 
     # ------------------------------------------------------------ a layer's constructor call
 
@@ -201,7 +281,8 @@ class _ClassWriter:
     def param_group_lines(self) -> list[str]:
         lines: list[str] = []
         for group in self.definition.params:
-            lines += list(_assign(f"self.{group.name} = ", self.param_group_expr(group), INDENT))
+            lines += _tag(_assign(f"self.{group.name} = ", self.param_group_expr(group), INDENT),
+                          self.origin(group.path, "parameter", group.name))
         return lines
 
     def param_group_expr(self, group: ir.ParamGroup) -> list[str]:
@@ -224,21 +305,8 @@ class _ClassWriter:
         return ["nn.ParameterList([", *_items(parts, 1), "])"]
 
     def parameter(self, item: ir.ParamTensor) -> str:
-        dims = ", ".join(str(d) for d in item.shape) if item.shape else "()"
         dtype = f"torch.{item.dtype}" if item.dtype else "dtype"
-        factory = f"device=device, dtype={dtype}"
-        a = item.init_args
-        if item.init in ("randn", "rand", "zeros", "ones"):
-            tensor = f"torch.{item.init}({dims}, {factory})"
-        elif item.init == "constant":
-            size = f"({dims},)" if len(item.shape) == 1 else f"({dims})"
-            tensor = f"torch.full({size}, {a['value']!r}, {factory})"
-        elif item.init in ("uniform", "normal"):
-            first, second = (a["a"], a["b"]) if item.init == "uniform" else (a["mean"], a["std"])
-            tensor = f"torch.empty({dims}, {factory}).{item.init}_({first!r}, {second!r})"
-        else:
-            kwargs = "".join(f", {k}={v!r}" for k, v in a.items())
-            tensor = f"nn.init.{item.init}_(torch.empty({dims}, {factory}){kwargs})"
+        tensor = init_source(item.init, item.init_args, tuple(item.shape), f"device=device, dtype={dtype}")
         grad = "" if item.requires_grad else ", requires_grad=False"
         return f"nn.Parameter({tensor}{grad})"
 
@@ -251,7 +319,7 @@ class _ClassWriter:
         last = self.model.inputs[0].name
         returned = False
         for stmt in self.model.body:
-            yield from self.statement(stmt, INDENT)
+            yield from _tag(self.statement(stmt, INDENT), self.origin(stmt.path, "forward", span=stmt.span))
             if isinstance(stmt, ir.Assign):
                 last = stmt.target
             returned = returned or _always_returns(stmt)
@@ -301,27 +369,39 @@ class _ClassWriter:
         return ast.unparse(self.node(expr))
 
     def node(self, expr: ir.Expr) -> ast.expr:
-        if isinstance(expr, ir.Const):
-            return _const(expr.value)
-        if isinstance(expr, ir.Name):
-            if expr.kind == "build":
-                self.stored[expr.id] = None
-                return _attr("self", expr.id)
-            return _attr("self", expr.id) if expr.kind == "param" else ast.Name(expr.id, ast.Load())
-        if isinstance(expr, ir.Seq):
-            elts = [self.node(e) for e in expr.items]
-            return ast.Tuple(elts, ast.Load()) if expr.is_tuple else ast.List(elts, ast.Load())
-        if isinstance(expr, ir.Index):
-            return ast.Subscript(_attr("self", expr.base.id), self.node(expr.index), ast.Load())
-        if isinstance(expr, ir.Neg):
-            return ast.UnaryOp(ast.USub(), self.node(expr.operand))
-        if isinstance(expr, ir.BinOp):
-            return ast.BinOp(self.node(expr.left), _BINOPS[expr.op], self.node(expr.right))
-        if isinstance(expr, ir.Cond):
-            return ast.IfExp(self.test(expr.test), self.node(expr.body), self.node(expr.orelse))
-        return self.call(expr)
+        """The Python expression for an IR expression: ``visit_<Node>`` below, one per kind."""
+        node: ast.expr = self.visit(expr)
+        return node
 
-    def call(self, call: ir.Call) -> ast.expr:
+    def generic_visit(self, node: Any) -> Any:
+        raise TypeError(f"codegen has no rule for {type(node).__name__}")
+
+    def visit_Const(self, expr: ir.Const) -> ast.expr:
+        return _const(expr.value)
+
+    def visit_Name(self, expr: ir.Name) -> ast.expr:
+        if expr.kind == "build":
+            self.stored[expr.id] = None
+            return _attr("self", expr.id)
+        return _attr("self", expr.id) if expr.kind == "param" else ast.Name(expr.id, ast.Load())
+
+    def visit_Seq(self, expr: ir.Seq) -> ast.expr:
+        elts = [self.node(e) for e in expr.items]
+        return ast.Tuple(elts, ast.Load()) if expr.is_tuple else ast.List(elts, ast.Load())
+
+    def visit_Index(self, expr: ir.Index) -> ast.expr:
+        return ast.Subscript(_attr("self", expr.base.id), self.node(expr.index), ast.Load())
+
+    def visit_Neg(self, expr: ir.Neg) -> ast.expr:
+        return ast.UnaryOp(ast.USub(), self.node(expr.operand))
+
+    def visit_BinOp(self, expr: ir.BinOp) -> ast.expr:
+        return ast.BinOp(self.node(expr.left), BY_SYMBOL[expr.op].node(), self.node(expr.right))
+
+    def visit_Cond(self, expr: ir.Cond) -> ast.expr:
+        return ast.IfExp(self.test(expr.test), self.node(expr.body), self.node(expr.orelse))
+
+    def visit_Call(self, call: ir.Call) -> ast.expr:
         args = [self.node(a) for a in call.args]
         keywords = [ast.keyword(k, self.node(v)) for k, v in call.kwargs]
         if call.kind == "layer":
@@ -333,7 +413,7 @@ class _ClassWriter:
             self.module.helpers[op.name] = op.helper
         self.module.uses_functional = self.module.uses_functional or op.spelling.startswith("F.")
         given = set(op.params[: len(args)]) | {k for k, _ in call.kwargs}
-        for name in _ALWAYS.get(op.name, ()):
+        for name, _ in op.torch_defaults:  # netspec's default differs from the torch function's: always written
             if name not in given:
                 default = next(a.default for a in op.args if a.name == name)
                 if len(args) == op.params.index(name) and not keywords:
@@ -358,7 +438,7 @@ class _RootWriter(_ClassWriter):
         init: list[str] = []
         assert self.instance is not None
         for child in self.instance.children:
-            init += list(_assign(f"self.{child.key} = ", self.child_expr(child), INDENT))
+            init += _assign(f"self.{child.key} = ", _tag(self.child_expr(child), self.child_origin(child)), INDENT)
         for name, found in self.instance.names.items():
             if found is None:
                 init.append(f"{INDENT}self.{name} = None")
@@ -370,15 +450,19 @@ class _RootWriter(_ClassWriter):
         assert self.instance is not None
         return _literal_value(self.instance.env[name])
 
+    def child_origin(self, child: Child) -> Origin:
+        return self.origin(child.entry.path, "layer", child.attr)
+
     def child_expr(self, child: Child) -> list[str]:
         """The constructor call as lines (continuation lines carry relative indent)."""
         if child.type == SEQUENTIAL:
-            children = [self.child_expr(c) for c in child.children]
+            children = [_tag(self.child_expr(c), self.child_origin(c)) for c in child.children]
             if child.named:
                 self.module.uses_ordered_dict = True
-                items = [[f"({str(c.key)!r}, {lines[0]}", *lines[1:-1], lines[-1] + ")"] if len(lines) > 1
-                         else [f"({str(c.key)!r}, {lines[0]})"] for c, lines in zip(child.children, children,
-                                                                                     strict=True)]
+                items = [[_keep(f"({str(c.key)!r}, {lines[0]}", lines[0]), *lines[1:-1],
+                          _keep(lines[-1] + ")", lines[-1])] if len(lines) > 1
+                         else [_keep(f"({str(c.key)!r}, {lines[0]})", lines[0])]
+                         for c, lines in zip(child.children, children, strict=True)]
                 return ["nn.Sequential(OrderedDict([", *_items(items, 1), "]))"]
             if not children:
                 return ["nn.Sequential()"]
@@ -419,14 +503,13 @@ class _BlockWriter(_ClassWriter):
                  by_entry: dict[int, list[tuple[Instance, Child]]]) -> None:
         super().__init__(module, definition)
         self.by_entry = by_entry
-        self.loops = {stmt.iterable.id for stmt in _walk_statements(definition.body)
-                      if isinstance(stmt, ir.For) and stmt.iterable.kind == "layer"}
+        self.loops = _layer_loops(definition.body)
         self.written = _written_expressions(definition)
 
     def lines(self) -> list[str]:
         init: list[str] = []
         for var in self.definition.vars:
-            init.append(f"{INDENT}{var.name} = {self.value(var.value)}")
+            init += _tag([f"{INDENT}{var.name} = {self.value(var.value)}"], self.origin(var.path, "var", var.name))
         for layer in self.definition.layers:
             init += self.entry(layer, INDENT, self.top_target(layer))
         init += self.param_group_lines()
@@ -489,7 +572,7 @@ class _BlockWriter(_ClassWriter):
         if layer.cond is not None and target.kind == "module" and isinstance(layer.key, str) and \
                 layer.repeat is None and layer.type != ir.GROUP and layer.pattern is None:
             out += [f"{indent}else:", f"{indent}{INDENT}self.{layer.key} = None"]
-        return out
+        return _tag(out, self.origin(layer.path, "layer", layer.attr))
 
     def hand(self, layer: ir.Layer, indent: str, target: _Target) -> list[str]:
         """``layer``'s constructor handed to ``target``: an attribute, add_module, or a list's append."""
@@ -673,8 +756,7 @@ def _warn_narrow(writer: _BlockWriter, layer: ir.Layer, arg: str, chosen: str) -
         f"'{chosen}', which gives it in every instance of this spec but not with arguments that build a layer "
         "no instance builds: the class may be wrong for other arguments", writer.definition.source.key_span(
             layer.path), layer.path, f"write {arg} explicitly", "warning")
-    if diagnostic not in writer.inf.warnings:
-        writer.inf.warnings.append(diagnostic)
+    writer.module.warn(diagnostic)
 
 
 def _observed(made: list[tuple[Instance, Child]], layer_args: dict[str, dict[str, Any]], arg: str
@@ -699,8 +781,7 @@ def _warn_ambiguous(writer: _BlockWriter, layer: ir.Layer, arg: str, chosen: Exp
         f"'{chosen.text}', but '{other.text}' gives the same value in every instance of this spec: the class "
         "may be wrong for other arguments", writer.definition.source.key_span(layer.path), layer.path,
         f"write {arg} explicitly to say which", "warning")
-    if diagnostic not in writer.inf.warnings:
-        writer.inf.warnings.append(diagnostic)
+    writer.module.warn(diagnostic)
 
 
 class _Target:
@@ -723,28 +804,31 @@ def _always_returns(stmt: ir.Stmt) -> bool:
         stmt.body[-1]) and _always_returns(stmt.orelse[-1])
 
 
-def _walk_statements(body: Sequence[ir.Stmt]) -> Iterator[ir.Stmt]:
-    stack = list(body)
-    while stack:
-        stmt = stack.pop()
-        yield stmt
-        if isinstance(stmt, ir.For):
-            stack.extend(stmt.body)
-        elif isinstance(stmt, ir.If):
-            stack.extend((*stmt.body, *stmt.orelse))
+def _layer_loops(body: Sequence[ir.Stmt]) -> set[str]:
+    """The groups of layers the body loops over (``for layer in blocks:``), at any depth."""
+    return {node.iterable.id for stmt in body for node in ir.walk(stmt)
+            if isinstance(node, ir.For) and node.iterable.kind == "layer"}
+
+
+class _WrittenExpressions(ir.NodeVisitor):
+    """Every expression the layers of a definition write, with the path of the entry that holds it, in file
+    order (a layer's own arguments before its children's)."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[Path, Expr]] = []
+
+    def visit_Layer(self, layer: ir.Layer) -> None:
+        self.found.extend((layer.path, value.expr) for value in layer.args.values() if isinstance(value, ir.Build))
+        for child in layer.children:
+            self.visit(child)
 
 
 def _written_expressions(definition: ir.ModuleDef) -> list[tuple[Path, Expr]]:
     """Every expression the definition writes, with the path of the entry that holds it, in file order."""
-    found: list[tuple[Path, Expr]] = []
-    stack = list(reversed(definition.layers))
-    while stack:
-        layer = stack.pop()
-        for value in layer.args.values():
-            if isinstance(value, ir.Build):
-                found.append((layer.path, value.expr))
-        stack.extend(reversed(layer.children))
-    return found
+    visitor = _WrittenExpressions()
+    for layer in definition.layers:
+        visitor.visit(layer)
+    return visitor.found
 
 
 def _candidates(definition: ir.ModuleDef, written: list[tuple[Path, Expr]], layer: ir.Layer) -> Iterator[Expr]:
@@ -826,9 +910,9 @@ def _trailing_nones(op: Op, given: list[tuple[str, ast.expr]], order: dict[str, 
 
 
 def _assign(prefix: str, lines: list[str], indent: str) -> Iterator[str]:
-    yield indent + prefix + lines[0]
+    yield _keep(indent + prefix + lines[0], lines[0])
     for line in lines[1:]:
-        yield indent + line
+        yield _keep(indent + line, line)
 
 
 def _items(items: Sequence[list[str]], depth: int) -> Iterator[str]:
@@ -836,7 +920,7 @@ def _items(items: Sequence[list[str]], depth: int) -> Iterator[str]:
     pad = INDENT * depth
     for lines in items:
         for i, line in enumerate(lines):
-            yield pad + line + ("," if i == len(lines) - 1 else "")
+            yield _keep(pad + line + ("," if i == len(lines) - 1 else ""), line)
 
 
 def _runs(items: Sequence[ir.ParamTensor]) -> Iterator[tuple[ir.ParamTensor, int]]:

@@ -37,10 +37,8 @@ path (``layer2.0.conv1``) and what it found there.
 
 from __future__ import annotations
 
-import builtins
 import inspect
 import json
-import keyword
 import math
 import operator
 import re
@@ -50,13 +48,15 @@ from typing import Any
 import yaml
 
 from .errors import SpecError
+from .names import DUMP_RESERVED, Namespace
 from .ops import LAYERS, OPS, REQUIRED, LayerType
+from .ops._core import OMIT
+from .ops.operators import TRACED_OPERATORS
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _DTYPES = {"torch.float32": "float32", "torch.float64": "float64", "torch.float16": "float16",
            "torch.bfloat16": "bfloat16", "torch.int64": "int64", "torch.int32": "int32", "torch.bool": "bool"}
-_BINARY = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/", operator.matmul: "@",
-           operator.iadd: "+", operator.isub: "-", operator.imul: "*", operator.itruediv: "/"}
+_BINARY = TRACED_OPERATORS  # from the one table of operators (ops/operators.py)
 _SYMBOL_RUN_SIZE = 2  # what a symbolic dim (N) is when the module runs on fake tensors
 
 
@@ -106,38 +106,14 @@ def _squeeze(value: Any) -> Any:
     return _plain(value)
 
 
-def _read_arg(module: Any, layer: LayerType, name: str) -> Any:
-    """The value ``name`` had in the constructor call that made ``module``."""
-    if name == "bias" and layer.name == "MultiheadAttention":
-        return module.in_proj_bias is not None
-    if name == "add_bias_kv":
-        return module.bias_k is not None
-    if name == "bias":
-        return getattr(module, "bias", None) is not None
-    if name in ("kdim", "vdim"):
-        value = getattr(module, name)
-        return None if value == module.embed_dim else value
-    if name == "init" and layer.name == "PReLU":
-        return 0.25  # a value of the weight, not of the architecture: the state_dict carries it
-    if name == "stride" and layer.family == "pool" and getattr(module, "stride", None) == module.kernel_size:
-        return None  # torch stores the default (None) as the kernel size
-    if not hasattr(module, name):
-        raise AttributeError(name)
-    value = getattr(module, name)
-    if name == "normalized_shape":
-        value = list(value)
-        return value[0] if len(value) == 1 else value
-    return value
-
-
 def _layer_entry(module: Any, layer: LayerType, path: str, infer: bool) -> Any:
     entry: dict[str, Any] = {"type": layer.name}
     for arg in layer.args:
         try:
-            value = _read_arg(module, layer, arg.name)
+            value = layer.read_back(module, arg.name)  # the value the constructor call that made it had
         except AttributeError:
             raise DumpError(path, f"cannot read argument {arg.name!r} of {layer.name} from the module") from None
-        if layer.name == "LayerNorm" and arg.name == "bias" and not module.elementwise_affine:
+        if value is OMIT:
             continue
         if arg.inferred and infer:
             continue
@@ -209,6 +185,7 @@ class _Walker:
         self.layer_classes = _layer_classes()
         self.blocks: dict[str, dict[str, Any]] = {}
         self.block_keys: dict[str, str] = {}  # definition text -> block name
+        self.block_names = Namespace(reserved=LAYERS, separator="")  # BasicBlock, BasicBlock2, ...
         self.functions = _function_ops()
 
     # ---- layers
@@ -239,10 +216,10 @@ class _Walker:
         key = json.dumps([type(module).__name__, definition], sort_keys=True, default=str)
         if key not in self.block_keys:
             base = type(module).__name__
-            name, k = base, 1
-            while name in self.blocks or name in LAYERS or not _NAME.fullmatch(name):
-                k += 1
-                name = f"{base}{k}" if _NAME.fullmatch(base) else f"Block{k}"
+            if _NAME.fullmatch(base):
+                name = self.block_names.create_name(base, key)
+            else:  # a class name a spec cannot use: Block2, Block3, ...
+                name = self.block_names.create_name("Block", key, numbered=True)
             self.blocks[name] = definition
             self.block_keys[key] = name
         return self.block_keys[key]
@@ -319,7 +296,8 @@ class _Walker:
             def is_leaf_module(self, m: Any, qualname: str) -> bool:
                 return True
 
-        wrapped = tuple(f for f in _forward_globals(module).values() if _is_corr2d(f) or _is_stochastic_depth(f))
+        wrapped = tuple(f for f in _forward_globals(module).values()
+                        if any(op.traced is not None and op.traced(f) for op in OPS.values()))
         signature = inspect.signature(type(module).forward)
         concrete = {name: p.default for name, p in list(signature.parameters.items())[1:]
                     if p.default is not inspect.Parameter.empty}
@@ -347,7 +325,7 @@ class _Translator:
         self.layers = layers
         self.params = params
         self.functions = functions
-        self.taken = set(layers) | set(params) | set(inputs) | set(OPS)
+        self.names = Namespace(taken=[*layers, *params, *inputs, *OPS], reserved=DUMP_RESERVED, python_names=True)
         self.expr: dict[Any, str] = {}  # node -> its expression (a name once assigned)
         self.index = {n: i for i, n in enumerate(self.nodes)}
 
@@ -356,14 +334,7 @@ class _Translator:
                          hint)
 
     def fresh(self, wanted: str) -> str:
-        base = wanted if _NAME.fullmatch(wanted) else "h"
-        name, k = base, 1
-        while (name in self.taken or keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in _RESERVED
-               or hasattr(builtins, name)):
-            k += 1
-            name = f"{base}_{k}"
-        self.taken.add(name)
-        return name
+        return self.names.create_name(wanted if _NAME.fullmatch(wanted) else "h")
 
     def steps(self, fixed: list[bool]) -> list[str]:
         steps: list[str] = []
@@ -433,10 +404,13 @@ class _Translator:
         return f"{', '.join(targets)} = {text}"
 
     def tuple_length(self, node: Any, least: int) -> int:
-        if node.op == "call_module":
-            return 2  # MultiheadAttention: (output, weights)
-        if node.op in ("call_function", "call_method") and _target_name(node) == "chunk":
-            chunks = node.args[1] if len(node.args) > 1 else node.kwargs.get("chunks")
+        if node.op == "call_module":  # a layer that returns a tuple says how long (MultiheadAttention: 2);
+            layer = self.owner.layer_classes.get(type(self.module.get_submodule(node.target)))
+            return layer.outputs if layer is not None and layer.outputs > 1 else 2  # else two, as always assumed
+        op = OPS.get(_target_name(node)) if node.op in ("call_function", "call_method") else None
+        if op is not None and op.outputs_arg:  # chunk's chunks
+            where = op.params.index(op.outputs_arg)
+            chunks = node.args[where] if len(node.args) > where else node.kwargs.get(op.outputs_arg)
             if isinstance(chunks, int):
                 return chunks
         return least
@@ -501,10 +475,8 @@ class _Translator:
                     return f"size({self.arg(source.args[0])}, {node.args[1]})"
                 raise self.fail(node, "indexing a tensor", "write x.select(dim, i) or x.narrow(dim, start, length)")
             name = self.functions.get(node.target)
-            if name is None and _is_corr2d(node.target):
-                name = "corr2d"
-            if name is None and _is_stochastic_depth(node.target):
-                name = "stochastic_depth"
+            if name is None:  # a helper generated code defines (corr2d), known to its registry entry
+                name = next((n for n, op in OPS.items() if op.traced is not None and op.traced(node.target)), None)
             if name is None:
                 raise self.fail(node, f"{_describe(node.target)} is not a netspec op",
                                 "netspec layers lists the ops a forward can use")
@@ -513,14 +485,13 @@ class _Translator:
             method = str(node.target)
             if method == "contiguous" and not node.kwargs and len(node.args) == 1:
                 return self.arg(node.args[0])
-            if method == "view":
-                method = "reshape"
-            if method == "size" and len(node.args) == 1:
+            method = next((name for name, op in OPS.items() if method in op.aliases), method)  # view -> reshape
+            if method in OPS and OPS[method].gives_size and len(node.args) == 1:
                 raise self.fail(node, "x.size() without a dim", "read one dim: x.size(0)")
             if method not in OPS:
                 raise self.fail(node, f"the tensor method {method!r} is not a netspec op")
             args = list(node.args)
-            if method in ("reshape", "permute", "expand") and len(args) > 2:  # x.view(a, b) -> reshape(x, (a, b))
+            if OPS[method].varargs and len(args) > 2:  # x.view(a, b) -> reshape(x, (a, b))
                 args = [args[0], tuple(args[1:])]
             return self.op(node, method, args, dict(node.kwargs))
         raise self.fail(node, f"a {node.op} node")
@@ -534,8 +505,9 @@ class _Translator:
         params = op.params
         for extra, _ in op.extra:
             kwargs.pop(extra, None)
-        if name == "flatten" and len(args) < 2 and "start_dim" not in kwargs:
-            kwargs["start_dim"] = 0  # torch.flatten's default; netspec's is 1
+        for arg, torch_default in op.torch_defaults:  # flatten's start_dim: torch's default is 0, netspec's 1
+            if len(args) <= params.index(arg) and arg not in kwargs:
+                kwargs[arg] = torch_default
         if len(args) > len(params):
             raise self.fail(node, f"{len(args)} arguments, netspec's {name} takes {len(params)}")
         for k in [k for k in kwargs if k not in params and k in _TORCH_ONLY and _TORCH_ONLY[k](kwargs[k])]:
@@ -568,8 +540,6 @@ _TORCH_ONLY: dict[str, Callable[[Any], bool]] = {
     "return_indices": lambda v: v is False, "dtype": lambda v: v is None, "_stacklevel": lambda v: True,
     "inplace": lambda v: v is False, "training": lambda v: True}
 
-_RESERVED = frozenset({"self", "torch", "nn", "F", "OrderedDict", "corr2d", "device", "dtype", "super",
-                       "make_divisible", "NETSPEC_VARS", "x"})
 
 
 def _needs_parens(text: str) -> bool:
@@ -617,7 +587,7 @@ def _function_ops() -> dict[Any, str]:
             found[getattr(spaces[space], attr)] = name
         for alias in (torch, F):  # torch.relu and F.relu, torch.softmax and F.softmax are one op
             fn = getattr(alias, name, None)
-            if fn is not None and callable(fn) and fn not in found and name not in ("size", "expand"):
+            if fn is not None and callable(fn) and fn not in found and not op.spelling.startswith("torch.Tensor."):
                 found[fn] = name
     return found
 
@@ -625,23 +595,6 @@ def _function_ops() -> dict[Any, str]:
 def _forward_globals(module: Any) -> dict[str, Any]:
     forward = type(module).forward
     return dict(getattr(forward, "__globals__", {}))
-
-
-def _is_corr2d(fn: Any) -> bool:
-    """netspec's own corr2d helper (generated code defines it); a user's function of that name may differ."""
-    from .ops.tensor import CORR2D_HELPER
-
-    if getattr(fn, "__name__", None) != "corr2d" or not inspect.isfunction(fn):
-        return False
-    try:
-        return inspect.getsource(fn) == CORR2D_HELPER
-    except (OSError, TypeError):
-        return False
-
-
-def _is_stochastic_depth(fn: Any) -> bool:
-    return getattr(fn, "__name__", None) == "stochastic_depth" and (
-        getattr(fn, "__module__", "") or "").startswith("torchvision.ops")
 
 
 def _tensor_parameters(module: Any, path: str) -> list[str]:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .ops.operators import BUILD_OPERATORS, BY_SYMBOL, OPERATORS
+
 INT64_MAX = 2**63 - 1
 MAX_EXPR_CHARS = 2_000
 MAX_EXPR_NODES = 500
@@ -152,8 +154,7 @@ def helper_source(name: str) -> str:
     return inspect.getsource(HELPERS[name]).replace("  # type: ignore[no-untyped-def]  # written into generated code",
                                                     "")
 
-_BINOPS: dict[type[ast.operator], str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/",
-                                          ast.FloorDiv: "//", ast.Mod: "%"}
+_BINOPS = BUILD_OPERATORS  # the build-time language's operators, from the one table (ops/operators.py)
 _CMPOPS: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
     ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
     ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
@@ -206,12 +207,12 @@ def parse(text: str) -> Expr:
 
 
 _NODE_NAMES: dict[type[ast.AST], str] = {
-    ast.Pow: "'**'", ast.Attribute: "attribute access", ast.Lambda: "lambda", ast.Dict: "a dict",
+    ast.Attribute: "attribute access", ast.Lambda: "lambda", ast.Dict: "a dict",
     ast.Set: "a set", ast.ListComp: "a comprehension", ast.SetComp: "a comprehension", ast.DictComp: "a comprehension",
     ast.GeneratorExp: "a generator", ast.JoinedStr: "an f-string", ast.Starred: "'*'", ast.NamedExpr: "':='",
-    ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield", ast.Slice: "slicing", ast.BitOr: "'|'",
-    ast.BitAnd: "'&'", ast.BitXor: "'^'", ast.LShift: "'<<'", ast.RShift: "'>>'", ast.Invert: "'~'",
-    ast.MatMult: "'@'", ast.Is: "'is'", ast.IsNot: "'is not'", ast.In: "'in'", ast.NotIn: "'not in'",
+    ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield", ast.Slice: "slicing", ast.Invert: "'~'",
+    ast.Is: "'is'", ast.IsNot: "'is not'", ast.In: "'in'", ast.NotIn: "'not in'",
+    **{op.node: f"'{op.symbol}'" for op in OPERATORS if not op.build},  # '**', '@', '<<'...: by the one table
 }
 
 
@@ -344,8 +345,7 @@ class _Evaluator:
             raise ExprError(f"division by zero in '{op}'", node.col_offset)
         if op == "*" and _too_big(left) + _too_big(right) > 130:  # both past 2**65: the product cannot fit
             raise ExprError("arithmetic leaves the 64-bit range", node.col_offset, code="too-large")
-        result = {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
-                  "/": lambda: left / right, "//": lambda: left // right, "%": lambda: left % right}[op]()
+        result = BY_SYMBOL[op].function(left, right)
         return _checked(result, node)
 
     def subscript(self, node: ast.Subscript) -> Value:

@@ -1,12 +1,11 @@
 """Pictures of the data flow: ``netspec graph SPEC -o out.svg|.dot|.mmd|.html``.
 
-The graph is read off the same walk shape inference makes (no torch): a :class:`_Tracer`
-is the shape evaluator with every layer, op, parameter and arithmetic step also
-recorded as a node, and every tensor it consumes as an edge from the node that made
-it, labelled with the tensor's shape.  A value used twice gives two edges (a skip
-connection: the block input feeds the first conv and the ``+``), a ``cat`` gets one
-edge per tensor it joins.  A block instance and a Sequential become clusters holding
-the nodes their forward made.
+The graph is read off the trace shape inference records (no torch, no second run): every
+layer, op, parameter and arithmetic step of :attr:`Inference.trace` becomes a node, and
+every tensor it consumes an edge from the node that made it, labelled with the tensor's
+shape.  A value used twice gives two edges (a skip connection: the block input feeds the
+first conv and the ``+``), a ``cat`` gets one edge per tensor it joins.  A block instance
+and a Sequential become clusters holding the nodes their forward made.
 
 Output formats: Graphviz DOT (always), SVG (through Graphviz's ``dot`` program),
 Mermaid (for Markdown) and a self-contained HTML page (:mod:`netspec.graph_html`).
@@ -16,21 +15,19 @@ format's escaping: :func:`dot_string`, :func:`mermaid_text`.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import ir
-from .elaborate import Child, Elaborator, Instance, Refusal
-from .errors import Collector, SpecError
-from .ops import OPS, Tensor, fmt_shape
+from .ops import Tensor, fmt_shape
 from .ops._core import Dim
-from .shapes import MAX_EXECUTED, Inference, Row, _Evaluator, _Shared, _Steps
+from .ops.operators import BY_SYMBOL, OPERATORS
+from .shapes import Event, Inference, Row
 
 FORMATS = ("dot", "svg", "mmd", "html")
 DOT_TIMEOUT = 120  # seconds: the largest zoo spec lays out in a few
@@ -130,16 +127,14 @@ class _Builder:
         if known is not None and known[0] is tensor:
             self.graph.edges.append(Edge(f"e{len(self.graph.edges)}", known[1], dst, tuple(tensor.shape)))
 
-    def produced(self, value: Any, node: Node, inputs: Sequence[Any] = ()) -> Any:
-        """Remember that ``node`` made ``value`` (each tensor of a tuple); a layer that hands back its input
-        object (nn.Identity) gets a copy, so the input keeps its own producer."""
+    def produced(self, value: Any, node: Node) -> None:
+        """Remember that ``node`` made ``value`` (each tensor of a tuple).  The trace hands each value on as
+        its own object (an nn.Identity's output is a copy of its input), so each has one producer."""
         if isinstance(value, tuple):
-            return tuple(self.produced(item, node, inputs) for item in value)
-        if isinstance(value, Tensor):
-            if any(value is x for x in inputs):
-                value = copy.copy(value)
+            for item in value:
+                self.produced(item, node)
+        elif isinstance(value, Tensor):
             self.producers[id(value)] = (value, node.id)
-        return value
 
     def open(self, path: str, type_: str, row: Row | None) -> None:
         cluster = Cluster(f"c{len(self.graph.clusters)}", path, type_, self.stack[-1] if self.stack else None,
@@ -165,123 +160,57 @@ def _row_macs(row: Row | None) -> Dim | None:
     return value or None
 
 
-def _tensors(values: Any) -> Iterator[Tensor]:
-    if isinstance(values, Tensor):
-        yield values
-    elif isinstance(values, (list, tuple)):
-        for value in values:
-            yield from _tensors(value)
-    elif isinstance(values, dict):
-        for value in values.values():
-            yield from _tensors(value)
-
-
-class _Tracer(_Evaluator):
-    """The shape evaluator, recording each step it takes as a node of the graph."""
-
-    def __init__(self, instance: Instance, world: dict[str, Any], shared: _Shared, builder: _Builder,
-                 depth: int = 0) -> None:
-        super().__init__(instance, world, shared, record=True, depth=depth)
-        self.builder = builder
-        self.last: Any = None
-
-    def local(self, path: str) -> str:
-        prefix = self.instance.prefix
-        return path[len(prefix) + 1:] if prefix and path.startswith(prefix + ".") else path
-
-    def run(self, inputs: Sequence[Tensor] | None = None) -> Tensor | None:
-        if inputs is None:  # the root: its inputs are nodes
-            inputs = [Tensor(inp.shape, inp.dtype) for inp in self.model.inputs]
-            for inp, tensor in zip(self.model.inputs, inputs, strict=True):
-                node = self.builder.add_node("input", inp.name, inp.name, "input", tensor.shape)
-                self.builder.produced(tensor, node)
-        return super().run(inputs)
-
-    def eval(self, expr: ir.Expr) -> Any:
-        value = super().eval(expr)
-        if isinstance(expr, ir.Neg) and isinstance(value, Tensor):
-            operand = self.last  # the operand's value: the last eval finished inside this one
-            node = self.builder.add_node("op", "neg", "", "neg", value.shape,
-                                         [operand] if isinstance(operand, Tensor) else [])
-            value = self.builder.produced(value, node)
-        self.last = value
-        return value
-
-    def arith(self, op: str, left: Any, right: Any, expr: ir.Expr) -> Any:
-        before = len(self.shared.rows)
-        result = super().arith(op, left, right, expr)
-        if isinstance(result, Tensor) and not isinstance(expr, ir.Neg):
-            name = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}[op]
-            path = self.shared.rows[-1].path if len(self.shared.rows) > before else ""  # a matmul's row
-            node = self.builder.add_node("op", op, path, name, result.shape, list(_tensors([left, right])))
-            result = self.builder.produced(result, node)
-        return result
-
-    def param_tensor(self, item: ir.ParamTensor) -> Tensor:
-        tensor = super().param_tensor(item)
-        path = self.instance.qualified(item.attr)
-        node_id = self.builder.params.get(path)
-        node = self.builder.graph.node(node_id) if node_id else self.builder.add_node(
-            "param", self.local(path), path, "Parameter", tensor.shape, params=self.builder.sizes.get(path))
-        self.builder.params[path] = node.id
-        return self.builder.produced(tensor, node)  # type: ignore[no-any-return]
-
-    def apply_layer(self, child: Child, inputs: list[Tensor], depth: int, options: dict[str, Any] | None = None
-                    ) -> Any:
-        if child.type == ir.BLOCK:
-            return super().apply_layer(child, inputs, depth, options)  # apply_block below
-        if child.type == ir.SEQUENTIAL:
-            qualified = self.instance.qualified(child.attr)
-            self.builder.open(qualified, ir.SEQUENTIAL, self.builder.rows.get(qualified))
-            try:
-                return super().apply_layer(child, inputs, depth, options)
-            finally:
-                self.builder.close()
-        out = super().apply_layer(child, inputs, depth, options)
-        row = self.shared.rows[-1]  # apply_layer records the layer's row last
-        node = self.builder.add_node("layer", self.local(row.path), row.path, child.type, row.output_shape, inputs,
-                                     params=None if row.path in self.builder.rows else row.params)
-        return self.builder.produced(out, node, inputs)
-
-    def run_instance(self, instance: Instance, inputs: list[Tensor], depth: int, qualified: str) -> Tensor | None:
-        """A block's forward as a cluster of its own, traced by a tracer of the same kind."""
-        self.builder.open(qualified, instance.definition.name, self.builder.rows.get(qualified))
-        try:
-            return _Tracer(instance, {}, self.shared, self.builder, depth).run(inputs)
-        finally:
-            self.builder.close()
-
-    def apply_op(self, call: ir.Call, args: list[Any], kwargs: dict[str, Any]) -> Tensor:
-        before = len(self.shared.rows)
-        result = super().apply_op(call, args, kwargs)
-        if OPS[call.func].returns == "size" or len(self.shared.rows) == before:
-            return result  # a size (x.size(0)), not a tensor: no node
-        row = self.shared.rows[-1]
-        shape = result.shape if isinstance(result, Tensor) else row.output_shape
-        inputs = list(_tensors([args, kwargs]))
-        node = self.builder.add_node("op", call.func, row.path, call.func, shape, inputs)
-        return self.builder.produced(result, node, inputs)  # type: ignore[no-any-return]
-
-
 def build(inference: Inference) -> Graph:
-    """The data-flow graph of a compiled spec (its forward at the default forward arguments)."""
-    program = inference.program or ir.Program(inference.model)
+    """The data-flow graph of a compiled spec (its forward at the default forward arguments), read off the
+    trace shape inference recorded: every event a node, every tensor it consumed an edge from the event
+    whose output it was."""
     rows = {row.path: row for row in inference.rows}
     builder = _Builder(inference.model.name, rows, inference.sizes)
-    elaborator = Elaborator(program)
-    try:
-        root = elaborator.root()
-    except Refusal as exc:  # the spec compiled once already: not reached
-        raise SpecError([exc.diagnostic]) from None
-    diag = Collector()
-    shared = _Shared(elaborator, {}, [], diag, _Steps(MAX_EXECUTED), {"": root})
-    world = dict(program.root.args)
-    out = _Tracer(root, world, shared, builder).run()
-    diag.raise_if_errors()
-    assert out is not None
-    node = builder.add_node("output", "output", "output", "output", out.shape, [out])
-    del node
+    for event in inference.trace:
+        _add_event(builder, event)
+    builder.add_node("output", "output", "output", "output", inference.output.shape, [inference.output])
     return builder.graph
+
+
+def _local(event: Event, path: str) -> str:
+    """``path`` inside the instance that ran ``event``: ``conv1`` of ``layer1.0.conv1``."""
+    prefix = event.instance
+    return path[len(prefix) + 1:] if prefix and path.startswith(prefix + ".") else path
+
+
+def _add_event(builder: _Builder, event: Event) -> None:
+    kind = event.kind
+    if kind == "enter":
+        builder.open(event.path, event.type, builder.rows.get(event.path))
+    elif kind == "exit":
+        builder.close()
+    elif kind == "input":
+        builder.produced(event.output, builder.add_node("input", event.path, event.path, "input",
+                                                        event.output.shape))
+    elif kind == "param":
+        node_id = builder.params.get(event.path)
+        node = builder.graph.node(node_id) if node_id else builder.add_node(
+            "param", _local(event, event.path), event.path, "Parameter", event.output.shape,
+            params=builder.sizes.get(event.path))
+        builder.params[event.path] = node.id
+        builder.produced(event.output, node)
+    elif kind == "neg":
+        builder.produced(event.output, builder.add_node("op", "neg", "", "neg", event.output.shape, event.inputs))
+    elif kind == "arith":
+        builder.produced(event.output, builder.add_node("op", event.type, event.path, BY_SYMBOL[event.type].name,
+                                                        event.output.shape, event.inputs))
+    elif kind == "layer":
+        row = event.row
+        assert row is not None
+        node = builder.add_node("layer", _local(event, row.path), row.path, event.type, row.output_shape,
+                                event.inputs, params=None if row.path in builder.rows else row.params)
+        builder.produced(event.output, node)
+    elif kind == "op":
+        row = event.row
+        assert row is not None
+        shape = event.output.shape if isinstance(event.output, Tensor) else row.output_shape
+        builder.produced(event.output, builder.add_node("op", event.type, row.path, event.type, shape,
+                                                        event.inputs))
 
 
 def only(graph: Graph, path: str) -> Graph:
@@ -333,13 +262,16 @@ def _macs(n: Dim) -> str:
     return str(n)
 
 
+_OPERATOR_NODES = frozenset(op.name for op in OPERATORS if op.forward)  # x + y: the box shows the symbol
+
+
 def node_lines(node: Node) -> list[str]:
     """The lines a node's box shows: name and type, output shape, parameters and MACs."""
     if node.kind == "input":
         return [node.name, f"input {fmt_shape(node.shape)}"]
     if node.kind == "output":
         return [f"output {fmt_shape(node.shape)}"]
-    if node.kind == "op" and node.type in ("add", "sub", "mul", "div", "matmul", "neg"):
+    if node.kind == "op" and (node.type in _OPERATOR_NODES or node.type == "neg"):
         return [node.name if node.type != "neg" else "-"]
     lines = [f"{node.name}: {node.type}" if node.kind != "op" else node.name, fmt_shape(node.shape)]
     extra = []

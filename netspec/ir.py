@@ -4,10 +4,13 @@
 it uses, each a :class:`ModuleDef`.  ``shapes`` runs each *instance* of a definition at its own
 argument values and input shapes; ``codegen`` writes one class per definition.  A Sequential
 stays nested (a Layer with children); a block use is a Layer whose ``block`` names its definition.
+Passes walk it with :class:`NodeVisitor` (``visit_<Node>`` hooks) or :func:`walk`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -283,3 +286,55 @@ class Program:
 
     def definitions(self) -> list[ModuleDef]:
         return [*self.blocks.values(), self.root]
+
+
+# ---------------------------------------------------------------- walking
+
+
+def iter_child_nodes(node: Any) -> Iterator[Any]:
+    """The IR nodes directly inside ``node``, in field order (inside lists, tuples and dict values too):
+    a statement's expressions and inner statements, an expression's operands, a layer's children and
+    the Build values among its arguments, a definition's layers, parameters and body."""
+    for name in _FIELDS.get(type(node), ()):
+        yield from _nodes_in(getattr(node, name))
+
+
+def _nodes_in(value: Any) -> Iterator[Any]:
+    if type(value) in NODE_TYPES:
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _nodes_in(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _nodes_in(item)
+
+
+def walk(node: Any) -> Iterator[Any]:
+    """``node`` and every IR node inside it, parents before children, in field order."""
+    yield node
+    for child in iter_child_nodes(node):
+        yield from walk(child)
+
+
+class NodeVisitor:
+    """Walks the IR as :class:`ast.NodeVisitor` (and jinja2's visitor) do: :meth:`visit` calls
+    ``visit_<ClassName>`` (``visit_Call``, ``visit_If``...) where the subclass defines it, else
+    :meth:`generic_visit`, which visits every child node in field order."""
+
+    def visit(self, node: Any) -> Any:
+        method = getattr(self, "visit_" + type(node).__name__, None)
+        if method is None:
+            return self.generic_visit(node)
+        return method(node)
+
+    def generic_visit(self, node: Any) -> Any:
+        for child in iter_child_nodes(node):
+            self.visit(child)
+        return None
+
+
+NODE_TYPES: frozenset[type] = frozenset({
+    Build, KeyPattern, Repeat, Layer, ParamTensor, ParamGroup, Input, Name, Const, Seq, Call, BinOp, Neg, Index,
+    Cond, Assign, Unpack, Return, For, If, BlockArg, Var, ModuleDef, Program})
+_FIELDS: dict[type, tuple[str, ...]] = {t: tuple(f.name for f in dataclasses.fields(t)) for t in NODE_TYPES}

@@ -8,14 +8,13 @@ line is half typed) and the last spec that compiled (shapes for hover and inlay 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import api, expand, files, source
+from . import api, expand, files, ir, source
 from .errors import Diagnostic, Span, SpecError
 from .ops import LAYERS, OPS, fmt_shape
 from .shapes import Row
@@ -176,19 +175,8 @@ class Step:
     row: Row | None  # its last top-level row: the shape after the step
 
 
-def _walk(node: Any) -> Iterator[Any]:
-    yield node
-    if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        for f in dataclasses.fields(node):
-            yield from _walk(getattr(node, f.name))
-    elif isinstance(node, (tuple, list)):
-        for item in node:
-            yield from _walk(item)
-
-
-def _called_layers(stmt: Any) -> frozenset[str]:
-    return frozenset(n.func for n in _walk(stmt)
-                     if type(n).__name__ == "Call" and getattr(n, "kind", None) == "layer")
+def _called_layers(stmt: ir.Stmt) -> frozenset[str]:
+    return frozenset(n.func for n in ir.walk(stmt) if isinstance(n, ir.Call) and n.kind == "layer")
 
 
 def _step_end(text: str, start: int) -> int:

@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import StrictStr
 
 from . import schema
-from .ops import LAYERS
+from .ops import LAYERS, publish, registry
 from .ops._core import (
     REQUIRED,
     AnyInt,
@@ -48,8 +48,7 @@ FAMILY = "plugin"
 ShapeRule = Callable[[dict[str, Any], list[tuple[Any, ...]]], Sequence[Any]]
 MacsRule = Callable[[dict[str, Any], list[tuple[Any, ...]], tuple[Any, ...]], Any]
 
-_LOADED: dict[str, str] = {}  # what the user named (a file's real path) -> what it loaded
-_LOCK = threading.RLock()
+_LOCK = threading.RLock()  # one plugin loads at a time (what was loaded is kept by the registry: Registry.plugins)
 # Symbolic dims bound to small sizes, three different bindings (primes, far apart): an output dim that
 # stays put is a constant, one that moves with a symbol is that symbol plus a constant (H-2); anything
 # else (H//2) cannot be named from the runs and asks for a shape rule.
@@ -62,12 +61,13 @@ class PluginError(Exception):
 
 
 def loaded() -> tuple[str, ...]:
-    """The plugin layer types registered in this process, in order (part of every compile cache key)."""
+    """The plugin layer types of the current registry, in order (part of every compile cache key)."""
     return tuple(name for name, kind in LAYERS.items() if kind.family == FAMILY)
 
 
 def load_plugins(names: str | Iterable[str] | None) -> tuple[str, ...]:
-    """Load each named plugin once per process: a ``.py`` file, a module, or ``@entry-points``."""
+    """Load each named plugin once (per registry: see :func:`netspec.ops.use_registry`): a ``.py`` file, a module,
+    or ``@entry-points``."""
     if names is None:
         return loaded()
     for name in [names] if isinstance(names, str) else names:
@@ -79,7 +79,7 @@ def _load_one(name: str) -> None:
     with _LOCK:
         is_file = name.endswith(".py") or os.sep in name or "/" in name
         key = os.path.realpath(name) if is_file else name
-        if key in _LOADED:
+        if key in registry().plugins:
             return
         if name == ENTRY_POINTS:
             from importlib.metadata import entry_points  # here: costly to import, and rarely needed
@@ -97,7 +97,7 @@ def _load_one(name: str) -> None:
             _load_file(name, key)
         else:
             _load_module(name)
-        _LOADED[key] = name
+        publish(lambda current: current.with_plugin(key, name))
 
 
 def _load_module(name: str) -> None:

@@ -11,9 +11,7 @@ import ast
 import builtins
 import io
 import keyword
-import math
 import re
-import sys
 import tokenize
 import warnings
 from dataclasses import dataclass, field
@@ -25,10 +23,13 @@ from . import ir
 from .errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
 from .expr import MAX_WRITTEN, ExprError, evaluate, list_expr, sized, written_size
 from .expr import parse as parse_expr
+from .names import RESERVED  # the names generated code keeps for itself: the one list
 from .ops import LAYERS, OPS
 from .ops._core import INT64_MAX, MODULE_DTYPE
+from .ops.init import INIT_ARGS, init_problem
+from .ops.operators import FORWARD_OPERATORS, symbol_of
+from .ops.tensor import PLACEHOLDER_LAYER, SHAPE_INDEX_OP
 from .schema import (
-    INIT_ARGS,
     SEQUENTIAL,
     ArgDecl,
     Expression,
@@ -62,13 +63,8 @@ CONTAINER_ATTRIBUTES = {
                                 "update", "values"}),
     "Sequential": frozenset({"append", "extend", "insert", "pop"}),
 }
-# Names the generated module itself uses at top level or inside forward.
-RESERVED = frozenset({"self", "torch", "nn", "F", "OrderedDict", "corr2d", "device", "dtype", "super",
-                      "make_divisible", "NETSPEC_VARS", "getattr", "range", "stochastic_depth"})
 
-BINOPS: dict[type[ast.operator], str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.MatMult: "@"}
-_OPERATOR_TEXT: dict[type[ast.operator], str] = {ast.Pow: "**", ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<",
-                                                 ast.RShift: ">>", ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^"}
+BINOPS = FORWARD_OPERATORS  # forward's operators, from the one table (ops/operators.py)
 MAX_EXPR_NODES = 2_000
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
@@ -102,7 +98,6 @@ def _is_fstring(literal: str) -> bool:
     return "f" in prefix.lower()
 
 
-_VARARG_METHODS = frozenset({"reshape", "permute", "expand"})  # Tensor methods that take sizes as separate arguments
 _ASSIGNED = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
 # Every later stage walks expressions recursively; deeper ones are refused here.
 MAX_EXPR_DEPTH = 100
@@ -570,13 +565,13 @@ class _Resolver:
         if value in LAYERS and LAYERS[value].bare_ok:
             return ir.Layer(key, attr, path, value)
         self.unknown_layer(value, path)
-        return ir.Layer(key, attr, path, "Identity")
+        return ir.Layer(key, attr, path, PLACEHOLDER_LAYER)
 
     def block_use(self, value: Any, kind: str, key: str | int, attr: str, path: Path, scope: set[str]) -> ir.Layer:
         block = self.block_name(kind, (*path, "type"))
         if block is None:
             self.unknown_layer(kind, (*path, "type"))
-            return ir.Layer(key, attr, path, "Identity")
+            return ir.Layer(key, attr, path, PLACEHOLDER_LAYER)
         extra = value.model_extra or {}
         kinds = self.block_kinds.get(block, {})
         # a string for an argument that is not a str reads as an expression, typos reported at their column
@@ -766,72 +761,6 @@ class _Resolver:
             if name not in self.used:
                 self.warn("unused-param", f"parameter '{name}' is never used in forward", self.P("params", name),
                           "remove it, or use it in forward")
-
-
-# ---------------------------------------------------------------- initialisers
-
-# The largest finite value of each parameter dtype: torch refuses a fill or a uniform bound past it.
-FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": sys.float_info.max, "float16": 65504.0,
-             "bfloat16": 3.3895313892515355e38}
-Problem = tuple[str, str, str | None]  # code, message, hint
-
-
-def init_problem(init: str, args: dict[str, Any], shape: tuple[int, ...], dtype: str) -> Problem | None:
-    """What torch would refuse when the initialiser runs at build time (its own argument checks)."""
-    if init.startswith(("kaiming", "xavier")) and len(shape) < 2:
-        return ("bad-init", f"{init} needs a parameter of at least 2 dims to compute fans, found {len(shape)}",
-                "use normal or uniform for 1-D parameters")
-    if init == "constant":
-        return _within(dtype, "value", args["value"])
-    if init == "uniform":
-        return _range_problem(dtype, "uniform", args["a"], args["b"])
-    if init == "trunc_normal":
-        if args["std"] == 0:  # torch divides by std
-            return "bad-value", "trunc_normal expects std > 0, found 0.0", "use normal with std 0 for a constant"
-        if args["a"] > args["b"]:
-            return "bad-value", f"trunc_normal expects a <= b, found a={args['a']}, b={args['b']}", "swap a and b"
-    if init.startswith("kaiming") and args["nonlinearity"] == "leaky_relu":
-        try:
-            args["a"] ** 2  # calculate_gain squares the slope and overflows past ~1.3e154, as here
-        except OverflowError:
-            return ("bad-value", f"{init} expects a negative slope a whose square is finite, found {args['a']}",
-                    "use a small slope such as 0.01")
-    if init.startswith("xavier") and all(isinstance(d, int) for d in shape):  # a block's named sizes: per instance
-        return _xavier_problem(init, args["gain"], shape, dtype)
-    return None
-
-
-def _xavier_problem(init: str, gain: float, shape: tuple[int, ...], dtype: str) -> Problem | None:
-    if gain < 0:
-        return "bad-value", f"{init} expects gain >= 0, found {gain}", "use a positive gain such as 1.0"
-    if init == "xavier_uniform":
-        receptive = math.prod(shape[2:])
-        bound = gain * math.sqrt(6.0 / (shape[0] * receptive + shape[1] * receptive))
-        if 2 * bound > FLOAT_MAX[dtype]:  # uniform_(-bound, bound) needs the span finite in the dtype
-            return ("bad-value", f"xavier_uniform with gain {gain} draws from +-{bound:.3g}, past the {dtype} range "
-                    f"(+-{FLOAT_MAX[dtype]:.4g})", "use a gain near 1.0")
-    return None
-
-
-def _range_problem(dtype: str, what: str, a: float, b: float) -> Problem | None:
-    """uniform_'s checks: a <= b, both bounds finite in the dtype, and so is their difference."""
-    if a > b:
-        return "bad-value", f"{what} needs a <= b, found a={a}, b={b}", "swap a and b"
-    for name, value in (("a", a), ("b", b)):
-        problem = _within(dtype, name, value, what)
-        if problem is not None:
-            return problem
-    if b - a > FLOAT_MAX[dtype]:
-        return ("bad-value", f"{what} spans {b - a:.3g} (b - a), past the largest {dtype} ({FLOAT_MAX[dtype]:.4g})",
-                "narrow the range")
-    return None
-
-
-def _within(dtype: str, name: str, value: float, what: str = "constant") -> Problem | None:
-    if abs(value) <= FLOAT_MAX[dtype]:
-        return None
-    return ("bad-value", f"{what} {name} {value} is outside the {dtype} range (+-{FLOAT_MAX[dtype]:.4g})",
-            f"use a value within +-{FLOAT_MAX[dtype]:.4g}, or give the parameter dtype: float64")
 
 
 class _ForwardParser:
@@ -1111,7 +1040,7 @@ class _ForwardParser:
             return ir.Seq(tuple(self.expr(e) for e in node.elts), span, isinstance(node, ast.Tuple))
         if isinstance(node, ast.BinOp):
             if type(node.op) not in BINOPS:
-                raise self.refuse(node, f"operator '{_OPERATOR_TEXT.get(type(node.op), '?')}' is not part of the "
+                raise self.refuse(node, f"operator '{symbol_of(type(node.op))}' is not part of the "
                                   "forward language", "use + - * / @, or an op such as pow(...)")
             return ir.BinOp(BINOPS[type(node.op)], self.expr(node.left), self.expr(node.right), span)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
@@ -1172,11 +1101,10 @@ class _ForwardParser:
             rest = tuple(self.expr(a) for a in node.args)
             # Tensor.reshape(*shape) takes sizes one by one: x.reshape(-1, 400) and x.reshape(-1) mean the
             # tuples (-1, 400) and (-1,); a single list or tuple, x.reshape([-1, 400]), is the sizes themselves.
-            if func.attr in _VARARG_METHODS and (len(rest) > 1 or (len(rest) == 1 and not isinstance(rest[0], ir.Seq))):
+            if op.varargs and (len(rest) > 1 or (len(rest) == 1 and not isinstance(rest[0], ir.Seq))):
                 rest = (ir.Seq(rest, span, is_tuple=True),)
-            if func.attr == "flatten" and not rest and not kwargs:
-                raise self.refuse(func, "x.flatten() flattens the batch dim too in PyTorch, but netspec's flatten "
-                                  "keeps it", "write x.flatten(1) to keep the batch dim, or x.flatten(0)")
+            if op.bare_method is not None and not rest and not kwargs:  # x.flatten(): torch's default differs
+                raise self.refuse(func, *op.bare_method)
             return ir.Call(func.attr, "op", (receiver, *rest), kwargs, span, method=True)
         if not isinstance(func, ast.Name):
             raise self.refuse(func, "only layers and ops can be called", "call a layer by name, as conv1(x)")
@@ -1194,7 +1122,8 @@ class _ForwardParser:
 
     def subscript(self, node: ast.Subscript, span: Span) -> ir.Index | ir.Call:
         if isinstance(node.value, ast.Attribute) and node.value.attr == "shape":  # x.shape[0] is x.size(0)
-            return ir.Call("size", "op", (self.expr(node.value.value), self.expr(node.slice)), (), span, method=True)
+            return ir.Call(SHAPE_INDEX_OP, "op", (self.expr(node.value.value), self.expr(node.slice)), (), span,
+                           method=True)
         if not isinstance(node.value, ast.Name) or self.r.param_kinds.get(node.value.id) not in (
                 "ParameterList", "ParameterDict"):
             raise self.refuse(node, "only a ParameterList or ParameterDict can be indexed",

@@ -14,9 +14,10 @@ from __future__ import annotations
 import ast
 import copy
 import json
-from collections.abc import Collection
-from functools import cache
-from types import UnionType
+import threading
+import weakref
+from collections.abc import Callable, Collection, Mapping
+from types import MappingProxyType, UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
@@ -39,9 +40,10 @@ from pydantic_core import ErrorDetails
 from typing_extensions import TypeAliasType
 
 from .errors import Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
-from .ops import LAYERS, OPS, REGISTRY, REQUIRED, LayerType, Op
-from .ops._core import INT64_MAX, AnyInt, Arg, PosInt, Real, SnapshotDict
+from .ops import LAYERS, OPS, REGISTRY, REQUIRED, LayerType, Op, Registry, publish, registry
+from .ops._core import INT64_MAX, AnyInt, Arg, PosInt
 from .ops._docs import arg_doc
+from .ops.init import INIT_ARGS, SIMPLE_INITS
 from .source import Source
 
 SPEC_VERSION = 1
@@ -160,24 +162,31 @@ def _layer_model(layer: LayerType) -> type[BaseModel]:
     return create_model(layer.name, __config__=_config(layer.name, layer.summary), **fields, **_BUILD_FIELDS)
 
 
-def _layer_tag(value: Any) -> str | None:
-    if isinstance(value, str):
-        return BARE
-    if isinstance(value, list):
-        return SEQUENCE
-    if isinstance(value, dict):
-        kind = value.get("type")
-        if kind is None and "layers" in value:
-            return GROUP
-        if isinstance(kind, str):
-            return kind if kind in LAYER_MODELS or kind == SEQUENTIAL else BLOCK
+def _layer_tagger(models: Mapping[str, Any]) -> Callable[[Any], str | None]:
+    """The layer union's discriminator over one grammar's layer models."""
+
+    def tag(value: Any) -> str | None:
+        if isinstance(value, str):
+            return BARE
+        if isinstance(value, list):
+            return SEQUENCE
+        if isinstance(value, dict):
+            kind = value.get("type")
+            if kind is None and "layers" in value:
+                return GROUP
+            if isinstance(kind, str):
+                return kind if kind in models or kind == SEQUENTIAL else BLOCK
+            return None
         return None
-    return None
+
+    return tag
 
 
-# SnapshotDicts: plugins add to them while other threads read them (see add_layers)
-LAYER_MODELS: dict[str, type[BaseModel]] = SnapshotDict({name: _layer_model(layer) for name, layer in LAYERS.items()})
-BARE_NAMES = tuple(name for name, layer in LAYERS.items() if layer.bare_ok)
+# The built-in registry's grammar; a registry with plugins has a Grammar of its own (see grammar()).
+LAYER_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType(
+    {name: _layer_model(layer) for name, layer in REGISTRY.layers.items()})
+_layer_tag = _layer_tagger(LAYER_MODELS)
+BARE_NAMES = tuple(name for name, layer in REGISTRY.layers.items() if layer.bare_ok)
 # A bare name is a layer type without arguments or a block (resolve checks which, with did-you-mean).
 BareLayer = Annotated[StrictStr, Field(title="layer type or block name", examples=list(BARE_NAMES))]
 
@@ -190,7 +199,7 @@ SequentialModel = create_model(
 )
 # A block's `type` is any name but a layer type's (those have models of their own): which names are
 # blocks depends on the spec, so the JSON Schema cannot refuse a misspelt layer type here; netspec does.
-_LAYER_TYPE_NAMES = [*LAYER_MODELS, SEQUENTIAL]  # extended in place when plugins add layer types
+_LAYER_TYPE_NAMES = [*LAYER_MODELS, SEQUENTIAL]
 BlockName = Annotated[StrictStr, Field(pattern=IDENTIFIER_PATTERN, max_length=64, json_schema_extra={
     "not": {"enum": _LAYER_TYPE_NAMES}})]
 BlockUseModel = create_model(
@@ -208,23 +217,25 @@ GroupModel = create_model(
 )
 
 def _layer_union(names: Collection[str] | None = None, sequential: Any = SequentialModel,
-                 group: Any = None) -> Any:
-    """The layer grammar: every layer type, or only ``names`` (see _narrowed_spec)."""
-    members: list[Any] = [Annotated[model, Tag(name)] for name, model in LAYER_MODELS.items()
+                 group: Any = None, of: Grammar | None = None) -> Any:
+    """The layer grammar: every layer type (of the grammar ``of``, the built-in one by default), or only
+    ``names`` (see _narrowed_spec)."""
+    models = LAYER_MODELS if of is None else of.layer_models
+    members: list[Any] = [Annotated[model, Tag(name)] for name, model in models.items()
                           if names is None or name in names]
     if names is None or SEQUENTIAL in names:
         members.append(Annotated[sequential, Tag(SEQUENTIAL)])
     if names is None or BLOCK in names:
-        members.append(Annotated[BlockUseModel, Tag(BLOCK)])
+        members.append(Annotated[BlockUseModel if of is None else of.block_use, Tag(BLOCK)])
     if names is None or GROUP in names:
         members.append(Annotated[group or GroupModel, Tag(GROUP)])
     members.append(Annotated[BareLayer, Tag(BARE)])
     if names is None or SEQUENCE in names:
-        members.append(Annotated[list["LayerSpec"], Tag(SEQUENCE)])
+        members.append(Annotated[list["LayerSpec" if of is None else _GRAMMAR_REF], Tag(SEQUENCE)])
     union = members[0]
     for member in members[1:]:
         union = union | member
-    return Annotated[union, Discriminator(_layer_tag)]
+    return Annotated[union, Discriminator(_layer_tag if of is None else of.tag)]
 
 
 LayerSpec = TypeAliasType("LayerSpec", _layer_union())  # type: ignore[misc]
@@ -289,45 +300,7 @@ Step = _step_union()
 ParamShape = Annotated[list[PosInt | Identifier], Field(max_length=16)]
 
 
-class Uniform(BaseModel):
-    model_config = _STRICT
-    a: Real = 0.0
-    b: Real = 1.0
-
-
-class Normal(BaseModel):
-    model_config = _STRICT
-    mean: Real = 0.0
-    std: Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)] = 1.0
-
-
-class TruncNormal(Normal):
-    a: Real = -2.0
-    b: Real = 2.0
-
-
-class Constant(BaseModel):
-    model_config = _STRICT
-    value: Real
-
-
-class Kaiming(BaseModel):
-    model_config = _STRICT
-    a: Real = 0.0
-    mode: Literal["fan_in", "fan_out"] = "fan_in"
-    nonlinearity: Literal["relu", "leaky_relu", "linear", "sigmoid", "tanh"] = "leaky_relu"
-
-
-class Xavier(BaseModel):
-    model_config = _STRICT
-    gain: Real = 1.0
-
-
-INIT_ARGS: dict[str, type[BaseModel]] = {
-    "uniform": Uniform, "normal": Normal, "trunc_normal": TruncNormal, "constant": Constant,
-    "kaiming_uniform": Kaiming, "kaiming_normal": Kaiming, "xavier_uniform": Xavier, "xavier_normal": Xavier,
-}
-SIMPLE_INITS = ("randn", "rand", "zeros", "ones")
+# The initialisers and their argument models live in ops/init.py (with their checks and torch spelling).
 InitWithArgs = create_model(
     "InitWithArgs", __config__=ConfigDict(defer_build=True, extra="forbid", title="init with arguments"),
     **{name: (model, None) for name, model in INIT_ARGS.items()},
@@ -454,7 +427,7 @@ class Spec(BaseModel):
         None, description="steps; omitted: apply layers in order")
 
 
-TAG_MODELS: dict[str, type[BaseModel]] = SnapshotDict({
+TAG_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType({
     **LAYER_MODELS, SEQUENTIAL: SequentialModel, "BlockUse": BlockUseModel, "Group": GroupModel,
     "BlockSpec": BlockSpec, "ArgDecl": ArgDecl, "RepeatSpec": RepeatSpec, "Parameter": ParamItem,
     "ParameterList": ParamListSpec,
@@ -464,44 +437,146 @@ TAG_MODELS: dict[str, type[BaseModel]] = SnapshotDict({
 })
 
 
-@cache
-def _spec_adapter() -> TypeAdapter[Spec]:
-    """The whole grammar's validator, built here (under the registry's lock when called from _validate),
-    not lazily by the first validation: a validator once built is self-contained, so threads may use it
-    while a plugin rebuilds the models it was made from."""
-    adapter: TypeAdapter[Spec] = TypeAdapter(Spec)
-    adapter.rebuild()
-    return adapter
+class Grammar:
+    """The grammar of one registry: the models a spec is validated against and the validators built from
+    them.  Immutable once made, but for its caches (the whole grammar's validator, a few narrowed ones,
+    the JSON Schema), each built once, under the grammar's own lock.  :func:`grammar` makes one per
+    registry: a plugin makes a new registry, so a new grammar, and never changes this one, so a
+    validation that started with it finishes with it."""
+
+    def __init__(self, registry: Registry, base: Grammar | None = None) -> None:
+        self.registry = registry
+        self._lock = threading.RLock()
+        self._adapter: TypeAdapter[Spec] | None = None
+        self._narrowed: dict[tuple[frozenset[str], frozenset[str]], type[Spec]] = {}
+        self._json_schema: dict[str, Any] | None = None
+        if base is None:  # the built-in registry's grammar: the models above
+            self.layer_models: Mapping[str, type[BaseModel]] = LAYER_MODELS
+            self.tag_models: Mapping[str, type[BaseModel]] = TAG_MODELS
+            self.tag: Callable[[Any], str | None] = _layer_tag
+            self.block_use: type[BaseModel] = BlockUseModel
+            self.spec: type[Spec] = Spec
+            self._namespace: dict[str, Any] | None = None
+            self._containers: list[type[BaseModel]] = []
+            return
+        models = {name: base.layer_models.get(name) or _layer_model(layer) for name, layer in registry.layers.items()}
+        self.layer_models = MappingProxyType(models)
+        self.tag_models = MappingProxyType({**base.tag_models, **models})
+        self.tag = _layer_tagger(self.layer_models)
+        # a block's `type` is any name but a layer type's, a plugin's included
+        block_name = Annotated[StrictStr, Field(pattern=IDENTIFIER_PATTERN, max_length=64, json_schema_extra={
+            "not": {"enum": [*models, SEQUENTIAL]}})]
+        self.block_use = create_model("BlockUse", __base__=BlockUseModel, __module__=__name__,
+                                      type=(block_name, ...))
+        # built on first use, over this grammar's "LayerSpec" (a name in the models' module means the built-in one)
+        self.spec, self._namespace, self._containers = _derive(self, None, None)
+
+    @property
+    def whole_built(self) -> bool:
+        """Whether the whole grammar's validator is built (from then on it is used alone)."""
+        return self._adapter is not None
+
+    @property
+    def narrowed_count(self) -> int:
+        return len(self._narrowed)
+
+    def adapter(self) -> TypeAdapter[Spec]:
+        """The whole grammar's validator, built here (under the lock), not lazily by the first validation:
+        a validator once built is self-contained, so threads may use it at once."""
+        with self._lock:
+            if self._adapter is None:
+                self._build_spec()
+                adapter: TypeAdapter[Spec] = TypeAdapter(self.spec)
+                adapter.rebuild()
+                self._adapter = adapter
+            return self._adapter
+
+    def narrowed_spec(self, data: Any) -> type[Spec] | None:
+        """The grammar narrowed to what ``data`` names (see below), or None: use the whole grammar."""
+        with self._lock:
+            if self._adapter is not None:
+                return None
+            tags = self.used_tags(data)
+            if tags is None:
+                return None
+            if tags not in self._narrowed:
+                if len(self._narrowed) >= _NARROWED_LIMIT:
+                    return None
+                model = _build(*_derive(self, *tags))  # built now, under the lock, not by its first use
+                self._narrowed[tags] = model
+            return self._narrowed[tags]
+
+    def used_tags(self, data: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]] | None:
+        """The layer-union and step-union tags the spec's data names (its blocks' too); None if one is unknown."""
+        blocks = data.get("blocks")
+        definitions = ([data, *(b for b in blocks.values() if isinstance(b, dict))] if isinstance(blocks, dict)
+                       else [data])
+        layers: set[str] = set()
+        steps: set[str] = set()
+        for definition in definitions:
+            found = definition.get("layers")
+            stack = list(found.values()) if isinstance(found, dict) else list(found) if isinstance(found, list) else []
+            while stack:
+                value = stack.pop()
+                tag = self.tag(value)
+                if tag is not None and tag != BARE:
+                    layers.add(tag)
+                children = value.get("layers") if tag in (SEQUENTIAL, GROUP) else value if tag == SEQUENCE else None
+                stack.extend(children.values() if isinstance(children, dict) else children
+                             if isinstance(children, list) else ())
+            forward = definition.get("forward")
+            steps |= {tag for tag in map(_step_tag, forward if isinstance(forward, list) else ())
+                      if tag not in (None, "expr")}
+        if not layers <= {*self.layer_models, SEQUENTIAL, SEQUENCE, BLOCK, GROUP} or not steps <= STEP_MODELS.keys():
+            return None
+        return frozenset(layers), frozenset(steps)
+
+    def json_schema(self) -> dict[str, Any]:
+        with self._lock:
+            if self._json_schema is None:
+                self._build_spec()
+                self._json_schema = _json_schema(self.spec)
+            return self._json_schema
+
+    def _build_spec(self) -> None:
+        if self._namespace is not None:
+            _build(self.spec, self._namespace, self._containers)
+            self._namespace = None
 
 
-def add_layers(layers: Collection[tuple[LayerType, str]]) -> None:
-    """Register plugin layer types (each with where it was registered) and rebuild the grammar with them.
+_BASE_GRAMMAR = Grammar(REGISTRY)
+# The grammars of registries with plugins, by registry (each registry is immutable: one plugin set).
+_GRAMMARS: weakref.WeakKeyDictionary[Registry, Grammar] = weakref.WeakKeyDictionary()
+_GRAMMARS_LOCK = threading.Lock()
 
-    The one way to add a layer type once the grammar exists: the registry takes all of them or none
-    (a name taken, by a built-in type or another plugin, raises RegistryError naming both places),
-    then every model, union and cache derived from the registry is rebuilt, so the grammar stays the
-    only truth.  Called by :mod:`netspec.plugins`.
 
-    Safe while other threads validate: it holds the registry's lock, which every build of a grammar
-    (whole or narrowed) also holds; a validation already running keeps the validator it started with.
+def grammar(of: Registry | None = None) -> Grammar:
+    """The grammar of ``of`` (the current registry by default), made once per registry."""
+    reg = registry() if of is None else of
+    if reg is REGISTRY:
+        return _BASE_GRAMMAR
+    with _GRAMMARS_LOCK:
+        found = _GRAMMARS.get(reg)
+        if found is None:
+            found = _GRAMMARS[reg] = Grammar(reg, _BASE_GRAMMAR)
+        return found
+
+
+def add_layers(layers: Collection[tuple[LayerType, str]]) -> Registry:
+    """Register plugin layer types (each with where it was registered): the current registry plus these,
+    all or none, becomes the current registry, with its own grammar.
+
+    The registry of before and its grammar stay as they were (a validation already running keeps the
+    grammar it started with).  A name taken, by a built-in type or another plugin, raises RegistryError
+    naming both places.  Called by :mod:`netspec.plugins`.
     """
-    global BARE_NAMES
-    with REGISTRY.lock:
-        REGISTRY.add_plugin_layers(list(layers))
-        for layer, _ in layers:
-            model = _layer_model(layer)
-            LAYER_MODELS[layer.name] = model
-            TAG_MODELS[layer.name] = model
-            _LAYER_TYPE_NAMES.insert(len(_LAYER_TYPE_NAMES) - 1, layer.name)
-        BARE_NAMES = tuple(name for name, layer in LAYERS.items() if layer.bare_ok)
-        # The alias keeps its identity (the narrowed grammar swaps it by identity); its value is the new union,
-        # and every model that holds layers is rebuilt over it.
-        object.__setattr__(LayerSpec, "__value__", _layer_union())
-        for holder in (SequentialModel, GroupModel, BlockUseModel, BlockSpec, Spec):
-            holder.model_rebuild(force=True)
-        _narrowed.clear()
-        _spec_adapter.cache_clear()
-        _json_schema.cache_clear()
+
+    def change(current: Registry) -> Registry:
+        new = current.with_layers(list(layers))
+        grammar(new)  # made now: a layer type the grammar cannot take is refused here, the registry unchanged
+        return new
+
+    return publish(change)
 
 
 # ---------------------------------------------------------------- the narrowed grammar (start-up speed)
@@ -516,81 +591,76 @@ def add_layers(layers: Collection[tuple[LayerType, str]]) -> None:
 # grammar is built, or after a few narrowed ones (a long test run), it is used alone.
 
 _NARROWED_LIMIT = 8
-_narrowed: dict[tuple[frozenset[str], frozenset[str]], type[Spec]] = {}
 
 
 def _validate(data: Any) -> Spec:
-    # The validators are picked (and built) under the registry's lock, and used outside it.
-    with REGISTRY.lock:
-        narrowed = _narrowed_spec(data)
+    current = grammar()
+    narrowed = _narrowed_spec(data)
     if narrowed is not None:
         try:
             return narrowed.model_validate(data)
         except ValidationError:
             pass  # the whole grammar reports the errors, exactly as without the narrowing
-    with REGISTRY.lock:
-        adapter = _spec_adapter()
-    return adapter.validate_python(data)
+    return current.adapter().validate_python(data)
 
 
 def _narrowed_spec(data: Any) -> type[Spec] | None:
-    with REGISTRY.lock:
-        if _spec_adapter.cache_info().currsize:
-            return None
-        tags = _used_tags(data)
-        if tags is None:
-            return None
-        if tags not in _narrowed:
-            if len(_narrowed) >= _NARROWED_LIMIT:
-                return None
-            model = _build_narrowed(*tags)
-            model.model_rebuild()  # built now, under the lock, not by its first validation
-            _narrowed[tags] = model
-        return _narrowed[tags]
+    return grammar().narrowed_spec(data)
 
 
 def _used_tags(data: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]] | None:
-    """The layer-union and step-union tags the spec's data names (its blocks' too); None if one is unknown."""
-    blocks = data.get("blocks")
-    definitions = [data, *(b for b in blocks.values() if isinstance(b, dict))] if isinstance(blocks, dict) else [data]
-    layers: set[str] = set()
-    steps: set[str] = set()
-    for definition in definitions:
-        found = definition.get("layers")
-        stack = list(found.values()) if isinstance(found, dict) else list(found) if isinstance(found, list) else []
-        while stack:
-            value = stack.pop()
-            tag = _layer_tag(value)
-            if tag is not None and tag != BARE:
-                layers.add(tag)
-            children = value.get("layers") if tag in (SEQUENTIAL, GROUP) else value if tag == SEQUENCE else None
-            stack.extend(children.values() if isinstance(children, dict) else children if isinstance(children, list)
-                         else ())
-        forward = definition.get("forward")
-        steps |= {tag for tag in map(_step_tag, forward if isinstance(forward, list) else ())
-                  if tag not in (None, "expr")}
-    if not layers <= {*LAYER_MODELS, SEQUENTIAL, SEQUENCE, BLOCK, GROUP} or not steps <= STEP_MODELS.keys():
-        return None
-    return frozenset(layers), frozenset(steps)
+    return grammar().used_tags(data)
 
 
 def _build_narrowed(layers: frozenset[str], steps: frozenset[str]) -> type[Spec]:
-    # Sequential and Group hold layers themselves: re-declared so their `layers` refer to the narrowed union
+    return _build(*_derive(grammar(), layers, steps))
+
+
+def _spec_adapter() -> TypeAdapter[Spec]:
+    return grammar().adapter()
+
+
+# A derived grammar's layer union refers to itself by this name, bound only in the namespace its models are
+# built with (a name of this module, such as LayerSpec, would be resolved to the built-in union at once).
+_GRAMMAR_REF = "GrammarLayerSpec"
+# Sequential's and Group's `layers` in a derived grammar.
+_CONTAINER_LAYERS: dict[str, Any] = {
+    SEQUENTIAL: list[_GRAMMAR_REF] | dict[Identifier, _GRAMMAR_REF],  # type: ignore[valid-type]
+    GROUP: list[_GRAMMAR_REF] | dict[KeyPattern, _GRAMMAR_REF],  # type: ignore[valid-type]
+}
+
+
+def _derive(g: Grammar, layers: frozenset[str] | None,
+            steps: frozenset[str] | None) -> tuple[type[Spec], dict[str, Any], list[type[BaseModel]]]:
+    """The spec model over ``g``'s layer models, narrowed to the layer tags ``layers`` and the ops ``steps``
+    (None: all of them): the same models, the same discriminators, fewer union members.  Not built: see
+    :func:`_build`, given what this returns (the namespace naming this union, the models holding layers)."""
+    # Sequential and Group hold layers themselves: re-declared so their `layers` refer to this union
     containers: dict[str, Any] = {}
     for tag, base in ((SEQUENTIAL, SequentialModel), (GROUP, GroupModel)):
-        if tag in layers:
-            containers[tag] = create_model(base.__name__, __base__=base, layers=_narrowed_field(base, "layers", {}))
+        if layers is None or tag in layers:
+            containers[tag] = create_model(base.__name__, __base__=base,
+                                           layers=(_CONTAINER_LAYERS[tag], copy.copy(base.model_fields["layers"])))
     alias = TypeAliasType("LayerSpec", _layer_union(layers, containers.get(SEQUENTIAL),  # type: ignore[misc]
-                                                    containers.get(GROUP)))
-    for model in containers.values():
-        model.model_rebuild(_types_namespace={"LayerSpec": alias})
-    swaps = {"LayerSpec": alias, "Step": _step_union(steps)}
+                                                    containers.get(GROUP), g))
+    swaps: dict[str, Any] = {"LayerSpec": alias}
+    if steps is not None:
+        swaps["Step"] = _step_union(steps)
     block = create_model("BlockSpec", __base__=BlockSpec, __module__=__name__,
                          layers=_narrowed_field(BlockSpec, "layers", swaps),
                          forward=_narrowed_field(BlockSpec, "forward", swaps))
     swaps["BlockSpec"] = block
-    return create_model("Spec", __base__=Spec, __module__=__name__, blocks=_narrowed_field(Spec, "blocks", swaps),
+    spec = create_model("Spec", __base__=Spec, __module__=__name__, blocks=_narrowed_field(Spec, "blocks", swaps),
                         layers=_narrowed_field(Spec, "layers", swaps), forward=_narrowed_field(Spec, "forward", swaps))
+    return spec, {_GRAMMAR_REF: alias}, list(containers.values())
+
+
+def _build(spec: type[Spec], namespace: dict[str, Any], containers: list[type[BaseModel]]) -> type[Spec]:
+    """Build a derived grammar's validators (costly: the whole union of layer types, unless narrowed)."""
+    for model in containers:
+        model.model_rebuild(_types_namespace=namespace)
+    spec.model_rebuild(_types_namespace=namespace)
+    return spec
 
 
 def _narrowed_field(model: type[BaseModel], name: str, swaps: dict[str, Any]) -> tuple[Any, Any]:
@@ -619,13 +689,12 @@ def _swap(annotation: Any, swaps: dict[str, Any]) -> Any:
 
 
 def json_schema() -> dict[str, Any]:
-    with REGISTRY.lock:  # not while a plugin rebuilds the models it is drawn from
-        return _json_schema()
+    """The JSON Schema of the current registry's grammar (the plugins loaded so far included)."""
+    return grammar().json_schema()
 
 
-@cache
-def _json_schema() -> dict[str, Any]:
-    schema = Spec.model_json_schema()
+def _json_schema(spec: type[Spec]) -> dict[str, Any]:
+    schema = spec.model_json_schema()
     _discriminate_layers(schema["$defs"])
     _discriminate_steps(schema)
     _split_by_json_type(schema, schema["$defs"])
@@ -1093,7 +1162,8 @@ def _unknown_op(path: Path, name: str, span: Any) -> Diagnostic:
 
 def _model_for(loc: tuple[int | str, ...]) -> type[BaseModel]:
     """The model whose keys an unknown-key error at ``loc`` should be compared with."""
-    by_name = {model.__name__: model for model in TAG_MODELS.values()} | TAG_MODELS
+    tag_models = grammar().tag_models
+    by_name = {model.__name__: model for model in tag_models.values()} | dict(tag_models)
     model: type[BaseModel] = Spec
     for part in loc[:-1]:
         if isinstance(part, str) and part in by_name:

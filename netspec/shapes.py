@@ -9,6 +9,7 @@ every resulting output shape is reported.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,7 @@ from .errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, 
 from .expr import ExprError, evaluate
 from .ops import LAYERS, OPS, ShapeError, Tensor, broadcast, fmt_shape, matmul_macs, matmul_shape
 from .ops._core import DTYPE_BYTES, INT64_MAX, MODULE_DTYPE, Dim, SymSize, UnreadArgMismatch, promote_types
+from .ops.operators import BY_SYMBOL
 from .schema import OP_ARG_MODELS, SEQUENTIAL, describe_value, expected_text
 
 DEFAULT_MAX_PARAMS = 1_000_000_000  # ~4 GB of float32: past this, load() refuses unless told otherwise
@@ -72,10 +74,35 @@ class Inference:
     memory: Memory | None = None  # parameter and buffer bytes
     # Block entries no instance builds, as made-up instances build them (codegen writes their classes from these)
     hypothetical: Hypothetical | None = None
+    trace: list[Event] = field(default_factory=list)  # the forward at the default arguments, event by event
 
     def largest(self, n: int = 3) -> list[tuple[str, int]]:
         return sorted(self.sizes.items(), key=lambda kv: -kv[1])[:n]
 
+
+@dataclass(eq=False)
+class Event:
+    """One thing the recording evaluation did (the forward at the default forward arguments), in order.
+
+    ``kind`` is "input" (a root input: ``node`` the :class:`ir.Input`), "param" (a parameter tensor read:
+    the :class:`ir.ParamTensor`), "layer" (a leaf layer applied: its :class:`ir.Layer`), "op" (a functional
+    op: its :class:`ir.Call`), "arith" (``+ - * / @`` on tensors: the :class:`ir.BinOp`; ``type`` the
+    symbol), "neg" (unary minus on a tensor), or "enter"/"exit" around a Sequential's or a block instance's
+    forward (the :class:`ir.Layer` of its entry; ``type`` "Sequential" or the definition's name).
+    ``instance`` is the module path of the instance that ran it ("" for the root), ``path`` the module path
+    or row path, ``inputs`` the tensors it consumed and ``output`` what it gave (the same objects the next
+    events consume: a value's producer is the event whose ``output`` holds it), ``row`` its summary row.
+    """
+
+    kind: str
+    node: Any
+    instance: str
+    path: str
+    type: str
+    inputs: tuple[Any, ...]
+    output: Any
+    row: Row | None
+    span: Span | None
 
 @dataclass
 class Hypothetical:
@@ -112,7 +139,7 @@ class _Group:
 
 
 @dataclass
-class _Steps:
+class Steps:
     """Statements and work units left, shared by every world's evaluator."""
 
     left: int
@@ -136,11 +163,11 @@ def infer(program: ir.Program | ir.Model) -> Inference:
         raise SpecError([exc.diagnostic]) from None
     worlds = list(_worlds(model, diag))
     diag.raise_if_errors()
-    shared = _Shared(elaborator, {}, [], diag, _Steps(MAX_EXECUTED), {"": root})
+    shared = Shared(elaborator, {}, [], diag, Steps(MAX_EXECUTED), {"": root}, trace=[])
     variants: dict[str, Tensor] = {}
     output: Tensor | None = None
     for i, world in enumerate(worlds):
-        evaluator = _Evaluator(root, world, shared, record=i == 0)
+        evaluator = Interpreter(root, world, shared, record=i == 0)
         result = evaluator.run()
         if result is None:
             break
@@ -165,23 +192,24 @@ def infer(program: ir.Program | ir.Model) -> Inference:
         variants = {}
     return Inference(model, layer_args, shared.rows, output, variants, total, total - frozen, sizes,
                      model.warnings + diag.diagnostics, program, shared.instances, _memory(shared, sizes),
-                     hypothetical)
+                     hypothetical, shared.trace or [])
 
 
 @dataclass
-class _Shared:
+class Shared:
     """What every instance's evaluation adds to: one budget, one set of rows and diagnostics."""
 
     elaborator: Elaborator
     layer_args: dict[str, dict[str, Any]]
     rows: list[Row]
     diag: Collector
-    steps: _Steps
+    steps: Steps
     instances: dict[str, Instance]
     recorded: set[str] = field(default_factory=set)
     warned: set[Path] = field(default_factory=set)
     step_rows: dict[str, int] = field(default_factory=dict)  # rows one step has recorded: linear numbering
     inputs: dict[str, list[Tensor]] = field(default_factory=dict)  # each block instance's first inputs
+    trace: list[Event] | None = None  # what the recording evaluation did, step by step (None: not kept)
 
 
 # ---------------------------------------------------------------- forward arguments
@@ -221,40 +249,39 @@ def _worlds(model: ir.Model, diag: Collector) -> Iterator[dict[str, Any]]:
         yield dict(zip(names, combo, strict=True))
 
 
+class _Indexes(ir.NodeVisitor):
+    """Every ``group[index]`` of a forward, each after the ones inside it (post-order)."""
+
+    def __init__(self) -> None:
+        self.found: list[ir.Index] = []
+
+    def visit_Index(self, node: ir.Index) -> None:
+        self.generic_visit(node)
+        self.found.append(node)
+
+
 def _indexes(body: Sequence[ir.Stmt]) -> Iterator[ir.Index]:
-    stack: list[Any] = list(body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ir.Index):
-            yield node
-        if isinstance(node, (ir.Assign, ir.Return, ir.Unpack)):
-            stack.append(node.value)
-        elif isinstance(node, ir.For):
-            stack.extend(node.body)
-        elif isinstance(node, ir.If):
-            stack.extend((*node.body, *node.orelse))
-        elif isinstance(node, ir.Cond):
-            stack.extend((node.body, node.orelse))
-        elif isinstance(node, ir.Call):
-            stack.extend(node.args)
-            stack.extend(v for _, v in node.kwargs)
-        elif isinstance(node, ir.BinOp):
-            stack.extend((node.left, node.right))
-        elif isinstance(node, ir.Neg):
-            stack.append(node.operand)
-        elif isinstance(node, ir.Seq):
-            stack.extend(node.items)
-        elif isinstance(node, ir.Index):
-            stack.append(node.index)
+    """Every ``group[index]`` of a forward, from the last statement back (the order worlds are numbered in)."""
+    finder = _Indexes()
+    for stmt in body:
+        finder.visit(stmt)
+    return reversed(finder.found)
 
 
 # ---------------------------------------------------------------- evaluation
 
 
-class _Evaluator:
-    """Runs one instance's forward on shapes; block children run their own instance's forward."""
+class Interpreter(ir.NodeVisitor):
+    """Runs one instance's forward on shapes; block children run their own instance's forward.
 
-    def __init__(self, instance: Instance, world: dict[str, Any], shared: _Shared, record: bool = True,
+    One hook per kind of IR node, as torch.fx's ``Interpreter``: :meth:`execute` and :meth:`eval` count the
+    step against the shared budget, then dispatch to ``visit_<Node>`` (``visit_Assign``, ``visit_Call``...),
+    which a pass may override.  Layers, ops, arithmetic, parameters and the root's inputs go through
+    :meth:`apply_layer`, :meth:`apply_op`, :meth:`arith`, :meth:`param_tensor` and :meth:`run`; when the
+    evaluation records (the first forward-argument world), each appends an :class:`Event` to the trace.
+    """
+
+    def __init__(self, instance: Instance, world: dict[str, Any], shared: Shared, record: bool = True,
                  depth: int = 0) -> None:
         self.instance = instance
         self.model = instance.definition
@@ -263,6 +290,7 @@ class _Evaluator:
         self.world = world
         self.layer_args = shared.layer_args
         self.rows = shared.rows if record else None
+        self.trace = shared.trace if record else None
         self.diag = shared.diag
         self.depth = depth
         self.env: dict[str, Any] = {}
@@ -280,6 +308,8 @@ class _Evaluator:
     def run(self, inputs: Sequence[Tensor] | None = None) -> Tensor | None:
         if inputs is None:
             inputs = [Tensor(inp.shape, inp.dtype) for inp in self.model.inputs]
+            for inp, tensor in zip(self.model.inputs, inputs, strict=True):
+                self.emit("input", inp, inp.name, "input", (), tensor, None, inp.span)
         for inp, tensor in zip(self.model.inputs, inputs, strict=True):
             self.env[inp.name] = tensor
         for name, default in self.model.args.items():
@@ -350,36 +380,49 @@ class _Evaluator:
         if self.steps.left < 0:
             raise self.fail("too-large", f"shape inference would execute more than {MAX_EXECUTED:,} statements",
                             stmt.path, stmt.span, "loop over fewer parameters, or use fewer forward arguments")
-        if isinstance(stmt, ir.Assign):
-            self.env[stmt.target] = self.eval(stmt.value)
-        elif isinstance(stmt, ir.Unpack):
-            self.unpack(stmt)
-        elif isinstance(stmt, ir.Return):
-            return self.tensor_result(self.eval(stmt.value), stmt)
-        elif isinstance(stmt, ir.If):
-            for inner in stmt.body if self.test(stmt.test) else stmt.orelse:
-                returned = self.execute(inner)
-                if returned is not None:
-                    return returned
-        elif isinstance(stmt, ir.For) and stmt.iterable.kind == "layer":
+        result: Tensor | None = self.visit(stmt)
+        return result
+
+    # ------------------------------------------------------------ statements: each returns what a return gave
+
+    def visit_Assign(self, stmt: ir.Assign) -> None:
+        self.env[stmt.target] = self.eval(stmt.value)
+
+    def visit_Return(self, stmt: ir.Return) -> Tensor:
+        return self.tensor_result(self.eval(stmt.value), stmt)
+
+    def visit_If(self, stmt: ir.If) -> Tensor | None:
+        for inner in stmt.body if self.test(stmt.test) else stmt.orelse:
+            returned = self.execute(inner)
+            if returned is not None:
+                return returned
+        return None
+
+    def visit_For(self, stmt: ir.For) -> None:
+        if stmt.iterable.kind == "layer":
             for child in self.layer_group(stmt.iterable.id, stmt):
                 self.env[stmt.target] = child
                 for inner in stmt.body:
                     self.execute(inner)
-            self.env.pop(stmt.target, None)
-        elif isinstance(stmt, ir.For):
+        else:
             group = self.groups[stmt.iterable.id]
             for item in group.items:
                 self.env[stmt.target] = self.param_tensor(item)
                 for inner in stmt.body:
                     self.execute(inner)
-            self.env.pop(stmt.target, None)
-        return None
+        self.env.pop(stmt.target, None)
+
+    def generic_visit(self, node: Any) -> Any:
+        raise TypeError(f"shape inference has no rule for {type(node).__name__}")
 
     def param_tensor(self, item: ir.ParamTensor) -> Tensor:
-        return Tensor(param_shape(item, self.instance), item.dtype or "float32", leaf=item.requires_grad)
+        tensor = Tensor(param_shape(item, self.instance), item.dtype or "float32", leaf=item.requires_grad)
+        if self.trace is not None:
+            self.emit("param", item, self.instance.qualified(item.attr), "Parameter", (), tensor, None,
+                      self.model.source.key_span(item.path))
+        return tensor
 
-    def unpack(self, stmt: ir.Unpack) -> None:
+    def visit_Unpack(self, stmt: ir.Unpack) -> None:
         value = self.eval(stmt.value)
         if not isinstance(value, tuple) or len(value) != len(stmt.targets):
             raise self.fail("bad-unpack", f"cannot unpack {_describe(value)} into {len(stmt.targets)} names",
@@ -432,36 +475,50 @@ class _Evaluator:
 
     def eval(self, expr: ir.Expr) -> Any:
         self.spend()
-        if isinstance(expr, ir.Const):
-            return expr.value
-        if isinstance(expr, ir.Name):
-            if expr.kind == "param":
-                group = self.groups[expr.id]
-                if group.kind == "Parameter":
-                    return self.param_tensor(group.items[0])
-                return _Group(group)
-            if expr.kind == "build":
-                return self.instance.env[expr.id]
-            return self.env[expr.id]
-        if isinstance(expr, ir.Cond):
-            return self.eval(expr.body if self.test(expr.test) else expr.orelse)
-        if isinstance(expr, ir.Seq):
-            return [self.eval(e) for e in expr.items] if not expr.is_tuple else tuple(self.eval(e) for e in expr.items)
-        if isinstance(expr, ir.Index):
-            return self.index(expr)
-        if isinstance(expr, ir.Neg):
-            value = self.eval(expr.operand)
-            if isinstance(value, Tensor):
-                if value.dtype == "bool":
-                    raise self.fail("dtype-mismatch", "unary '-' expects a numeric tensor, found a bool tensor",
-                                    self.path_of(expr), expr.span, _NUMERIC_HINT)
-                return Tensor(value.shape, value.dtype)  # a new tensor: no longer the Parameter itself
-            return self.arith("-", 0, value, expr)
-        if isinstance(expr, ir.BinOp):
-            return self.arith(expr.op, self.eval(expr.left), self.eval(expr.right), expr)
-        return self.call(expr)
+        return self.visit(expr)
 
-    def index(self, expr: ir.Index) -> Tensor:
+    def visit_Const(self, expr: ir.Const) -> Any:
+        return expr.value
+
+    def visit_Name(self, expr: ir.Name) -> Any:
+        if expr.kind == "param":
+            group = self.groups[expr.id]
+            if group.kind == "Parameter":
+                return self.param_tensor(group.items[0])
+            return _Group(group)
+        if expr.kind == "build":
+            return self.instance.env[expr.id]
+        return self.env[expr.id]
+
+    def visit_Cond(self, expr: ir.Cond) -> Any:
+        return self.eval(expr.body if self.test(expr.test) else expr.orelse)
+
+    def visit_Seq(self, expr: ir.Seq) -> Any:
+        return [self.eval(e) for e in expr.items] if not expr.is_tuple else tuple(self.eval(e) for e in expr.items)
+
+    def visit_Neg(self, expr: ir.Neg) -> Any:
+        value = self.eval(expr.operand)
+        if isinstance(value, Tensor):
+            if value.dtype == "bool":
+                raise self.fail("dtype-mismatch", "unary '-' expects a numeric tensor, found a bool tensor",
+                                self.path_of(expr), expr.span, _NUMERIC_HINT)
+            out = Tensor(value.shape, value.dtype)  # a new tensor: no longer the Parameter itself
+            self.emit("neg", expr, "", "neg", (value,), out, None, expr.span)
+            return out
+        return self.arith("-", 0, value, expr)
+
+    def visit_BinOp(self, expr: ir.BinOp) -> Any:
+        left, right = self.eval(expr.left), self.eval(expr.right)
+        before = len(self.rows) if self.rows is not None else 0
+        out = self.arith(expr.op, left, right, expr)
+        if self.trace is not None and isinstance(out, Tensor):
+            assert self.rows is not None
+            row = self.rows[-1] if len(self.rows) > before else None  # a matmul's row
+            self.emit("arith", expr, row.path if row is not None else "", expr.op, tuple(_flat_tensors([left, right])),
+                      out, row, expr.span)
+        return out
+
+    def visit_Index(self, expr: ir.Index) -> Tensor:
         group = self.groups[expr.base.id]
         key = self.eval(expr.index)
         path = self.path_of(expr)
@@ -489,7 +546,7 @@ class _Evaluator:
                 if op == "@":
                     out = matmul_shape(left, right)
                     self.check_size(out, path, expr.span)
-                    self.record(self.instance.qualified(format_path(path[len(self.model.path):])), "matmul",
+                    self.record(self.instance.qualified(format_path(path[len(self.model.path):])), BY_SYMBOL[op].name,
                                 out.shape, 0, self.depth, step=True, macs=matmul_macs(left, right, out),
                                 outputs=(out,), inputs=(left, right))
                     return out
@@ -518,7 +575,7 @@ class _Evaluator:
             raise self.fail("too-large", "constant arithmetic leaves the 64-bit range", path, expr.span)
         return result
 
-    def call(self, call: ir.Call) -> Any:
+    def visit_Call(self, call: ir.Call) -> Any:
         args = [self.eval(a) for a in call.args]
         kwargs = {k: self.eval(v) for k, v in call.kwargs}
         if call.kind in ("layer", "layervar"):
@@ -582,11 +639,15 @@ class _Evaluator:
         self.spend()  # a Sequential called in a loop applies every child each time
         qualified = self.instance.qualified(child.attr)
         if child.type == SEQUENTIAL:
+            if self.trace is not None:
+                self.emit("enter", child.entry, qualified, SEQUENTIAL, tuple(inputs), None, None, self.span_of(child))
             row = self.record(qualified, SEQUENTIAL, (), 0, depth, inputs=inputs)
             start = len(self.rows) if self.rows is not None else 0
             out = self.apply_children(child.children, inputs, depth + 1)
             if row is not None:
                 self.close_container(row, start, out)
+            if self.trace is not None:
+                self.emit("exit", child.entry, qualified, SEQUENTIAL, tuple(inputs), out, row, self.span_of(child))
             return out
         if child.type == ir.BLOCK:
             return self.apply_block(child, inputs, depth, qualified)
@@ -605,7 +666,7 @@ class _Evaluator:
             raise self.layer_failure(child, exc, inputs) from None
         self.caution(layer, kind.caution(completed, inputs))
         outputs: tuple[Any, ...] = out if isinstance(out, tuple) else (out,)  # MultiheadAttention: (output, weights)
-        if child.type != "Identity":  # nn.Identity hands back its input itself
+        if not kind.passthrough:  # nn.Identity hands back its input itself
             outputs = tuple(_computed(o) if isinstance(o, Tensor) else o for o in outputs)
         self.layer_args[qualified] = completed
         for item in outputs:
@@ -613,8 +674,13 @@ class _Evaluator:
                 self.check_size(item, layer.path, self.span_of(child))
         macs = kind.macs({**completed, **(options or {})}, inputs, out)
         shown = f"{child.type} ({kind.shape_source})" if kind.shape_source else child.type  # a plugin's meta run
-        self.record(qualified, shown, outputs[0].shape, kind.count(completed), depth, macs=macs,
-                    outputs=outputs, inputs=inputs, kernel_size=completed.get("kernel_size"))
+        row = self.record(qualified, shown, outputs[0].shape, kind.count(completed), depth, macs=macs,
+                          outputs=outputs, inputs=inputs, kernel_size=completed.get("kernel_size"))
+        if self.trace is not None:
+            assert row is not None
+            outputs = _fresh(outputs, inputs)
+            self.emit("layer", layer, row.path, child.type, tuple(inputs),
+                      outputs if isinstance(out, tuple) else outputs[0], row, self.span_of(child))
         return outputs if isinstance(out, tuple) else outputs[0]
 
     def rule_refused(self, child: Child, args: dict[str, Any], options: dict[str, Any] | None, inputs: list[Tensor],
@@ -655,17 +721,30 @@ class _Evaluator:
         self.shared.inputs.setdefault(qualified, list(inputs))
         row = self.record(qualified, instance.definition.name, (), 0, depth, inputs=inputs)
         start = len(self.rows) if self.rows is not None else 0
+        if self.trace is not None:
+            self.emit("enter", child.entry, qualified, instance.definition.name, tuple(inputs), None, row,
+                      self.span_of(child))
         out = self.run_instance(instance, inputs, depth + 1, qualified)
         if out is None:
             raise _Fail()
         if row is not None:
             self.close_container(row, start, out)
+        if self.trace is not None:
+            self.emit("exit", child.entry, qualified, instance.definition.name, tuple(inputs), out, row,
+                      self.span_of(child))
         return out
 
     def run_instance(self, instance: Instance, inputs: list[Tensor], depth: int, qualified: str) -> Tensor | None:
-        """A block instance's own forward; the one place a pass that walks along (netspec.graph) hooks in."""
-        del qualified  # the module path: what a walking pass names its cluster by
-        return _Evaluator(instance, {}, self.shared, record=self.rows is not None, depth=depth).run(inputs)
+        """A block instance's own forward, run by an interpreter of the same class (a pass that subclasses
+        the interpreter sees every instance)."""
+        del qualified  # the module path, for a pass that overrides this
+        return type(self)(instance, {}, self.shared, record=self.rows is not None, depth=depth).run(inputs)
+
+    def emit(self, kind: str, node: Any, path: str, type_: str, inputs: tuple[Any, ...], output: Any,
+             row: Row | None, span: Span | None) -> None:
+        """One event of the trace, when this evaluation records one."""
+        if self.trace is not None:
+            self.trace.append(Event(kind, node, self.instance.prefix, path, type_, inputs, output, row, span))
 
     def close_container(self, row: Row, start: int, out: Tensor) -> None:
         """A Sequential's or block's row, once its children ran: their output shape, the sum of their MACs."""
@@ -751,7 +830,7 @@ class _Evaluator:
         bound = self.bind(call, args, kwargs)
         try:
             _check_in_place(bound, [bound["input"]] if "input" in op.params else [], call.func)
-            if op.returns == "size":
+            if op.gives_size:
                 return op.rule(bound)  # type: ignore[no-any-return]  # a size value, not a tensor
             result = op.rule(bound)
         except ShapeError as exc:
@@ -759,17 +838,29 @@ class _Evaluator:
         if isinstance(result, tuple):  # chunk, split: several tensors, unpacked by the step
             for item in result:
                 self.check_size(item, path, call.span)
-            self.record(self.instance.qualified(format_path(path[len(self.model.path):])), call.func,
-                        result[0].shape if result else (), 0, self.depth, step=True,
-                        macs=op.macs(bound, _tensors(bound, op.tensors), result), outputs=result,
-                        inputs=_tensors(bound, op.tensors))
-            return tuple(_computed(item) for item in result)  # type: ignore[return-value]
+            row = self.record(self.instance.qualified(format_path(path[len(self.model.path):])), call.func,
+                              result[0].shape if result else (), 0, self.depth, step=True,
+                              macs=op.macs(bound, _tensors(bound, op.tensors), result), outputs=result,
+                              inputs=_tensors(bound, op.tensors))
+            items = tuple(_computed(item) for item in result)
+            return self.op_event(call, args, kwargs, items, row)  # type: ignore[no-any-return]
         out = _computed(result)
         self.check_size(out, path, call.span)
-        self.record(self.instance.qualified(format_path(path[len(self.model.path):])), call.func, out.shape, 0,
-                    self.depth, step=True, macs=op.macs(bound, _tensors(bound, op.tensors), out), outputs=(out,),
-                    inputs=_tensors(bound, op.tensors), kernel_size=bound.get("kernel_size"))
-        return out
+        row = self.record(self.instance.qualified(format_path(path[len(self.model.path):])), call.func, out.shape, 0,
+                          self.depth, step=True, macs=op.macs(bound, _tensors(bound, op.tensors), out),
+                          outputs=(out,), inputs=_tensors(bound, op.tensors), kernel_size=bound.get("kernel_size"))
+        return self.op_event(call, args, kwargs, out, row)  # type: ignore[no-any-return]
+
+    def op_event(self, call: ir.Call, args: list[Any], kwargs: dict[str, Any], result: Any, row: Row | None) -> Any:
+        """The op's event, when this evaluation records: a result that is one of its inputs is handed on as a
+        copy, so that each value in the trace has one producer."""
+        if self.trace is None:
+            return result
+        assert row is not None
+        inputs = tuple(_flat_tensors([args, kwargs]))
+        result = _fresh(result, inputs)
+        self.emit("op", call, row.path, call.func, inputs, result, row, call.span)
+        return result
 
     def bind(self, call: ir.Call, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
         op = OPS[call.func]
@@ -816,8 +907,7 @@ class _Evaluator:
         exprs: dict[str, Any] = {**dict(zip(OPS[call.func].params, call.args, strict=False)), **dict(call.kwargs)}
         names = _names_holding(exprs.get(where), self.env)
         what = f"'{names[0]}', the size {size} read" if names else f"the size {size} read"
-        hint = ("for now write numbers and one -1 (x.reshape((-1, 32))), or keep the batch dim with x.flatten(1)"
-                if call.func == "reshape" else "for now write a number here")
+        hint = OPS[call.func].static_sizes_hint or "for now write a number here"
         raise self.fail("unsupported", f"{call.func}: argument '{where}' expected sizes known before forward runs, "
                         f"found {what} off a tensor at run time (only expand takes such sizes yet)", path, call.span,
                         hint)
@@ -873,6 +963,28 @@ def _tensors(bound: dict[str, Any], names: Sequence[str]) -> list[Tensor]:
     return out
 
 
+def _flat_tensors(values: Any) -> Iterator[Tensor]:
+    """The tensors in a value, in order: inside lists, tuples and dict values too."""
+    if isinstance(values, Tensor):
+        yield values
+    elif isinstance(values, (list, tuple)):
+        for value in values:
+            yield from _flat_tensors(value)
+    elif isinstance(values, dict):
+        for value in values.values():
+            yield from _flat_tensors(value)
+
+
+def _fresh(value: Any, inputs: Sequence[Any]) -> Any:
+    """``value`` (each item of a tuple) with any tensor that is one of ``inputs`` itself (nn.Identity's output)
+    replaced by a copy: in a trace each value has one producer."""
+    if isinstance(value, tuple):
+        return tuple(_fresh(item, inputs) for item in value)
+    if isinstance(value, Tensor) and any(value is x for x in inputs):
+        return copy.copy(value)
+    return value
+
+
 def _computed(out: Tensor) -> Tensor:
     """An op's result is a new tensor, even where a rule hands back its input's description."""
     return Tensor(out.shape, out.dtype) if out.leaf else out
@@ -920,7 +1032,7 @@ def _describe(value: Any) -> str:
 # ---------------------------------------------------------------- after the forward
 
 
-def _complete_unused(shared: _Shared) -> None:
+def _complete_unused(shared: Shared) -> None:
     """Layers forward never reaches still need complete arguments to be built, and their constructors still
     check those arguments: the layer's own argument checks run here instead.  A block child forward never
     reaches is built from the arguments written at its use."""
@@ -944,7 +1056,7 @@ def _complete_unused(shared: _Shared) -> None:
             _complete_layer(shared, instance, child, qualified)
 
 
-def _unreached_block(shared: _Shared, parent: Instance, child: Child, qualified: str) -> Instance | None:
+def _unreached_block(shared: Shared, parent: Instance, child: Child, qualified: str) -> Instance | None:
     assert child.block is not None
     definition = shared.elaborator.program.blocks[child.block]
     missing = [a.name for a in definition.block_args if a.required and a.name not in child.args]
@@ -963,7 +1075,7 @@ def _unreached_block(shared: _Shared, parent: Instance, child: Child, qualified:
     return child.instance
 
 
-def _complete_layer(shared: _Shared, instance: Instance, child: Child, qualified: str) -> None:
+def _complete_layer(shared: Shared, instance: Instance, child: Child, qualified: str) -> None:
     kind = LAYERS[child.type]
     layer = child.entry
     source = instance.definition.source
@@ -989,7 +1101,7 @@ _PROBES_PER_BLOCK = 16
 _ENOUGH = 3  # made-up builds of an entry that tell the block's expressions apart
 
 
-def _probe_unbuilt(shared: _Shared) -> Hypothetical | None:
+def _probe_unbuilt(shared: Shared) -> Hypothetical | None:
     """Block entries with an inferred argument that no instance builds (an ``if`` false in every instance, a
     repeat of 0, a block used only where it is switched off) are inferred in made-up instances: the same block
     at nearby argument values (integers moved, bools flipped) that build them.  Nothing is reported from
@@ -1003,7 +1115,7 @@ def _probe_unbuilt(shared: _Shared) -> Hypothetical | None:
         return None
     elaborator = Elaborator(program)
     elaborator.budget = Budget(MAX_CHILDREN // 10, MAX_INSTANCES // 10)
-    probe = _Shared(elaborator, {}, [], Collector(), _Steps(MAX_EXECUTED // 10, MAX_WORK // 10), {})
+    probe = Shared(elaborator, {}, [], Collector(), Steps(MAX_EXECUTED // 10, MAX_WORK // 10), {})
     seen: dict[int, int] = {}  # made-up builds of each wanted entry
     runs = 0
     for definition in reversed(list(program.blocks.values())):  # users before the blocks they use
@@ -1024,7 +1136,7 @@ def _probe_unbuilt(shared: _Shared) -> Hypothetical | None:
     return Hypothetical(list(probe.instances.values()), probe.layer_args)
 
 
-def _probe(probe: _Shared, definition: ir.ModuleDef, env: dict[str, Any], inputs: list[Tensor], depth: int,
+def _probe(probe: Shared, definition: ir.ModuleDef, env: dict[str, Any], inputs: list[Tensor], depth: int,
            prefix: str, wanted: set[int], seen: dict[int, int]) -> None:
     """One made-up instance run; counts the runs that inferred each wanted entry."""
     before = set(probe.instances)
@@ -1034,7 +1146,7 @@ def _probe(probe: _Shared, definition: ir.ModuleDef, env: dict[str, Any], inputs
     except Refusal:
         return
     probe.instances[prefix] = instance
-    _Evaluator(instance, {}, probe, record=False).run(inputs)
+    Interpreter(instance, {}, probe, record=False).run(inputs)
     inferred = {id(child.entry) for key in set(probe.instances) - before
                 for inner in (probe.instances[key],) for child in inner.walk()
                 if id(child.entry) in wanted and (child.instance is not None if child.type == ir.BLOCK else
@@ -1043,7 +1155,7 @@ def _probe(probe: _Shared, definition: ir.ModuleDef, env: dict[str, Any], inputs
         seen[entry] = seen.get(entry, 0) + 1
 
 
-def _probe_bases(definition: ir.ModuleDef, shared: _Shared, probe: _Shared
+def _probe_bases(definition: ir.ModuleDef, shared: Shared, probe: Shared
                  ) -> list[tuple[dict[str, Any], list[Tensor] | None, int, bool]]:
     """(arguments, inputs, depth, made up) of the instances of ``definition``, real ones first, then those of
     made-up instances (a block used only inside an entry no instance builds); made-up arguments when there
@@ -1114,7 +1226,7 @@ def _needs_inference(program: ir.Program, layer: ir.Layer) -> bool:
     return kind is not None and any(a.inferred and layer.args.get(a.name) is None for a in kind.args)
 
 
-def _sizes(shared: _Shared) -> dict[str, int]:
+def _sizes(shared: Shared) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for instance in shared.instances.values():
         for child in instance.walk():
@@ -1127,7 +1239,7 @@ def _sizes(shared: _Shared) -> dict[str, int]:
     return sizes
 
 
-def _memory(shared: _Shared, sizes: dict[str, int]) -> Memory:
+def _memory(shared: Shared, sizes: dict[str, int]) -> Memory:
     """Parameter and buffer bytes by dtype; each module and parameter once, however often forward calls it."""
     params: dict[str, int] = {}
     buffers: dict[str, int] = {}

@@ -17,8 +17,6 @@ random length (a valid one).
 
 from __future__ import annotations
 
-import ast
-import math
 import random
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -31,6 +29,7 @@ from torch import nn
 
 import netspec
 from netspec.api import Compiled
+from netspec.dims import Sym, Unbound
 from netspec.errors import SpecError
 
 TorchFn = Callable[[torch.Tensor], torch.Tensor]
@@ -454,34 +453,12 @@ class Unevaluable(Exception):
     """A dim text holding a name the environment does not bind (an opaque, shortened symbol)."""
 
 
-_FUNCTIONS: dict[str, Callable[..., float]] = {"floor": math.floor, "ceil": math.ceil, "min": min, "max": max}
-_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-    ast.FloorDiv: lambda a, b: a // b, ast.Div: lambda a, b: a / b,
-}
-
-
 def evaluate(text: str, env: Mapping[str, int]) -> int | float:
-    """The value of a symbolic dim's text: + - * // / and floor/ceil/min/max calls, by an ast walk (no eval)."""
-    return _walk(ast.parse(text, mode="eval").body, env)
-
-
-def _walk(node: ast.AST, env: Mapping[str, int]) -> Any:
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return node.value
-    if isinstance(node, ast.Name):
-        if node.id not in env:
-            raise Unevaluable(node.id)
-        return env[node.id]
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        return _BINOPS[type(node.op)](_walk(node.left, env), _walk(node.right, env))
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        value = _walk(node.operand, env)
-        return -value if isinstance(node.op, ast.USub) else value
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS
-            and not node.keywords):
-        return _FUNCTIONS[node.func.id](*(_walk(a, env) for a in node.args))
-    raise ValueError(f"not a dim expression: {ast.dump(node)}")
+    """The value of a symbolic dim's text: + - * // / and floor/ceil/min/max calls (netspec.dims.Sym, no eval)."""
+    try:
+        return Sym.parse(text).value(env)
+    except Unbound as exc:
+        raise Unevaluable(exc.args[0]) from None
 
 
 SYMBOLS = ("N", "C", "H", "W", "D", "E")

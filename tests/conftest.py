@@ -1,11 +1,22 @@
-"""Shared test helpers: the shipped specs, and writing throwaway specs to disk."""
+"""Shared test helpers: the shipped specs, writing throwaway specs to disk, running the command line,
+a fresh registry for plugins, and state_dict layouts."""
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
 import textwrap
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
+
+from netspec.cli import main
+from netspec.ops import Registry, use_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS_DIR = ROOT / "specs"
@@ -26,6 +37,52 @@ def write_spec(tmp_path: Path):
         return path
 
     return write
+
+
+def run_cli(*args: str | os.PathLike[str], **options: Any) -> Result:
+    """``netspec ARGS...`` run in this process; click's Result has the exit code, stdout and stderr.
+    ``options`` are CliRunner.invoke's: ``input=`` (stdin), ``env=``, ``color=``, ``prog_name=``."""
+    return CliRunner().invoke(main, [os.fspath(a) for a in args], **options)
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    """The command line, run in this process: ``cli("validate", path, input=..., env=...)``."""
+    return run_cli
+
+
+@contextmanager
+def plugin_sandbox(*roots: Path, path: Path | None = None) -> Iterator[Registry]:
+    """What a fresh process gives plugins, in this one: the built-in registry is the current one inside the
+    block (plugins registered there affect only the registries made there) and the one of before after it;
+    modules imported from under ``roots`` inside the block (plugins, generated code) are forgotten after it,
+    and ``path`` (a PYTHONPATH entry) is importable inside it."""
+    if path is not None:
+        sys.path.insert(0, str(path))
+    importlib.invalidate_caches()  # files written just now are importable
+    homes = [os.path.realpath(root) + os.sep for root in roots]
+    try:
+        with use_registry() as registry:
+            yield registry
+    finally:
+        if path is not None:
+            sys.path.remove(str(path))
+        for name, module in list(sys.modules.items()):
+            where = getattr(module, "__file__", None)
+            if where is not None and os.path.realpath(where).startswith(tuple(homes)):
+                del sys.modules[name]
+
+
+@pytest.fixture
+def fresh_registry(tmp_path: Path) -> Iterator[Registry]:
+    """A fresh registry for this test (see plugin_sandbox): its plugins are gone when it ends."""
+    with plugin_sandbox(tmp_path) as registry:
+        yield registry
+
+
+def layout(module: Any) -> list[tuple[str, tuple[int, ...]]]:
+    """A module's state_dict layout: its keys, in order, with their shapes."""
+    return [(key, tuple(value.shape)) for key, value in module.state_dict().items()]
 
 
 # The quick lane (`python -m pytest -q -m "not slow"`, a couple of minutes on two cores) leaves out

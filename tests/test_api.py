@@ -17,6 +17,7 @@ import yaml
 
 import netspec
 from netspec import shipped
+from netspec.errors import format_path
 from tests.conftest import ROOT, SPECS_DIR
 
 LENET_TEXT = (SPECS_DIR / "lenet.yaml").read_text(encoding="utf-8")
@@ -274,6 +275,80 @@ def test_a_build_failure_on_another_device_does_not_blame_the_spec() -> None:
     on_mps = api.build_failure(compiled, RuntimeError("boom"), torch.device("mps")).diagnostics[0]
     assert on_cpu.hint == "netspec's checks should have caught this first: please report the spec"
     assert on_mps.hint is not None and "a limit of 'mps' in this PyTorch" in on_mps.hint
+
+
+def _refusing(monkeypatch, layer: type[torch.nn.Module], refuses: Any) -> None:
+    """``layer``'s constructor raises where ``refuses(*args, **kwargs)`` is true: torch refusing what netspec passed."""
+    real = layer.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        if refuses(*args, **kwargs):
+            raise RuntimeError("boom")
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(layer, "__init__", init)
+
+
+def test_a_build_failure_inside_a_block_class_points_at_the_block_entry(monkeypatch) -> None:
+    _refusing(monkeypatch, torch.nn.BatchNorm2d, lambda features, *a, **k: features == 128)  # layer2.0's bn1
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.load("resnet18", device="meta")
+    (diagnostic,) = info.value.diagnostics
+    assert diagnostic.code == "build-failed"
+    assert diagnostic.message == "PyTorch refused to build layer 'bn1': RuntimeError: boom"
+    assert diagnostic.path == ("blocks", "BasicBlock", "layers", "bn1")
+    assert (diagnostic.span.line, diagnostic.span.col) == (15, 7)
+    assert diagnostic.span.file.endswith("resnet18.yaml")
+
+
+def test_a_build_failure_inside_a_sequential_points_at_the_child(monkeypatch) -> None:
+    _refusing(monkeypatch, torch.nn.MaxPool2d, lambda *a, **k: True)
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.load("alexnet", device="meta")
+    (diagnostic,) = info.value.diagnostics
+    assert diagnostic.message == "PyTorch refused to build layer 'conv.2': RuntimeError: boom"
+    assert diagnostic.path == ("layers", "conv", 2) and diagnostic.span.line == 11
+
+
+def test_a_build_failure_of_a_root_layer_names_it(monkeypatch) -> None:
+    _refusing(monkeypatch, torch.nn.Linear, lambda *a, **k: True)
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.load("lenet", device="meta")
+    (diagnostic,) = info.value.diagnostics
+    assert diagnostic.message == "PyTorch refused to build layer 'fc1': RuntimeError: boom"
+    assert diagnostic.path == ("layers", "fc1") and (diagnostic.span.line, diagnostic.span.col) == (10, 3)
+
+
+def test_every_generated_line_of_an_entry_maps_to_its_spec_line() -> None:
+    compiled = netspec.compile_spec("resnet18")
+    lines = compiled.source_code.splitlines()
+    where = {lines[n - 1].strip(): origin for n, origin in compiled.lineno_map.items()}
+    assert str(where["expansion = 1"].path[-1]) == "expansion"
+    assert where["self.downsample = None"].path == ("blocks", "BasicBlock", "layers", "downsample")
+    assert where["out = self.bn2(self.conv2(out))"].path == ("blocks", "BasicBlock", "forward", 1)
+    assert where["x = self.maxpool(x)"].path == ("forward", 3)
+    assert where["BasicBlock(64, 128, stride=2, device=device, dtype=dtype),"].name == "layer2.0"
+    assert not any(lines[n - 1].startswith(("import", "#")) for n in compiled.lineno_map)
+
+
+def test_a_forward_failure_is_explained_at_the_forward_step() -> None:
+    model = netspec.load("lenet")
+    with pytest.raises(RuntimeError) as info:
+        model(torch.zeros(1, 1, 28, 28))  # 16*4*4 features reach fc1, which takes 400
+    origins = netspec.explain(info.value, "lenet")
+    assert [format_path(o.path) for o in origins] == ["forward.7"]
+    assert (origins[0].span.line, origins[0].span.col) == (21, 5)
+    assert str(origins[0]).endswith("lenet.yaml:21:5: forward.7")
+    assert netspec.explain(RuntimeError("elsewhere"), "lenet") == []
+
+
+def test_a_forward_failure_inside_a_block_is_explained_at_every_depth() -> None:
+    model = netspec.load("resnet18", device="meta")
+    model.layer2[0].conv1 = torch.nn.Conv2d(3, 128, 3, device="meta")  # a module the spec did not build
+    with pytest.raises(RuntimeError) as info:
+        model(torch.zeros(1, 3, 64, 64, device="meta"))
+    assert [format_path(o.path) for o in netspec.explain(info.value, "resnet18")] == [
+        "forward.5", "blocks.BasicBlock.forward.0"]
 
 
 # ---------------------------------------------------------------- summary

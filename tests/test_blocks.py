@@ -19,6 +19,7 @@ from torch import nn
 import netspec
 from netspec import api
 from netspec.errors import SpecError
+from tests.conftest import layout
 
 BASIC = """
 netspec: 1
@@ -98,8 +99,7 @@ def refusal(text: str, **kwargs: object) -> list[tuple[str, int, str]]:
 
 
 def same_module(ours: nn.Module, theirs: nn.Module, shape: tuple[int, ...]) -> None:
-    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
-        (k, v.shape) for k, v in theirs.state_dict().items()]
+    assert layout(ours) == layout(theirs)
     ours.load_state_dict(theirs.state_dict(), strict=True)
     ours.eval()
     theirs.eval()
@@ -503,17 +503,14 @@ def test_import_cycles_and_fifos(tmp_path: Path) -> None:
     assert info.value.errors[0].code == "import-refused"
 
 
-def test_cli_set_and_search_path(tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from netspec.cli import main
+def test_cli_set_and_search_path(tmp_path: Path, cli) -> None:
     spec = write(tmp_path / "m.yaml", BASIC)
-    result = CliRunner().invoke(main, ["summary", str(spec), "--set", "num_classes=9", "--set", "depth=1"])
+    result = cli("summary", str(spec), "--set", "num_classes=9", "--set", "depth=1")
     assert result.exit_code == 0, result.output
     assert "Vars: widths=[8, 16], depth=1, num_classes=9" in result.output
-    result = CliRunner().invoke(main, ["validate", str(spec), "--set", "nonsense"])
+    result = cli("validate", str(spec), "--set", "nonsense")
     assert result.exit_code == 1 and "bad-override" in result.output
-    result = CliRunner().invoke(main, ["compile", str(spec), "--set", "num_classs=9"])
+    result = cli("compile", str(spec), "--set", "num_classs=9")
     assert result.exit_code == 1 and "did you mean 'num_classes'?" in result.output
     api.cache_clear()
 
@@ -535,8 +532,7 @@ def test_attention_and_size_ops_match_torch() -> None:
     """
     ours = netspec.load(text=textwrap.dedent(text)).eval()
     attn = nn.MultiheadAttention(8, 2, batch_first=True)
-    assert [(k, v.shape) for k, v in ours.attn.state_dict().items()] == [
-        (k, v.shape) for k, v in attn.state_dict().items()]
+    assert layout(ours.attn) == layout(attn)
     attn.load_state_dict(ours.attn.state_dict())
     x = torch.randn(3, 5, 8)
     y = torch.cat([ours.token.expand(3, -1, -1), x], 1)

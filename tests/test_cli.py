@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
 import netspec
 from netspec import source
 from netspec.cli import main
 from netspec.errors import Span, SpecError
-from tests.conftest import ROOT, SPECS_DIR
+from tests.conftest import ROOT, SPECS_DIR, run_cli
 
 BAD_LENET = """
 netspec: 1
@@ -32,20 +31,16 @@ forward: [conv1, relu, {max_pool2d: 2}, conv2, relu, {max_pool2d: 2}, flatten, f
 """
 
 
-def run(*args: str):
-    return CliRunner().invoke(main, list(args))
-
-
-def test_validate_ok_lines() -> None:
-    result = run("validate", str(SPECS_DIR / "lenet.yaml"), str(SPECS_DIR / "mlp.yaml"))
+def test_validate_ok_lines(cli) -> None:
+    result = cli("validate", str(SPECS_DIR / "lenet.yaml"), str(SPECS_DIR / "mlp.yaml"))
     assert result.exit_code == 0
     assert result.stdout == (f"{SPECS_DIR / 'lenet.yaml'}: ok (LeNet, 61,706 params)\n"
                              f"{SPECS_DIR / 'mlp.yaml'}: ok (MLP, 203,530 params)\n")
 
 
-def test_validate_reports_the_wrong_line_with_expected_and_found(write_spec) -> None:
+def test_validate_reports_the_wrong_line_with_expected_and_found(write_spec, cli) -> None:
     path = write_spec(BAD_LENET, "bad.yaml")
-    result = run("validate", str(path))
+    result = cli("validate", str(path))
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         f"{path}:8:23: error[shape-mismatch] layers.fc1: expects 256 input features, gets 400 "
@@ -59,15 +54,15 @@ def test_validate_reports_the_wrong_line_with_expected_and_found(write_spec) -> 
     assert "Traceback" not in result.output
 
 
-def test_validate_several_specs_one_bad(write_spec) -> None:
+def test_validate_several_specs_one_bad(write_spec, cli) -> None:
     bad = write_spec(BAD_LENET, "bad.yaml")
-    result = run("validate", "-q", str(SPECS_DIR / "mlp.yaml"), str(bad))
+    result = cli("validate", "-q", str(SPECS_DIR / "mlp.yaml"), str(bad))
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.endswith("1 of 2 specs invalid\n")
 
 
-def test_unknown_key_has_did_you_mean(write_spec) -> None:
+def test_unknown_key_has_did_you_mean(write_spec, cli) -> None:
     path = write_spec("""
         netspec: 1
         name: M
@@ -75,7 +70,7 @@ def test_unknown_key_has_did_you_mean(write_spec) -> None:
         layers:
           fc: {type: Linear, out_feature: 4}
     """)
-    result = run("validate", str(path))
+    result = cli("validate", str(path))
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
     assert f"{path}:5:22: error[unknown-key] layers.fc.out_feature: unknown key 'out_feature'" in lines
@@ -85,34 +80,34 @@ def test_unknown_key_has_did_you_mean(write_spec) -> None:
     assert "1 error" in lines
 
 
-def test_usage_errors_exit_2() -> None:
-    assert run("validate").exit_code == 2
-    assert run("compile").exit_code == 2
-    assert run("frobnicate").exit_code == 2
+def test_usage_errors_exit_2(cli) -> None:
+    assert cli("validate").exit_code == 2
+    assert cli("compile").exit_code == 2
+    assert cli("frobnicate").exit_code == 2
 
 
-def test_missing_file_is_an_error_not_a_traceback(tmp_path: Path) -> None:
-    result = run("validate", str(tmp_path / "nope.yaml"))
+def test_missing_file_is_an_error_not_a_traceback(tmp_path: Path, cli) -> None:
+    result = cli("validate", str(tmp_path / "nope.yaml"))
     assert result.exit_code == 1
     assert "error[file-unreadable]" in result.stderr
     assert "Traceback" not in result.output
 
 
-def test_compile_prints_the_generated_source() -> None:
-    result = run("compile", str(SPECS_DIR / "alexnet.yaml"))
+def test_compile_prints_the_generated_source(cli) -> None:
+    result = cli("compile", str(SPECS_DIR / "alexnet.yaml"))
     assert result.exit_code == 0
     assert result.stdout == netspec.compile_source(SPECS_DIR / "alexnet.yaml")
 
 
-def test_compile_to_file(tmp_path: Path) -> None:
+def test_compile_to_file(tmp_path: Path, cli) -> None:
     out = tmp_path / "lenet.py"
-    result = run("compile", str(SPECS_DIR / "lenet.yaml"), "-o", str(out))
+    result = cli("compile", str(SPECS_DIR / "lenet.yaml"), "-o", str(out))
     assert result.exit_code == 0
     assert out.read_text() == netspec.compile_source(SPECS_DIR / "lenet.yaml")
 
 
-def test_summary_table() -> None:
-    result = run("summary", str(SPECS_DIR / "mlp.yaml"))
+def test_summary_table(cli) -> None:
+    result = cli("summary", str(SPECS_DIR / "mlp.yaml"))
     assert result.exit_code == 0
     assert result.stdout == """\
 MLP
@@ -136,8 +131,8 @@ Estimated training size (batch 1): 1,633,464 bytes (1.63 MB)
 """
 
 
-def test_summary_json_contract() -> None:
-    result = run("summary", "--json", str(SPECS_DIR / "mlp.yaml"))
+def test_summary_json_contract(cli) -> None:
+    result = cli("summary", "--json", str(SPECS_DIR / "mlp.yaml"))
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {
         "name": "MLP",
@@ -164,22 +159,22 @@ def test_summary_json_contract() -> None:
     }
 
 
-def test_summary_json_reports_every_choice() -> None:
-    result = run("summary", "--json", str(SPECS_DIR / "my_dict_dense.yaml"))
+def test_summary_json_reports_every_choice(cli) -> None:
+    result = cli("summary", "--json", str(SPECS_DIR / "my_dict_dense.yaml"))
     data = json.loads(result.stdout)
     assert data["output_shape"] == ["N", 4]
     assert data["output_shapes"] == {"choice='linear1'": ["N", 4], "choice='linear2'": ["N", 1],
                                      "choice='linear3'": ["N", 2]}
 
 
-def test_schema_command_prints_the_shipped_schema() -> None:
-    result = run("schema")
+def test_schema_command_prints_the_shipped_schema(cli) -> None:
+    result = cli("schema")
     assert result.exit_code == 0
     assert result.stdout == (ROOT / "schemas" / "netspec.schema.json").read_text()
 
 
-def test_layers_command_lists_the_registry() -> None:
-    result = run("layers")
+def test_layers_command_lists_the_registry(cli) -> None:
+    result = cli("layers")
     for name in netspec.ops.LAYERS:
         assert f"  {name}(" in result.stdout
     for name in netspec.ops.OPS:
@@ -204,23 +199,23 @@ def _run_in(cwd: Path, *args: str, input: str | None = None, env: dict[str, str]
     old = os.getcwd()
     os.chdir(cwd)
     try:
-        return CliRunner().invoke(main, list(args), input=input, env=env)
+        return run_cli(*args, input=input, env=env)
     finally:
         os.chdir(old)
 
 
-def test_dash_reads_the_spec_from_stdin_on_every_command() -> None:
+def test_dash_reads_the_spec_from_stdin_on_every_command(cli) -> None:
     text = (SPECS_DIR / "lenet.yaml").read_text()
-    assert CliRunner().invoke(main, ["validate", "-"], input=text).stdout == "<stdin>: ok (LeNet, 61,706 params)\n"
-    assert CliRunner().invoke(main, ["summary", "-"], input=text).stdout.startswith("LeNet\n")
-    compiled = CliRunner().invoke(main, ["compile", "-"], input=text)
+    assert cli("validate", "-", input=text).stdout == "<stdin>: ok (LeNet, 61,706 params)\n"
+    assert cli("summary", "-", input=text).stdout.startswith("LeNet\n")
+    compiled = cli("compile", "-", input=text)
     assert compiled.exit_code == 0 and "class LeNet(nn.Module):" in compiled.stdout
-    as_json = CliRunner().invoke(main, ["validate", "--format", "json", "-"], input=text)
+    as_json = cli("validate", "--format", "json", "-", input=text)
     assert json.loads(as_json.stdout)["specs"][0]["file"] == "<stdin>"
 
 
-def test_stdin_diagnostics_show_the_line_and_caret() -> None:
-    result = CliRunner().invoke(main, ["validate", "-"], input=BAD_LENET.lstrip("\n"))
+def test_stdin_diagnostics_show_the_line_and_caret(cli) -> None:
+    result = cli("validate", "-", input=BAD_LENET.lstrip("\n"))
     assert result.exit_code == 1
     assert result.stderr.splitlines()[:3] == [
         "<stdin>:8:23: error[shape-mismatch] layers.fc1: expects 256 input features, gets 400 (input shape (N, 400))",
@@ -238,18 +233,18 @@ def test_shipped_names_work_from_any_directory(tmp_path: Path) -> None:
     assert "  hint: did you mean 'lenet'? shipped specs: alexnet, " in result.stderr
 
 
-def test_a_directory_and_a_missing_file_both_exit_1(tmp_path: Path) -> None:
+def test_a_directory_and_a_missing_file_both_exit_1(tmp_path: Path, cli) -> None:
     for command in ("validate", "summary", "compile"):
         for spec in (tmp_path, tmp_path / "missing.yaml"):
-            result = run(command, str(spec))
+            result = cli(command, str(spec))
             assert result.exit_code == 1, (command, spec, result.output)
             assert "error[file-unreadable]" in result.stderr
             assert "Traceback" not in result.output
 
 
-def test_validate_json_reports_valid_and_invalid_specs_on_stdout(write_spec) -> None:
+def test_validate_json_reports_valid_and_invalid_specs_on_stdout(write_spec, cli) -> None:
     bad = write_spec(BAD_LENET, "bad.yaml")
-    result = run("validate", "--format", "json", str(SPECS_DIR / "mlp.yaml"), str(bad))
+    result = cli("validate", "--format", "json", str(SPECS_DIR / "mlp.yaml"), str(bad))
     assert result.exit_code == 1
     assert result.stderr == ""
     data = json.loads(result.stdout)
@@ -261,8 +256,8 @@ def test_validate_json_reports_valid_and_invalid_specs_on_stdout(write_spec) -> 
         "file": str(bad), "line": 8, "column": 23, "severity": "error", "code": "shape-mismatch",
         "path": "layers.fc1", "message": "expects 256 input features, gets 400 (input shape (N, 400))",
         "hint": "set in_features: 400 or remove it to have it inferred"}]
-    assert json.loads(run("validate", "--json", str(bad)).stdout) == json.loads(
-        run("validate", "--format", "json", str(bad)).stdout)
+    assert json.loads(cli("validate", "--json", str(bad)).stdout) == json.loads(
+        cli("validate", "--format", "json", str(bad)).stdout)
 
 
 def _sarif_validator():
@@ -293,11 +288,11 @@ def test_validate_sarif_matches_the_sarif_schema_and_points_at_the_line(write_sp
     assert bad.exists()
 
 
-def test_sarif_of_valid_specs_and_stdin_matches_the_schema() -> None:
-    clean = run("validate", "--format", "sarif", str(SPECS_DIR / "lenet.yaml"))
+def test_sarif_of_valid_specs_and_stdin_matches_the_schema(cli) -> None:
+    clean = cli("validate", "--format", "sarif", str(SPECS_DIR / "lenet.yaml"))
     assert clean.exit_code == 0
     _sarif_validator().validate(json.loads(clean.stdout))
-    piped = CliRunner().invoke(main, ["validate", "--format", "sarif", "-"], input="netspec: 2\n")
+    piped = cli("validate", "--format", "sarif", "-", input="netspec: 2\n")
     assert piped.exit_code == 1
     log = json.loads(piped.stdout)
     _sarif_validator().validate(log)
@@ -305,25 +300,25 @@ def test_sarif_of_valid_specs_and_stdin_matches_the_schema() -> None:
         "%3Cstdin%3E"
 
 
-def test_summary_json_of_a_refused_spec_is_still_json(write_spec) -> None:
+def test_summary_json_of_a_refused_spec_is_still_json(write_spec, cli) -> None:
     bad = write_spec(BAD_LENET, "bad.yaml")
-    result = run("summary", "--json", str(bad))
+    result = cli("summary", "--json", str(bad))
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     assert data["valid"] is False and data["specs"][0]["diagnostics"][0]["code"] == "shape-mismatch"
     assert "error[shape-mismatch]" in result.stderr  # people still read it on the terminal
 
 
-def test_layers_json_lists_the_registry() -> None:
-    data = json.loads(run("layers", "--json").stdout)
+def test_layers_json_lists_the_registry(cli) -> None:
+    data = json.loads(cli("layers", "--json").stdout)
     assert {entry["name"] for entry in data["layers"]} == {*netspec.ops.LAYERS, "Sequential"}
     assert {entry["name"] for entry in data["ops"]} == set(netspec.ops.OPS)
     linear = next(entry for entry in data["layers"] if entry["name"] == "Linear")
     assert {"name": "in_features", "required": False, "inferred": True} in linear["args"]
 
 
-def test_list_shows_every_shipped_spec_one_line_each() -> None:
-    result = run("list")
+def test_list_shows_every_shipped_spec_one_line_each(cli) -> None:
+    result = cli("list")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["NAME", "MODEL", "PARAMS", "INPUT", "OUTPUT"]
@@ -331,7 +326,7 @@ def test_list_shows_every_shipped_spec_one_line_each() -> None:
     assert any(line.split() == ["lenet", "LeNet", "61,706", "x", "(N,", "1,", "32,", "32)", "(N,", "10)"]
                for line in lines)
     assert any(line.split()[:3] == ["zoo/resnet50", "ResNet", "25,557,032"] for line in lines)
-    data = json.loads(run("list", "--json").stdout)
+    data = json.loads(cli("list", "--json").stdout)
     assert [row["name"] for row in data] == netspec.list_specs()
     alexnet = next(row for row in data if row["name"] == "alexnet")
     assert alexnet == {"name": "alexnet", "model": "AlexNet", "total_params": 46_764_746,
@@ -342,7 +337,7 @@ def test_list_shows_every_shipped_spec_one_line_each() -> None:
 
 
 def _bad_validate(write_spec, env: dict[str, str]):
-    return CliRunner().invoke(main, ["validate", str(write_spec(BAD_LENET, "bad.yaml"))], env=env)
+    return run_cli("validate", str(write_spec(BAD_LENET, "bad.yaml")), env=env)
 
 
 def test_no_colour_when_piped(write_spec) -> None:
@@ -361,26 +356,26 @@ def test_no_color_wins(write_spec) -> None:
     assert "\x1b[" not in _bad_validate(write_spec, {"FORCE_COLOR": "1", "NO_COLOR": "1"}).stderr
 
 
-def test_a_terminal_gets_colour_by_default_and_no_color_still_wins(write_spec) -> None:
+def test_a_terminal_gets_colour_by_default_and_no_color_still_wins(write_spec, cli) -> None:
     path = str(write_spec(BAD_LENET, "bad.yaml"))
     # color=True: the runner behaves as a terminal does (click keeps styles it would strip from a pipe)
-    terminal = CliRunner().invoke(main, ["validate", path], env={"FORCE_COLOR": "", "NO_COLOR": ""}, color=True)
+    terminal = cli("validate", path, env={"FORCE_COLOR": "", "NO_COLOR": ""}, color=True)
     assert "\x1b[31m" in terminal.stderr
-    muted = CliRunner().invoke(main, ["validate", path], env={"FORCE_COLOR": "", "NO_COLOR": "1"}, color=True)
+    muted = cli("validate", path, env={"FORCE_COLOR": "", "NO_COLOR": "1"}, color=True)
     assert "\x1b[" not in muted.stderr
 
 
-def test_every_command_help_shows_an_example() -> None:
+def test_every_command_help_shows_an_example(cli) -> None:
     for command in main.commands:
-        result = run(command, "--help")
+        result = cli(command, "--help")
         assert result.exit_code == 0
         assert "Example" in result.stdout, command
-    assert "_NETSPEC_COMPLETE=bash_source netspec" in run("--help").stdout
+    assert "_NETSPEC_COMPLETE=bash_source netspec" in cli("--help").stdout
 
 
-def test_completion_offers_shipped_names() -> None:
-    result = CliRunner().invoke(main, [], env={"_NETSPEC_COMPLETE": "bash_complete", "COMP_WORDS": "netspec summary le",
-                                               "COMP_CWORD": "2"}, prog_name="netspec")
+def test_completion_offers_shipped_names(cli) -> None:
+    result = cli(env={"_NETSPEC_COMPLETE": "bash_complete", "COMP_WORDS": "netspec summary le", "COMP_CWORD": "2"},
+                 prog_name="netspec")
     assert "plain,lenet" in result.stdout.splitlines()
     assert "plain,lenet_expr" in result.stdout.splitlines()
 
@@ -450,10 +445,10 @@ def test_an_unclosed_quote_names_where_it_opened(loader: str, monkeypatch) -> No
                                            "close the quote opened at line 2, column 7")
 
 
-def test_the_cli_shows_the_tab_and_the_bracket(tmp_path: Path) -> None:
+def test_the_cli_shows_the_tab_and_the_bracket(tmp_path: Path, cli) -> None:
     tab = tmp_path / "tab.yaml"
     tab.write_text("netspec: 1\nname: M\ninputs:\n\tx: [N, 8]\n", encoding="utf-8")
-    result = run("validate", str(tab))
+    result = cli("validate", str(tab))
     assert result.exit_code == 1
     assert result.stderr.splitlines()[:4] == [
         f"{tab}:4:1: error[yaml-syntax] invalid YAML: expected spaces, found a tab",
@@ -463,7 +458,7 @@ def test_the_cli_shows_the_tab_and_the_bracket(tmp_path: Path) -> None:
     ]
     bracket = tmp_path / "bracket.yaml"
     bracket.write_text("netspec: 1\nname: M\ninputs:\n  x: [N, 8\nlayers:\n  a: ReLU\n", encoding="utf-8")
-    result = run("validate", str(bracket))
+    result = cli("validate", str(bracket))
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == (
         f"{bracket}:5:7: error[yaml-syntax] invalid YAML: expected ',' or ']' in the '[' opened at line 4, column 6, "

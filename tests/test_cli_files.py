@@ -16,12 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 import netspec
 from netspec import cli
-from netspec.cli import main
-from tests.conftest import SPECS_DIR
+from tests.conftest import SPECS_DIR, run_cli
 
 OLD = b"# the previous output, which must survive\n"
 
@@ -33,7 +31,7 @@ def work(tmp_path: Path) -> Path:
 
 
 def compile_to(spec: Path, output: Path | str) -> Any:
-    return CliRunner().invoke(main, ["compile", str(spec), "-o", str(output)])
+    return run_cli("compile", str(spec), "-o", str(output))
 
 
 def leftovers(directory: Path) -> list[str]:

@@ -119,7 +119,11 @@ def source_error_codes() -> set[str]:
             shared.setdefault(name, info)
     codes = {default for _, default in shared.values() if default}
     for tree in trees.values():
-        local = {**shared, **_code_params(tree)}
+        own = _code_params(tree)
+        # a function of the module's own that takes no code shadows another module's of that name
+        kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+        defined = {n.name for n in ast.walk(tree) if isinstance(n, kinds)}
+        local = {**{k: v for k, v in shared.items() if k not in defined}, **own}
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call) or _callee(node) not in local:
                 continue

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 from torch import nn
 from torch.nn import functional as F
 
 import netspec
-from netspec.cli import main
 from netspec.dump import DumpError
+from tests.conftest import layout
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted(p.name for p in (ROOT / "specs").glob("*.yaml"))
@@ -29,15 +28,11 @@ ZOO = sorted(p.name for p in (ROOT / "specs" / "zoo").glob("*.yaml"))
 ZOO_RUN = {"alexnet.yaml", "resnet18.yaml", "mobilenet_v2.yaml", "vgg11_bn.yaml"}
 
 
-def _layout(module: nn.Module) -> list[tuple[str, tuple[int, ...]]]:
-    return [(k, tuple(v.shape)) for k, v in module.state_dict().items()]
-
-
 def _round_trip(module: nn.Module, inputs: dict[str, list[int | str]], run: bool = True) -> str:
     text = netspec.dump(module, inputs=inputs)
     device = next(iter(module.parameters()), torch.empty(0)).device
     again = netspec.loads(text, device=device)
-    assert _layout(again) == _layout(module)
+    assert layout(again) == layout(module)
     assert [p.requires_grad for p in again.parameters()] == [p.requires_grad for p in module.parameters()]
     if run:
         again.load_state_dict(module.state_dict())
@@ -304,34 +299,31 @@ MODELS = textwrap.dedent('''
 ''')
 
 
-def test_cli_dump(tmp_path: Path) -> None:
+def test_cli_dump(tmp_path: Path, cli) -> None:
     models = tmp_path / "models.py"
     models.write_text(MODELS)
-    runner = CliRunner()
-    result = runner.invoke(main, ["dump", f"{models}:LeNet", "--input", "x=N,1,32,32"])
+    result = cli("dump", f"{models}:LeNet", "--input", "x=N,1,32,32")
     assert result.exit_code == 0, result.output
     assert netspec.compile_spec(text=result.output).name == "LeNet"
     out = tmp_path / "lenet.yaml"
-    result = runner.invoke(main, ["dump", f"{models}:LeNet", "--input", "N,1,32,32", "--name", "Small", "-o",
-                                  str(out)])
+    result = cli("dump", f"{models}:LeNet", "--input", "N,1,32,32", "--name", "Small", "-o", str(out))
     assert result.exit_code == 0, result.output
     assert netspec.compile_spec(out).name == "Small"
 
 
-def test_cli_dump_errors(tmp_path: Path) -> None:
+def test_cli_dump_errors(tmp_path: Path, cli) -> None:
     models = tmp_path / "models.py"
     models.write_text(MODELS)
-    runner = CliRunner()
-    result = runner.invoke(main, ["dump", f"{models}:Stateful", "--input", "x=N,4"])
+    result = cli("dump", f"{models}:Stateful", "--input", "x=N,4")
     assert result.exit_code == 1
     assert "step: a buffer" in result.output
-    result = runner.invoke(main, ["dump", f"{models}:Missing", "--input", "x=N,4"])
+    result = cli("dump", f"{models}:Missing", "--input", "x=N,4")
     assert result.exit_code == 1 and "defines no 'Missing'" in result.output
-    result = runner.invoke(main, ["dump", f"{models}:LeNet", "--input", "x=N,-1"])
+    result = cli("dump", f"{models}:LeNet", "--input", "x=N,-1")
     assert result.exit_code == 2
-    result = runner.invoke(main, ["dump", f"{models}:LeNet"])
+    result = cli("dump", f"{models}:LeNet")
     assert result.exit_code == 2
     broken = tmp_path / "broken.py"
     broken.write_text("raise RuntimeError('boom')\n")
-    result = runner.invoke(main, ["dump", f"{broken}:X", "--input", "x=N,4"])
+    result = cli("dump", f"{broken}:X", "--input", "x=N,4")
     assert result.exit_code == 1 and "boom" in result.output

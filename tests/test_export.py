@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from netspec import api, cli
+from netspec import api
 from netspec import export as exporting
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,12 +126,11 @@ def test_same_seed_same_bytes_and_weights(ort: Any) -> None:
 # ---------------------------------------------------------------- the command
 
 
-def test_cli_export_with_set_and_a_fixed_batch(ort: Any, tmp_path: Path) -> None:
+def test_cli_export_with_set_and_a_fixed_batch(ort: Any, tmp_path: Path, cli) -> None:
     import numpy as np
 
     target = tmp_path / "r18.onnx"
-    result = CliRunner().invoke(cli.main, ["export", "resnet18", "--onnx", str(target), "--set", "num_classes=10",
-                                           "--batch", "1"])
+    result = cli("export", "resnet18", "--onnx", str(target), "--set", "num_classes=10", "--batch", "1")
     assert result.exit_code == 0, result.output
     assert result.stderr.startswith(f"wrote {target} (ResNet, opset ") and "x (1, 3, 224, 224)" in result.stderr
     session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
@@ -141,34 +139,34 @@ def test_cli_export_with_set_and_a_fixed_batch(ort: Any, tmp_path: Path) -> None
     assert out.shape == (1, 10)
 
 
-def test_cli_reads_stdin_and_symbols_other_than_n_stay_dynamic(ort: Any, tmp_path: Path) -> None:
+def test_cli_reads_stdin_and_symbols_other_than_n_stay_dynamic(ort: Any, tmp_path: Path, cli) -> None:
     target = tmp_path / "corr2d.onnx"
     text = (ROOT / "specs" / "corr2d.yaml").read_text(encoding="utf-8")
-    result = CliRunner().invoke(cli.main, ["export", "-", "--onnx", str(target)], input=text)
+    result = cli("export", "-", "--onnx", str(target), input=text)
     assert result.exit_code == 0, result.output
     session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
     assert session.get_inputs()[0].shape == ["H", "W"]
 
 
-def test_cli_opset_it_cannot_give_is_one_line_and_keeps_the_old_file(ort: Any, tmp_path: Path) -> None:
+def test_cli_opset_it_cannot_give_is_one_line_and_keeps_the_old_file(ort: Any, tmp_path: Path, cli) -> None:
     target = tmp_path / "lenet.onnx"
     target.write_bytes(b"old")
-    result = CliRunner().invoke(cli.main, ["export", "lenet", "--onnx", str(target), "--opset", "13"])
+    result = cli("export", "lenet", "--onnx", str(target), "--opset", "13")
     assert result.exit_code == 1
     assert result.stderr == ("netspec: error: torch.onnx could not convert LeNet to opset 13 (it gives opset 18); "
                              "try a newer opset\n")
     assert target.read_bytes() == b"old"
 
 
-def test_cli_batch_needs_a_batch_dim(ort: Any, tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli.main, ["export", "corr2d", "--onnx", str(tmp_path / "c.onnx"), "--batch", "2"])
+def test_cli_batch_needs_a_batch_dim(ort: Any, tmp_path: Path, cli) -> None:
+    result = cli("export", "corr2d", "--onnx", str(tmp_path / "c.onnx"), "--batch", "2")
     assert result.exit_code == 1
     assert result.stderr == "netspec: error: Conv2D has no batch dim N to fix (x (H, W)): leave out batch\n"
 
 
-def test_cli_refuses_a_spec_error_before_exporting(tmp_path: Path, write_spec: Any) -> None:
+def test_cli_refuses_a_spec_error_before_exporting(tmp_path: Path, write_spec: Any, cli) -> None:
     spec = write_spec("netspec: 1\nname: Bad\ninputs: {x: [N, 4]}\nlayers: {fc: {type: Linear}}\n")
-    result = CliRunner().invoke(cli.main, ["export", str(spec), "--onnx", str(tmp_path / "bad.onnx")])
+    result = cli("export", str(spec), "--onnx", str(tmp_path / "bad.onnx"))
     if result.exit_code == 1 and "onnx extra" in result.stderr:
         pytest.skip(MISSING)
     assert result.exit_code == 1 and "error[" in result.stderr and "Traceback" not in result.output
@@ -177,14 +175,14 @@ def test_cli_refuses_a_spec_error_before_exporting(tmp_path: Path, write_spec: A
 
 @pytest.mark.parametrize("module", ["onnx", "onnxscript"])
 def test_cli_missing_extra_is_one_line_naming_it(module: str, monkeypatch: pytest.MonkeyPatch,
-                                                 tmp_path: Path) -> None:
+                                                 tmp_path: Path, cli) -> None:
     # `import <module>` now raises ImportError, installed or not; the modules checked before it import
     # (as empty stand-ins where the extra is missing), so the message names `module` in any environment.
     for earlier in exporting.REQUIRED_MODULES[:exporting.REQUIRED_MODULES.index(module)]:
         monkeypatch.setitem(sys.modules, earlier, sys.modules.get(earlier) or types.ModuleType(earlier))
     monkeypatch.setitem(sys.modules, module, None)
     target = tmp_path / "lenet.onnx"
-    result = CliRunner().invoke(cli.main, ["export", "lenet", "--onnx", str(target)])
+    result = cli("export", "lenet", "--onnx", str(target))
     assert result.exit_code == 1
     assert result.stderr == (f"netspec: error: ONNX export needs the onnx extra ({module} is not installed): "
                              'pip install "netspec[onnx]"\n')
@@ -193,8 +191,8 @@ def test_cli_missing_extra_is_one_line_naming_it(module: str, monkeypatch: pytes
         exporting.export_onnx("lenet", target)
 
 
-def test_cli_needs_onnx_path() -> None:
-    result = CliRunner().invoke(cli.main, ["export", "lenet"])
+def test_cli_needs_onnx_path(cli) -> None:
+    result = cli("export", "lenet")
     assert result.exit_code == 2 and "--onnx" in result.output
 
 

@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 import netspec
 from netspec import expr
-from netspec.cli import main
 from netspec.errors import SpecError
 from netspec.expr import FUNCTIONS, ExprError, evaluate, parse
 
@@ -168,15 +166,14 @@ def _specs() -> list[tuple[str, str]]:
 SPECS = _specs()
 
 
-def test_wrong_kinds_in_specs_are_diagnostics_never_crashes(tmp_path: Path) -> None:
+def test_wrong_kinds_in_specs_are_diagnostics_never_crashes(tmp_path: Path, cli) -> None:
     """Each place x kind x expression: exit 0 or exit 1 with diagnostics, never exit 3 or a traceback."""
-    runner = CliRunner()
     failures = []
     refused = 0
     for i, (label, text) in enumerate(SPECS):
         path = tmp_path / f"s{i}.yaml"
         path.write_text(text, encoding="utf-8")
-        result = runner.invoke(main, ["validate", str(path)])
+        result = cli("validate", str(path))
         output = result.stdout + result.stderr
         if result.exit_code not in (0, 1) or "Traceback" in output or "internal error" in output:
             failures.append(f"{label}: exit {result.exit_code}: {output[-300:]}")

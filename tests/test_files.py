@@ -20,11 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 import netspec
 from netspec import api, expand, files, shipped
-from netspec.cli import main
 from netspec.errors import SpecError
 from tests.conftest import SPECS_DIR
 
@@ -255,14 +253,14 @@ def test_two_files_defining_one_name_are_still_a_duplicate(tmp_path: Path) -> No
 
 @posix_only
 @pytest.mark.parametrize("name", ["lenet", "lenet.yaml", "specs/alexnet.yaml"])
-def test_a_fifo_named_like_a_shipped_spec_is_refused(tmp_path: Path, monkeypatch: Any, name: str) -> None:
+def test_a_fifo_named_like_a_shipped_spec_is_refused(tmp_path: Path, monkeypatch: Any, name: str, cli) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "specs").mkdir()
     os.mkfifo(name)
     fifo = (tmp_path / name,)
     message = refused(no_hang(lambda: netspec.validate(name), fifo), "file-unreadable")
     assert "not a regular file" in message
-    result = no_hang(lambda: CliRunner().invoke(main, ["summary", name]), fifo)
+    result = no_hang(lambda: cli("summary", name), fifo)
     assert result.exit_code == 1 and "error[file-unreadable]" in result.stderr
     assert "not a regular file" in result.stderr and "Traceback" not in result.output
 
@@ -282,20 +280,20 @@ def clone(tmp_path: Path, monkeypatch: Any) -> Path:
     shipped.shipped.cache_clear()
 
 
-def test_compile_by_name_refuses_the_shipped_spec_it_resolved_to(clone: Path) -> None:
+def test_compile_by_name_refuses_the_shipped_spec_it_resolved_to(clone: Path, cli) -> None:
     before = (clone / "specs" / "lenet.yaml").read_bytes()
     for command in (["compile", "lenet", "-o", "specs/lenet.yaml"], ["graph", "lenet", "-o", "specs/lenet.yaml",
                                                                       "--format", "dot"]):
-        result = CliRunner().invoke(main, command)
+        result = cli(*command)
         assert result.exit_code == 1, result.output
         assert "refusing to overwrite the spec itself" in result.stderr
     assert (clone / "specs" / "lenet.yaml").read_bytes() == before
 
 
-def test_compile_refuses_a_file_the_spec_imports(tmp_path: Path) -> None:
+def test_compile_refuses_a_file_the_spec_imports(tmp_path: Path, cli) -> None:
     lib = write(tmp_path / "lib.yaml", LIB)
     spec = write(tmp_path / "main.yaml", HEAD + "imports: [lib.yaml]\nlayers:\n  m: Mlp\n")
-    result = CliRunner().invoke(main, ["compile", str(spec), "-o", str(lib)])
+    result = cli("compile", str(spec), "-o", str(lib))
     assert result.exit_code == 1 and "refusing to overwrite a file the spec reads" in result.stderr
     assert lib.read_text() == LIB
 
@@ -346,7 +344,7 @@ def test_export_onnx_refuses_a_fifo_or_a_device(tmp_path: Path, monkeypatch: Any
 
 
 @posix_only
-def test_writers_never_touch_the_process_umask(tmp_path: Path, monkeypatch: Any) -> None:
+def test_writers_never_touch_the_process_umask(tmp_path: Path, monkeypatch: Any, cli) -> None:
     """``os.umask`` sets the mask of every thread while it reads it: writers must never call it."""
     _fake_export(monkeypatch)
     spec = write(tmp_path / "main.yaml", HEAD + "layers:\n  fc: ReLU\n")
@@ -356,7 +354,7 @@ def test_writers_never_touch_the_process_umask(tmp_path: Path, monkeypatch: Any)
             raise AssertionError("os.umask called")
 
         monkeypatch.setattr(os, "umask", forbidden)
-        result = CliRunner().invoke(main, ["compile", str(spec), "-o", str(tmp_path / "m.py")])
+        result = cli("compile", str(spec), "-o", str(tmp_path / "m.py"))
         assert result.exit_code == 0, result.output
         netspec.export_onnx(spec, tmp_path / "m.onnx")
         files.write_atomic(tmp_path / "plain.txt", "text")
@@ -380,13 +378,13 @@ def test_write_atomic_keeps_a_private_targets_mode(tmp_path: Path) -> None:
 
 
 @posix_only
-def test_an_imported_file_names_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
+def test_an_imported_file_names_control_characters_never_reach_the_terminal(tmp_path: Path, cli) -> None:
     write(tmp_path / "a\ab.yaml", "netspec: 1\nname: Lib\n")  # lacks `blocks:`, which an import needs
     spec = write(tmp_path / "main.yaml", HEAD + 'imports: ["a\\ab.yaml"]\nlayers:\n  fc: ReLU\n')
     with pytest.raises(SpecError) as info:
         netspec.validate(spec)
     assert info.value.errors[0].code == "import-empty"
     assert "\a" not in info.value.errors[0].render()
-    result = CliRunner().invoke(main, ["validate", str(spec)])
+    result = cli("validate", str(spec))
     assert result.exit_code == 1 and "error[import-empty]" in result.stderr
     assert "\a" not in result.output and "a\\x07b.yaml" in result.stderr

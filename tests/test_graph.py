@@ -19,11 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
 import netspec
 from netspec import graph as graphs
-from netspec.cli import main
 from netspec.ops import LAYERS, fmt_shape
 from tests.conftest import ROOT, SPECS_DIR
 
@@ -40,10 +38,6 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not in
 
 def picture(spec: str | Path) -> graphs.Graph:
     return graphs.build(netspec.compile_spec(spec).inference)
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
 
 
 # ---------------------------------------------------------------- the graph
@@ -150,8 +144,8 @@ def test_only_draws_one_block_with_its_inputs_and_outputs() -> None:
 # ---------------------------------------------------------------- DOT and SVG
 
 
-def test_lenet_dot_names_every_layer_and_shape() -> None:
-    result = run("graph", "lenet")
+def test_lenet_dot_names_every_layer_and_shape(cli) -> None:
+    result = cli("graph", "lenet")
     assert result.exit_code == 0, result.output
     dot = result.stdout
     assert dot.startswith("digraph netspec {")
@@ -166,9 +160,9 @@ def _svg_texts(root: ET.Element) -> list[str]:
 
 
 @needs_dot
-def test_lenet_svg_names_every_layer(tmp_path: Path) -> None:
+def test_lenet_svg_names_every_layer(tmp_path: Path, cli) -> None:
     out = tmp_path / "lenet.svg"
-    result = run("graph", "lenet", "-o", str(out))
+    result = cli("graph", "lenet", "-o", str(out))
     assert result.exit_code == 0, result.output
     root = ET.parse(out).getroot()
     texts = _svg_texts(root)
@@ -198,9 +192,9 @@ def _svg_graph(root: ET.Element) -> tuple[dict[str, list[str]], list[tuple[str, 
 
 
 @needs_dot
-def test_resnet_svg_shows_skip_connections_and_block_clusters(tmp_path: Path) -> None:
+def test_resnet_svg_shows_skip_connections_and_block_clusters(tmp_path: Path, cli) -> None:
     out = tmp_path / "resnet.svg"
-    assert run("graph", "resnet18", "-o", str(out)).exit_code == 0
+    assert cli("graph", "resnet18", "-o", str(out)).exit_code == 0
     nodes, edges, clusters = _svg_graph(ET.parse(out).getroot())
     titles = [t[0] for t in clusters.values()]
     for i in range(1, 5):
@@ -228,11 +222,11 @@ def test_resnet_svg_shows_skip_connections_and_block_clusters(tmp_path: Path) ->
 
 
 @needs_dot
-def test_readme_picture_is_the_resnet_block(tmp_path: Path) -> None:
+def test_readme_picture_is_the_resnet_block(tmp_path: Path, cli) -> None:
     committed = ROOT / "docs" / "images" / "resnet18_block.svg"
     nodes, edges, clusters = _svg_graph(ET.parse(committed).getroot())
     fresh = tmp_path / "fresh.svg"
-    assert run("graph", "resnet18", "--only", "layer2", "-o", str(fresh)).exit_code == 0
+    assert cli("graph", "resnet18", "--only", "layer2", "-o", str(fresh)).exit_code == 0
     again, fresh_edges, fresh_clusters = _svg_graph(ET.parse(fresh).getroot())
     assert sorted(map(tuple, nodes.values())) == sorted(map(tuple, again.values())), \
         "regenerate it: netspec graph resnet18 --only layer2 -o docs/images/resnet18_block.svg"
@@ -240,25 +234,25 @@ def test_readme_picture_is_the_resnet_block(tmp_path: Path) -> None:
     assert "docs/images/resnet18_block.svg" in (ROOT / "README.md").read_text()
 
 
-def test_missing_dot_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_dot_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli) -> None:
     monkeypatch.setattr("netspec.graph.shutil.which", lambda name: None)
     for ext in ("svg", "html"):
-        result = run("graph", "lenet", "-o", str(tmp_path / f"x.{ext}"))
+        result = cli("graph", "lenet", "-o", str(tmp_path / f"x.{ext}"))
         assert result.exit_code == 1
         assert result.stderr.startswith("netspec: error: Graphviz's `dot` program is needed") and \
             result.stderr.count("\n") == 1
         assert not (tmp_path / f"x.{ext}").exists()
-    assert run("graph", "lenet", "-o", str(tmp_path / "x.dot")).exit_code == 0  # .dot and .mmd need no dot
-    assert run("graph", "lenet", "-o", str(tmp_path / "x.mmd")).exit_code == 0
+    assert cli("graph", "lenet", "-o", str(tmp_path / "x.dot")).exit_code == 0  # .dot and .mmd need no dot
+    assert cli("graph", "lenet", "-o", str(tmp_path / "x.mmd")).exit_code == 0
 
 
-def test_graph_command_usage_and_errors(tmp_path: Path) -> None:
-    result = run("graph", "lenet", "-o", str(tmp_path / "x.png"))
+def test_graph_command_usage_and_errors(tmp_path: Path, cli) -> None:
+    result = cli("graph", "lenet", "-o", str(tmp_path / "x.png"))
     assert result.exit_code == 2 and "cannot tell the format" in result.stderr
-    result = run("graph", "resnet18", "--only", "nope", "--format", "dot")
+    result = cli("graph", "resnet18", "--only", "nope", "--format", "dot")
     assert result.exit_code == 1 and result.stderr.startswith("netspec: error: no block or Sequential at 'nope'")
-    assert run("graph", "lenet", "--format", "mmd").stdout.startswith("flowchart TB\n")
-    assert run("graph", "no_such_spec").exit_code == 1
+    assert cli("graph", "lenet", "--format", "mmd").stdout.startswith("flowchart TB\n")
+    assert cli("graph", "no_such_spec").exit_code == 1
 
 
 # ---------------------------------------------------------------- Mermaid
@@ -409,9 +403,9 @@ _PROBE = """<script>
 
 @needs_dot
 @needs_chromium
-def test_html_page_renders_folds_and_hovers_in_chromium(tmp_path: Path) -> None:
+def test_html_page_renders_folds_and_hovers_in_chromium(tmp_path: Path, cli) -> None:
     page = tmp_path / "resnet18.html"
-    result = run("graph", "resnet18", "-o", str(page))
+    result = cli("graph", "resnet18", "-o", str(page))
     assert result.exit_code == 0, result.output
     text = page.read_text(encoding="utf-8")
     # self-contained: nothing to fetch, and a policy that forbids fetching anyway

@@ -34,15 +34,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 from torch import nn
 
 import netspec
 from netspec import build, errors, resolve, schema, shapes, source
-from netspec.cli import main
 from netspec.codegen import HEADER
 from netspec.errors import SpecError
-from tests.conftest import ROOT, SPECS_DIR
+from tests.conftest import ROOT, SPECS_DIR, run_cli
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 NETSPEC_BIN = Path(sys.executable).parent / "netspec"
@@ -154,7 +152,7 @@ def _run_in(tmp_path: Path, case: Case, *args: str) -> tuple[int, str, str, floa
     os.chdir(work)
     try:
         start = time.process_time()
-        result = CliRunner().invoke(main, [*args, case.name])
+        result = run_cli(*args, case.name)
         elapsed = time.process_time() - start
     finally:
         os.chdir(cwd)
@@ -416,18 +414,18 @@ def test_max_params_moves_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("command", ["validate", "summary"])
-def test_cli_warns_past_max_params(command: str) -> None:
+def test_cli_warns_past_max_params(command: str, cli) -> None:
     lenet = str(SPECS_DIR / "lenet.yaml")
     count = sum(p.numel() for p in netspec.load(lenet, device="meta").parameters())
-    over = CliRunner().invoke(main, [command, "--max-params", str(count - 1), lenet])
+    over = cli(command, "--max-params", str(count - 1), lenet)
     assert over.exit_code == 0
     assert headline(lenet, 3, "param-budget", "warning").search(over.stderr), over.stderr
     assert f"{count:,}" in over.stderr
-    under = CliRunner().invoke(main, [command, "--max-params", str(count), lenet])
+    under = cli(command, "--max-params", str(count), lenet)
     assert under.exit_code == 0 and "warning" not in under.stderr
-    default = CliRunner().invoke(main, [command, str(BUDGET)])
+    default = cli(command, str(BUDGET))
     assert default.exit_code == 0 and "warning[param-budget]" in default.stderr
-    raised = CliRunner().invoke(main, [command, "--max-params", str(10**11), str(BUDGET)])
+    raised = cli(command, "--max-params", str(10**11), str(BUDGET))
     assert raised.exit_code == 0 and "warning[param-budget]" not in raised.stderr
 
 
@@ -454,11 +452,11 @@ def _hostile_named_spec(directory: Path, name: str) -> Path:
 
 
 @pytest.mark.parametrize("name", HOSTILE_FILE_NAMES, ids=ascii)
-def test_file_name_never_reaches_the_generated_source(name: str, tmp_path: Path) -> None:
+def test_file_name_never_reaches_the_generated_source(name: str, tmp_path: Path, cli) -> None:
     assert '"""\n    open(' in UTF7_PAYLOAD.encode().decode("utf-7")  # the payload is armed...
     spec = _hostile_named_spec(tmp_path, name)
     out = tmp_path / "gen.py"
-    result = CliRunner().invoke(main, ["compile", str(spec), "-o", str(out)])
+    result = cli("compile", str(spec), "-o", str(out))
     assert result.exit_code == 0, result.output
     _assert_clean(result.stdout, result.stderr)
     data = out.read_bytes()
@@ -482,14 +480,14 @@ def test_file_name_gives_neither_the_source_nor_the_class(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("name", HOSTILE_FILE_NAMES, ids=ascii)
-def test_file_names_are_escaped_on_the_terminal(name: str, tmp_path: Path) -> None:
+def test_file_names_are_escaped_on_the_terminal(name: str, tmp_path: Path, cli) -> None:
     good = _hostile_named_spec(tmp_path, name)
     bad = tmp_path / ("bad " + name)
     bad.write_text("netspec: 1\nname: M\ninputs:\n  x: [N, 8]\nlayers:\n  on: ReLU\n", encoding="utf-8")
     out = tmp_path / ("gen " + name + ".py")
-    results = [CliRunner().invoke(main, ["validate", str(good), str(bad)]),
-               CliRunner().invoke(main, ["compile", str(good), "-o", str(out)]),
-               CliRunner().invoke(main, ["summary", str(bad)])]
+    results = [cli("validate", str(good), str(bad)),
+               cli("compile", str(good), "-o", str(out)),
+               cli("summary", str(bad))]
     for result in results:
         text = result.stdout + result.stderr
         assert "Traceback" not in text

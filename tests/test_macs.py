@@ -13,12 +13,10 @@ from typing import Any
 
 import pytest
 import torch
-from click.testing import CliRunner
 from torch.utils.flop_counter import FlopCounterMode
 
 import netspec
 from netspec import api
-from netspec.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "specs" / "zoo").glob("*.yaml"))
@@ -151,12 +149,8 @@ forward:
     assert counter.get_total_flops() // 2 == summary.total_macs
 
 
-def _run(*args: str) -> Any:
-    return CliRunner().invoke(main, list(args))
-
-
-def test_cli_batch_and_json() -> None:
-    result = _run("summary", "--json", "--batch", "32", "lenet")
+def test_cli_batch_and_json(cli) -> None:
+    result = cli("summary", "--json", "--batch", "32", "lenet")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["total_macs"] == 416_520 and data["batch"] == 32 and data["batch_macs"] == 32 * 416_520
@@ -165,9 +159,9 @@ def test_cli_batch_and_json() -> None:
     assert [layer["macs"] for layer in data["layers"] if layer["type"] == "Conv2d"] == [117_600, 240_000]
 
 
-def test_cli_columns() -> None:
-    result = _run("summary", "--columns", "input_size,output_size,kernel_size,mult_adds,params_percent,trainable",
-                  "lenet")
+def test_cli_columns(cli) -> None:
+    result = cli("summary", "--columns", "input_size,output_size,kernel_size,mult_adds,params_percent,trainable",
+                 "lenet")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[2].split() == ["Layer", "Type", "Input", "shape", "Output", "shape", "Kernel", "MACs", "Params",
@@ -175,6 +169,6 @@ def test_cli_columns() -> None:
     assert lines[4].split() == ["conv1", "Conv2d", "(N,", "1,", "32,", "32)", "(N,", "6,", "28,", "28)", "5",
                                 "117,600", "0.25%", "True"]
     assert "MACs per sample: 416,520" in lines
-    bad = _run("summary", "--columns", "flops", "lenet")
+    bad = cli("summary", "--columns", "flops", "lenet")
     assert bad.exit_code == 2 and "unknown column 'flops'" in bad.output
-    assert _run("summary", "--batch", "0", "lenet").exit_code == 2
+    assert cli("summary", "--batch", "0", "lenet").exit_code == 2

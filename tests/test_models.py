@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 import netspec
+from tests.conftest import layout
 
 RESIDUAL = """
 netspec: 1
@@ -128,8 +129,7 @@ def _same_module(write_spec, text: str, reference: nn.Module, *inputs: torch.Ten
     path = write_spec(text)
     model = netspec.load(path)
     assert re.sub(r"^\w+", "", repr(model)) == re.sub(r"^\w+", "", repr(reference))
-    assert [(k, v.shape) for k, v in model.state_dict().items()] == [
-        (k, v.shape) for k, v in reference.state_dict().items()]
+    assert layout(model) == layout(reference)
     model.load_state_dict(reference.state_dict(), strict=True)
     model.eval()
     reference.eval()

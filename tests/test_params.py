@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import netspec
+from tests.conftest import layout
 
 SPEC = """
 netspec: 1
@@ -57,7 +58,7 @@ def test_parameter_list_and_dict_order(write_spec) -> None:
           - "for p in ws: x = x @ p"
           - return x + wd['zeta'] + w.sum()
     """))
-    assert [(k, tuple(v.shape)) for k, v in model.state_dict().items()] == [
+    assert layout(model) == [
         ("w", (2, 2)), ("ws.0", (2, 2)), ("ws.1", (2, 2)), ("ws.2", (2, 3)), ("ws.3", (3, 1)),
         ("wd.zeta", (1,)), ("wd.alpha", (2,))]
 

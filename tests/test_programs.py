@@ -40,6 +40,7 @@ from torch import nn
 import netspec
 from netspec.api import Compiled
 from netspec.errors import SpecError
+from tests.conftest import layout
 from tests.programs import (
     BATCH,
     Definition,
@@ -128,7 +129,7 @@ class Checker:
     def other_arguments(self, program: Program, ours: Compiled, scope: dict[str, Any], ref: Ref,
                         tally: Any) -> str | None:
         """Each block class built with arguments no instance had, against the reference built with them."""
-        ambiguous = {d.path[1] for d in ours.inference.warnings
+        ambiguous = {d.path[1] for d in ours.warnings
                      if d.code == "ambiguous-inference" and len(d.path) > 1}
         done: set[str] = set()
         for name, args, shapes in block_instances(ref):
@@ -180,8 +181,8 @@ def built(module: Ref, inputs: list[torch.Tensor]) -> Ref | None:
 
 def same_module(mine: nn.Module, theirs: nn.Module, inputs: list[torch.Tensor]) -> str | None:
     """The same state_dict keys, order and shapes; with the reference's weights, the same output."""
-    want = [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
-    got = [(k, tuple(v.shape)) for k, v in mine.state_dict().items()]
+    want = layout(theirs)
+    got = layout(mine)
     if got != want:
         extra = [kv for kv in got if kv not in want][:3]
         missing = [kv for kv in want if kv not in got][:3]

@@ -244,3 +244,39 @@ def test_refused_op_is_refused_by_both(example: OpExample) -> None:
     with pytest.raises(SpecError):
         netspec.compile_string(example.spec())
     assert _refuses(lambda: call_torch(example, "cpu")), f"torch accepts {example.id}"
+
+
+# ---------------------------------------------------------------- op facts live in the registry
+
+# String literals outside netspec/ops/ that equal a registry name but do not name the layer or op: each with why.
+# (Strings listed in a module's ``__all__`` name that module's own functions and are skipped.)
+_NOT_REGISTRY_NAMES: set[tuple[str, str]] = set()
+
+
+def _string_literals_outside_ops() -> list[tuple[str, int, str]]:
+    import ast
+
+    package = Path(netspec.__file__).parent
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package)
+        if relative.parts[0] == "ops":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        exported = {id(node) for stmt in tree.body if isinstance(stmt, ast.Assign)
+                    and any(isinstance(t, ast.Name) and t.id == "__all__" for t in stmt.targets)
+                    for node in ast.walk(stmt.value)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in exported:
+                found.append((relative.as_posix(), node.lineno, node.value))
+    return found
+
+
+def test_registry_names_appear_only_in_ops() -> None:
+    """A fact about one layer or op (flatten's default, Identity's pass-through, how dump reads MultiheadAttention
+    back) belongs to its registry entry: a layer or op name written as a string anywhere else in netspec/ is one
+    kept outside it."""
+    names = set(LAYERS) | set(OPS)
+    stray = [f"netspec/{file}:{line}: {text!r}" for file, line, text in _string_literals_outside_ops()
+             if text in names and (file, text) not in _NOT_REGISTRY_NAMES]
+    assert not stray, "registry names outside netspec/ops/ (put the fact in the entry):\n" + "\n".join(stray)

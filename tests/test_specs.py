@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import netspec
-from tests.conftest import SHIPPED, SPECS_DIR, spec_ids
+from tests.conftest import SHIPPED, SPECS_DIR, layout, spec_ids
 from tests.seed_modules import SEED, Net
 
 # Specs that are another spelling of a seed module.
@@ -24,10 +24,6 @@ PARAM_COUNTS = {"mlp": 203_530, "lenet": 61_706, "lenet_expr": 61_706, "alexnet"
 
 def _body(module: torch.nn.Module) -> str:
     return re.sub(r"^\w+\(", "(", repr(module))
-
-
-def _state(module: torch.nn.Module) -> list[tuple[str, tuple[int, ...]]]:
-    return [(k, tuple(v.shape)) for k, v in module.state_dict().items()]
 
 
 def _pair(name: str) -> tuple[torch.nn.Module, torch.nn.Module, torch.Tensor]:
@@ -49,7 +45,7 @@ def test_every_shipped_spec_has_a_reference() -> None:
 def test_repr_and_state_dict_match_the_seed(name: str) -> None:
     reference, compiled, _ = _pair(name)
     assert _body(compiled) == _body(reference)
-    assert _state(compiled) == _state(reference)
+    assert layout(compiled) == layout(reference)
     assert [n for n, _ in compiled.named_parameters()] == [n for n, _ in reference.named_parameters()]
 
 

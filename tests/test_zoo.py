@@ -25,7 +25,7 @@ import pytest
 import torch
 
 import netspec
-from tests.conftest import ROOT, SPECS_DIR
+from tests.conftest import ROOT, SPECS_DIR, layout
 from tests.zoo_reference import fill, probe
 
 ZOO_DIR = SPECS_DIR / "zoo"
@@ -57,10 +57,6 @@ def norm_repr(text: str) -> str:
     text = text.replace("affine=True, bias=True, track_running_stats", "affine=True, track_running_stats")
     text = text.replace("elementwise_affine=True, bias=True)", "elementwise_affine=True)")  # LayerNorm, likewise
     return re.sub(r"^(\s*(?:\(\w+\): )?)\w+\($", r"\1X(", text, flags=re.M)
-
-
-def _layout(module: torch.nn.Module) -> list[list[Any]]:
-    return [[key, list(value.shape)] for key, value in module.state_dict().items()]
 
 
 @cache
@@ -101,7 +97,7 @@ def test_specs_share_definitions_and_say_what_they_are() -> None:
 def test_state_dict_layout_and_parameter_count(zoo: str) -> None:
     reference = REFERENCE[zoo]
     module = _meta(zoo)
-    assert _layout(module) == reference["state_dict"]
+    assert layout(module) == [(key, tuple(shape)) for key, shape in reference["state_dict"]]
     assert sum(p.numel() for p in module.parameters()) == reference["params"]
 
 
@@ -116,7 +112,7 @@ def test_torchvision_state_dict_loads_strict(zoo: str) -> None:
     module = netspec.load(_path(zoo), device="meta")
     result = module.load_state_dict(checkpoint, strict=True, assign=True)
     assert not result.missing_keys and not result.unexpected_keys
-    assert _layout(module) == REFERENCE[zoo]["state_dict"]
+    assert layout(module) == [(key, tuple(shape)) for key, shape in REFERENCE[zoo]["state_dict"]]
 
 
 def test_outputs_match_torchvision(zoo: str) -> None:

@@ -5,6 +5,9 @@ registry is the single list the schema, shape inference, code generation,
 the docs and the test matrix are drawn from.
 """
 
+from collections.abc import Iterator, Mapping
+from typing import TypeVar
+
 from . import activation, attention, conv, linear, norm, pool, tensor  # noqa: F401  (each registers its entries)
 from ._core import (
     REGISTRY,
@@ -13,16 +16,53 @@ from ._core import (
     Dim,
     LayerType,
     Op,
+    Registry,
     Shape,
     ShapeError,
     Tensor,
     broadcast,
     fmt_shape,
+    publish,
+    registry,
+    use_registry,
 )
 from .tensor import matmul_macs, matmul_shape
 
-LAYERS = REGISTRY.layers
-OPS = REGISTRY.ops
+_T = TypeVar("_T")
 
-__all__ = ["LAYERS", "OPS", "REGISTRY", "REQUIRED", "Arg", "Dim", "LayerType", "Op", "Shape", "ShapeError",
-           "Tensor", "broadcast", "fmt_shape", "matmul_macs", "matmul_shape"]
+
+class _Current(Mapping[str, _T]):
+    """A read-only view of one table of the current registry (:func:`registry`): what a plugin
+    registered is seen here at once, and each call reads one immutable registry, so iterating needs
+    no lock.  A pass that must see one registry throughout reads ``registry()`` once instead."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self, table: str) -> None:
+        self._table = table
+
+    def _dict(self) -> dict[str, _T]:
+        return getattr(registry(), self._table)  # type: ignore[no-any-return]
+
+    def __getitem__(self, name: str) -> _T:
+        return self._dict()[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._dict()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+    def __repr__(self) -> str:
+        return f"<current registry's {self._table}: {len(self)} entries>"
+
+
+LAYERS: Mapping[str, LayerType] = _Current("layers")
+OPS: Mapping[str, Op] = _Current("ops")
+
+__all__ = ["LAYERS", "OPS", "REGISTRY", "REQUIRED", "Arg", "Dim", "LayerType", "Op", "Registry", "Shape",
+           "ShapeError", "Tensor", "broadcast", "fmt_shape", "matmul_macs", "matmul_shape", "publish", "registry",
+           "use_registry"]

@@ -13,8 +13,9 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt
 
@@ -107,6 +108,19 @@ MacsRule = Callable[[dict[str, Any], Sequence[Tensor], Any], Dim]
 BufferRule = Callable[[dict[str, Any]], dict[str, int]]
 ArgCheck = Callable[[dict[str, Any]], None]
 InputWarning = Callable[[dict[str, Any], Sequence[Tensor]], ShapeError | None]
+# How ``netspec dump`` reads a constructor argument back off a built module: (module, argument name) -> the value
+# the constructor was called with, :data:`OMIT` for one the module cannot show, or AttributeError.
+ReadBack = Callable[[Any, str], Any]
+OMIT: Any = object()
+
+
+def read_attribute(module: Any, name: str) -> Any:
+    """Most arguments are kept as an attribute of the same name; ``bias`` becomes a tensor or ``None``."""
+    if name == "bias":
+        return getattr(module, "bias", None) is not None
+    if not hasattr(module, name):
+        raise AttributeError(name)
+    return getattr(module, name)
 
 
 @dataclass(frozen=True)
@@ -146,6 +160,9 @@ class LayerType:
     spelling: str = ""
     import_line: str = ""
     shape_source: str = ""
+    passthrough: bool = False  # hands back its input tensor itself (nn.Identity), not a new one
+    outputs: int = 1  # how many values a call returns (MultiheadAttention: output and weights)
+    read_back: ReadBack = read_attribute
 
     @property
     def call_name(self) -> str:
@@ -184,11 +201,28 @@ class Op:
     helper: str | None = None  # a module-level function the generated code must define
     keyword_only: tuple[str, ...] = ()  # args torch takes by keyword only: generated calls always name them
     returns: str = "tensor"  # "tensor", or "size": a size read off a tensor (an int, or a symbol such as N)
+    # Arguments whose default in torch's function differs from netspec's, with torch's default: generated calls
+    # always write them, and dump fills torch's in where a traced call leaves them out (flatten's start_dim).
+    torch_defaults: tuple[tuple[str, Any], ...] = ()
+    # A method call with no arguments at all is refused with this (message, hint): it means something else in torch.
+    bare_method: tuple[str, str] | None = None
+    varargs: bool = False  # as a Tensor method, also takes its sizes one by one: x.reshape(-1, 400)
+    aliases: tuple[str, ...] = ()  # torch's other method names for it, which dump reads as it (view for reshape)
+    outputs_arg: str = ""  # the argument that says how many tensors a call returns (chunk's chunks)
+    # dump: whether a function a traced forward calls is this op, for an op no torch namespace spells (a helper)
+    traced: Callable[[Any], bool] | None = None
+    # The hint when an argument is given sizes read off a tensor at run time, which the op cannot take yet.
+    static_sizes_hint: str = ""
     macs: MacsRule = lambda args, inputs, out: 0  # the bound arguments (tensors included), the tensors, the result
 
     @property
     def params(self) -> tuple[str, ...]:
         return tuple(t.lstrip("*") for t in self.tensors) + tuple(a.name for a in self.args)
+
+    @property
+    def gives_size(self) -> bool:
+        """A size read off a tensor (x.size(0)), not a tensor."""
+        return self.returns == "size"
 
 
 # ---------------------------------------------------------------- dims
@@ -395,95 +429,55 @@ def same_dims(a: Dim, b: Dim) -> bool:
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 
 
-_K = TypeVar("_K")
-_V = TypeVar("_V")
-
-if TYPE_CHECKING:
-    from _collections_abc import dict_items, dict_keys, dict_values
-
-
-class SnapshotDict(dict[_K, _V]):
-    """A dict that iterates over a snapshot of itself, for tables other threads may add to.
-
-    Plugins add layer types while other threads validate and infer; a plain dict iterated in one
-    thread while another adds a key raises "dictionary changed size during iteration".  Here every
-    iteration (``for``, ``keys``, ``values``, ``items``, ``[*d]``, ``{**d}``) walks a plain copy,
-    so readers need no lock; writers take :attr:`Registry.lock` for their check-then-add.
-    Lookups (``d[k]``, ``k in d``) are the dict's own, unchanged.
-    """
-
-    __slots__ = ()
-
-    def snapshot(self) -> dict[_K, _V]:
-        """A plain copy.  Copying is C code, but an allocation inside it may run the garbage collector,
-        and a finaliser another thread: if the dict grew meanwhile, the copy is simply taken again."""
-        while True:
-            try:
-                return dict(dict.items(self))
-            except RuntimeError:  # "dictionary changed size during iteration"
-                continue
-
-    def __iter__(self) -> Iterator[_K]:
-        return iter(self.snapshot())
-
-    def keys(self) -> dict_keys[_K, _V]:
-        return self.snapshot().keys()
-
-    def values(self) -> dict_values[_K, _V]:
-        return self.snapshot().values()
-
-    def items(self) -> dict_items[_K, _V]:
-        return self.snapshot().items()
-
-    def copy(self) -> dict[_K, _V]:
-        return self.snapshot()
-
-
 class RegistryError(RuntimeError):
     """A layer type or op registered twice, or after the grammar was built from the registry."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Registry:
     """Every layer type and op, and where each one was registered.
 
-    :mod:`netspec.schema` builds the grammar from the registry once, at import,
-    and then freezes it, so the grammar and everything that reads the registry
-    live (messages, inference, codegen) cannot disagree about which types exist.
-    Plugins add layer types later only through :func:`netspec.schema.add_layers`,
-    which rebuilds the grammar in the same step.
+    The built-in registry (:data:`REGISTRY`) is filled when :mod:`netspec.ops` is imported and
+    frozen when :mod:`netspec.schema` builds the grammar from it; after that no registry is ever
+    changed.  A plugin makes a *new* registry (:meth:`with_layers`: copy-on-write) and
+    :func:`publish` makes it the one later compiles read (:func:`registry`), so a compile that
+    already holds a registry, and the grammar built from it, sees one consistent set of types.
     """
 
-    layers: dict[str, LayerType] = field(default_factory=SnapshotDict)
+    layers: dict[str, LayerType] = field(default_factory=dict)
     ops: dict[str, Op] = field(default_factory=dict)
     # ("op", "relu") -> where it was registered: "module:line", and that module's globals
     origins: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict)
     frozen_by: str | None = None
-    # Held while a plugin's layer types are added and the grammar is rebuilt from them, and while a
-    # grammar or narrowed grammar is built from the registry (netspec.schema): one at a time.
-    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+    # The plugins loaded into this registry: what the user named (a file's real path) -> what it loaded.
+    plugins: dict[str, str] = field(default_factory=dict)
 
     def add_layer(self, layer: LayerType, where: str | None = None) -> LayerType:
         self._claim("layer type", layer.name, where)
         self.layers[layer.name] = layer
         return layer
 
-    def add_plugin_layers(self, layers: Sequence[tuple[LayerType, str]]) -> None:
-        """Add plugin layers (each with where it was registered) after the grammar was built: all or none.
+    def with_layers(self, layers: Sequence[tuple[LayerType, str]]) -> Registry:
+        """A new registry: this one plus plugin layers (each with where it was registered), all or none.
 
-        Only :func:`netspec.schema.add_layers` calls this, and it rebuilds the grammar right after.
+        This registry is left as it is (a name taken, by a built-in type or another plugin, raises
+        RegistryError naming both places).
         """
-        with self.lock:
-            seen: dict[str, str] = {}
-            for layer, where in layers:
-                previous = self.origins.get(("layer type", layer.name))
-                first = previous[0] if previous is not None else seen.get(layer.name)
-                if first is not None:
-                    raise RegistryError(f"layer type '{layer.name}' is registered twice: at {first} and at {where}")
-                seen[layer.name] = where
-            for layer, where in layers:
-                self.origins[("layer type", layer.name)] = (where, {})
-                self.layers[layer.name] = layer
+        seen: dict[str, str] = {}
+        for layer, where in layers:
+            previous = self.origins.get(("layer type", layer.name))
+            first = previous[0] if previous is not None else seen.get(layer.name)
+            if first is not None:
+                raise RegistryError(f"layer type '{layer.name}' is registered twice: at {first} and at {where}")
+            seen[layer.name] = where
+        origins = {**self.origins, **{("layer type", layer.name): (where, {}) for layer, where in layers}}
+        return Registry(layers={**self.layers, **{layer.name: layer for layer, _ in layers}}, ops=self.ops,
+                        origins=origins, frozen_by=self.frozen_by, plugins=self.plugins)
+
+    def with_plugin(self, key: str, name: str) -> Registry:
+        """A new registry that records ``name`` (``key``: its real path, for a file) as loaded."""
+        return Registry(layers=self.layers, ops=self.ops, origins=self.origins, frozen_by=self.frozen_by,
+                        plugins={**self.plugins, key: name})
 
     def add_op(self, op: Op) -> Op:
         self._claim("op", op.name)
@@ -526,3 +520,41 @@ def _registering_caller() -> tuple[str, dict[str, Any]]:
 
 
 REGISTRY = Registry()
+
+
+class _Published:
+    """The registry later compiles read: one reference to an immutable registry, replaced whole
+    (under a lock, so two plugins registering at once both land), never patched."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.lock = threading.RLock()
+
+
+_PUBLISHED = _Published(REGISTRY)
+
+
+def registry() -> Registry:
+    """The current registry: the built-in one plus every plugin loaded so far (see :func:`publish`)."""
+    return _PUBLISHED.registry
+
+
+def publish(change: Callable[[Registry], Registry]) -> Registry:
+    """Replace the current registry by ``change(current)`` (a new registry), atomically; return it."""
+    with _PUBLISHED.lock:
+        _PUBLISHED.registry = change(_PUBLISHED.registry)
+        return _PUBLISHED.registry
+
+
+@contextmanager
+def use_registry(base: Registry | None = None) -> Iterator[Registry]:
+    """Read ``base`` (the built-in registry by default) as the current registry inside the block, then
+    the registry of before: plugins registered inside affect only the registries made inside."""
+    with _PUBLISHED.lock:
+        before = _PUBLISHED.registry
+        _PUBLISHED.registry = REGISTRY if base is None else base
+    try:
+        yield _PUBLISHED.registry
+    finally:
+        with _PUBLISHED.lock:
+            _PUBLISHED.registry = before

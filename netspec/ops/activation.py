@@ -20,6 +20,7 @@ from ._core import (
     check_weight_dtype,
     fmt_shape,
     normalize_dim,
+    read_attribute,
 )
 
 
@@ -140,8 +141,14 @@ def _prelu_rule(values: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tenso
     return x, {}
 
 
+def _prelu_read_back(module: Any, name: str) -> Any:
+    if name == "init":
+        return 0.25  # a value of the weight, not of the architecture: the state_dict carries it
+    return read_attribute(module, name)
+
+
 REGISTRY.add_layer(LayerType(
-    name="PReLU", family="activation", rule=_prelu_rule, factory=True,
+    name="PReLU", family="activation", rule=_prelu_rule, factory=True, read_back=_prelu_read_back,
     args=(Arg("num_parameters", PosInt, 1), Arg("init", Real, 0.25)),
     count=lambda values: int(values.get("num_parameters", 1)),
     summary="x if x > 0 else a * x, a learnt slope per channel (num_parameters: 1 or the channels, dim 1)"))

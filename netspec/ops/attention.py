@@ -19,6 +19,7 @@ from ._core import (
     count_product,
     dim_add,
     fmt_shape,
+    read_attribute,
     same_dims,
 )
 
@@ -90,9 +91,21 @@ def _macs(args: dict[str, Any], inputs: Sequence[Tensor], out: Any) -> Any:
     return " + ".join(str(t) for t in terms)
 
 
+def _read_back(module: Any, name: str) -> Any:
+    """dump: the constructor's arguments, as the module keeps them (kdim/vdim are embed_dim when not given)."""
+    if name == "bias":
+        return module.in_proj_bias is not None
+    if name == "add_bias_kv":
+        return module.bias_k is not None
+    if name in ("kdim", "vdim"):
+        value = getattr(module, name)
+        return None if value == module.embed_dim else value
+    return read_attribute(module, name)
+
+
 REGISTRY.add_layer(LayerType(
     name="MultiheadAttention", family="attention", rule=_rule, count=_count, factory=True, positional=2, n_inputs=3,
-    check=_check, macs=_macs,
+    check=_check, macs=_macs, outputs=2, read_back=_read_back,
     summary="attention over (query, key, value); returns (output, weights): unpack it, `x, _ = attn(x, x, x)`",
     call_args=(Arg("need_weights", Bool, True), Arg("average_attn_weights", Bool, True)),
     args=(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._core import (
+    OMIT,
     REGISTRY,
     Arg,
     Bool,
@@ -24,6 +25,7 @@ from ._core import (
     check_rank,
     check_weight_dtype,
     fmt_shape,
+    read_attribute,
     same_dims,
 )
 
@@ -160,12 +162,22 @@ def _group_norm_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Te
     return x, inferred
 
 
+def _layer_norm_read_back(module: Any, name: str) -> Any:
+    if name == "bias" and not module.elementwise_affine:
+        return OMIT  # no weights, no bias to show
+    value = read_attribute(module, name)
+    if name == "normalized_shape":
+        value = list(value)
+        return value[0] if len(value) == 1 else value
+    return value
+
+
 REGISTRY.add_layer(_batch_norm(1))
 REGISTRY.add_layer(_batch_norm(2))
 REGISTRY.add_layer(_batch_norm(3))
 REGISTRY.add_layer(LayerType(
     name="LayerNorm", family="norm", rule=_layer_norm_rule, count=_layer_norm_count, factory=True, positional=1,
-    check=_layer_norm_check,
+    check=_layer_norm_check, read_back=_layer_norm_read_back,
     summary="layer normalisation over the trailing dims; normalized_shape defaults to the last dim",
     args=(
         Arg("normalized_shape", PosInt | list[PosInt], inferred=True),

@@ -22,6 +22,7 @@ from ._core import (
     check_float,
     check_rank,
     fmt_shape,
+    read_attribute,
     size_n,
     window_out,
 )
@@ -93,6 +94,12 @@ def _pool_args(kind: str, n: int) -> tuple[Arg, ...]:
     return avg
 
 
+def _pool_read_back(module: Any, name: str) -> Any:
+    if name == "stride" and getattr(module, "stride", None) == module.kernel_size:
+        return None  # torch stores the default (None) as the kernel size
+    return read_attribute(module, name)
+
+
 def _pool(kind: str, n: int) -> None:
     def rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
         return _pool_shape(kind, n, args, inputs[0]), {}
@@ -102,7 +109,7 @@ def _pool(kind: str, n: int) -> None:
 
     args = _pool_args(kind, n)
     REGISTRY.add_layer(LayerType(
-        name=f"{kind}Pool{n}d", family="pool", args=args, rule=rule,
+        name=f"{kind}Pool{n}d", family="pool", args=args, rule=rule, read_back=_pool_read_back,
         summary=f"{n}-D {kind.lower()} pooling (nn.{kind}Pool{n}d); stride defaults to kernel_size"))
     REGISTRY.add_op(Op(
         name=f"{kind.lower()}_pool{n}d", family="pool", spelling=f"F.{kind.lower()}_pool{n}d", tensors=("input",),

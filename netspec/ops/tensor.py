@@ -4,6 +4,7 @@ tensor ops of the forward language (mm, matmul, mean, cat, reshape, corr2d...)."
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -301,13 +302,35 @@ CORR2D_HELPER = '''def corr2d(X, K):
     return F.conv2d(X.float()[None, None], K.float()[None, None])[0, 0]
 '''
 
+
+def _is_corr2d(fn: Any) -> bool:
+    """netspec's own corr2d helper (generated code defines it); a user's function of that name may differ."""
+    if getattr(fn, "__name__", None) != "corr2d" or not inspect.isfunction(fn):
+        return False
+    try:
+        return inspect.getsource(fn) == CORR2D_HELPER
+    except (OSError, TypeError):
+        return False
+
+
+def _is_stochastic_depth(fn: Any) -> bool:
+    return getattr(fn, "__name__", None) == "stochastic_depth" and (
+        getattr(fn, "__module__", "") or "").startswith("torchvision.ops")
+
+
+# The layer type resolve puts in place of one it refused, so the checks of the rest of the spec go on.
+PLACEHOLDER_LAYER = "Identity"
+# The op ``x.shape[i]`` reads as: ``x.size(i)``.
+SHAPE_INDEX_OP = "size"
+
 DimList = Annotated[list[AnyInt], Field(min_length=1)]
 # reshape and permute take an empty list as torch does: a 0-D tensor's permutation is (), and a one-element
 # tensor reshapes to () (mean/sum keep DimList: torch reads dim=[] there as "every dim", a trap worth refusing).
 SizeList = list[AnyInt]
 
 for _layer in (
-    LayerType(name="Identity", family="tensor", args=(), rule=lambda a, xs: (xs[0], {}), summary="returns its input"),
+    LayerType(name="Identity", family="tensor", args=(), rule=lambda a, xs: (xs[0], {}), summary="returns its input",
+              passthrough=True),
     LayerType(name="Flatten", family="tensor", summary="merges dims start_dim..end_dim",
               args=(Arg("start_dim", AnyInt, 1), Arg("end_dim", AnyInt, -1)),
               rule=lambda a, xs: (flatten_shape(xs[0], a.get("start_dim", 1), a.get("end_dim", -1)), {})),
@@ -390,16 +413,22 @@ for _op in (
        method=True, summary="one index along dim, dropping that dim (x.select(1, 0) is x[:, 0])"),
     Op("expand", "tensor", "torch.Tensor.expand", ("input",),
        (Arg("size", Any, doc="The desired expanded size; -1 keeps that dimension's size."),), _expand, method=True,
-       summary="a broadcast view: size-1 dims grow, -1 keeps a size (class_token.expand(n, -1, -1))"),
+       summary="a broadcast view: size-1 dims grow, -1 keeps a size (class_token.expand(n, -1, -1))", varargs=True),
     Op("flatten", "tensor", "torch.flatten", ("input",), (Arg("start_dim", AnyInt, 1), Arg("end_dim", AnyInt, -1)),
        lambda b: flatten_shape(b["input"], b.get("start_dim", 1), b.get("end_dim", -1)), method=True,
-       summary="merges dims start_dim..end_dim (start_dim defaults to 1, keeping the batch dim)"),
+       summary="merges dims start_dim..end_dim (start_dim defaults to 1, keeping the batch dim)",
+       torch_defaults=(("start_dim", 0),),
+       bare_method=("x.flatten() flattens the batch dim too in PyTorch, but netspec's flatten keeps it",
+                    "write x.flatten(1) to keep the batch dim, or x.flatten(0)")),
     Op("reshape", "tensor", "torch.reshape", ("input",), (Arg("shape", SizeList),),
-       lambda b: reshape_shape(b["input"], b["shape"]), method=True, summary="reshape; one size may be -1"),
+       lambda b: reshape_shape(b["input"], b["shape"]), method=True, summary="reshape; one size may be -1",
+       varargs=True, aliases=("view",),
+       static_sizes_hint="for now write numbers and one -1 (x.reshape((-1, 32))), or keep the batch dim with "
+       "x.flatten(1)"),
     Op("transpose", "tensor", "torch.transpose", ("input",), (Arg("dim0", AnyInt), Arg("dim1", AnyInt)), _transpose,
        method=True, summary="swaps two dims"),
     Op("permute", "tensor", "torch.permute", ("input",), (Arg("dims", SizeList),), _permute, method=True,
-       summary="reorders dims"),
+       summary="reorders dims", varargs=True),
     Op("unsqueeze", "tensor", "torch.unsqueeze", ("input",),
        (Arg("dim", AnyInt, doc="The index at which to insert the singleton dimension."),), _unsqueeze, method=True,
        summary="inserts a dim of size 1"),
@@ -428,7 +457,7 @@ for _op in (
        summary="matrix product with batching and broadcasting (the @ operator)"),
     Op("dropout", "tensor", "F.dropout", ("input",), (Arg("p", Probability, 0.5),), _check_float_passthrough,
        extra=(("training", "self.training"),), summary="dropout, active only in training mode"),
-    Op("corr2d", "math", "corr2d", ("X", "K"), (), corr2d_shape, helper=CORR2D_HELPER,
+    Op("corr2d", "math", "corr2d", ("X", "K"), (), corr2d_shape, helper=CORR2D_HELPER, traced=_is_corr2d,
        macs=lambda b, xs, out: count_product((*out.shape, *b["K"].shape)),  # F.conv2d: kernel size per output
        summary="2-D cross-correlation of a 2-D input with a 2-D kernel (the seed's corr2d, vectorised)"),
 ):
@@ -583,7 +612,8 @@ for _op in (
     Op("chunk", "tensor", "torch.chunk", ("input",),
        (Arg("chunks", PosInt), Arg("dim", AnyInt, 0, doc="Dimension along which to split the tensor.")),
        _chunk,
-       method=True, summary="splits dim into pieces of ceil(size / chunks), a tuple: a, b = x.chunk(2, 1)"),
+       method=True, summary="splits dim into pieces of ceil(size / chunks), a tuple: a, b = x.chunk(2, 1)",
+       outputs_arg="chunks"),
     Op("split", "tensor", "torch.split", ("tensor",),
        (Arg("split_size_or_sections", NonNegInt | Sections),
         Arg("dim", AnyInt, 0, doc="Dimension along which to split the tensor.")), _split, method=True,
@@ -596,7 +626,7 @@ for _op in (
        (Arg("p", Probability, doc="Probability of the input to be zeroed."),
         Arg("mode", Literal["batch", "row"], doc="'batch' randomly zeroes the entire input, 'row' zeroes randomly "
             "selected rows from the batch.")), _stochastic_depth,
-       extra=(("training", "self.training"),), helper=STOCHASTIC_DEPTH_HELPER,
+       extra=(("training", "self.training"),), helper=STOCHASTIC_DEPTH_HELPER, traced=_is_stochastic_depth,
        summary="torchvision.ops.stochastic_depth: drops the residual branch per sample (row) or per batch while "
        "training"),
 ):
