@@ -18,7 +18,8 @@ import torch
 from _common import SPECS, Figure, exit_status, interleaved, median, print_table
 
 import netspec
-from netspec import api, build
+from netspec import api
+from netspec.backend import build
 from tests.seed_modules import AlexNet, Net
 
 TARGET = 1.10

@@ -35,7 +35,7 @@ print(json.dumps({{"wall": wall, "peak_mib": peak, **result}}))
 STEPS = {
     "import torch": "import torch\nresult = {}",
     "netspec validate": (
-        "from netspec import cli\n"
+        "from netspec.tools import cli\n"
         "try:\n    cli.main(['validate', '-q', sys.argv[1]])\nexcept SystemExit as exc:\n    assert not exc.code, exc\n"
         "result = {'torch': 'torch' in sys.modules}"
     ),

@@ -29,7 +29,10 @@ from pathlib import Path
 
 from _common import exit_status, fmt_seconds, machine
 
-from netspec import api, codegen, resolve, schema, shapes, source
+from netspec import api
+from netspec.backend import codegen
+from netspec.frontend import schema, source
+from netspec.middle import resolve, shapes
 
 TEN_K_TARGET_S = 1.0
 LINEAR_TARGET = 1.5

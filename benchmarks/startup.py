@@ -27,7 +27,7 @@ ZOO_SPEC = SPECS / "zoo" / "resnet50.yaml"  # blocks, repeats and extends: the c
 def netspec_command() -> list[str]:
     """The installed console script, as an editor or a hook would run it."""
     script = Path(sys.executable).with_name("netspec")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "netspec.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "netspec.tools.cli"]
 
 
 def runner(argv: list[str], env: dict[str, str]) -> object:
@@ -43,7 +43,7 @@ def torch_free(spec: str, env: dict[str, str]) -> bool:
     """Run validate and summary in one process and report whether torch got imported."""
     code = (
         "import sys\n"
-        "from netspec import cli\n"
+        "from netspec.tools import cli\n"
         f"for cmd in ('validate', 'summary'):\n"
         f"    try:\n"
         f"        cli.main([cmd, {spec!r}], standalone_mode=False)\n"

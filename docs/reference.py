@@ -198,8 +198,8 @@ def op_entry(op: Any, required: Any, step_ops: tuple[str, ...]) -> list[str]:
 
 
 def reference_block() -> str:
+    from netspec.frontend.schema import STEP_OPS
     from netspec.ops import LAYERS, OPS, REQUIRED
-    from netspec.schema import STEP_OPS
 
     out = [f"### Layer types ({len(LAYERS)}, plus `Sequential`)", ""]
     for family in sorted({layer.family for layer in LAYERS.values()}):
@@ -225,7 +225,8 @@ def _schema_of(annotation: Any) -> dict[str, Any]:
 
 def limits_block() -> str:
     """Every size limit netspec enforces, read from the constants and models that enforce it."""
-    from netspec import elaborate, expand, expr, resolve, schema, shapes, source
+    from netspec.frontend import expand, expr, schema, source
+    from netspec.middle import elaborate, resolve, shapes
     from netspec.ops import _core
 
     name = _schema_of(schema.Identifier)
@@ -283,7 +284,7 @@ def limits_block() -> str:
 
 def names_block() -> str:
     """The names a spec may not use, from the sets resolve checks against."""
-    from netspec import resolve
+    from netspec.middle import resolve
 
     def words(names: Any) -> str:
         return ", ".join(f"`{n}`" for n in sorted(names, key=str.lower))
@@ -324,7 +325,7 @@ def run_block(command: str) -> str:
     """The text ``netspec ARGS`` prints, run in the current directory."""
     from click.testing import CliRunner
 
-    from netspec import cli
+    from netspec.tools import cli
 
     argv = shlex.split(command)
     if not argv or argv[0] != "netspec":

@@ -21,29 +21,29 @@ _gc.disable()
 
 from ._version import __version__  # noqa: E402
 from .api import (  # noqa: E402
-                  DTYPE_NAMES,
-                  Summary,
-                  build_class,
-                  compile_source,
-                  compile_spec,
-                  compile_string,
-                  explain,
-                  list_specs,
-                  load,
-                  loads,
-                  summary,
-                  validate,
+    DTYPE_NAMES,
+    Summary,
+    build_class,
+    compile_source,
+    compile_spec,
+    compile_string,
+    explain,
+    list_specs,
+    load,
+    loads,
+    summary,
+    validate,
 )
-from .dump import DumpError, dump  # noqa: E402
 from .errors import Diagnostic, Span, SpecError  # noqa: E402
+from .middle.shapes import DEFAULT_MAX_PARAMS  # noqa: E402
 from .plugins import PluginError, layer, load_plugins  # noqa: E402
-from .shapes import DEFAULT_MAX_PARAMS  # noqa: E402
+from .tools.dump import DumpError, dump  # noqa: E402
 
 if _gc_was_enabled:
     _gc.enable()
 
 if TYPE_CHECKING:
-    from .export import export_onnx
+    from .tools.export import export_onnx
 
 __all__ = ["DEFAULT_MAX_PARAMS", "DTYPE_NAMES", "Diagnostic", "Span", "SpecError", "Summary", "__version__",
            "build_class", "compile_source", "compile_spec", "compile_string", "explain", "export_onnx", "list_specs",
@@ -51,13 +51,13 @@ __all__ = ["DEFAULT_MAX_PARAMS", "DTYPE_NAMES", "Diagnostic", "Span", "SpecError
 
 
 def __getattr__(name: str) -> Any:
-    """``export_onnx`` on first use: :mod:`netspec.export` stays unimported until someone exports."""
+    """``export_onnx`` on first use: :mod:`netspec.tools.export` stays unimported until someone exports."""
     if name == "export_onnx":
-        from .export import export_onnx
+        from .tools.export import export_onnx
 
         return export_onnx
     raise AttributeError(f"module 'netspec' has no attribute {name!r}")
 
 
 __all__ += ["PluginError", "layer", "load_plugins"]  # user layer types (netspec/plugins.py)
-__all__ += ["DumpError", "dump"]  # netspec.dump(module): a spec from a built module (netspec/dump.py)
+__all__ += ["DumpError", "dump"]  # netspec.dump(module): a spec from a built module (netspec/tools/dump.py)

@@ -1,11 +1,11 @@
 """The Python API: validate, summary, compile_source, load.
 
 Everything but :func:`load` and :func:`build_class` stays torch-free; those two
-import :mod:`netspec.build` when called.  Results of the pure stages are cached
+import :mod:`netspec.backend.build` when called.  Results of the pure stages are cached
 by the spec's content, so loading the same spec again skips parse and codegen.
 
 Every function takes the spec one of three ways: a path or a shipped spec's
-name (``"specs/lenet.yaml"``, ``"lenet"``; see :mod:`netspec.shipped` for the
+name (``"specs/lenet.yaml"``, ``"lenet"``; see :mod:`netspec.frontend.shipped` for the
 rule), a mapping (a config system's node, turned into YAML text), or the YAML
 text itself as ``text=`` (:func:`loads` is ``load(text=...)``).  Diagnostics
 name the file, ``<string>`` for text (or ``filename=``), ``<mapping>`` for a mapping.
@@ -28,10 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from . import codegen, counts, expand, resolve, schema, shapes, shipped, source
 from . import plugins as plugins_module
+from .backend import codegen
 from .errors import Diagnostic, Path, Span, SpecError, short_repr
-from .ops._core import Dim, fmt_shape
+from .frontend import expand, schema, shipped, source
+from .middle import counts, resolve, shapes
+from .ops import Dim, fmt_shape
 
 if TYPE_CHECKING:
     from torch import nn
@@ -282,7 +284,7 @@ def build_class(spec: SpecLike | None = None, *, text: str | None = None, filena
                 overrides: Mapping[str, Any] | None = None,
                 search_path: Sequence[str | os.PathLike[str]] = (), plugins: Plugins = None) -> type[nn.Module]:
     """The spec's ``nn.Module`` class, built from the generated source (imports torch)."""
-    from . import build
+    from .backend import build
 
     compiled = compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path,
                             plugins=plugins)
@@ -321,7 +323,7 @@ def load(spec: SpecLike | None = None, *, text: str | None = None, filename: str
 
     >>> model = netspec.load("lenet.yaml", device="cuda", dtype="bf16")
     """
-    from . import build
+    from .backend import build
 
     device, dtype = torch_device(device), torch_dtype(dtype)
     if var_values:

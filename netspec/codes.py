@@ -16,12 +16,12 @@ from dataclasses import dataclass
 class Stage:
     """A pipeline stage and the codes it reports, in the order the docs list them."""
 
-    title: str  # "Reading the file (`netspec/source.py`)"
+    title: str  # "Reading the file (`netspec/frontend/source.py`)"
     codes: tuple[tuple[str, str], ...]  # (code, what it means); a warning's text starts "(warning)"
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("Reading the file (`netspec/source.py`)", (
+    Stage("Reading the file (`netspec/frontend/source.py`)", (
         ("file-unreadable",
          "the spec file cannot be opened or read (missing, a directory, no permission), and it is not the "
          "name of a shipped spec; the hint lists the shipped names. Something that is not a regular file "
@@ -51,7 +51,7 @@ STAGES: tuple[Stage, ...] = (
          "many files or bytes through `extends`/`imports`, or builds too many children or block "
          "instances."),
     )),
-    Stage("Reading other files and applying overrides (`netspec/expand.py`)", (
+    Stage("Reading other files and applying overrides (`netspec/frontend/expand.py`)", (
         ("import-missing",
          "an `extends` or `imports` path names no file (the path is relative to the spec that names it)."),
         ("import-refused",
@@ -65,7 +65,7 @@ STAGES: tuple[Stage, ...] = (
          "root's vars; the hint is a did-you-mean or the list of vars."),
         ("bad-override", "a `--set` that is not `NAME=VALUE`."),
     )),
-    Stage("Checking the grammar (`netspec/schema.py`)", (
+    Stage("Checking the grammar (`netspec/frontend/schema.py`)", (
         ("not-a-mapping", "the top of the file is not a mapping."),
         ("bad-version", "`netspec:` is not `1`."),
         ("missing-key",
@@ -94,7 +94,7 @@ STAGES: tuple[Stage, ...] = (
         ("too-many-errors",
          "a note after the first 100 grammar errors of a spec: the rest are not shown until fewer remain."),
     )),
-    Stage("Resolving names and forward (`netspec/resolve.py`)", (
+    Stage("Resolving names and forward (`netspec/middle/resolve.py`)", (
         ("duplicate-name",
          "one name for a layer and a parameter, for an input or arg and a layer or parameter, or for an "
          "input and an arg; two children of one parent with the same name (give a repeat a `name` "
@@ -124,7 +124,7 @@ STAGES: tuple[Stage, ...] = (
         ("unused-layer", "(warning) a layer the given forward never uses."),
         ("unused-param", "(warning) a parameter the given forward never uses."),
     )),
-    Stage("Inferring shapes (`netspec/shapes.py`, rules in `netspec/ops/`)", (
+    Stage("Inferring shapes (`netspec/middle/shapes.py`, rules in `netspec/ops/`)", (
         ("shape-mismatch",
          "sizes disagree: a written inferable argument and the input, an inferable argument a layer's "
          "earlier call inferred and the input of a later call (one module, one size), operands that do "
@@ -188,7 +188,7 @@ STAGES: tuple[Stage, ...] = (
          "which the hint says."),
     )),
     Stage("Writing an output (`-o` of `netspec compile`, `graph`, `dump`; `netspec export`; "
-          "`netspec.export_onnx()`; `netspec/files.py`)", (
+          "`netspec.export_onnx()`; `netspec/frontend/files.py`)", (
         ("output-refused",
          "the output would replace the spec itself or a file it reads (by file identity: a symlink, a hard "
          "link or a shipped spec's name count), or something that is not a regular file (a FIFO, a device, "

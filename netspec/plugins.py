@@ -24,9 +24,10 @@ from typing import Any
 
 from pydantic import StrictStr
 
-from . import schema
-from .ops import LAYERS, publish, registry
-from .ops._core import (
+from .frontend import schema
+from .middle.names import RESERVED
+from .ops import (
+    LAYERS,
     REQUIRED,
     AnyInt,
     Arg,
@@ -38,8 +39,9 @@ from .ops._core import (
     Tensor,
     dim_add,
     fmt_shape,
+    publish,
+    registry,
 )
-from .resolve import RESERVED
 
 ENTRY_POINT_GROUP = "netspec.layers"
 ENTRY_POINTS = "@entry-points"  # the plugin name that loads every installed entry point of the group
@@ -271,10 +273,10 @@ class _MetaModule:
     def build(self, args: dict[str, Any]) -> Any:
         import torch
 
-        from .build import _SkipInitOnMeta
+        from .backend.build import SkipInitOnMeta
 
         values = _complete(args, self.declared)
-        with _SkipInitOnMeta(), torch.device("meta"):
+        with SkipInitOnMeta(), torch.device("meta"):
             if self.factory:
                 values.update(device="meta")
             return self.cls(**values)

@@ -16,8 +16,8 @@ import torch
 import yaml
 
 import netspec
-from netspec import shipped
 from netspec.errors import format_path
+from netspec.frontend import shipped
 from tests.conftest import ROOT, SPECS_DIR
 
 LENET_TEXT = (SPECS_DIR / "lenet.yaml").read_text(encoding="utf-8")

@@ -20,8 +20,10 @@ from pathlib import Path
 import pytest
 
 import netspec
-from netspec import errors, expr, resolve, schema, shapes, source
+from netspec import errors
 from netspec.errors import SpecError, did_you_mean
+from netspec.frontend import expr, schema, source
+from netspec.middle import resolve, shapes
 
 GENEROUS = 8.0  # seconds: the linear stages take well under one; the quadratic ones took 38 s to minutes
 HEAD = "netspec: 1\nname: M\ninputs:\n  x: [N, 8]\n"  # forward or layers start on line 5

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 import netspec
-from netspec import build
+from netspec.backend import build
 
 SPEC = ("netspec: 1\nname: Net\ndescription: {tag}\ninputs:\n  x: [N, 4]\n"
         "layers:\n  fc: {{type: Linear, out_features: {n}}}\n")

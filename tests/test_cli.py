@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 import netspec
-from netspec import source
-from netspec.cli import main
 from netspec.errors import Span, SpecError
+from netspec.frontend import source
+from netspec.tools.cli import main
 from tests.conftest import ROOT, SPECS_DIR, run_cli
 
 BAD_LENET = """
@@ -182,9 +182,9 @@ def test_layers_command_lists_the_registry(cli) -> None:
 
 
 def test_console_script_runs_without_importing_torch() -> None:
-    code = "import sys, netspec.cli; sys.exit(1 if 'torch' in sys.modules else 0)"
+    code = "import sys, netspec.tools.cli; sys.exit(1 if 'torch' in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
-    done = subprocess.run([sys.executable, "-m", "netspec.cli", "validate", str(SPECS_DIR / "alexnet.yaml")],
+    done = subprocess.run([sys.executable, "-m", "netspec.tools.cli", "validate", str(SPECS_DIR / "alexnet.yaml")],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import netspec
-from netspec import cli
+from netspec.tools import cli
 from tests.conftest import SPECS_DIR, run_cli
 
 OLD = b"# the previous output, which must survive\n"

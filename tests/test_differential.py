@@ -32,7 +32,7 @@ from collections.abc import Sequence
 import torch
 
 from netspec.api import Compiled
-from netspec.build import make_class
+from netspec.backend.build import make_class
 from netspec.errors import SpecError
 from tests.chains import (
     Chain,

@@ -21,8 +21,8 @@ import pytest
 
 from netspec import codes, compile_string
 from netspec.errors import SpecError
+from netspec.frontend.schema import DTYPES, INIT_ARGS, SIMPLE_INITS, Spec
 from netspec.ops import LAYERS, OPS
-from netspec.schema import DTYPES, INIT_ARGS, SIMPLE_INITS, Spec
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "netspec"

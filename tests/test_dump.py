@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import netspec
-from netspec.dump import DumpError
+from netspec.tools.dump import DumpError
 from tests.conftest import layout
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from netspec import api
-from netspec import export as exporting
+from netspec.tools import export as exporting
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "specs" / "zoo").glob("*.yaml"))

@@ -1,6 +1,6 @@
 """The build-time expression language given values of every wrong kind, and the work its lists cost.
 
-Every builtin and operator of :mod:`netspec.expr`, with each argument given each kind of value a spec
+Every builtin and operator of :mod:`netspec.frontend.expr`, with each argument given each kind of value a spec
 (or a Python caller) can put in scope, must answer a value of the language or raise ``ExprError``,
 never another exception (issue 15, section 2.1: ``make_divisible(8, None)`` escaped as exit 3).  The
 same holds end to end: each wrong kind written in a var, a block argument, an ``if:``, a ``repeat:``
@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 import netspec
-from netspec import expr
 from netspec.errors import SpecError
-from netspec.expr import FUNCTIONS, ExprError, evaluate, parse
+from netspec.frontend import expr
+from netspec.frontend.expr import FUNCTIONS, ExprError, evaluate, parse
 
 CODES = {"bad-expression", "bad-value", "too-large", "too-deep"}
 

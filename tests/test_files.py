@@ -1,4 +1,4 @@
-"""Reading specs and writing outputs safely (netspec/files.py and every path that reads or writes).
+"""Reading specs and writing outputs safely (netspec/frontend/files.py and every path that reads or writes).
 
 Hostile file systems: an import swapped for a FIFO, a link out of the fence or another file between
 the check and the open; a FIFO named like a shipped spec; an output that is the spec itself or a file
@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 
 import netspec
-from netspec import api, expand, files, shipped
+from netspec import api
 from netspec.errors import SpecError
+from netspec.frontend import expand, files, shipped
 from tests.conftest import SPECS_DIR
 
 posix_only = pytest.mark.skipif(not hasattr(os, "mkfifo") or sys.platform == "win32",
@@ -136,7 +137,7 @@ def test_the_cache_sees_an_import_that_now_resolves_elsewhere(tmp_path: Path) ->
 
 @posix_only
 def test_a_fifo_import_in_the_language_servers_path_is_refused(tmp_path: Path) -> None:
-    from netspec import lsp_features
+    from netspec.tools import lsp_features
 
     lib = write(tmp_path / "lib.yaml", LIB)
     text = HEAD + "imports: [lib.yaml]\nlayers:\n  m: Mlp\n"
@@ -300,7 +301,7 @@ def test_compile_refuses_a_file_the_spec_imports(tmp_path: Path, cli) -> None:
 
 def _fake_export(monkeypatch: Any) -> None:
     """export_onnx without torch.onnx or the onnx extra: only where the bytes go is under test."""
-    from netspec import export
+    from netspec.tools import export
 
     def fake_bytes(compiled: api.Compiled, **_: Any) -> tuple[bytes, export.OnnxExport]:
         return b"ONNX", export.OnnxExport(Path(), compiled.name, {}, ["output"], 18, 0)

@@ -36,8 +36,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import netspec
-from netspec import source
 from netspec.errors import SpecError
+from netspec.frontend import source
 from netspec.ops import LAYERS, OPS
 from tests.conftest import SPECS_DIR
 

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 import netspec
-from netspec import graph as graphs
+from netspec.backend import graph as graphs
+from netspec.backend import graph_html
 from netspec.ops import LAYERS, fmt_shape
 from tests.conftest import ROOT, SPECS_DIR
 
@@ -235,7 +236,7 @@ def test_readme_picture_is_the_resnet_block(tmp_path: Path, cli) -> None:
 
 
 def test_missing_dot_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli) -> None:
-    monkeypatch.setattr("netspec.graph.shutil.which", lambda name: None)
+    monkeypatch.setattr("netspec.backend.graph.shutil.which", lambda name: None)
     for ext in ("svg", "html"):
         result = cli("graph", "lenet", "-o", str(tmp_path / f"x.{ext}"))
         assert result.exit_code == 1
@@ -354,7 +355,7 @@ def test_mermaid_text_is_entity_coded() -> None:
 
 @needs_dot
 def test_html_keeps_hostile_text_out_of_markup() -> None:
-    page = graphs.render(_hostile_graph(), "html")
+    page = graph_html.to_html(_hostile_graph())
     assert "<script>alert(1)" not in page
     assert page.count("<script") == 2 and page.count("</script>") == 2
     data = page.split('id="netspec-data">', 1)[1].split("</script>", 1)[0]

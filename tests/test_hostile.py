@@ -37,9 +37,12 @@ import torch
 from torch import nn
 
 import netspec
-from netspec import build, errors, resolve, schema, shapes, source
-from netspec.codegen import HEADER
+from netspec import errors
+from netspec.backend import build
+from netspec.backend.codegen import HEADER
 from netspec.errors import SpecError
+from netspec.frontend import schema, source
+from netspec.middle import resolve, shapes
 from tests.conftest import ROOT, SPECS_DIR, run_cli
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
@@ -274,7 +277,7 @@ def test_accepted_text_cannot_change_the_code(case: Case, tmp_path: Path, monkey
     cls = netspec.build_class(case.path)
     expected = {"__module__", "__qualname__", "__doc__", "__init__", "forward", "__firstlineno__",
                 "__static_attributes__",
-                "__reduce_ex__"}  # set by netspec.build, not the text: instances pickle the class by value
+                "__reduce_ex__"}  # set by netspec.backend.build, not the text: instances pickle the class by value
     assert set(vars(cls)) <= expected
     assert cls.__doc__ == spec.description
     model = netspec.load(case.path)

@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 
-from netspec import api, graph, ir, shapes
-from netspec.elaborate import Elaborator
+from netspec import api
+from netspec.backend import graph
 from netspec.errors import Collector, Span
-from netspec.expr import parse
+from netspec.frontend.expr import parse
+from netspec.middle import ir, shapes
+from netspec.middle.elaborate import Elaborator
 
 SPAN = Span("spec.yaml", 1, 1)
 

@@ -267,7 +267,8 @@ def test_a_document_nested_3000_deep_gets_validates_diagnostic(client: Client, t
 def test_limits_come_before_any_parse(tmp_path: Path) -> None:
     import time
 
-    from netspec import lsp_features, source
+    from netspec.frontend import source
+    from netspec.tools import lsp_features
 
     doc = lsp_features.Document(str(tmp_path / "big.yaml"))
     assert [p.code for p in doc.update(DEEP)] == ["too-deep"]
@@ -283,7 +284,7 @@ def test_limits_come_before_any_parse(tmp_path: Path) -> None:
 
 
 def test_completion_and_definition_never_read_outside_the_fence(tmp_path: Path, monkeypatch: Any) -> None:
-    from netspec import lsp_features as f
+    from netspec.tools import lsp_features as f
 
     outside = tmp_path / "outside"
     outside.mkdir()

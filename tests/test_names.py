@@ -1,9 +1,9 @@
-"""Generated names come from one namespace object (netspec/names.py) and one reserved list."""
+"""Generated names come from one namespace object (netspec/middle/names.py) and one reserved list."""
 
 from __future__ import annotations
 
-from netspec import names, resolve
-from netspec.names import RESERVED, Namespace
+from netspec.middle import names, resolve
+from netspec.middle.names import RESERVED, Namespace
 
 
 def test_create_name_numbers_taken_and_reserved_names() -> None:

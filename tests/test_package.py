@@ -114,7 +114,7 @@ for spelling in ("lenet.yaml", "specs/lenet.yaml", "lenet", "specs/lenet"):
     model = netspec.load(spelling)
     assert sum(p.numel() for p in model.parameters()) == 61706, spelling
 assert netspec.summary("alexnet").total_params == 46764746
-from netspec import shipped
+from netspec.frontend import shipped
 assert shipped.schema_file().is_file() and shipped.schema_file().is_relative_to(here.parent)
 print("ok")
 """

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 import netspec
-from netspec import build
+from netspec.backend import build
 from tests.conftest import SPECS_DIR
 
 # Runs in a fresh interpreter, from a directory without the spec, as the main script,

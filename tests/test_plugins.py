@@ -19,7 +19,8 @@ import torch
 from click.testing import Result
 
 import netspec
-from netspec import load_plugins, plugins, schema
+from netspec import load_plugins, plugins
+from netspec.frontend import schema
 from netspec.ops import LAYERS, REGISTRY, registry
 from tests.conftest import plugin_sandbox, run_cli
 

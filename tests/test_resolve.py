@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import netspec
-from netspec.resolve import MODULE_ATTRIBUTES
+from netspec.middle.resolve import MODULE_ATTRIBUTES
 
 
 def test_module_attribute_list_covers_the_installed_torch() -> None:

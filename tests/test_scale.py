@@ -20,7 +20,9 @@ import pytest
 import torch
 
 import netspec
-from netspec import api, codegen, schema, source
+from netspec import api
+from netspec.backend import codegen
+from netspec.frontend import schema, source
 from tests.conftest import ROOT, SHIPPED, SPECS_DIR, spec_ids
 from tests.seed_modules import Net
 
@@ -154,7 +156,7 @@ def test_the_class_cache_is_keyed_by_the_generated_source(tmp_path: Path) -> Non
 def test_validate_imports_no_torch_and_builds_only_a_narrowed_grammar() -> None:
     code = (
         "import sys\n"
-        "from netspec import api, schema\n"
+        "from netspec import api\nfrom netspec.frontend import schema\n"
         f"api.validate({str(SPECS_DIR / 'alexnet.yaml')!r})\n"
         f"api.summary({str(SPECS_DIR / 'lenet.yaml')!r})\n"
         "grammar = schema.grammar()\n"

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import netspec
-from netspec import schema
+from netspec.frontend import schema
 from tests.conftest import ROOT, SHIPPED, SPECS_DIR, spec_ids
 
 SCHEMA_FILE = ROOT / "schemas" / "netspec.schema.json"

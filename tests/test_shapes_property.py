@@ -36,7 +36,7 @@ from torch import nn
 
 import netspec
 from netspec.api import Compiled
-from netspec.build import make_class
+from netspec.backend.build import make_class
 from netspec.errors import SpecError
 from netspec.ops import LAYERS, OPS, ShapeError, Tensor, broadcast
 from tests.chains import Unevaluable

@@ -14,8 +14,9 @@ from types import MappingProxyType
 from torch import nn
 
 import netspec
-from netspec import plugins, schema
+from netspec import plugins
 from netspec.errors import SpecError
+from netspec.frontend import schema
 from netspec.ops import LAYERS, LayerType, Registry, registry
 
 # A block used N times, the last use wrong in one of three ways (each reported at the use, a span the

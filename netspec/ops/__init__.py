@@ -10,22 +10,38 @@ from typing import TypeVar
 
 from . import activation, attention, conv, linear, norm, pool, tensor  # noqa: F401  (each registers its entries)
 from ._core import (
+    DTYPE_BYTES,
+    INT64_MAX,
+    MODULE_DTYPE,
+    OMIT,
     REGISTRY,
     REQUIRED,
+    AnyInt,
     Arg,
+    Bool,
     Dim,
     LayerType,
     Op,
+    PosInt,
+    Real,
     Registry,
+    RegistryError,
     Shape,
     ShapeError,
+    SymSize,
     Tensor,
+    UnreadArgMismatch,
     broadcast,
+    count_product,
+    dim_add,
     fmt_shape,
+    paren,
+    promote_types,
     publish,
     registry,
     use_registry,
 )
+from ._docs import arg_doc
 from .tensor import matmul_macs, matmul_shape
 
 _T = TypeVar("_T")
@@ -63,6 +79,40 @@ class _Current(Mapping[str, _T]):
 LAYERS: Mapping[str, LayerType] = _Current("layers")
 OPS: Mapping[str, Op] = _Current("ops")
 
-__all__ = ["LAYERS", "OPS", "REGISTRY", "REQUIRED", "Arg", "Dim", "LayerType", "Op", "Registry", "Shape",
-           "ShapeError", "Tensor", "broadcast", "fmt_shape", "matmul_macs", "matmul_shape", "publish", "registry",
-           "use_registry"]
+__all__ = [
+    "DTYPE_BYTES",
+    "INT64_MAX",
+    "LAYERS",
+    "MODULE_DTYPE",
+    "OMIT",
+    "OPS",
+    "REGISTRY",
+    "REQUIRED",
+    "AnyInt",
+    "Arg",
+    "Bool",
+    "Dim",
+    "LayerType",
+    "Op",
+    "PosInt",
+    "Real",
+    "Registry",
+    "RegistryError",
+    "Shape",
+    "ShapeError",
+    "SymSize",
+    "Tensor",
+    "UnreadArgMismatch",
+    "arg_doc",
+    "broadcast",
+    "count_product",
+    "dim_add",
+    "fmt_shape",
+    "matmul_macs",
+    "matmul_shape",
+    "paren",
+    "promote_types",
+    "publish",
+    "registry",
+    "use_registry",
+]

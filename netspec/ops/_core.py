@@ -438,7 +438,7 @@ class Registry:
     """Every layer type and op, and where each one was registered.
 
     The built-in registry (:data:`REGISTRY`) is filled when :mod:`netspec.ops` is imported and
-    frozen when :mod:`netspec.schema` builds the grammar from it; after that no registry is ever
+    frozen when :mod:`netspec.frontend.schema` builds the grammar from it; after that no registry is ever
     changed.  A plugin makes a *new* registry (:meth:`with_layers`: copy-on-write) and
     :func:`publish` makes it the one later compiles read (:func:`registry`), so a compile that
     already holds a registry, and the grammar built from it, sees one consistent set of types.

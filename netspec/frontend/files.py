@@ -15,7 +15,7 @@ directory.  A new file gets the mode the process's umask gives (the kernel appli
 it as the temp file is created: no process-wide ``os.umask`` dance, which races
 between threads), an existing one keeps its own.
 
-Torch-free, and below :mod:`netspec.source`: it imports only :mod:`netspec.errors`.
+Torch-free, and below :mod:`netspec.frontend.source`: it imports only :mod:`netspec.errors`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .errors import Diagnostic, Span, SpecError, printable
+from ..errors import Diagnostic, Span, SpecError, printable
 
 try:  # the descriptor's own path on macOS and the BSDs (Linux answers through /proc)
     import fcntl

@@ -47,11 +47,10 @@ from typing import Any
 
 import yaml
 
-from .errors import SpecError
-from .names import DUMP_RESERVED, Namespace
-from .ops import LAYERS, OPS, REQUIRED, LayerType
-from .ops._core import OMIT
-from .ops.operators import TRACED_OPERATORS
+from ..errors import SpecError
+from ..middle.names import DUMP_RESERVED, Namespace
+from ..ops import LAYERS, OMIT, OPS, REQUIRED, LayerType
+from ..ops.operators import TRACED_OPERATORS
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _DTYPES = {"torch.float32": "float32", "torch.float64": "float64", "torch.float16": "float16",
@@ -746,7 +745,7 @@ def _dump_once(module: Any, class_name: str, spec_inputs: dict[str, Any], infer:
 
 def _verify(module: Any, text: str) -> None:
     """Compile the spec and build it on meta: its state_dict must be ``module``'s, key for key."""
-    from . import api
+    from .. import api
 
     try:
         built = api.load(text=text, filename="<dump>", device="meta")

@@ -3,7 +3,7 @@
 Diagnostics as you type (every netspec error and warning, shapes included), hover with a
 layer's or step's output shape, parameters and MACs, inlay hints with the shape after each
 forward step, completion of layer types, arguments and forward names, and go-to-definition
-for blocks and imported files.  The analysis lives in :mod:`netspec.lsp_features`.
+for blocks and imported files.  The analysis lives in :mod:`netspec.tools.lsp_features`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .._version import __version__
 from . import lsp_features as f
-from ._version import __version__
 
 try:
     from lsprotocol import types

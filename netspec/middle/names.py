@@ -16,8 +16,8 @@ import builtins
 import keyword
 from collections.abc import Hashable, Iterable
 
-from .expr import HELPERS
-from .ops import OPS
+from ..frontend.expr import HELPERS
+from ..ops import OPS
 
 # Names the generated module itself uses at top level or inside forward: its imports, the constructor's own
 # arguments, the builtins forward calls, the vars table and the module-level helpers (an op's, as corr2d, and
@@ -34,6 +34,27 @@ DUMP_RESERVED: frozenset[str] = RESERVED | {"x"}
 
 def is_python_keyword(name: str) -> bool:
     return keyword.iskeyword(name) or keyword.issoftkeyword(name)
+
+
+# nn.Module's own attributes: a layer or parameter with one of these names would
+# replace a method or break registration.  tests/test_resolve.py keeps this list
+# in step with the installed torch.
+MODULE_ATTRIBUTES = frozenset("""
+T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double dump_patches
+eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half ipu load_state_dict
+modules mtia named_buffers named_children named_modules named_parameters parameters register_backward_hook
+register_buffer register_forward_hook register_forward_pre_hook register_full_backward_hook
+register_full_backward_pre_hook register_load_state_dict_post_hook register_load_state_dict_pre_hook
+register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
+set_extra_state set_submodule share_memory state_dict to to_empty train training type xpu zero_grad
+""".split())  # noqa: SIM905 - one word list reads better than 54 quoted strings
+# Methods the containers add to nn.Module: a ParameterDict key or a named Sequential
+# child with one of these names makes torch refuse the attribute when it is built.
+CONTAINER_ATTRIBUTES = {
+    "ParameterDict": frozenset({"clear", "copy", "fromkeys", "get", "items", "keys", "pop", "popitem", "setdefault",
+                                "update", "values"}),
+    "Sequential": frozenset({"append", "extend", "insert", "pop"}),
+}
 
 
 class Namespace:
@@ -82,4 +103,4 @@ class Namespace:
         return name
 
 
-__all__ = ["DUMP_RESERVED", "RESERVED", "Namespace", "is_python_keyword"]
+__all__ = ["CONTAINER_ATTRIBUTES", "DUMP_RESERVED", "MODULE_ATTRIBUTES", "RESERVED", "Namespace", "is_python_keyword"]

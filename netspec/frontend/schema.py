@@ -39,11 +39,24 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 from typing_extensions import TypeAliasType
 
-from .errors import Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
-from .ops import LAYERS, OPS, REGISTRY, REQUIRED, LayerType, Op, Registry, publish, registry
-from .ops._core import INT64_MAX, AnyInt, Arg, PosInt
-from .ops._docs import arg_doc
-from .ops.init import INIT_ARGS, SIMPLE_INITS
+from ..errors import Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
+from ..ops import (
+    INT64_MAX,
+    LAYERS,
+    OPS,
+    REGISTRY,
+    REQUIRED,
+    AnyInt,
+    Arg,
+    LayerType,
+    Op,
+    PosInt,
+    Registry,
+    arg_doc,
+    publish,
+    registry,
+)
+from ..ops.init import INIT_ARGS, SIMPLE_INITS
 from .source import Source
 
 SPEC_VERSION = 1
@@ -86,7 +99,7 @@ def _field(arg_default: Any, inferred: bool, annotation: Any) -> tuple[Any, Any]
 class Expression(str):
     """A layer argument written as an expression (``planes * 4``): its value is known per instance.
 
-    The grammar keeps it as text; :mod:`netspec.resolve` reads it with :mod:`netspec.expr` and the
+    The grammar keeps it as text; :mod:`netspec.middle.resolve` reads it with :mod:`netspec.frontend.expr` and the
     value is checked against the argument's own type once it is known.
     """
 
@@ -279,7 +292,7 @@ def _step_tag(value: Any) -> str | None:
 STEP_MODELS: dict[str, type[BaseModel]] = {name: _op_step_model(OPS[name]) for name in STEP_OPS}
 # The grammar above is a snapshot of the registry; freezing it keeps the snapshot the only
 # truth (a type added now would be named in did-you-mean hints yet refused by the grammar).
-REGISTRY.freeze("netspec.schema")
+REGISTRY.freeze("netspec.frontend.schema")
 
 
 def _step_union(names: Collection[str] | None = None) -> Any:
@@ -1077,13 +1090,13 @@ def _diagnostic(path: Path, error: ErrorDetails, group: list[ErrorDetails], sour
         if text not in expectations:
             expectations.append(text)
     expected = " or ".join(expectations[:3])
-    hint = _literal_hint(error, value)
+    hint = literal_hint(error, value)
     code = "bad-value" if kind.startswith(("greater", "less", "finite", "literal", "too_", "string_too")) else \
         "bad-type"
     return Diagnostic(code, f"expected {expected}, found {describe_value(value)}", span, path, hint)
 
 
-def _literal_hint(error: ErrorDetails, value: Any) -> str | None:
+def literal_hint(error: ErrorDetails, value: Any) -> str | None:
     if error["type"] == "literal_error" and isinstance(value, str):
         expected = str((error.get("ctx") or {}).get("expected", ""))
         words = [w.strip(" '\"") for w in expected.replace(" or ", ",").split(",")]

@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import api, files, shipped
-from .ops._core import Dim, fmt_shape
+from .. import api
+from ..frontend import files, shipped
+from ..ops import Dim, fmt_shape
 
 # The modules the export itself imports; onnxruntime (in the extra too) only runs the result.
 REQUIRED_MODULES = ("onnx", "onnxscript")
@@ -104,7 +105,8 @@ def export_onnx(spec: api.SpecLike | None, path: str | os.PathLike[str], *, text
     load a ``state_dict`` and call :func:`export_module` to export trained weights.
 
     ``path`` is never the spec itself or a file it imports, and never a FIFO, a device or a directory:
-    those raise SpecError (``output-refused``) before anything is exported (:func:`netspec.files.write_atomic`).
+    those raise SpecError (``output-refused``) before anything is exported
+    (:func:`netspec.frontend.files.write_atomic`).
     """
     check_extra()  # before any work: a missing extra is the likeliest failure and the cheapest to find
     compiled = api.compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path)
@@ -138,7 +140,8 @@ def compiled_bytes(compiled: api.Compiled, *, opset: int | None = None, batch: i
     check_extra()
     import torch
 
-    from . import build, shapes
+    from ..backend import build
+    from ..middle import shapes
 
     shapes.check_budget(compiled.inference, None)  # the budget netspec.load enforces
     with torch.random.fork_rng(devices=[]):

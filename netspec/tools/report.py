@@ -12,8 +12,8 @@ from pathlib import PurePath
 from typing import Any
 from urllib.parse import quote
 
-from ._version import __version__
-from .errors import Diagnostic
+from .._version import __version__
+from ..errors import Diagnostic
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 

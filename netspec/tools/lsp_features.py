@@ -14,10 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import api, expand, files, ir, source
-from .errors import Diagnostic, Span, SpecError
-from .ops import LAYERS, OPS, fmt_shape
-from .shapes import Row
+from .. import api
+from ..errors import Diagnostic, Span, SpecError
+from ..frontend import expand, files, source
+from ..middle import ir
+from ..middle.shapes import Row
+from ..ops import LAYERS, OPS, fmt_shape
 
 Position = tuple[int, int]  # 0-based line, character
 
@@ -85,7 +87,7 @@ class Document:
 
 
 def parse(text: str, file: str) -> source.Source:
-    """``text`` parsed under the limits a spec file gets (size, depth, nodes: :mod:`netspec.source`)."""
+    """``text`` parsed under the limits a spec file gets (size, depth, nodes: :mod:`netspec.frontend.source`)."""
     if len(text) > source.MAX_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > source.MAX_BYTES:
         # the size check of a file read from disk, with its diagnostic (file-too-large)
         source.decode(text.encode("utf-8", "surrogatepass")[: source.MAX_BYTES + 1], file)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from .dims import Sym
-from .ops._core import DTYPE_BYTES, Dim, count_product, paren
+from ..dims import Sym
+from ..ops import DTYPE_BYTES, Dim, count_product, paren
 
 BATCH = "N"  # the symbol --batch binds, and that per-sample counts set to 1
 

@@ -2,7 +2,7 @@
 
 A block is written once and used many times; each use is an :class:`Instance` with its own
 argument values (some written at the use, some read off the input's shape), its own vars and its
-own children.  :mod:`netspec.shapes` runs forward over an instance; :mod:`netspec.codegen` writes
+own children.  :mod:`netspec.middle.shapes` runs forward over an instance; :mod:`netspec.backend.codegen` writes
 a block's class from its definition and what its instances inferred.  Pure Python, no torch.
 """
 
@@ -17,12 +17,11 @@ from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
 
+from ..errors import Diagnostic, Path, Span, did_you_mean, short_repr
+from ..frontend.expr import ExprError, evaluate
+from ..frontend.source import Source
+from ..ops import INT64_MAX, LAYERS, Tensor
 from . import ir
-from .errors import Diagnostic, Path, Span, did_you_mean, short_repr
-from .expr import ExprError, evaluate
-from .ops import LAYERS, Tensor
-from .ops._core import INT64_MAX
-from .source import Source
 
 MAX_CHILDREN = 100_000  # children one spec may build, over all instances and repeats
 MAX_INSTANCES = 20_000  # block instances one spec may build
@@ -174,7 +173,7 @@ class Elaborator:
         if not (text.isidentifier() and text.isascii() and not text.startswith("_")):
             raise self.refusal("bad-name", f"name pattern {short_repr(pattern.text)} gives {short_repr(text)}, "
                                "not a name", layer.path, self.span(layer), prefix)
-        from .resolve import MODULE_ATTRIBUTES, RESERVED
+        from .names import MODULE_ATTRIBUTES, RESERVED
         if keyword.iskeyword(text) or keyword.issoftkeyword(text) or text in MODULE_ATTRIBUTES or text in RESERVED:
             raise self.refusal("bad-name", f"name pattern {short_repr(pattern.text)} gives {short_repr(text)}, a name "
                                "Python or nn.Module keeps for itself", layer.path, self.span(layer), prefix)
@@ -244,7 +243,7 @@ class Elaborator:
             try:
                 args[arg.name] = _adapter(layer.type, arg.name).validate_python(value)
             except ValidationError as exc:
-                from .schema import describe_value, expected_text
+                from ..frontend.schema import describe_value, expected_text
                 first = exc.errors()[0]
                 raise self.refusal("bad-value", f"'{written.expr.text}' gives {describe_value(value)}; "
                                    f"{arg.name} expects {expected_text(first)}", written.path, written.span,
@@ -275,14 +274,14 @@ def _within(message: str, prefix: str) -> str:
 
 def literal_problem(layer_type: str, arg_name: str, value: Any) -> tuple[str, str, str | None] | None:
     """(code, message, hint) for a written value the argument's own type refuses, as the grammar reports it."""
-    from .schema import _literal_hint, describe_value, expected_text
+    from ..frontend.schema import describe_value, expected_text, literal_hint
     try:
         _adapter(layer_type, arg_name).validate_python(str(value))
     except ValidationError as exc:
         kinds = [e["type"] for e in exc.errors()]
         expected = " or ".join(dict.fromkeys(expected_text(e) for e in exc.errors()))
         code = "bad-value" if any(k.startswith(("literal", "greater", "less")) for k in kinds) else "bad-type"
-        hint = next((h for e in exc.errors() if (h := _literal_hint(e, str(value)))), None)
+        hint = next((h for e in exc.errors() if (h := literal_hint(e, str(value)))), None)
         return code, f"expected {expected}, found {describe_value(str(value))}", hint
     return None
 
@@ -378,7 +377,7 @@ def _typed(arg: ir.BlockArg, value: Any, use: ir.Layer, where: str, source: Sour
     if value is None and not arg.required and arg.default is None:
         return value
     if not ok:
-        from .schema import describe_value
+        from ..frontend.schema import describe_value
         raise Refusal(Diagnostic("bad-type", f"argument '{arg.name}' expects {_KIND_TEXT[arg.kind]}, found "
                                  f"{describe_value(value)} (in {where})", _arg_span(use, arg.name, source),
                                  (*use.path, arg.name)))

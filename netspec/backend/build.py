@@ -193,12 +193,12 @@ def instantiate(cls: type[nn.Module], device: Any = None, dtype: Any = None) -> 
     if isinstance(dtype, str):
         dtype = getattr(torch, dtype)
     if is_meta(device):
-        with _SkipInitOnMeta():
+        with SkipInitOnMeta():
             return cls(device=device, dtype=dtype)
     return cls(device=device, dtype=dtype)
 
 
-class _SkipInitOnMeta(TorchFunctionMode):
+class SkipInitOnMeta(TorchFunctionMode):
     """Turns value-filling calls on meta tensors (``nn.init.*_``, ``Tensor.normal_``...) into no-ops."""
 
     def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:

@@ -19,17 +19,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from . import ir
-from .errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
-from .expr import MAX_WRITTEN, ExprError, evaluate, list_expr, sized, written_size
-from .expr import parse as parse_expr
-from .names import RESERVED  # the names generated code keeps for itself: the one list
-from .ops import LAYERS, OPS
-from .ops._core import INT64_MAX, MODULE_DTYPE
-from .ops.init import INIT_ARGS, init_problem
-from .ops.operators import FORWARD_OPERATORS, symbol_of
-from .ops.tensor import PLACEHOLDER_LAYER, SHAPE_INDEX_OP
-from .schema import (
+from ..errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
+from ..frontend.expr import MAX_WRITTEN, ExprError, evaluate, list_expr, sized, written_size
+from ..frontend.expr import parse as parse_expr
+from ..frontend.schema import (
     SEQUENTIAL,
     ArgDecl,
     Expression,
@@ -42,27 +35,13 @@ from .schema import (
     looks_like_expression,
     plugin_hint,
 )
-from .source import Source
-
-# nn.Module's own attributes: a layer or parameter with one of these names would
-# replace a method or break registration.  tests/test_resolve.py keeps this list
-# in step with the installed torch.
-MODULE_ATTRIBUTES = frozenset("""
-T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double dump_patches
-eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half ipu load_state_dict
-modules mtia named_buffers named_children named_modules named_parameters parameters register_backward_hook
-register_buffer register_forward_hook register_forward_pre_hook register_full_backward_hook
-register_full_backward_pre_hook register_load_state_dict_post_hook register_load_state_dict_pre_hook
-register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
-set_extra_state set_submodule share_memory state_dict to to_empty train training type xpu zero_grad
-""".split())  # noqa: SIM905 - one word list reads better than 54 quoted strings
-# Methods the containers add to nn.Module: a ParameterDict key or a named Sequential
-# child with one of these names makes torch refuse the attribute when it is built.
-CONTAINER_ATTRIBUTES = {
-    "ParameterDict": frozenset({"clear", "copy", "fromkeys", "get", "items", "keys", "pop", "popitem", "setdefault",
-                                "update", "values"}),
-    "Sequential": frozenset({"append", "extend", "insert", "pop"}),
-}
+from ..frontend.source import Source
+from ..ops import INT64_MAX, LAYERS, MODULE_DTYPE, OPS
+from ..ops.init import INIT_ARGS, init_problem
+from ..ops.operators import FORWARD_OPERATORS, symbol_of
+from ..ops.tensor import PLACEHOLDER_LAYER, SHAPE_INDEX_OP
+from . import ir
+from .names import CONTAINER_ATTRIBUTES, MODULE_ATTRIBUTES, RESERVED  # naming rules: one place
 
 BINOPS = FORWARD_OPERATORS  # forward's operators, from the one table (ops/operators.py)
 MAX_EXPR_NODES = 2_000

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .ops.operators import BUILD_OPERATORS, BY_SYMBOL, OPERATORS
+from ..ops.operators import BUILD_OPERATORS, BY_SYMBOL, OPERATORS
 
 INT64_MAX = 2**63 - 1
 MAX_EXPR_CHARS = 2_000
@@ -236,7 +236,7 @@ def _check_node(node: ast.AST, offset: int) -> None:
                             f"the functions are {', '.join(FUNCTIONS)}")
         if node.func.id not in FUNCTIONS:
             func = node.func.id
-            from .errors import did_you_mean
+            from ..errors import did_you_mean
             raise ExprError(f"'{func}' is not a function of the expression language", col,
                             did_you_mean(func, FUNCTIONS) or f"the functions are {', '.join(FUNCTIONS)}")
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
@@ -276,7 +276,7 @@ def evaluate(expr: Expr, env: Mapping[str, Value]) -> Value:
     """The value of ``expr`` with names taken from ``env``; raises ExprError on any fault."""
     missing = sorted(expr.names - env.keys())
     if missing:
-        from .errors import did_you_mean
+        from ..errors import did_you_mean
         raise ExprError(f"unknown name '{missing[0]}'", _col_of_name(expr, missing[0]),
                         did_you_mean(missing[0], env) or "use a block argument, a var or the repeat index",
                         code="undefined-name")

@@ -19,10 +19,12 @@ from typing import Any, BinaryIO
 
 import click
 
-from . import api, expand, files, plugins, report, schema, shapes, shipped, source
-from .errors import Diagnostic, Span, SpecError, printable
-from .ops import LAYERS, OPS
-from .ops._core import fmt_shape
+from .. import api, plugins
+from ..errors import Diagnostic, Span, SpecError, printable
+from ..frontend import expand, files, schema, shipped, source
+from ..middle import shapes
+from ..ops import LAYERS, OPS, fmt_shape
+from . import report
 
 STDIN = "<stdin>"
 # The text read from stdin, so its diagnostics can show the line and caret as a file's do.
@@ -328,7 +330,7 @@ def compile_(spec: str, output: str | None) -> None:
 
 
 def write_atomic(target: str, text: str | bytes, spec: str, reads: Iterable[str] = ()) -> None:
-    """Replace ``target`` in one step (:func:`netspec.files.write_atomic`): never the spec (the file
+    """Replace ``target`` in one step (:func:`netspec.frontend.files.write_atomic`): never the spec (the file
     ``spec`` names or resolves to, a shipped spec's name included) or a file it ``reads``, never a
     FIFO or a device; a refusal or a failed write is a usage error (exit 1), not a traceback."""
     try:
@@ -480,6 +482,19 @@ _GRAPH_FORMATS = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".mmd": "mmd", ".m
                   ".htm": "html"}
 
 
+def _render_picture(picture: Any, fmt: str) -> str:
+    """The picture in ``fmt`` (one of graph.FORMATS): the HTML page builds on the SVG, so graph.py stays
+    below graph_html.py."""
+    from ..backend import graph as graphs
+
+    if fmt == "html":
+        from ..backend.graph_html import to_html
+
+        return to_html(picture)
+    writers = {"dot": graphs.to_dot, "svg": graphs.to_svg, "mmd": graphs.to_mermaid}
+    return writers[fmt](picture)
+
+
 @main.command(name="graph", epilog="""\b
 Examples:
   netspec graph lenet -o lenet.svg                    # Graphviz's dot lays it out
@@ -502,7 +517,7 @@ def graph_(spec: str, output: str | None, fmt: str | None, only: str | None) -> 
 
     .svg and .html need Graphviz's `dot` program; .dot and .mmd (Mermaid) do not.
     """
-    from . import graph as graphs
+    from ..backend import graph as graphs
 
     if fmt is None:
         ext = os.path.splitext(output or "")[1].lower()
@@ -516,7 +531,7 @@ def graph_(spec: str, output: str | None, fmt: str | None, only: str | None) -> 
         picture = graphs.build(compiled.inference)
         if only is not None:
             picture = graphs.only(picture, only)
-        text = graphs.render(picture, fmt)
+        text = _render_picture(picture, fmt)
     except graphs.GraphError as exc:
         click.echo(f"netspec: error: {exc}", err=True)
         sys.exit(1)
@@ -549,7 +564,7 @@ def export_(spec: str, onnx_path: str, opset: int | None, batch: int | None, see
     """Export SPEC's module to ONNX through torch.onnx, eval mode, its symbolic input dims dynamic.
 
     The weights are the constructor's initialisation (see --seed): the file holds the
-    architecture; to export trained weights, use netspec.export.export_module.
+    architecture; to export trained weights, use netspec.tools.export.export_module.
     """
     from . import export as exporting
 

@@ -25,11 +25,11 @@ import os
 import stat
 from pathlib import Path
 
+from ..errors import Diagnostic, Span, SpecError, did_you_mean
 from . import files
-from .errors import Diagnostic, Span, SpecError, did_you_mean
 
 SUFFIX = ".yaml"
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent  # netspec/, above frontend/
 
 
 def data_dir() -> Path:

@@ -1,6 +1,6 @@
 """Data -> data: a spec's ``extends`` and ``imports`` read in, and ``--set`` overrides applied.
 
-Each file is parsed by :mod:`netspec.source` (safe YAML, every node located), and its nodes keep
+Each file is parsed by :mod:`netspec.frontend.source` (safe YAML, every node located), and its nodes keep
 their own file:line:col in the merged data, so an error inside an imported block points into the
 file that holds it.  Imports are new attack surface, so reading is fenced in: a relative path,
 resolved (links included) to a regular ``.yaml`` file under the importing spec's own directory or
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
+from ..errors import Diagnostic, Path, Span, SpecError, did_you_mean, printable, short_repr
 from . import files as files_mod
 from . import source as source_mod
-from .errors import Diagnostic, Path, Span, SpecError, did_you_mean, printable, short_repr
 from .expr import ExprError, check_value
 from .source import Source
 
@@ -89,7 +89,7 @@ class Reader:
         return source_mod.load_text(text, _display(real))
 
     def read_text(self, real: str, span: Span, path: Path) -> str:
-        """The text of the file at ``real``, opened inside the fence (:func:`netspec.files.read_spec`: the
+        """The text of the file at ``real``, opened inside the fence (:func:`netspec.frontend.files.read_spec`: the
         file actually opened is checked, never a FIFO, never through a link), its identity recorded."""
         try:
             found = files_mod.read_spec(real, source_mod.MAX_BYTES + 1, self.roots)

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
+from ..errors import Diagnostic, Path, Span, SpecError, short_repr
 from . import files
-from .errors import Diagnostic, Path, Span, SpecError, short_repr
 
 # Limits that keep every later stage bounded in time and memory.  A hand-written
 # AlexNet is ~2 KiB and ~100 nodes; these leave a thousandfold margin.
@@ -93,7 +93,7 @@ def load_file(path: str | FsPath) -> Source:
 def read_text(path: str | FsPath) -> str:
     """The spec file's text, checked for size and encoding but not parsed (api caches by it).
 
-    Opened by :func:`netspec.files.read_spec`: never in blocking mode, and only a regular file
+    Opened by :func:`netspec.frontend.files.read_spec`: never in blocking mode, and only a regular file
     (a FIFO or a device named like a spec is refused, never waited on)."""
     name = str(path)
     try:

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import Diagnostic, Path, Span
-from .expr import Expr as BuildExpr
-from .source import Source
+from ..errors import Diagnostic, Path, Span
+from ..frontend.expr import Expr as BuildExpr
+from ..frontend.source import Source
 
 SEQUENTIAL = "Sequential"
 BLOCK = "block"  # Layer.type of a block use; Layer.block names the definition

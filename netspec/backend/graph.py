@@ -8,7 +8,7 @@ first conv and the ``+``), a ``cat`` gets one edge per tensor it joins.  A block
 and a Sequential become clusters holding the nodes their forward made.
 
 Output formats: Graphviz DOT (always), SVG (through Graphviz's ``dot`` program),
-Mermaid (for Markdown) and a self-contained HTML page (:mod:`netspec.graph_html`).
+Mermaid (for Markdown) and a self-contained HTML page (:mod:`netspec.backend.graph_html`).
 Every user-derived string (names, paths, shapes) reaches a format only through that
 format's escaping: :func:`dot_string`, :func:`mermaid_text`.
 """
@@ -23,11 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ir
-from .ops import Tensor, fmt_shape
-from .ops._core import Dim
-from .ops.operators import BY_SYMBOL, OPERATORS
-from .shapes import Event, Inference, Row
+from ..middle import ir
+from ..middle.shapes import Event, Inference, Row
+from ..ops import Dim, Tensor, fmt_shape
+from ..ops.operators import BY_SYMBOL, OPERATORS
 
 FORMATS = ("dot", "svg", "mmd", "html")
 DOT_TIMEOUT = 120  # seconds: the largest zoo spec lays out in a few
@@ -153,7 +152,7 @@ def _row_macs(row: Row | None) -> Dim | None:
     if macs is None or macs == 0 or not isinstance(macs, (int, str)):
         return None
     try:
-        from .counts import per_sample
+        from ..middle.counts import per_sample
     except ImportError:  # pragma: no cover  (rows without a counts module)
         return macs
     value = per_sample(macs)
@@ -460,20 +459,5 @@ def to_mermaid(graph: Graph) -> str:
     return "\n".join(out) + "\n"
 
 
-def render(graph: Graph, fmt: str) -> str:
-    """The picture in ``fmt`` (one of :data:`FORMATS`)."""
-    if fmt == "dot":
-        return to_dot(graph)
-    if fmt == "svg":
-        return to_svg(graph)
-    if fmt == "mmd":
-        return to_mermaid(graph)
-    if fmt == "html":
-        from .graph_html import to_html
-
-        return to_html(graph)
-    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-
-
 __all__ = ["FORMATS", "Cluster", "Edge", "Graph", "GraphError", "Node", "build", "dot_string", "mermaid_text",
-           "only", "render", "to_dot", "to_mermaid", "to_svg"]
+           "only", "to_dot", "to_mermaid", "to_svg"]

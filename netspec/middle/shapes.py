@@ -18,14 +18,29 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, format_path, short_repr
+from ..frontend.expr import ExprError, evaluate
+from ..frontend.schema import OP_ARG_MODELS, SEQUENTIAL, describe_value, expected_text
+from ..ops import (
+    DTYPE_BYTES,
+    INT64_MAX,
+    LAYERS,
+    MODULE_DTYPE,
+    OPS,
+    Dim,
+    ShapeError,
+    SymSize,
+    Tensor,
+    UnreadArgMismatch,
+    broadcast,
+    fmt_shape,
+    matmul_macs,
+    matmul_shape,
+    promote_types,
+)
+from ..ops.operators import BY_SYMBOL
 from . import counts, ir
 from .elaborate import MAX_CHILDREN, MAX_INSTANCES, Budget, Child, Elaborator, Instance, Refusal
-from .errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, format_path, short_repr
-from .expr import ExprError, evaluate
-from .ops import LAYERS, OPS, ShapeError, Tensor, broadcast, fmt_shape, matmul_macs, matmul_shape
-from .ops._core import DTYPE_BYTES, INT64_MAX, MODULE_DTYPE, Dim, SymSize, UnreadArgMismatch, promote_types
-from .ops.operators import BY_SYMBOL
-from .schema import OP_ARG_MODELS, SEQUENTIAL, describe_value, expected_text
 
 DEFAULT_MAX_PARAMS = 1_000_000_000  # ~4 GB of float32: past this, load() refuses unless told otherwise
 MAX_WORLDS = 256

@@ -14,18 +14,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ir
-from ._version import __version__
-from .elaborate import Child, Instance
-from .errors import Diagnostic, Path, Span, format_path
-from .expr import Expr, ExprError, evaluate, helper_source, helpers_used, to_python
-from .expr import parse as parse_expr
-from .names import Namespace
-from .ops import LAYERS, OPS, REQUIRED, LayerType, Op
-from .ops.init import init_source
-from .ops.operators import BY_SYMBOL
-from .schema import SEQUENTIAL
-from .shapes import Inference
+from .._version import __version__
+from ..errors import Diagnostic, Path, Span, format_path
+from ..frontend.expr import Expr, ExprError, evaluate, helper_source, helpers_used, to_python
+from ..frontend.expr import parse as parse_expr
+from ..frontend.schema import SEQUENTIAL
+from ..middle import ir
+from ..middle.elaborate import Child, Instance
+from ..middle.names import Namespace
+from ..middle.shapes import Inference
+from ..ops import LAYERS, OPS, REQUIRED, LayerType, Op
+from ..ops.init import init_source
+from ..ops.operators import BY_SYMBOL
 
 INDENT = "    "
 

@@ -1,0 +1,1 @@
+"""What people run: the command line, the language server, export, dump, reports."""
