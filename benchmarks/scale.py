@@ -31,7 +31,7 @@ from _common import exit_status, fmt_seconds, machine
 
 from netspec import api
 from netspec.backend import codegen
-from netspec.frontend import schema, source
+from netspec.frontend import source, validate
 from netspec.middle import resolve, shapes
 
 TEN_K_TARGET_S = 1.0
@@ -76,7 +76,7 @@ def stage_times(path: Path) -> dict[str, float]:
         src = source.load_file(path)
         times["parse"] = time.perf_counter() - start
         start = time.perf_counter()
-        spec = schema.validate_data(src)
+        spec = validate.validate_data(src)
         times["grammar"] = time.perf_counter() - start
         start = time.perf_counter()
         model = resolve.resolve(spec, src)
@@ -109,7 +109,7 @@ def main() -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
 
-    schema.validate_data(source.load_file(Path(__file__).parent.parent / "specs" / "lenet.yaml"))  # warm up
+    validate.validate_data(source.load_file(Path(__file__).parent.parent / "specs" / "lenet.yaml"))  # warm up
     print(f"\nspec size: per-stage medians  [{machine()}]")
     head = (f"{'layers':>8} {'parse':>9} {'grammar':>9} {'resolve':>9} {'shapes':>9} {'checked':>9} "
             f"{'codegen':>9} {'compile_spec':>12} {'us/layer':>9}")

@@ -225,7 +225,7 @@ def _schema_of(annotation: Any) -> dict[str, Any]:
 
 def limits_block() -> str:
     """Every size limit netspec enforces, read from the constants and models that enforce it."""
-    from netspec.frontend import expand, expr, schema, source
+    from netspec.frontend import expand, expr, schema, source, validate
     from netspec.middle import elaborate, resolve, shapes
     from netspec.ops import _core
 
@@ -267,7 +267,7 @@ def limits_block() -> str:
         ("children built (layers, over all instances and repeats)", f"{elaborate.MAX_CHILDREN:,}", "`too-large`"),
         ("block instances built", f"{elaborate.MAX_INSTANCES:,}", "`too-large`"),
         ("blocks nested inside blocks", f"{elaborate.MAX_NESTING} levels", "`too-deep`"),
-        ("errors reported per spec by the grammar check", f"{schema.MAX_DIAGNOSTICS}",
+        ("errors reported per spec by the grammar check", f"{validate.MAX_DIAGNOSTICS}",
          "`too-many-errors` (a note: the rest follow once these are fixed)"),
         ("sizes and constants", f"64-bit: at most {_core.INT64_MAX:,}", "`bad-value`, `too-large`"),
         ("elements of one output (symbols count as 1)", f"{shapes.MAX_ACTIVATION:,}", "`activation-size` (warning)"),

@@ -22,8 +22,8 @@ import pytest
 import netspec
 from netspec import errors
 from netspec.errors import SpecError, did_you_mean
-from netspec.frontend import expr, schema, source
-from netspec.middle import resolve, shapes
+from netspec.frontend import expr, source, validate
+from netspec.middle import forward, shapes
 
 GENEROUS = 8.0  # seconds: the linear stages take well under one; the quadratic ones took 38 s to minutes
 HEAD = "netspec: 1\nname: M\ninputs:\n  x: [N, 8]\n"  # forward or layers start on line 5
@@ -121,17 +121,17 @@ def test_many_wrong_values_are_grouped_in_linear_time_and_capped() -> None:
     text = HEAD + "layers:\n" + "".join(f"  l{i}: 5\n" for i in range(n))
     with within():
         diags = refusal(text)
-    assert len(diags) == schema.MAX_DIAGNOSTICS + 1
+    assert len(diags) == validate.MAX_DIAGNOSTICS + 1
     assert [d.span.line for d in diags[:3] if d.span] == [6, 7, 8]  # file order, the first ones
     note = diags[-1]
     assert note.code == "too-many-errors"
-    assert f"{n - schema.MAX_DIAGNOSTICS:,} more errors not shown" in note.message
-    assert note.span is not None and note.span.line == 6 + schema.MAX_DIAGNOSTICS  # the first one not shown
+    assert f"{n - validate.MAX_DIAGNOSTICS:,} more errors not shown" in note.message
+    assert note.span is not None and note.span.line == 6 + validate.MAX_DIAGNOSTICS  # the first one not shown
 
 
 def test_few_errors_are_all_reported() -> None:
-    diags = refusal(HEAD + "layers:\n" + "".join(f"  l{i}: 5\n" for i in range(schema.MAX_DIAGNOSTICS)))
-    assert len(diags) == schema.MAX_DIAGNOSTICS
+    diags = refusal(HEAD + "layers:\n" + "".join(f"  l{i}: 5\n" for i in range(validate.MAX_DIAGNOSTICS)))
+    assert len(diags) == validate.MAX_DIAGNOSTICS
     assert all(d.code != "too-many-errors" for d in diags)
 
 
@@ -181,13 +181,13 @@ def test_locating_nodes_reads_the_file_once_per_step(monkeypatch: pytest.MonkeyP
     # the \u0020 escape makes the text differ from the file; 3.8 MB of blank lines follow the step
     text = HEAD + f"forward:\n  - \"return x\\u0020+ {balanced_sum(250)} + nope\"\n" + "\n" * 3_800_000
     searches = [0]
-    original = resolve._ForwardParser.search_lines
+    original = forward.ForwardParser.search_lines
 
-    def counted(self: resolve._ForwardParser) -> list[tuple[int, int, int] | None]:
+    def counted(self: forward.ForwardParser) -> list[tuple[int, int, int] | None]:
         searches[0] += 1
         return original(self)
 
-    monkeypatch.setattr(resolve._ForwardParser, "search_lines", counted)
+    monkeypatch.setattr(forward.ForwardParser, "search_lines", counted)
     with within():
         diags = refusal(text)
     assert searches[0] == 1  # once for the step, not once per syntax node (~1,000 of them)

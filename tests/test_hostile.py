@@ -41,7 +41,7 @@ from netspec import errors
 from netspec.backend import build
 from netspec.backend.codegen import HEADER
 from netspec.errors import SpecError
-from netspec.frontend import schema, source
+from netspec.frontend import source, validate
 from netspec.middle import resolve, shapes
 from tests.conftest import ROOT, SPECS_DIR, run_cli
 
@@ -129,7 +129,7 @@ def test_security_doc_states_the_enforced_limits() -> None:
               f"{shapes.MAX_EXECUTED:,} executed statements", f"{shapes.MAX_WORLDS} forward-argument combinations",
               f"budget of 10^{len(str(shapes.DEFAULT_MAX_PARAMS)) - 1} parameters",
               f"{shapes.MAX_WORK:,} evaluated expressions and layers", f"tensors of at most {shapes.MAX_RANK} dims",
-              f"{schema.MAX_DIAGNOSTICS} diagnostics per spec",
+              f"{validate.MAX_DIAGNOSTICS} diagnostics per spec",
               f"at most {errors.MAX_HINT_CHOICES:,} candidates and fully compares at most {errors.MAX_HINT_COMPARED}"]
     exponent = len(str(shapes.DEFAULT_MAX_PARAMS)) - 1
     assert 10**exponent == shapes.DEFAULT_MAX_PARAMS, "the doc writes the budget as a power of ten"

@@ -312,3 +312,84 @@ def test_completion_and_definition_never_read_outside_the_fence(tmp_path: Path, 
     local = text.replace("../outside/lib.yaml, link.yaml", "lib.yaml")
     assert {p.code for p in untitled.update(local)} == {"import-missing"}
     assert f.imported_blocks(untitled) == {}
+
+
+# ---------------------------------------------------------------- hover and inlay hints read the trace
+
+OPS_SPEC = """\
+netspec: 1
+name: Ops
+inputs: {x: [N, 3, 8, 8]}
+params:
+  w: {shape: [8, 8]}
+  ws: {list: [{shape: [8], repeat: 2}]}
+blocks:
+  Unit:
+    args: {oup: int}
+    inputs: {x: [N, C, H, W]}
+    layers:
+      conv: {type: Conv2d, out_channels: oup, kernel_size: 3, padding: 1}
+    forward: [conv, relu]
+layers:
+  conv: {type: Conv2d, out_channels: 8, kernel_size: 3, padding: 1}
+  act: {type: ReLU}
+  seq:
+    - {type: Conv2d, out_channels: 8, kernel_size: 1}
+    - {type: ReLU}
+  units:
+    repeat: 2
+    layers:
+      unit{i}: {type: Unit, oup: 8}
+  unit: {type: Unit, oup: 8}
+  attn: {type: MultiheadAttention, embed_dim: 64, num_heads: 2, batch_first: true}
+  fc: {type: Linear, out_features: 4}
+forward:
+  - x = conv(x)
+  - x = act(x)
+  - x = act(seq(x)) + x
+  - a, b = x.chunk(2, 1)
+  - x = cat([a, b], 1)
+  - x = x @ w
+  - "for p in ws: x = x + p"
+  - "for layer in units: x = layer(x)"
+  - x = unit(x)
+  - x = unit(x)
+  - x = -x
+  - x = flatten(x, 2)
+  - y, _ = attn(x, x, x)
+  - return fc(y)
+"""
+
+
+def test_hover_and_hints_follow_the_forward_steps() -> None:
+    from netspec.tools import lsp_features as f
+
+    doc = f.Document(None)
+    assert doc.update(OPS_SPEC) == []
+    lines = OPS_SPEC.splitlines()
+    first = lines.index("forward:") + 1
+    hints = {line - first: label for (line, _), label in f.inlay_hints(doc)}
+    # a step with no call of its own (a loop of additions, a layer group, a negation) has no hint; a layer called
+    # again in the next step is placed at its first step (steps 8 and 9)
+    assert hints == {0: "-> (N, 8, 8, 8)", 1: "-> (N, 8, 8, 8)", 2: "-> (N, 8, 8, 8)", 3: "-> (N, 4, 8, 8)",
+                     4: "-> (N, 8, 8, 8)", 5: "-> (N, 8, 8, 8)", 8: "-> (N, 8, 8, 8)", 11: "-> (N, 8, 64)",
+                     12: "-> (N, 8, 64)", 13: "-> (N, 8, 4)"}
+
+    def hover(needle: str, offset: int = 1) -> str | None:
+        at = _at(OPS_SPEC, needle, offset)
+        return f.hover(doc, (at["line"], at["character"]))
+
+    assert hover("act(seq") == ("**act**: `ReLU`\n\n- output shape: `(N, 8, 8, 8)`\n- parameters: 0\n"
+                                "- MACs per sample: 0")
+    assert hover("chunk") == ("**forward step 3**: `chunk`\n\n- output shape: `(N, 4, 8, 8)`\n- parameters: 0\n"
+                              "- MACs per sample: 0")
+    assert hover("x @ w") == ("**forward step 5**: `matmul`\n\n- output shape: `(N, 8, 8, 8)`\n- parameters: 0\n"
+                              "- MACs per sample: 4,096")
+    assert hover("attn(") == ("**attn**: `MultiheadAttention`\n\n- output shape: `(N, 8, 64)`\n"
+                              "- parameters: 16,640\n- MACs per sample: 139,264")
+    assert hover("  conv: {type: Conv2d, out_channels: 8", 3) == (
+        "**conv**: `Conv2d`\n\n- output shape: `(N, 8, 8, 8)`\n- parameters: 224\n- MACs per sample: 13,824")
+    inner = hover("conv: {type: Conv2d, out_channels: oup")
+    assert inner is not None and inner.startswith("**Unit.conv**: `Conv2d`")
+    assert inner.endswith("3 instance(s); output shapes: `(N, 8, 8, 8)`")
+    assert hover("- x = -x", 3) is None

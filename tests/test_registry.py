@@ -1,5 +1,6 @@
-"""The registry is the test matrix: every layer type and op has a worked example
-(tests/layer_examples.py), and every example is held against real PyTorch.
+"""The registry is the test matrix: every layer type and op has a worked example, declared next to
+its entry in its family module under netspec/ops/ (gathered by tests/layer_examples.py), and every
+example is held against real PyTorch.
 
 For a layer example the one-layer spec goes through the whole pipeline
 (``netspec.compile_string``); the torch module is built by hand from the
@@ -25,7 +26,7 @@ from torch import nn
 
 import netspec
 from netspec.errors import SpecError
-from netspec.ops import LAYERS, OPS
+from netspec.ops import LAYERS, OPS, LayerType, Registry, ShapeError, Tensor, publish, registry
 from tests import seed_modules
 from tests.layer_examples import (
     LAYER_EXAMPLES,
@@ -36,6 +37,7 @@ from tests.layer_examples import (
     LayerExample,
     OpExample,
     Ref,
+    gather,
 )
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
@@ -51,7 +53,10 @@ NETSPEC_DEFAULTS = {"flatten": {"start_dim": 1}}
 def test_every_layer_has_an_example(name: str) -> None:
     if name in TESTED_ELSEWHERE:
         return
-    assert any(e.type == name for e in LAYER_EXAMPLES), f"add an example of {name} to tests/layer_examples.py"
+    assert any(e.type == name for e in LAYER_EXAMPLES), f"add an example of {name} next to its entry ({ADD_EXAMPLES})"
+
+
+ADD_EXAMPLES = "REGISTRY.add_examples(...) in its family module under netspec/ops/"
 
 
 # Entries whose result is no single tensor, which the one-call probes here cannot return: each is
@@ -66,13 +71,45 @@ TESTED_ELSEWHERE = {
 def test_every_op_has_an_example(name: str) -> None:
     if name in TESTED_ELSEWHERE:
         return
-    assert any(e.op == name for e in OP_EXAMPLES), f"add an example of {name} to tests/layer_examples.py"
+    assert any(e.op == name for e in OP_EXAMPLES), f"add an example of {name} next to its entry ({ADD_EXAMPLES})"
 
 
 def test_example_ids_are_unique() -> None:
     for examples in (LAYER_EXAMPLES, OP_EXAMPLES, REFUSED_LAYER_EXAMPLES, REFUSED_OP_EXAMPLES):
         ids = [e.id for e in examples]
         assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+
+
+def test_a_new_layer_type_brings_its_examples(fresh_registry: Registry, tmp_path: Path) -> None:
+    """A newcomer's layer type is one edit: its entry and its worked examples, declared together as a family
+    module under netspec/ops/ declares them.  The matrix gathers them from the registry and holds them against
+    real torch like the built-in ones; nothing under tests/ names them."""
+    name = next(n for n in ("Softsign", "Tanhshrink", "LogSigmoid") if n not in fresh_registry.layers)
+
+    def rule(args: dict[str, Any], inputs: Any) -> tuple[Tensor, dict[str, Any]]:
+        (x,) = inputs
+        if not x.is_float:
+            raise ShapeError(f"{name} expects a float input, found {x.dtype}", code="dtype-mismatch")
+        return x, {}
+
+    # the one edit, as in netspec/ops/activation.py
+    family = Registry()
+    family.add_layer(LayerType(name=name, family="activation", args=(), rule=rule, summary="element-wise"))
+    family.add_examples(LayerExample(name, inputs=(Input((2, 5)),)))
+    family.add_examples(LayerExample(name, inputs=(Input((2, 3), "bool"),), label="bool"), refused=True)
+
+    mine = gather(family)
+    assert [len(examples) for examples in mine] == [1, 0, 1, 0]
+    publish(lambda current: current.with_layers([(family.layers[name], f"{__name__}:{name}")],
+                                                examples=family.examples, refused=family.refused))
+    before, after = gather(fresh_registry), gather(registry())
+    assert after.layers == before.layers + mine.layers
+    assert after.refused_layers == before.refused_layers + mine.refused_layers
+    assert after.ops == before.ops and after.refused_ops == before.refused_ops
+    assert before.layers == LAYER_EXAMPLES  # the built-in registry's examples are as they were
+    assert any(e.type == name for e in after.layers)  # what test_every_layer_has_an_example asks of each entry
+    test_layer_matches_torch(mine.layers[0], tmp_path)
+    test_refused_layer_is_refused_by_both(mine.refused_layers[0])
 
 
 # ---------------------------------------------------------------- helpers

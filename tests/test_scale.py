@@ -22,7 +22,7 @@ import torch
 import netspec
 from netspec import api
 from netspec.backend import codegen
-from netspec.frontend import schema, source
+from netspec.frontend import schema, source, validate
 from tests.conftest import ROOT, SHIPPED, SPECS_DIR, spec_ids
 from tests.seed_modules import Net
 
@@ -202,10 +202,10 @@ def test_errors_never_depend_on_the_narrowing(body: str, monkeypatch: pytest.Mon
     text = "netspec: 1\nname: Broken\ninputs:\n  x: [N, 1, 8, 8]\n" + body
     src = source.load_text(text, "broken.yaml")
     with pytest.raises(netspec.SpecError) as narrowed:
-        schema.validate_data(src)
+        validate.validate_data(src)
     monkeypatch.setattr(schema, "_narrowed_spec", lambda data: None)
     with pytest.raises(netspec.SpecError) as whole:
-        schema.validate_data(src)
+        validate.validate_data(src)
     assert [d.render(None) for d in narrowed.value.diagnostics] == [d.render(None) for d in whole.value.diagnostics]
 
 

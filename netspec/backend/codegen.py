@@ -134,7 +134,7 @@ class _Module:
         self.uses_functional = False
         self.helpers: dict[str, str] = {}
         self.plugin_imports: dict[str, None] = {}  # plugin layers' import lines, in first-use order
-        program = inference.program or ir.Program(inference.model)
+        program = inference.program
         # the file's top-level names: its classes, then plugin layers' imported names
         self.names = Namespace(taken=[definition.name for definition in program.definitions()])
         self._made_up: dict[int, list[tuple[Instance, Child]]] | None = None
@@ -151,6 +151,11 @@ class _Module:
             self._made_up = _children_by_entry(self.inf, made)
         return self._made_up
 
+    def written_for(self, definition: ir.ModuleDef) -> Instance | None:
+        """The one instance a definition's class is written for: the root's (the class is built once, as
+        that instance); None for a block, whose class serves every instance."""
+        return self.inf.instances[""] if definition is self.inf.program.root else None
+
     def plugin_name(self, kind: LayerType) -> str:
         """A plugin layer's name in the generated file, imported as that: the layer type's name, or, when a
         generated class has that name, ``_Name`` (a spec's names start with a letter, so it cannot clash)."""
@@ -164,12 +169,11 @@ class _Module:
         return self.code().source
 
     def code(self) -> Generated:
-        program = self.inf.program or ir.Program(self.inf.model)
+        program = self.inf.program
         by_entry = _children_by_entry(self.inf)
         classes: list[list[str]] = []
-        for definition in program.blocks.values():
-            classes.append(_BlockWriter(self, definition, by_entry).lines())
-        classes.append(_RootWriter(self, program.root).lines())
+        for definition in program.definitions():  # the blocks, then the root
+            classes.append(_ClassWriter(self, definition, by_entry, self.written_for(definition)).lines())
         out = list(HEADER)
         if self.uses_ordered_dict:
             out += ["from collections import OrderedDict", ""]
@@ -198,15 +202,31 @@ def _children_by_entry(inf: Inference, instances: Iterable[Instance] | None = No
 
 
 class _ClassWriter(ir.NodeVisitor):
-    """The parts of a class both kinds share: parameters, forward, layer calls."""
+    """One definition's class.  Given ``instance``, the one instance the class is written for (the root's),
+    it writes what that instance provides: the children it built with their concrete arguments, repeats
+    unrolled, and build-time names as the values they have.  Without one (a block), it writes the
+    definition's entries as statements over its constructor arguments, and each argument the instances
+    inferred as an expression that gives it in every one of them (``by_entry``: what each instance built)."""
 
-    def __init__(self, module: _Module, definition: ir.ModuleDef) -> None:
+    def __init__(self, module: _Module, definition: ir.ModuleDef,
+                 by_entry: dict[int, list[tuple[Instance, Child]]], instance: Instance | None = None) -> None:
         self.module = module
         self.inf = module.inf
         self.definition = definition
-        self.model = definition
+        self.instance = instance
+        self.by_entry = by_entry
         self.stored: dict[str, None] = {}  # build-time names forward reads: kept as attributes
         self.locals = Namespace()  # the locals __init__ builds lists in
+        self.loops = _layer_loops(definition.body) if instance is None else set()
+        self.written = _written_expressions(definition) if instance is None else []
+
+    def lines(self) -> list[str]:
+        init = self.instance_lines() if self.instance is not None else self.entry_lines()
+        init += self.param_group_lines()
+        params = "".join(f", {a.name}" if a.required else f", {a.name}={_literal(a.default)}"
+                         for a in self.definition.block_args)
+        base = "nn.Sequential" if self.definition.sequential else "nn.Module"
+        return self.class_lines(base, params, init)
 
     def class_lines(self, base: str, params: str, init: list[str]) -> list[str]:
         forward = [] if self.definition.sequential else list(self.forward_lines())
@@ -227,7 +247,10 @@ class _ClassWriter(ir.NodeVisitor):
         return Origin(span or self.definition.source.key_span(path), path, kind, name)
 
     def stored_value(self, name: str) -> str:
-        """What ``__init__`` keeps for a build-time name forward reads: the local of the same name."""
+        """What ``__init__`` keeps for a build-time name forward reads: the value it has in the instance
+        written for (which has no locals), else the local of the same name."""
+        if self.instance is not None:
+            return _literal_value(self.instance.env[name])
         return name
 
     def local(self, hint: str) -> str:
@@ -253,7 +276,7 @@ class _ClassWriter(ir.NodeVisitor):
         return f"{self.module.plugin_name(kind) if kind.import_line else kind.call_name}({', '.join(parts)})"
 
     def block_call(self, block: str, values: dict[str, str]) -> str:
-        definition = (self.inf.program or ir.Program(self.model)).blocks[block]
+        definition = self.inf.program.blocks[block]
         parts = []
         for arg in definition.block_args:
             text = values.get(arg.name)
@@ -313,12 +336,13 @@ class _ClassWriter(ir.NodeVisitor):
     # ------------------------------------------------------------ forward
 
     def forward_lines(self) -> Iterator[str]:
-        params = ["self", *(inp.name for inp in self.model.inputs)]
-        params += [f"{name}={_literal(value)}" for name, value in self.model.args.items()]  # repr(inf) is no literal
+        params = ["self", *(inp.name for inp in self.definition.inputs)]
+        # repr(inf) is no literal
+        params += [f"{name}={_literal(value)}" for name, value in self.definition.args.items()]
         yield f"def forward({', '.join(params)}):"
-        last = self.model.inputs[0].name
+        last = self.definition.inputs[0].name
         returned = False
-        for stmt in self.model.body:
+        for stmt in self.definition.body:
             yield from _tag(self.statement(stmt, INDENT), self.origin(stmt.path, "forward", span=stmt.span))
             if isinstance(stmt, ir.Assign):
                 last = stmt.target
@@ -351,11 +375,23 @@ class _ClassWriter(ir.NodeVisitor):
                 yield from self.statement(inner, indent + INDENT)
 
     def layer_loop(self, stmt: ir.For, indent: str) -> Iterator[str]:
-        raise NotImplementedError
+        """Over a repeated group: the members the instance written for built (unrolled), or the names
+        __init__ collected; over a Sequential: its children."""
+        found = self.instance.names.get(stmt.iterable.id) if self.instance is not None else None
+        if isinstance(found, list):
+            members = ", ".join(f"self.{c.key}" for c in found)
+            yield f"{indent}for {stmt.target} in ({members}{',' if len(found) == 1 else ''}):"
+        elif self.instance is None and stmt.iterable.id in self.loops and self.is_group(stmt.iterable.id):
+            yield f"{indent}for _name in self._{stmt.iterable.id}:"
+            yield f"{indent}{INDENT}{stmt.target} = getattr(self, _name)"
+        else:
+            yield f"{indent}for {stmt.target} in self.{stmt.iterable.id}:"
+        for inner in stmt.body:
+            yield from self.statement(inner, indent + INDENT)
 
     def test(self, test: ir.Build) -> ast.expr:
         """A build-time test: an optional layer reads as ``self.layer is not None``, a name as ``self.name``."""
-        layers = {str(layer.key) for layer in self.model.layers}
+        layers = {str(layer.key) for layer in self.definition.layers}
 
         def rename(name: str) -> ast.expr:
             if name in layers:
@@ -427,14 +463,11 @@ class _ClassWriter(ir.NodeVisitor):
         return ast.Call(ast.parse(op.spelling, mode="eval").body, args, keywords)
 
 
-class _RootWriter(_ClassWriter):
-    """The root's class: its one instance written out with concrete values, repeats unrolled."""
+    # ------------------------------------------------------------ written for one instance: what it built
 
-    def __init__(self, module: _Module, definition: ir.ModuleDef) -> None:
-        super().__init__(module, definition)
-        self.instance = module.inf.instances.get("")
-
-    def lines(self) -> list[str]:
+    def instance_lines(self) -> list[str]:
+        """``__init__``'s body before the parameters: each child the instance built, then None for each
+        optional layer it did not."""
         init: list[str] = []
         assert self.instance is not None
         for child in self.instance.children:
@@ -442,13 +475,7 @@ class _RootWriter(_ClassWriter):
         for name, found in self.instance.names.items():
             if found is None:
                 init.append(f"{INDENT}self.{name} = None")
-        init += self.param_group_lines()
-        return self.class_lines("nn.Module", "", init)
-
-    def stored_value(self, name: str) -> str:
-        """The root has no locals: its vars are written as the values they have."""
-        assert self.instance is not None
-        return _literal_value(self.instance.env[name])
+        return init
 
     def child_origin(self, child: Child) -> Origin:
         return self.origin(child.entry.path, "layer", child.attr)
@@ -484,39 +511,16 @@ class _RootWriter(_ClassWriter):
                 values[arg.name] = _literal(value)
         return self.block_call(child.block, values)
 
-    def layer_loop(self, stmt: ir.For, indent: str) -> Iterator[str]:
-        assert self.instance is not None
-        found = self.instance.names.get(stmt.iterable.id)
-        if isinstance(found, list):
-            members = ", ".join(f"self.{c.key}" for c in found)
-            yield f"{indent}for {stmt.target} in ({members}{',' if len(found) == 1 else ''}):"
-        else:
-            yield f"{indent}for {stmt.target} in self.{stmt.iterable.id}:"
-        for inner in stmt.body:
-            yield from self.statement(inner, indent + INDENT)
+    # ------------------------------------------------------------ written for every instance: the entries
 
-
-class _BlockWriter(_ClassWriter):
-    """A block's class: its definition written out with expressions over its constructor arguments."""
-
-    def __init__(self, module: _Module, definition: ir.ModuleDef,
-                 by_entry: dict[int, list[tuple[Instance, Child]]]) -> None:
-        super().__init__(module, definition)
-        self.by_entry = by_entry
-        self.loops = _layer_loops(definition.body)
-        self.written = _written_expressions(definition)
-
-    def lines(self) -> list[str]:
+    def entry_lines(self) -> list[str]:
+        """``__init__``'s body before the parameters: the vars, then the statements that build each entry."""
         init: list[str] = []
         for var in self.definition.vars:
             init += _tag([f"{INDENT}{var.name} = {self.value(var.value)}"], self.origin(var.path, "var", var.name))
         for layer in self.definition.layers:
             init += self.entry(layer, INDENT, self.top_target(layer))
-        init += self.param_group_lines()
-        params = "".join(f", {a.name}" if a.required else f", {a.name}={_literal(a.default)}"
-                         for a in self.definition.block_args)
-        base = "nn.Sequential" if self.definition.sequential else "nn.Module"
-        return self.class_lines(base, params, init)
+        return init
 
     def top_target(self, layer: ir.Layer) -> _Target:
         if self.definition.sequential and not isinstance(layer.key, str):
@@ -525,16 +529,6 @@ class _BlockWriter(_ClassWriter):
             return _Target("module", "self")
         looped = layer.key in self.loops and (layer.repeat is not None or layer.type == ir.GROUP)
         return _Target("module", "self", names=f"_{layer.key}" if looped else None)
-
-    def layer_loop(self, stmt: ir.For, indent: str) -> Iterator[str]:
-        """Over a repeated group: the names __init__ collected; over a Sequential: its children."""
-        if stmt.iterable.id in self.loops and self.is_group(stmt.iterable.id):
-            yield f"{indent}for _name in self._{stmt.iterable.id}:"
-            yield f"{indent}{INDENT}{stmt.target} = getattr(self, _name)"
-        else:
-            yield f"{indent}for {stmt.target} in self.{stmt.iterable.id}:"
-        for inner in stmt.body:
-            yield from self.statement(inner, indent + INDENT)
 
     def warn(self, layer: ir.Layer, arg: str, chosen: Expr, other: Expr) -> None:
         _warn_ambiguous(self, layer, arg, chosen, other)
@@ -626,7 +620,7 @@ class _BlockWriter(_ClassWriter):
 
     def block_use(self, layer: ir.Layer, block: str) -> str:
         """``BasicBlock(inplanes, planes, stride=stride)``: written arguments as written, the rest inferred."""
-        definition = (self.inf.program or ir.Program(self.model)).blocks[block]
+        definition = self.inf.program.blocks[block]
         values: dict[str, str] = {}
         for arg in definition.block_args:
             if arg.name in layer.args:
@@ -750,7 +744,7 @@ def _branch(observed: list[tuple[Any, dict[str, Any]]], candidates: list[Expr]) 
     return None
 
 
-def _warn_narrow(writer: _BlockWriter, layer: ir.Layer, arg: str, chosen: str) -> None:
+def _warn_narrow(writer: _ClassWriter, layer: ir.Layer, arg: str, chosen: str) -> None:
     diagnostic = Diagnostic(
         "ambiguous-inference", f"{arg} of this layer in block {writer.definition.name} is written as "
         f"'{chosen}', which gives it in every instance of this spec but not with arguments that build a layer "
@@ -775,7 +769,7 @@ def _observed(made: list[tuple[Instance, Child]], layer_args: dict[str, dict[str
     return observed
 
 
-def _warn_ambiguous(writer: _BlockWriter, layer: ir.Layer, arg: str, chosen: Expr, other: Expr) -> None:
+def _warn_ambiguous(writer: _ClassWriter, layer: ir.Layer, arg: str, chosen: Expr, other: Expr) -> None:
     diagnostic = Diagnostic(
         "ambiguous-inference", f"{arg} of this layer in block {writer.definition.name} is written as "
         f"'{chosen.text}', but '{other.text}' gives the same value in every instance of this spec: the class "

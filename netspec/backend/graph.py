@@ -97,7 +97,7 @@ class Graph:
         return inside[1:]
 
 
-class _Builder:
+class _GraphBuilder:
     """The graph as the tracer grows it: tensors -> the node that produced them, the open clusters."""
 
     def __init__(self, name: str, rows: dict[str, Row], sizes: dict[str, int]) -> None:
@@ -164,7 +164,7 @@ def build(inference: Inference) -> Graph:
     trace shape inference recorded: every event a node, every tensor it consumed an edge from the event
     whose output it was."""
     rows = {row.path: row for row in inference.rows}
-    builder = _Builder(inference.model.name, rows, inference.sizes)
+    builder = _GraphBuilder(inference.model.name, rows, inference.sizes)
     for event in inference.trace:
         _add_event(builder, event)
     builder.add_node("output", "output", "output", "output", inference.output.shape, [inference.output])
@@ -177,7 +177,7 @@ def _local(event: Event, path: str) -> str:
     return path[len(prefix) + 1:] if prefix and path.startswith(prefix + ".") else path
 
 
-def _add_event(builder: _Builder, event: Event) -> None:
+def _add_event(builder: _GraphBuilder, event: Event) -> None:
     kind = event.kind
     if kind == "enter":
         builder.open(event.path, event.type, builder.rows.get(event.path))

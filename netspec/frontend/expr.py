@@ -280,7 +280,7 @@ def evaluate(expr: Expr, env: Mapping[str, Value]) -> Value:
         raise ExprError(f"unknown name '{missing[0]}'", _col_of_name(expr, missing[0]),
                         did_you_mean(missing[0], env) or "use a block argument, a var or the repeat index",
                         code="undefined-name")
-    return _Evaluator(env).eval(expr.tree)
+    return _ExprEvaluator(env).eval(expr.tree)
 
 
 def _col_of_name(expr: Expr, name: str) -> int:
@@ -291,7 +291,7 @@ def _col_of_name(expr: Expr, name: str) -> int:
     return 0
 
 
-class _Evaluator:
+class _ExprEvaluator:
     def __init__(self, env: Mapping[str, Value]) -> None:
         self.env = env
 

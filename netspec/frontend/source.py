@@ -133,7 +133,7 @@ def load_text(text: str, file: str = "<spec>") -> Source:
         line, col = _char_line_col(text, surrogate.start())
         raise _error(file, line, col, "encoding", f"expected text, found a lone surrogate "
                      f"U+{ord(surrogate.group()):04X}", "decode the spec as UTF-8 with errors='strict'")
-    builder = _Builder(file)
+    builder = _DataBuilder(file)
     try:
         for event in yaml.parse(text, Loader=_Loader):
             builder.feed(event)
@@ -254,7 +254,7 @@ class _Frame:
         self.pending_key_span: Span | None = None
 
 
-class _Builder:
+class _DataBuilder:
     """Builds data from parser events with an explicit stack (no recursion)."""
 
     def __init__(self, file: str) -> None:

@@ -9,6 +9,7 @@ evaluating it exactly, never with ``eval``.  Pure Python: no torch.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 from ..dims import Sym
 from ..ops import DTYPE_BYTES, Dim, count_product, paren
@@ -46,9 +47,22 @@ def per_sample(count: Dim) -> Dim:
     return bind(count, {BATCH: 1})
 
 
-def _terms(count: Dim, env: Mapping[str, int]) -> list[_Term]:
+def _terms(count: Dim, env: Mapping[str, int]) -> Sequence[_Term]:
     if isinstance(count, int):
         return [(count, ())]
+    if not env:
+        return _unbound_terms(count)
+    return _parsed_terms(count, env)
+
+
+@lru_cache(maxsize=1024)
+def _unbound_terms(count: str) -> tuple[_Term, ...]:
+    """The terms of a count with no symbol bound: a summary adds up the same few counts thousands of times (a
+    Sequential of 10,000 blocks), each read once."""
+    return tuple(_parsed_terms(count, {}))
+
+
+def _parsed_terms(count: str, env: Mapping[str, int]) -> list[_Term]:
     try:
         expression = Sym.parse(count)
     except ValueError:

@@ -86,6 +86,9 @@ class Elaborator:
         self.program = program
         self.budget = Budget()
         self.taken: dict[int, set[str]] = {}  # the names used in each child list being built
+        # The least children budget a repeat's count check has left (budget - count): shapes reuses an instance
+        # only where every check its elaboration made would pass again (see ``shapes.Memo``).
+        self.tightest = MAX_CHILDREN
 
     # ------------------------------------------------------------ instances
 
@@ -114,12 +117,16 @@ class Elaborator:
         """The instance behind a block child, its arguments bound from the use and the input shapes."""
         if child.instance is not None:
             return child.instance
+        definition, env = self.bind(child, inputs, parent)
+        child.instance = self.instance(definition, env, parent.qualified(child.attr), parent.depth + 1)
+        return child.instance
+
+    def bind(self, child: Child, inputs: Sequence[Tensor], parent: Instance) -> tuple[ir.ModuleDef, dict[str, Any]]:
+        """A block child's definition and its arguments for this use (no instance built yet)."""
         assert child.block is not None
         definition = self.program.blocks[child.block]
         where = parent.qualified(child.attr)
-        env = bind_arguments(definition, child, inputs, where, parent.definition.source)
-        child.instance = self.instance(definition, env, where, parent.depth + 1)
-        return child.instance
+        return definition, bind_arguments(definition, child, inputs, where, parent.definition.source)
 
     # ------------------------------------------------------------ children
 
@@ -150,6 +157,7 @@ class Elaborator:
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise self.refusal("bad-value", f"repeat count must be a non-negative integer, found "
                                f"{short_repr(count)}", layer.path, self.span(layer, layer.repeat.count), prefix)
+        self.tightest = min(self.tightest, self.budget.children - count)
         if count > self.budget.children:
             raise self.refusal("too-large", f"repeat makes {count:,} more children, past the {MAX_CHILDREN:,} "
                                "layers a model may build", layer.path, self.span(layer, layer.repeat.count), prefix,
@@ -243,7 +251,7 @@ class Elaborator:
             try:
                 args[arg.name] = _adapter(layer.type, arg.name).validate_python(value)
             except ValidationError as exc:
-                from ..frontend.schema import describe_value, expected_text
+                from ..frontend.validate import describe_value, expected_text
                 first = exc.errors()[0]
                 raise self.refusal("bad-value", f"'{written.expr.text}' gives {describe_value(value)}; "
                                    f"{arg.name} expects {expected_text(first)}", written.path, written.span,
@@ -274,7 +282,7 @@ def _within(message: str, prefix: str) -> str:
 
 def literal_problem(layer_type: str, arg_name: str, value: Any) -> tuple[str, str, str | None] | None:
     """(code, message, hint) for a written value the argument's own type refuses, as the grammar reports it."""
-    from ..frontend.schema import describe_value, expected_text, literal_hint
+    from ..frontend.validate import describe_value, expected_text, literal_hint
     try:
         _adapter(layer_type, arg_name).validate_python(str(value))
     except ValidationError as exc:
@@ -377,7 +385,7 @@ def _typed(arg: ir.BlockArg, value: Any, use: ir.Layer, where: str, source: Sour
     if value is None and not arg.required and arg.default is None:
         return value
     if not ok:
-        from ..frontend.schema import describe_value
+        from ..frontend.validate import describe_value
         raise Refusal(Diagnostic("bad-type", f"argument '{arg.name}' expects {_KIND_TEXT[arg.kind]}, found "
                                  f"{describe_value(value)} (in {where})", _arg_span(use, arg.name, source),
                                  (*use.path, arg.name)))

@@ -273,9 +273,6 @@ class ModuleDef:
         return out
 
 
-Model = ModuleDef  # the root definition, as the stages before blocks called it
-
-
 @dataclass
 class Program:
     """A spec: its root definition and the blocks it can use, by name."""

@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt
 
+from .examples import Example
+
 Dim = int | str
 Shape = tuple[Dim, ...]
 
@@ -451,14 +453,21 @@ class Registry:
     frozen_by: str | None = None
     # The plugins loaded into this registry: what the user named (a file's real path) -> what it loaded.
     plugins: dict[str, str] = field(default_factory=dict)
+    # The worked examples (netspec.ops.examples), each declared by its family module next to its entries:
+    # the test matrix tests/test_registry.py holds against real PyTorch.  ``refused``: ones PyTorch refuses,
+    # which netspec must refuse too.
+    examples: tuple[Example, ...] = ()
+    refused: tuple[Example, ...] = ()
 
     def add_layer(self, layer: LayerType, where: str | None = None) -> LayerType:
         self._claim("layer type", layer.name, where)
         self.layers[layer.name] = layer
         return layer
 
-    def with_layers(self, layers: Sequence[tuple[LayerType, str]]) -> Registry:
-        """A new registry: this one plus plugin layers (each with where it was registered), all or none.
+    def with_layers(self, layers: Sequence[tuple[LayerType, str]], examples: Sequence[Example] = (),
+                    refused: Sequence[Example] = ()) -> Registry:
+        """A new registry: this one plus plugin layers (each with where it was registered), all or none,
+        and their worked examples (``refused``: ones PyTorch refuses).
 
         This registry is left as it is (a name taken, by a built-in type or another plugin, raises
         RegistryError naming both places).
@@ -472,17 +481,32 @@ class Registry:
             seen[layer.name] = where
         origins = {**self.origins, **{("layer type", layer.name): (where, {}) for layer, where in layers}}
         return Registry(layers={**self.layers, **{layer.name: layer for layer, _ in layers}}, ops=self.ops,
-                        origins=origins, frozen_by=self.frozen_by, plugins=self.plugins)
+                        origins=origins, frozen_by=self.frozen_by, plugins=self.plugins,
+                        examples=(*self.examples, *examples), refused=(*self.refused, *refused))
 
     def with_plugin(self, key: str, name: str) -> Registry:
         """A new registry that records ``name`` (``key``: its real path, for a file) as loaded."""
         return Registry(layers=self.layers, ops=self.ops, origins=self.origins, frozen_by=self.frozen_by,
-                        plugins={**self.plugins, key: name})
+                        plugins={**self.plugins, key: name}, examples=self.examples, refused=self.refused)
 
     def add_op(self, op: Op) -> Op:
         self._claim("op", op.name)
         self.ops[op.name] = op
         return op
+
+    def add_examples(self, *examples: Example, refused: bool = False) -> None:
+        """Declare worked examples of this registry's entries (``refused``: examples PyTorch refuses).
+
+        A family module calls this next to its entries, while the built-in registry is filled; a plugin's
+        examples go into the new registry :meth:`with_layers` makes.
+        """
+        if self.frozen_by is not None:
+            raise RegistryError(f"cannot add examples: {self.frozen_by} already built the grammar from the "
+                                "registry (make a new one with with_layers)")
+        if refused:
+            self.refused = (*self.refused, *examples)
+        else:
+            self.examples = (*self.examples, *examples)
 
     def freeze(self, by: str) -> None:
         self.frozen_by = by

@@ -22,6 +22,10 @@ from ._core import (
     normalize_dim,
     read_attribute,
 )
+from .examples import Input as I
+from .examples import LayerExample as L
+from .examples import OpExample as O
+from .examples import X
 
 
 def _elementwise(layer: str, args: tuple[Arg, ...], op: str, spelling: str, summary: str,
@@ -152,3 +156,39 @@ REGISTRY.add_layer(LayerType(
     args=(Arg("num_parameters", PosInt, 1), Arg("init", Real, 0.25)),
     count=lambda values: int(values.get("num_parameters", 1)),
     summary="x if x > 0 else a * x, a learnt slope per channel (num_parameters: 1 or the channels, dim 1)"))
+
+
+# ---------------------------------------------------------------- worked examples
+# The test matrix (netspec/ops/examples.py): tests/test_registry.py holds each one against real PyTorch.
+
+REGISTRY.add_examples(
+    L("ReLU"), L("ReLU", {"inplace": True}, label="inplace"),
+    L("ReLU", inputs=(I((2, 5), "int64"),), label="int64"),
+    L("ReLU6"), L("LeakyReLU", {"negative_slope": 0.2}), L("GELU", {"approximate": "tanh"}), L("SiLU"),
+    L("Sigmoid"), L("Sigmoid", inputs=(I((4,), "int32"),), label="int-to-float"), L("Tanh"),
+    L("Softmax", {"dim": 1}), L("LogSoftmax", {"dim": -1}, inputs=(I((2, 10)),)),
+    # torchvision's classification models
+    L("Hardswish"), L("Hardsigmoid", {"inplace": True}), L("ELU", {"alpha": 0.5, "inplace": True}),
+    L("SELU"), L("CELU", {"alpha": 2.0}), L("Mish"), L("Softplus", {"beta": 2.0, "threshold": 10.0}),
+    L("Softplus", inputs=(I((2, 3), "float64"),), label="float64"),
+    L("PReLU", {"num_parameters": 3}), L("PReLU", {"init": 0.1}, (I((4,)),), label="shared-1d"),
+    L("Hardtanh", {"min_val": -2.0, "max_val": 2.0}), L("Hardtanh", inputs=(I((2, 5), "int64"),), label="int64"),
+    O("relu", (X,)), O("relu6", (X,)), O("leaky_relu", (X, 0.1)), O("gelu", (X,), {"approximate": "tanh"}),
+    O("silu", (X,)), O("sigmoid", (X,)), O("tanh", (X,)), O("softmax", (X,), {"dim": 1}),
+    O("log_softmax", (X, -1)),
+    O("hardswish", (X,)), O("hardsigmoid", (X,), {"inplace": True}), O("elu", (X, 0.5)), O("selu", (X,)),
+    O("celu", (X,), {"alpha": 2.0}), O("mish", (X,)), O("softplus", (X, 2.0, 10.0)),
+    O("hardtanh", (X, -0.5, 0.5)), O("hardtanh", (X,), inputs={"x": I((2, 3), "int32")}, label="int32"),
+)
+REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse them too
+    L("Softmax", {"dim": 4}, label="dim"),
+    L("GELU", inputs=(I((2, 3), "int64"),), label="int"),
+    L("Hardtanh", {"min_val": 1.0, "max_val": 1.0}, label="empty-range"),
+    L("CELU", {"alpha": 0.0}, label="alpha-zero"),
+    L("Hardswish", inputs=(I((2, 3), "int64"),), label="int"),
+    L("PReLU", {"num_parameters": 4}, label="channels"),
+    L("PReLU", {"num_parameters": 3}, (I(()),), "scalar"),
+    O("hardtanh", (X, 1.0, -1.0), label="min-over-max"),
+    O("elu", (X,), inputs={"x": I((2, 3), "int64")}, label="int"),
+    refused=True,
+)

@@ -28,6 +28,9 @@ from ._core import (
     size_n,
     window_out,
 )
+from .examples import X1D, X2D, X3D
+from .examples import Input as I
+from .examples import LayerExample as L
 
 
 def conv_pads(padding: Any, kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -218,3 +221,49 @@ def _conv_transpose(n: int) -> LayerType:
 for _n in (1, 2, 3):
     REGISTRY.add_layer(_conv(_n))
     REGISTRY.add_layer(_conv_transpose(_n))
+
+
+# ---------------------------------------------------------------- worked examples
+# The test matrix (netspec/ops/examples.py): tests/test_registry.py holds each one against real PyTorch.
+
+REGISTRY.add_examples(
+    # the seed's comp_conv2d examples first
+    L("Conv2d", {"out_channels": 1, "kernel_size": 3, "padding": 1}, (I((1, 1, 8, 8)),), "seed-k3-p1"),
+    L("Conv2d", {"out_channels": 1, "kernel_size": [5, 3], "padding": [2, 1]}, (I((1, 1, 8, 8)),), "seed-k53-p21"),
+    L("Conv2d", {"out_channels": 1, "kernel_size": [3, 5], "padding": [0, 1], "stride": [3, 4]}, (I((1, 1, 8, 8)),),
+      "seed-stride34"),
+    L("Conv2d", {"out_channels": 6, "kernel_size": 5}, (I((2, 1, 32, 32)),), "lenet-conv1"),
+    L("Conv2d", {"out_channels": 96, "kernel_size": 11, "stride": 4}, (I((1, 1, 224, 224)),), "alexnet-conv1"),
+    L("Conv2d", {"out_channels": 4, "kernel_size": 4, "padding": "same", "dilation": 2}, label="same-even-dilated"),
+    L("Conv2d", {"out_channels": 4, "kernel_size": [2, 3], "padding": "same", "padding_mode": "reflect"},
+      label="same-reflect"),
+    L("Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": "valid", "bias": False}, label="valid-nobias"),
+    L("Conv2d", {"out_channels": 6, "kernel_size": 3, "padding": 2, "padding_mode": "circular", "groups": 3},
+      label="circular-groups"),
+    L("Conv2d", {"out_channels": 2, "kernel_size": 3, "padding": 1, "padding_mode": "replicate", "in_channels": 3},
+      (I((3, 5, 5)),), "unbatched-written-in"),
+    L("Conv1d", {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1}, X1D),
+    L("Conv1d", {"out_channels": 4, "kernel_size": 2, "padding": "same", "dilation": 3}, X1D, "same-even"),
+    L("Conv3d", {"out_channels": 2, "kernel_size": [3, 1, 2], "stride": [1, 2, 1], "dilation": [1, 1, 2]}, X3D),
+    L("ConvTranspose1d", {"out_channels": 2, "kernel_size": 3, "stride": 2, "output_padding": 1}, X1D),
+    L("ConvTranspose2d", {"out_channels": 6, "kernel_size": [3, 4], "stride": 2, "padding": 1, "groups": 3}, X2D),
+    L("ConvTranspose2d", {"out_channels": 2, "kernel_size": 3, "stride": 1, "output_padding": 1, "dilation": 2}, X2D,
+      "output-padding-by-dilation"),
+    L("ConvTranspose3d", {"out_channels": 2, "kernel_size": 2, "stride": [2, 1, 1], "bias": False}, X3D),
+)
+REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse them too
+    L("Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": "same", "stride": 2}, label="same-strided",
+      torch_extra={"in_channels": 3}),
+    L("Conv2d", {"out_channels": 4, "kernel_size": 4, "padding": "same", "padding_mode": "reflect"},
+      (I((1, 3, 1, 8)),), "same-reflect-too-wide", {"in_channels": 3}),
+    L("Conv1d", {"out_channels": 2, "kernel_size": 1, "padding": 3, "padding_mode": "circular"}, (I((1, 3, 2)),),
+      "circular-wraps-twice", {"in_channels": 3}),
+    L("Conv2d", {"out_channels": 4, "kernel_size": 9}, label="kernel-too-big", torch_extra={"in_channels": 3}),
+    L("Conv2d", {"out_channels": 4, "kernel_size": 3, "groups": 2}, label="groups", torch_extra={"in_channels": 3}),
+    L("Conv2d", {"out_channels": 4, "kernel_size": 3, "in_channels": 4}, label="in-channels-written-wrong"),
+    L("ConvTranspose1d", {"out_channels": 2, "kernel_size": 3, "stride": 2, "output_padding": 2}, X1D,
+      "output-padding", {"in_channels": 3}),
+    L("ConvTranspose2d", {"out_channels": 2, "kernel_size": 1, "padding": 3}, (I((1, 3, 4, 4)),), "output-negative",
+      {"in_channels": 3}),
+    refused=True,
+)

@@ -23,6 +23,8 @@ from ._core import (
     fmt_shape,
     same_dims,
 )
+from .examples import Input as I
+from .examples import LayerExample as L
 
 
 def _linear_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
@@ -101,3 +103,23 @@ REGISTRY.add_layer(LayerType(
         Arg("sparse", Bool, False),
     ),
 ))
+
+
+# ---------------------------------------------------------------- worked examples
+# The test matrix (netspec/ops/examples.py): tests/test_registry.py holds each one against real PyTorch.
+
+REGISTRY.add_examples(
+    L("Linear", {"out_features": 10}, (I((2, 784)),)),
+    L("Linear", {"in_features": 8, "out_features": 4, "bias": False}, (I((2, 3, 8)),), "3d-written"),
+    # a float64 input into a Linear is refused: its weights are float32 (tests/hostile/value-dtype-linear-float64)
+    L("Bilinear", {"out_features": 5}, (I((2, 3)), I((2, 4)))),
+    L("Embedding", {"num_embeddings": 10, "embedding_dim": 3, "padding_idx": -1}, (I((2, 7), "int64"),)),
+    L("Embedding", {"num_embeddings": 10, "embedding_dim": 3}, (I((7,), "int32"),), "int32"),
+)
+REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse them too
+    L("Linear", {"in_features": 5, "out_features": 2}, (I((2, 4)),), "in-features-written-wrong"),
+    L("Linear", {"out_features": 2}, (I((), "float32"),), "scalar", {"in_features": 1}),
+    L("Embedding", {"num_embeddings": 4, "embedding_dim": 2}, (I((3,), "bool"),), "bool-indices"),
+    L("Embedding", {"num_embeddings": 4, "embedding_dim": 2, "padding_idx": 4}, (I((3,), "int64"),), "padding-idx"),
+    refused=True,
+)

@@ -28,6 +28,9 @@ from ._core import (
     read_attribute,
     same_dims,
 )
+from .examples import X3D
+from .examples import Input as I
+from .examples import LayerExample as L
 
 _RANKS = {1: (2, 3), 2: (4,), 3: (5,)}
 
@@ -197,3 +200,22 @@ REGISTRY.add_layer(LayerType(
         Arg("affine", Bool, True),
     ),
 ))
+
+
+# ---------------------------------------------------------------- worked examples
+# The test matrix (netspec/ops/examples.py): tests/test_registry.py holds each one against real PyTorch.
+
+REGISTRY.add_examples(
+    L("BatchNorm1d", inputs=(I((4, 3)),)), L("BatchNorm1d", {"affine": False}, (I((4, 3, 5)),), "3d-noaffine"),
+    L("BatchNorm2d", {"momentum": None}), L("BatchNorm3d", inputs=X3D),
+    L("LayerNorm", inputs=(I((2, 5, 7)),)), L("LayerNorm", {"normalized_shape": [5, 7], "bias": False},
+                                              (I((2, 5, 7)),), "list"),
+    L("GroupNorm", {"num_groups": 3}, (I((2, 6, 4, 4)),)),
+)
+REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse them too
+    L("BatchNorm2d", inputs=(I((2, 3, 4)),), label="rank", torch_extra={"num_features": 3}),
+    L("LayerNorm", {"normalized_shape": [4]}, (I((2, 5)),), "trailing"),
+    L("GroupNorm", {"num_groups": 4}, (I((2, 6, 3)),), "groups", {"num_channels": 6}),
+    L("GroupNorm", {"num_groups": 2}, (I((1, 2)),), "one-value-per-group", {"num_channels": 2}),
+    refused=True,
+)

@@ -26,6 +26,10 @@ from ._core import (
     size_n,
     window_out,
 )
+from .examples import X1D, X3D, X
+from .examples import Input as I
+from .examples import LayerExample as L
+from .examples import OpExample as O
 
 
 def pool_spatial(name: str, sizes: Sequence[Dim], args: dict[str, Any], n: int, dilated: bool) -> tuple[Dim, ...]:
@@ -188,3 +192,48 @@ def _adaptive_max_shape(n: int, output_size: Any, x: Tensor) -> Tensor:
 for _kind in ("Avg", "Max"):  # the registry's order: avg pooling's entries were there first
     for _n in (1, 2, 3):
         _adaptive(_kind, _n)
+
+
+# ---------------------------------------------------------------- worked examples
+# The test matrix (netspec/ops/examples.py): tests/test_registry.py holds each one against real PyTorch.
+
+REGISTRY.add_examples(
+    L("MaxPool1d", {"kernel_size": 3, "stride": 2, "padding": 1}, X1D),
+    # ceil_mode: 5 + 2*1 padded by 2-windows gives 4 windows, but the 4th would start in the right padding
+    L("MaxPool2d", {"kernel_size": 2}), L("MaxPool2d", {"kernel_size": 2, "padding": 1, "ceil_mode": True},
+                                          (I((1, 1, 5, 5)),), "ceil-last-window"),
+    L("MaxPool2d", {"kernel_size": [2, 3], "dilation": 2, "padding": [1, 1]}, label="dilated"),
+    L("MaxPool3d", {"kernel_size": 2, "stride": 1}, X3D),
+    L("AvgPool1d", {"kernel_size": 4, "ceil_mode": True, "count_include_pad": False, "padding": 2}, X1D),
+    L("AvgPool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "divisor_override": 2}),
+    L("AvgPool3d", {"kernel_size": [2, 3, 3], "ceil_mode": True}, X3D),
+    L("AdaptiveAvgPool1d", {"output_size": 5}, X1D),
+    L("AdaptiveAvgPool2d", {"output_size": [None, 3]}), L("AdaptiveAvgPool2d", {"output_size": 1}, label="global"),
+    L("AdaptiveAvgPool3d", {"output_size": [2, None, 1]}, X3D),
+    L("AdaptiveMaxPool1d", {"output_size": 5}, X1D), L("AdaptiveMaxPool1d", {"output_size": [7]}, (I((3, 16)),),
+                                                       "unbatched-list"),
+    L("AdaptiveMaxPool2d", {"output_size": [None, 3]}), L("AdaptiveMaxPool2d", {"output_size": 1}, label="global"),
+    L("AdaptiveMaxPool3d", {"output_size": [2, None, 1]}, X3D),
+    O("max_pool1d", (X, 2), inputs={"x": I((2, 3, 9))}), O("max_pool2d", (X, [2, 2])),
+    O("max_pool2d", (X, 3), {"stride": 2, "ceil_mode": True}, {"x": I((1, 1, 6, 6))}, label="ceil"),
+    O("max_pool3d", (X, 2), {"dilation": 2}, inputs={"x": I((1, 2, 6, 6, 6))}),
+    O("avg_pool1d", (X, 3), {"padding": 1}, inputs={"x": I((2, 3, 9))}),
+    O("avg_pool2d", (X, 2), {"count_include_pad": False}),
+    O("avg_pool3d", (X, [1, 2, 2]), inputs={"x": I((1, 2, 4, 6, 6))}),
+    O("adaptive_avg_pool1d", (X, 4), inputs={"x": I((2, 3, 9))}), O("adaptive_avg_pool2d", (X, [None, 2])),
+    O("adaptive_avg_pool3d", (X, 1), inputs={"x": I((1, 2, 4, 6, 6))}),
+    O("adaptive_max_pool1d", (X, 4), inputs={"x": I((2, 3, 9))}), O("adaptive_max_pool2d", (X, [None, 2])),
+    O("adaptive_max_pool3d", (X, 1), inputs={"x": I((1, 2, 4, 6, 6))}),
+)
+REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse them too
+    L("MaxPool2d", {"kernel_size": 3, "padding": 2}, label="padding-over-half-kernel"),
+    L("MaxPool1d", {"kernel_size": 2, "dilation": 3}, (I((1, 1, 3)),), "output-zero"),
+    L("AvgPool3d", {"kernel_size": 3, "padding": 1}, (I((1, 1, 2, 2, 2)),), "input-under-kernel"),
+    L("AdaptiveAvgPool2d", {"output_size": 3}, (I((3, 4)),), "rank"),
+    L("AdaptiveMaxPool2d", {"output_size": 2}, (I((2, 3, 4), "int64"),), "int"),
+    L("AdaptiveMaxPool2d", {"output_size": 2}, (I((4, 4)),), "rank"),
+    L("AdaptiveMaxPool1d", {"output_size": 2}, (I((2, 0, 4)),), "empty-channels"),
+    O("max_pool2d", (X, 2), {"padding": 2}, label="padding"),
+    O("adaptive_avg_pool1d", (X, 2), inputs={"x": I((5,))}, label="rank"),
+    refused=True,
+)

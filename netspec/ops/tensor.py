@@ -43,6 +43,10 @@ from ._core import (
     size_n,
     symbol,
 )
+from .examples import X1D, X3D, X, Y
+from .examples import Input as I
+from .examples import LayerExample as L
+from .examples import OpExample as O
 
 # ---------------------------------------------------------------- flatten / unflatten
 
@@ -631,3 +635,72 @@ for _op in (
        "training"),
 ):
     REGISTRY.add_op(_op)
+
+
+# ---------------------------------------------------------------- worked examples
+# The test matrix (netspec/ops/examples.py): tests/test_registry.py holds each one against real PyTorch.
+
+_MAT = {"x": I((2, 3)), "y": I((3, 4))}
+REGISTRY.add_examples(
+    L("Identity"), L("Flatten"), L("Flatten", {"start_dim": 0, "end_dim": -2}, label="start0"),
+    L("Unflatten", {"dim": 1, "unflattened_size": [2, -1]}, (I((2, 12)),)),
+    L("Dropout", {"p": 0.25}),
+    L("Upsample", {"scale_factor": 2.0}), L("Upsample", {"scale_factor": 1.5, "mode": "bilinear"}, label="1.5"),
+    L("Upsample", {"scale_factor": 0.3}, X1D, "0.3"),
+    L("Upsample", {"size": [4, 5, 7], "mode": "trilinear", "align_corners": True}, X3D, "size"),
+    L("Dropout2d", {"p": 0.2}), L("AlphaDropout", {"p": 0.1}, (I((2, 7)),)),
+    O("flatten", (X,)), O("flatten", (X, 0, 2), label="0-2"), O("reshape", (X, [2, -1])),
+    O("transpose", (X, 1, -1)), O("permute", (X, [0, 2, 3, 1])), O("unsqueeze", (X, -1)),
+    O("squeeze", (X,), inputs={"x": I((2, 1, 3, 1))}), O("squeeze", (X, 1), inputs={"x": I((2, 1, 3, 1))},
+                                                           label="dim"),
+    O("mean", (X,)), O("mean", (X,), {"dim": [2, 3], "keepdim": True}, label="dims"),
+    O("sum", (X, -1)), O("sum", (X,), inputs={"x": I((2, 3), "int32")}, label="int-to-int64"),
+    O("cat", ([X, Y],), {"dim": 1}, {"x": I((2, 3, 4)), "y": I((2, 5, 4))}),
+    O("cat", ([X, Y],), inputs={"x": I((2, 3), "int64"), "y": I((1, 3))}, label="promote"),
+    O("stack", ([X, Y, X], -1), inputs={"x": I((2, 3)), "y": I((2, 3))}),
+    O("mm", (X, Y), inputs=_MAT), O("matmul", (X, Y), inputs=_MAT),
+    O("matmul", (X, Y), inputs={"x": I((4,)), "y": I((2, 4, 3))}, label="1d-batched"),
+    O("matmul", (X, Y), inputs={"x": I((5, 1, 2, 3)), "y": I((4, 3, 2))}, label="broadcast"),
+    O("matmul", (X, Y), inputs={"x": I((3,)), "y": I((3,))}, label="dot"),
+    O("dropout", (X,), {"p": 0.1}),
+    O("corr2d", (X, Y), inputs={"x": I((6, 8)), "y": I((1, 2))}),
+    # torchvision's classification models
+    O("dropout2d", (X,), {"p": 0.1}), O("alpha_dropout", (X, 0.2), inputs={"x": I((2, 7))}),
+    O("chunk", (X, 2, 1), unpack=2), O("chunk", (X, 4), {"dim": -1}, inputs={"x": I((2, 5))}, unpack=3,
+                                        label="fewer-than-chunks"),
+    O("split", (X, 3, 1), inputs={"x": I((2, 8, 4))}, unpack=3),
+    O("split", (X, [1, 2]), {"dim": 1}, label="sections", unpack=2),
+    O("narrow", (X, 1, 1, 2)), O("narrow", (X, -1, -3, 3), label="negative-start"),
+    O("stochastic_depth", (X, 0.2, "row")),
+    O("select", (X, 1, 0)), O("select", (X, -1, -2), label="negative"),
+    O("expand", (X, [2, -1, 5]), inputs={"x": I((1, 3, 1))}),
+    O("expand", (X, [4, 2, 3, 8]), inputs={"x": I((2, 3, 1))}, label="new-leading-dim"),
+)
+REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse them too
+    L("Upsample", {"scale_factor": 0.3}, (I((1, 1, 3)),), "output-zero"),
+    L("Upsample", {"size": 4, "recompute_scale_factor": True}, X1D, "recompute-with-size"),
+    L("Upsample", {"scale_factor": 2.0, "mode": "bilinear"}, X1D, "mode-rank"),
+    L("Upsample", {"scale_factor": 2.0, "align_corners": True}, X1D, "align-corners-nearest"),
+    L("Flatten", {"start_dim": 2, "end_dim": 1}, label="start-after-end"),
+    L("Unflatten", {"dim": 1, "unflattened_size": [5, -1]}, (I((2, 12)),), "indivisible"),
+    L("Dropout", inputs=(I((2, 3), "int64"),), label="int"),
+    O("cat", ([X, Y],), inputs={"x": I(()), "y": I(())}, label="scalars"),
+    O("cat", ([X, Y],), {"dim": 1}, {"x": I((2, 3)), "y": I((3, 3))}, label="sizes"),
+    O("stack", ([X, Y],), inputs={"x": I((2, 3)), "y": I((2, 4))}, label="sizes"),
+    O("mean", (X,), inputs={"x": I((2, 3), "int64")}, label="int"),
+    O("mean", (X, [1, -3]), label="duplicate-dims"),
+    O("matmul", (X, Y), inputs={"x": I((2, 3)), "y": I((3, 2), "float64")}, label="dtypes"),
+    O("matmul", (X, Y), inputs={"x": I((2, 3)), "y": I((4, 2))}, label="inner"),
+    O("mm", (X, Y), inputs={"x": I((3,)), "y": I((3, 2))}, label="rank"),
+    O("reshape", (X, [5, -1]), label="indivisible"),
+    O("transpose", (X, 0, 4), label="dim"),
+    O("permute", (X, [0, 1, 1, 2]), label="repeat"),
+    O("flatten", (X, 1), inputs={"x": I(())}, label="scalar-dim"),
+    O("corr2d", (X, Y), inputs={"x": I((2, 2)), "y": I((3, 1))}, label="kernel-too-big"),
+    O("chunk", (X, 2), inputs={"x": I(())}, label="scalar"),
+    O("split", (X, [2, 2], 1), label="sections-sum"),
+    O("split", (X, 0, 1), label="size-zero"),
+    O("narrow", (X, 2, 6, 3), label="past-the-end"),
+    O("narrow", (X, 2, -9, 1), label="start-out-of-range"),
+    refused=True,
+)

@@ -3,7 +3,7 @@
 Positions here are 0-based ``(line, character)`` pairs, as LSP counts them; netspec's
 :class:`~netspec.errors.Span` is 1-based and is converted at the edge.  Everything works
 from the document's text, the last YAML that parsed (so completion keeps working while a
-line is half typed) and the last spec that compiled (shapes for hover and inlay hints).
+line is half typed) and the last spec that compiled (shapes for hover and inlay hints, read off its trace).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 from .. import api
 from ..errors import Diagnostic, Span, SpecError
 from ..frontend import expand, files, source
-from ..middle import ir
-from ..middle.shapes import Row
-from ..ops import LAYERS, OPS, fmt_shape
+from ..middle import counts, ir
+from ..middle.shapes import Event, Row
+from ..ops import LAYERS, OPS, Dim, fmt_shape
 
 Position = tuple[int, int]  # 0-based line, character
 
@@ -174,7 +174,7 @@ class Step:
     start: int  # character where the step's text starts
     end: int  # ... and ends
     layers: frozenset[str]  # the layers it calls
-    row: Row | None  # its last top-level row: the shape after the step
+    event: Event | None  # its last top-level event in the trace: what the step leaves
 
 
 def _called_layers(stmt: ir.Stmt) -> frozenset[str]:
@@ -206,8 +206,16 @@ def _step_end(text: str, start: int) -> int:
     return start + len(text[start:i].rstrip())
 
 
-def _rows(compiled: api.Compiled) -> list[Row]:
-    return list(api.summarise(compiled).rows)
+def _calls(compiled: api.Compiled) -> list[Event]:
+    """The trace's calls, each once, in order: a layer, an op, a matmul, a Sequential or block (at its exit)."""
+    return [e for e in compiled.inference.trace if e.row is not None and e.kind != "enter"]
+
+
+def _output_shape(output: Any) -> tuple[Dim, ...]:
+    """The shape an event gives: its tensor's, or the first of several (chunk's, MultiheadAttention's)."""
+    if isinstance(output, tuple):
+        return output[0].shape if output else ()
+    return output.shape  # type: ignore[no-any-return]
 
 
 def steps(doc: Document) -> list[Step]:
@@ -219,21 +227,29 @@ def steps(doc: Document) -> list[Step]:
     spans = model.source.spans
     lines = doc.lines
     calls = [_called_layers(stmt) for stmt in model.body]
-    last: dict[int, Row] = {}
+    # an op's or a matmul's step: the one whose IR holds its node
+    holder = {id(node): i for i, stmt in enumerate(model.body) for node in ir.walk(stmt)}
+    # a layer's, Sequential's or block's: the next step (from the last placed) calling it by its name
+    root = compiled.inference.instances.get("")
+    names = {id(c.entry): name for name, c in (root.names if root else {}).items()
+             if c is not None and not isinstance(c, list)}
+    last: dict[int, Event] = {}
     cursor = 0
-    for row in _rows(compiled):
-        if row.depth:
+    for event in _calls(compiled):
+        assert event.row is not None
+        if event.row.depth:
             continue
-        match = re.match(r"forward\.(\d+)", row.path)
-        if match:
-            cursor = int(match.group(1))
+        if event.kind in ("op", "arith"):
+            if id(event.node) not in holder:
+                continue
+            cursor = holder[id(event.node)]
         else:
-            name = row.path.split("#")[0]
+            name = names.get(id(event.node))
             found = next((j for j in range(cursor, len(calls)) if name in calls[j]), None)
             if found is None:
                 continue
             cursor = found
-        last[cursor] = row
+        last[cursor] = event
     out = []
     for i in range(len(model.body)):
         span = spans.get(("forward", i))
@@ -250,7 +266,8 @@ def steps(doc: Document) -> list[Step]:
 
 def inlay_hints(doc: Document) -> list[tuple[Position, str]]:
     """``-> (N, 6, 28, 28)`` after each forward step."""
-    return [((s.line, s.end), f"-> {fmt_shape(s.row.output_shape)}") for s in steps(doc) if s.row is not None]
+    return [((s.line, s.end), f"-> {fmt_shape(_output_shape(s.event.output))}") for s in steps(doc)
+            if s.event is not None]
 
 
 # ---------------------------------------------------------------------------------------------- hover
@@ -270,14 +287,19 @@ def _count(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _row_text(title: str, row: Row) -> str:
+def _row_text(title: str, row: Row, shape: tuple[Dim, ...]) -> str:
     return "\n".join([
         f"**{title}**: `{row.type}`",
         "",
-        f"- output shape: `{fmt_shape(row.output_shape)}`",
+        f"- output shape: `{fmt_shape(shape)}`",
         f"- parameters: {_count(row.params)}",
-        f"- MACs per sample: {_count(row.macs)}",
+        f"- MACs per sample: {_count(counts.per_sample(row.macs))}",
     ])
+
+
+def _event_text(title: str, event: Event) -> str:
+    assert event.row is not None
+    return _row_text(title, event.row, _output_shape(event.output))
 
 
 def hover(doc: Document, pos: Position) -> str | None:
@@ -287,32 +309,33 @@ def hover(doc: Document, pos: Position) -> str | None:
     if doc.compiled is None or not 0 <= line < len(lines):
         return None
     found = word_at(lines[line], char)
-    rows = _rows(doc.compiled)
-    by_path: dict[str, Row] = {}
-    for row in rows:
-        by_path.setdefault(row.path, row)
+    by_path: dict[str, Event] = {}  # a layer's first call
+    for event in _calls(doc.compiled):
+        assert event.row is not None
+        by_path.setdefault(event.row.path, event)
     # a forward step: the layer named under the cursor, else the step's result
     for step in steps(doc):
         if step.line == line and step.start <= char <= step.end:
             if found and found[0] in step.layers and found[0] in by_path:
-                return _row_text(found[0], by_path[found[0]])
-            if step.row is not None:
-                return _row_text(f"forward step {step.index}", step.row)
+                return _event_text(found[0], by_path[found[0]])
+            if step.event is not None:
+                return _event_text(f"forward step {step.index}", step.event)
     if found is None:
         return None
     word = found[0]
     key = doc.compiled.inference.model.source.key_spans.get(("layers", word))
     if key is not None and key.line - 1 == line and word in by_path:
-        return _row_text(word, by_path[word])
+        return _event_text(word, by_path[word])
     # a layer inside a block: every instance of it
     chain = enclosing_keys(lines, line)
     if len(chain) >= 3 and chain[0] == "blocks" and chain[2] == "layers" and _is_key(lines[line], found):
         block = chain[1]
+        rows = doc.compiled.inference.rows
         parents = {r.path for r in rows if r.type == block}
         hits = [r for r in rows if r.path.rpartition(".")[0] in parents and r.path.rpartition(".")[2] == word]
         if hits:
             shapes = sorted({fmt_shape(r.output_shape) for r in hits})
-            head = _row_text(f"{block}.{word}", hits[0])
+            head = _row_text(f"{block}.{word}", hits[0], hits[0].output_shape)
             return head + f"\n\n{len(hits)} instance(s); output shapes: " + ", ".join(f"`{s}`" for s in shapes)
     return None
 
