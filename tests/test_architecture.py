@@ -14,11 +14,14 @@ import io
 import os
 from pathlib import Path
 
-import grimp
 import pytest
-from importlinter.cli import lint_imports
 
 from tests.conftest import ROOT
+
+# import-linter (and grimp, its import graph) come with the test extra; a bare pytest run skips these
+grimp = pytest.importorskip("grimp", reason='the layering checks need the test extra: pip install -e ".[test]"')
+lint_imports = pytest.importorskip("importlinter.cli", reason='the layering checks need the test extra: '
+                                   'pip install -e ".[test]"').lint_imports
 
 PACKAGE = ROOT / "netspec"
 
