@@ -8,7 +8,7 @@ the docs and the test matrix are drawn from.
 from collections.abc import Iterator, Mapping
 from typing import TypeVar
 
-from . import activation, attention, conv, linear, norm, pool, tensor  # noqa: F401  (each registers its entries)
+from . import activation, attention, conv, linear, norm, padding, pool, tensor  # noqa: F401  (each registers its entries)
 from ._core import (
     DTYPE_BYTES,
     INT64_MAX,

@@ -98,6 +98,14 @@ ARG_DOCS: dict[str, str] = {
     "align_corners": "If true, the corner pixels of the input and output tensors are aligned, preserving their "
                      "values; only for the linear modes.",
     "recompute_scale_factor": "Recompute the scale_factor for use in the interpolation calculation.",
+    # pixel shuffles
+    "upscale_factor": "Factor to increase spatial resolution by.",
+    "downscale_factor": "Factor to reduce spatial resolution by.",
+    # more activations
+    "lambd": "The lambda value for the shrinkage formulation.",
+    "lower": "Lower bound of the uniform distribution the negative slope is drawn from.",
+    "upper": "Upper bound of the uniform distribution the negative slope is drawn from.",
+    "value": "The value to replace with.",
 }
 
 

@@ -18,6 +18,7 @@ from ._core import (
     Tensor,
     check_float,
     check_weight_dtype,
+    dim_floordiv,
     fmt_shape,
     normalize_dim,
     read_attribute,
@@ -30,8 +31,9 @@ from .examples import X
 
 def _elementwise(layer: str, args: tuple[Arg, ...], op: str, spelling: str, summary: str,
                  dtypes: str = "float", keyword_only: tuple[str, ...] = ()) -> None:
-    """``dtypes``: "float" (floating inputs only), "int" (integers too, not bool, kept as they are: relu) or
-    "to_float" (any input; integers and bool come out float32: sigmoid, tanh).  ``keyword_only``: arguments
+    """``dtypes``: "float" (floating inputs only), "int" (integers too, not bool, kept as they are: relu),
+    "to_float" (any input; integers and bool come out float32: sigmoid, tanh) or "int_to_float" (integers come
+    out float32, bool is refused: softsign, tanhshrink).  ``keyword_only``: arguments
     the functional form takes by keyword only."""
 
     def check(x: Tensor, values: dict[str, Any]) -> Tensor:
@@ -39,7 +41,7 @@ def _elementwise(layer: str, args: tuple[Arg, ...], op: str, spelling: str, summ
             normalize_dim(values["dim"], x.rank)
         if x.is_float or (dtypes == "int" and x.dtype != "bool"):
             return x
-        if dtypes == "to_float":
+        if dtypes == "to_float" or (dtypes == "int_to_float" and x.dtype != "bool"):
             return Tensor(x.shape, "float32")
         check_float(x, layer)
         return x
@@ -158,6 +160,81 @@ REGISTRY.add_layer(LayerType(
     summary="x if x > 0 else a * x, a learnt slope per channel (num_parameters: 1 or the channels, dim 1)"))
 
 
+# ---------------------------------------------------------------- more of torch.nn's activations
+
+
+def _softshrink_lambd(values: dict[str, Any]) -> None:
+    if values.get("lambd", 0.5) < 0:  # ATen's softshrink_check: lambd in [0, max of the dtype]
+        raise ShapeError(f"Softshrink needs lambd >= 0, found {values.get('lambd')}", "lambd")
+
+
+def _rrelu_bounds(values: dict[str, Any]) -> None:
+    lower, upper = values.get("lower", 0.125), values.get("upper", 1.0 / 3.0)
+    if lower > upper:  # ATen, training or not: "Lower bound should be less than or equal to the upper bound"
+        raise ShapeError(f"RReLU needs lower <= upper, found lower {lower} and upper {upper}", "upper")
+
+
+def _float_rule(layer: str) -> Callable[[dict[str, Any], Sequence[Tensor]], tuple[Tensor, dict[str, Any]]]:
+    def rule(values: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+        check_float(inputs[0], layer)
+        return inputs[0], {}
+
+    return rule
+
+
+def _glu(x: Tensor, dim: int, name: str) -> Tensor:
+    check_float(x, name)
+    if x.rank == 0:
+        raise ShapeError(f"{name} halves a dim, and a 0-D input has none", "dim", "rank-mismatch")
+    d = normalize_dim(dim, x.rank)
+    size = x.shape[d]
+    if isinstance(size, int) and size % 2:
+        raise ShapeError(f"{name} halves dim {d}, which must be even, but it has size {size}", "dim",
+                         hint="GLU splits dim into two halves, a * sigmoid(b)")
+    return Tensor((*x.shape[:d], dim_floordiv(size, 2), *x.shape[d + 1:]), x.dtype)
+
+
+def _softmax2d_rule(values: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+    (x,) = inputs
+    if x.rank not in (3, 4):
+        raise ShapeError(f"Softmax2d expects a 3-D or 4-D input ((N,) C, H, W), found {fmt_shape(x.shape)}",
+                         code="rank-mismatch")
+    check_float(x, "Softmax2d")
+    return x, {}
+
+
+_LAMBD = "The lambda value for the shrinkage formulation."
+_elementwise("Softsign", (), "softsign", "F.softsign", "x / (1 + |x|)", dtypes="int_to_float")
+_elementwise("Softmin", (Arg("dim", AnyInt, doc="A dimension along which Softmin is computed (every slice along dim "
+                             "sums to 1)."),), "softmin", "F.softmin", "softmax of -x along dim")
+_elementwise("Tanhshrink", (), "tanhshrink", "F.tanhshrink", "x - tanh(x)", dtypes="int_to_float")
+_checked("Softshrink", (Arg("lambd", Real, 0.5, doc=_LAMBD + " Must be >= 0."),), "softshrink",
+         "x - lambd if x > lambd, x + lambd if x < -lambd, else 0", "float", _softshrink_lambd, _softshrink_lambd)
+_elementwise("Hardshrink", (Arg("lambd", Real, 0.5, doc=_LAMBD),), "hardshrink", "F.hardshrink",
+             "x if |x| > lambd else 0")
+_elementwise("Threshold", (Arg("threshold", Real, doc="The value to threshold at."),
+                           Arg("value", Real, doc="The value to replace with."), _INPLACE),
+             "threshold", "F.threshold", "x if x > threshold else value", dtypes="int")
+# no functional twin: F.logsigmoid is a builtin with neither a signature nor an ATen schema of that name
+REGISTRY.add_layer(LayerType(name="LogSigmoid", family="activation", args=(), rule=_float_rule("LogSigmoid"),
+                             summary="log(sigmoid(x))"))
+REGISTRY.add_layer(LayerType(
+    name="GLU", family="activation", summary="a * sigmoid(b), a and b the two halves of dim",
+    args=(Arg("dim", AnyInt, -1, doc="The dimension on which to split the input (halved in the output)."),),
+    rule=lambda values, inputs: (_glu(inputs[0], values.get("dim", -1), "GLU"), {})))
+REGISTRY.add_op(Op(name="glu", family="activation", spelling="F.glu", tensors=("input",),
+                   args=(Arg("dim", AnyInt, -1, doc="The dimension on which to split the input (halved in the "
+                             "output)."),),
+                   rule=lambda bound: _glu(bound["input"], bound.get("dim", -1), "glu"),
+                   summary="functional a * sigmoid(b), a and b the two halves of dim"))
+REGISTRY.add_layer(LayerType(
+    name="RReLU", family="activation", rule=_float_rule("RReLU"), check=_rrelu_bounds,
+    summary="x if x >= 0 else a * x, a drawn from U(lower, upper) while training, (lower + upper) / 2 in eval",
+    args=(Arg("lower", Real, 0.125), Arg("upper", Real, 1.0 / 3.0), _INPLACE)))
+REGISTRY.add_layer(LayerType(name="Softmax2d", family="activation", args=(), rule=_softmax2d_rule,
+                             summary="softmax over the channels (dim -3) at every location of a (N,) C, H, W input"))
+
+
 # ---------------------------------------------------------------- worked examples
 # The test matrix (netspec/ops/examples.py): tests/test_registry.py holds each one against real PyTorch.
 
@@ -179,6 +256,23 @@ REGISTRY.add_examples(
     O("hardswish", (X,)), O("hardsigmoid", (X,), {"inplace": True}), O("elu", (X, 0.5)), O("selu", (X,)),
     O("celu", (X,), {"alpha": 2.0}), O("mish", (X,)), O("softplus", (X, 2.0, 10.0)),
     O("hardtanh", (X, -0.5, 0.5)), O("hardtanh", (X,), inputs={"x": I((2, 3), "int32")}, label="int32"),
+    # more of torch.nn
+    L("LogSigmoid"), L("LogSigmoid", inputs=(I(()),), label="scalar"),
+    L("Softsign"), L("Softsign", inputs=(I((2, 5), "int64"),), label="int-to-float"),
+    L("Softmin", {"dim": 1}), L("Softmin", {"dim": -1}, (I((2, 10), "float64"),), "float64"),
+    L("Tanhshrink"), L("Tanhshrink", inputs=(I((4,), "int32"),), label="int-to-float"),
+    L("Softshrink"), L("Softshrink", {"lambd": 0.0}, label="zero"), L("Hardshrink", {"lambd": 0.25}),
+    L("Hardshrink", {"lambd": -1.0}, label="negative-lambd"),
+    L("Threshold", {"threshold": 0.1, "value": 20.0}),
+    L("Threshold", {"threshold": 0.5, "value": 1.0, "inplace": True}, (I((2, 5), "int64"),), "int64"),
+    L("GLU"), L("GLU", {"dim": 1}, (I((2, 6, 5)),), "dim"), L("GLU", {"dim": 0}, (I((4,)),), "1d"),
+    L("RReLU"), L("RReLU", {"lower": 0.1, "upper": 0.1, "inplace": True}, label="equal-bounds"),
+    L("Softmax2d"), L("Softmax2d", inputs=(I((3, 4, 5)),), label="3d"),
+    O("softsign", (X,)), O("softsign", (X,), inputs={"x": I((2, 3), "int64")}, label="int-to-float"),
+    O("softmin", (X, 1)), O("softmin", (X,), {"dim": -1}, label="kw"), O("tanhshrink", (X,)),
+    O("softshrink", (X, 0.25)), O("hardshrink", (X,), {"lambd": 1.0}),
+    O("threshold", (X, 0.5, 2.0)), O("threshold", (X, 1.0, 0.0), inputs={"x": I((2, 3), "int32")}, label="int32"),
+    O("glu", (X,)), O("glu", (X, 1), inputs={"x": I((2, 4, 3))}, label="dim"),
 )
 REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse them too
     L("Softmax", {"dim": 4}, label="dim"),
@@ -190,5 +284,22 @@ REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse the
     L("PReLU", {"num_parameters": 3}, (I(()),), "scalar"),
     O("hardtanh", (X, 1.0, -1.0), label="min-over-max"),
     O("elu", (X,), inputs={"x": I((2, 3), "int64")}, label="int"),
+    # more of torch.nn
+    L("LogSigmoid", inputs=(I((2, 3), "int64"),), label="int"),
+    L("Softsign", inputs=(I((2, 3), "bool"),), label="bool"),
+    L("Tanhshrink", inputs=(I((2, 3), "bool"),), label="bool"),
+    L("Softmin", {"dim": 4}, label="dim"), L("Softmin", {"dim": 1}, (I((2, 3), "int64"),), "int"),
+    L("Softshrink", {"lambd": -0.5}, label="negative-lambd"),
+    L("Hardshrink", inputs=(I((2, 3), "int64"),), label="int"),
+    L("Threshold", {"threshold": 0.0, "value": 1.0}, (I((2, 3), "bool"),), "bool"),
+    L("GLU", {"dim": 1}, label="odd"), L("GLU", {"dim": 0}, (I(()),), "scalar"),
+    L("GLU", inputs=(I((2, 4), "int64"),), label="int"),
+    L("RReLU", {"lower": 0.5, "upper": 0.1}, label="lower-over-upper"),
+    L("RReLU", inputs=(I((2, 3), "int64"),), label="int"),
+    L("Softmax2d", inputs=(I((3, 4)),), label="2d"), L("Softmax2d", inputs=(I((1, 2, 3, 4, 5)),), label="5d"),
+    L("Softmax2d", inputs=(I((2, 3, 4), "int64"),), label="int"),
+    O("softmin", (X, 4), label="dim"), O("softshrink", (X, -1.0), label="negative-lambd"),
+    O("threshold", (X, 0.0, 1.0), inputs={"x": I((2, 3), "bool")}, label="bool"),
+    O("glu", (X, 1), label="odd"), O("tanhshrink", (X,), inputs={"x": I((2, 3), "bool")}, label="bool"),
     refused=True,
 )

@@ -1,4 +1,5 @@
-"""Normalisation layers: BatchNorm{1,2,3}d, LayerNorm, GroupNorm."""
+"""Normalisation layers: BatchNorm{1,2,3}d, InstanceNorm{1,2,3}d, LayerNorm, GroupNorm, LocalResponseNorm,
+RMSNorm."""
 
 from __future__ import annotations
 
@@ -102,6 +103,86 @@ def _batch_norm(n: int) -> LayerType:
     )
 
 
+def _instance_norm(n: int) -> LayerType:
+    name = f"InstanceNorm{n}d"
+
+    def rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+        (x,) = inputs
+        check_rank(x, (n + 1, n + 2), name)  # (C, *spatial) unbatched or (N, C, *spatial)
+        check_float(x, name)
+        affine, tracking = args.get("affine", False), args.get("track_running_stats", False)
+        if affine:  # float32 weights take float16/bfloat16 inputs, not float64; running statistics take any float
+            check_weight_dtype(x, name, mixed_ok=True)
+        inferred = _check_count(args, "num_features", x.shape[x.rank - n - 1], "features (channels)",
+                                None if affine or tracking else "without affine weights or running statistics")
+        if not tracking and _one_spatial_value(x, n):  # instance statistics are used in eval mode too
+            raise ShapeError(f"{name} without running statistics normalises {fmt_shape(x.shape)} over one spatial "
+                             "value per channel, which torch refuses in eval mode too", "track_running_stats",
+                             "output-too-small", "give the input more than one spatial element")
+        return x, inferred
+
+    def caution(args: dict[str, Any], inputs: Sequence[Tensor]) -> ShapeError | None:
+        if not _one_spatial_value(inputs[0], n):
+            return None
+        return ShapeError(f"{name} in training mode (a built module's mode) refuses {fmt_shape(inputs[0].shape)}: "
+                          "one spatial value per channel", code="train-mode",
+                          hint="call model.eval() before running it, or give the input more than one spatial element")
+
+    def buffers(args: dict[str, Any]) -> dict[str, int]:
+        """running_mean and running_var (float32), num_batches_tracked (an int64 scalar)."""
+        if not args.get("track_running_stats", False):
+            return {}
+        return {"float32": 2 * args["num_features"], "int64": 1}
+
+    return LayerType(
+        name=name, family="norm", rule=rule, factory=True, positional=1, caution=caution, buffers=buffers,
+        count=lambda a: 2 * a["num_features"] if a.get("affine", False) else 0,
+        summary=f"instance normalisation of each sample's channels (nn.{name}); num_features is inferred",
+        args=(
+            Arg("num_features", PosInt, inferred=True),
+            Arg("eps", PosReal, 1e-5),
+            Arg("momentum", Real | None, 0.1),
+            Arg("affine", Bool, False),
+            Arg("track_running_stats", Bool, False),
+        ),
+    )
+
+
+def _one_spatial_value(x: Tensor, n: int) -> bool:
+    """F.instance_norm's check when it uses instance statistics: the spatial size is 1 (concrete sizes only)."""
+    spatial = x.shape[-n:]
+    return all(isinstance(d, int) for d in spatial) and math.prod(spatial) == 1
+
+
+def _local_response_norm_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+    """F.local_response_norm: at least 3 dims; an integer input is divided into float32."""
+    (x,) = inputs
+    if x.rank < 3:
+        raise ShapeError(f"LocalResponseNorm expects an input of at least 3 dims (N, C, *), found {fmt_shape(x.shape)}",
+                         code="rank-mismatch")
+    if x.dtype == "bool":
+        raise ShapeError("LocalResponseNorm does not take a bool input", code="dtype-mismatch")
+    return Tensor(x.shape, x.dtype if x.is_float else "float32"), {}
+
+
+def _rms_norm_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+    """F.rms_norm: float inputs (float32 weights take every float dtype), normalized_shape the trailing dims."""
+    (x,) = inputs
+    check_float(x, "RMSNorm")
+    if x.rank == 0:
+        raise ShapeError("RMSNorm normalises trailing dims, and a 0-D input has none", code="rank-mismatch")
+    written = args.get("normalized_shape")
+    if written is None:
+        return x, check_inferred({}, "normalized_shape", x.shape[-1], "features")
+    _layer_norm_check(args)
+    shape = as_tuple(written, 1)
+    tail = x.shape[-len(shape):] if len(shape) <= x.rank else None
+    if tail is None or not all(same_dims(a, b) for a, b in zip(tail, shape, strict=True)):
+        raise ShapeError(f"normalized_shape {list(shape)} does not match the trailing dims of the input "
+                         f"{fmt_shape(x.shape)}", "normalized_shape")
+    return x, {"normalized_shape": written}
+
+
 def _one_value_per_channel(x: Tensor) -> bool:
     """F.batch_norm's check in training mode: batch size times spatial size is 1 (known only for concrete sizes)."""
     values = [x.shape[0], *x.shape[2:]]
@@ -178,6 +259,31 @@ def _layer_norm_read_back(module: Any, name: str) -> Any:
 REGISTRY.add_layer(_batch_norm(1))
 REGISTRY.add_layer(_batch_norm(2))
 REGISTRY.add_layer(_batch_norm(3))
+REGISTRY.add_layer(_instance_norm(1))
+REGISTRY.add_layer(_instance_norm(2))
+REGISTRY.add_layer(_instance_norm(3))
+REGISTRY.add_layer(LayerType(
+    name="LocalResponseNorm", family="norm", rule=_local_response_norm_rule, positional=1,
+    summary="normalises each value over size neighbouring channels (nn.LocalResponseNorm)",
+    args=(
+        Arg("size", PosInt, doc="Amount of neighbouring channels used for normalization."),
+        Arg("alpha", Real, 1e-4, doc="Multiplicative factor."),
+        Arg("beta", Real, 0.75, doc="Exponent."),
+        Arg("k", Real, 1.0, doc="Additive factor."),
+    ),
+))
+REGISTRY.add_layer(LayerType(
+    name="RMSNorm", family="norm", rule=_rms_norm_rule, factory=True, positional=1, check=_layer_norm_check,
+    read_back=_layer_norm_read_back,
+    count=lambda a: math.prod(as_tuple(a["normalized_shape"], 1)) if a.get("elementwise_affine", True) else 0,
+    summary="root-mean-square normalisation over the trailing dims; normalized_shape defaults to the last dim",
+    args=(
+        Arg("normalized_shape", PosInt | list[PosInt], inferred=True),
+        Arg("eps", PosReal | None, None, doc="A value added to the denominator for numerical stability; null for "
+            "the input dtype's machine epsilon."),
+        Arg("elementwise_affine", Bool, True, doc="If true, the module has a learnable per-element weight."),
+    ),
+))
 REGISTRY.add_layer(LayerType(
     name="LayerNorm", family="norm", rule=_layer_norm_rule, count=_layer_norm_count, factory=True, positional=1,
     check=_layer_norm_check, read_back=_layer_norm_read_back,
@@ -211,11 +317,33 @@ REGISTRY.add_examples(
     L("LayerNorm", inputs=(I((2, 5, 7)),)), L("LayerNorm", {"normalized_shape": [5, 7], "bias": False},
                                               (I((2, 5, 7)),), "list"),
     L("GroupNorm", {"num_groups": 3}, (I((2, 6, 4, 4)),)),
+    L("InstanceNorm1d", inputs=(I((2, 3, 5)),)), L("InstanceNorm1d", {"affine": True}, (I((3, 5), "float16"),),
+                                                   "unbatched-affine"),
+    L("InstanceNorm2d", {"track_running_stats": True}, (I((2, 3, 4, 4), "float64"),), "tracking-float64"),
+    L("InstanceNorm2d", {"num_features": 3, "affine": True, "momentum": None}, (I((3, 4, 5)),), "affine"),
+    L("InstanceNorm3d", {"affine": True, "eps": 1e-3}, X3D),
+    L("LocalResponseNorm", {"size": 2}), L("LocalResponseNorm", {"size": 3, "alpha": 0.001, "beta": 0.5, "k": 2.0},
+                                           X3D, "5d"),
+    L("LocalResponseNorm", {"size": 2}, (I((2, 6, 3, 3), "int64"),), "int"),
+    L("LocalResponseNorm", {"size": 5}, (I((2, 3, 7), "float64"),), "3d"),
+    L("RMSNorm", inputs=(I((2, 5, 7)),)), L("RMSNorm", {"normalized_shape": [5, 7], "eps": 1e-6},
+                                            (I((2, 5, 7), "bfloat16"),), "list"),
+    L("RMSNorm", {"elementwise_affine": False}, (I((4, 6), "float64"),), "noaffine"),
 )
 REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse them too
     L("BatchNorm2d", inputs=(I((2, 3, 4)),), label="rank", torch_extra={"num_features": 3}),
     L("LayerNorm", {"normalized_shape": [4]}, (I((2, 5)),), "trailing"),
     L("GroupNorm", {"num_groups": 4}, (I((2, 6, 3)),), "groups", {"num_channels": 6}),
     L("GroupNorm", {"num_groups": 2}, (I((1, 2)),), "one-value-per-group", {"num_channels": 2}),
+    L("InstanceNorm1d", inputs=(I((2, 3, 4, 5)),), label="rank", torch_extra={"num_features": 3}),
+    L("InstanceNorm1d", {"num_features": 4, "affine": True}, (I((2, 3, 5)),), "features"),
+    L("InstanceNorm1d", {"num_features": 4, "track_running_stats": True}, (I((2, 3, 5)),), "features-tracking"),
+    L("InstanceNorm2d", inputs=(I((3, 1, 1)),), label="one-value", torch_extra={"num_features": 3}),
+    L("InstanceNorm3d", inputs=(I((2, 3, 4, 4, 4), "int64"),), label="int", torch_extra={"num_features": 3}),
+    L("LocalResponseNorm", {"size": 2}, (I((2, 6)),), "rank"),
+    L("LocalResponseNorm", {"size": 2}, (I((2, 3, 4), "bool"),), "bool"),
+    L("RMSNorm", {"normalized_shape": [4]}, (I((2, 5)),), "trailing"),
+    L("RMSNorm", {"normalized_shape": []}, (I((2, 5)),), "empty"),
+    L("RMSNorm", inputs=(I((2, 5), "int64"),), label="int", torch_extra={"normalized_shape": 5}),
     refused=True,
 )

@@ -33,6 +33,7 @@ from ._core import (
     count_product,
     dim_add,
     dim_floordiv,
+    dim_mul,
     dim_sum,
     fmt_shape,
     normalize_dim,
@@ -332,6 +333,49 @@ DimList = Annotated[list[AnyInt], Field(min_length=1)]
 # tensor reshapes to () (mean/sum keep DimList: torch reads dim=[] there as "every dim", a trap worth refusing).
 SizeList = list[AnyInt]
 
+
+def _pixel_shuffle_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+    """ATen's pixel_shuffle: (*, C*r*r, H, W) -> (*, C, H*r, W*r), any dtype."""
+    (x,) = inputs
+    r = args["upscale_factor"]
+    if x.rank < 3:
+        raise ShapeError(f"PixelShuffle expects an input of at least 3 dims (*, C, H, W), found {fmt_shape(x.shape)}",
+                         code="rank-mismatch")
+    *batch, c, h, w = x.shape
+    if isinstance(c, int) and c % (r * r):
+        raise ShapeError(f"PixelShuffle needs channels (dim -3) divisible by upscale_factor squared ({r * r}), "
+                         f"found {c}", "upscale_factor", "bad-groups")
+    return Tensor((*batch, dim_floordiv(c, r * r), dim_mul(h, r), dim_mul(w, r)), x.dtype), {}
+
+
+def _pixel_unshuffle_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+    """ATen's pixel_unshuffle: (*, C, H*r, W*r) -> (*, C*r*r, H, W), any dtype."""
+    (x,) = inputs
+    r = args["downscale_factor"]
+    if x.rank < 3:
+        raise ShapeError(f"PixelUnshuffle expects an input of at least 3 dims (*, C, H, W), found "
+                         f"{fmt_shape(x.shape)}", code="rank-mismatch")
+    *batch, c, h, w = x.shape
+    for what, d in (("height", h), ("width", w)):
+        if isinstance(d, int) and d % r:
+            raise ShapeError(f"PixelUnshuffle needs the {what} divisible by downscale_factor {r}, found {d}",
+                             "downscale_factor", "bad-value")
+    return Tensor((*batch, dim_mul(c, r * r), dim_floordiv(h, r), dim_floordiv(w, r)), x.dtype), {}
+
+
+def _channel_shuffle_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+    """ATen's channel_shuffle: more than 2 dims, dim 1 divisible by groups; shape and dtype unchanged."""
+    (x,) = inputs
+    if x.rank < 3:
+        raise ShapeError(f"ChannelShuffle expects an input of more than 2 dims (N, C, *), found {fmt_shape(x.shape)}",
+                         code="rank-mismatch")
+    c = x.shape[1]
+    if isinstance(c, int) and c % args["groups"]:
+        raise ShapeError(f"ChannelShuffle needs channels (dim 1) divisible by groups {args['groups']}, found {c}",
+                         "groups", "bad-groups")
+    return x, {}
+
+
 for _layer in (
     LayerType(name="Identity", family="tensor", args=(), rule=lambda a, xs: (xs[0], {}), summary="returns its input",
               passthrough=True),
@@ -354,6 +398,15 @@ for _layer in (
                     Arg("mode", Literal["nearest", "linear", "bilinear", "bicubic", "trilinear"], "nearest"),
                     Arg("align_corners", Bool | None, None),
                     Arg("recompute_scale_factor", Bool | None, None))),
+    LayerType(name="PixelShuffle", family="tensor", rule=_pixel_shuffle_rule, positional=1,
+              summary="moves channels into space: (*, C*r*r, H, W) to (*, C, H*r, W*r)",
+              args=(Arg("upscale_factor", PosInt),)),
+    LayerType(name="PixelUnshuffle", family="tensor", rule=_pixel_unshuffle_rule, positional=1,
+              summary="moves space into channels: (*, C, H*r, W*r) to (*, C*r*r, H, W)",
+              args=(Arg("downscale_factor", PosInt),)),
+    LayerType(name="ChannelShuffle", family="tensor", rule=_channel_shuffle_rule, positional=1,
+              summary="interleaves the channels of groups groups (dim 1)",
+              args=(Arg("groups", PosInt, doc="Number of groups to divide the channels into."),)),
 ):
     REGISTRY.add_layer(_layer)
 
@@ -488,6 +541,35 @@ def _dropout2d_op(bound: dict[str, Any]) -> Tensor:
     return x
 
 
+def _dropout1d_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+    x = _check_float_passthrough({"input": inputs[0]})
+    if x.rank not in (2, 3):  # F.dropout1d checks the rank in evaluation too
+        raise ShapeError(f"Dropout1d expects a 2-D or 3-D input ((N,) C, L), found {fmt_shape(x.shape)}",
+                         code="rank-mismatch", hint="Dropout2d and Dropout3d drop channels of images and volumes")
+    return x, {}
+
+
+def _dropout3d_caution(args: dict[str, Any], inputs: Sequence[Tensor]) -> ShapeError | None:
+    """torch runs Dropout3d on any input but warns below 4-D and above 5-D (deprecated, to become an error)."""
+    if inputs[0].rank not in (4, 5):
+        return ShapeError(f"Dropout3d expects a 4-D or 5-D input ((N,) C, D, H, W), found {fmt_shape(inputs[0].shape)}"
+                          " (torch warns that other ranks are deprecated)", code="rank-mismatch")
+    return None
+
+
+def _feature_alpha_dropout_caution(args: dict[str, Any], inputs: Sequence[Tensor]) -> ShapeError | None:
+    """FeatureAlphaDropout drops whole channels: in training torch wants at least 2 dims (evaluation passes any)."""
+    if inputs[0].rank < 2:
+        return ShapeError(f"FeatureAlphaDropout in training mode expects an input with at least 2 dims (N, C, ...), "
+                          f"found a {inputs[0].rank}-D input {fmt_shape(inputs[0].shape)}", code="rank-mismatch")
+    return None
+
+
+# nn.UpsamplingNearest2d and nn.UpsamplingBilinear2d: Upsample with its mode (and align_corners) fixed
+_UPSAMPLING_2D = (Arg("size", size_n(2, PosInt) | None, None, doc="Output spatial sizes."),
+                  Arg("scale_factor", PosReal | Annotated[tuple[PosReal, PosReal], Field()] | None, None))
+
+
 # Most pieces chunk or split may give: each piece is a name in forward, so far fewer are ever meant.
 MAX_PIECES = 1024
 
@@ -602,6 +684,27 @@ for _layer in (
     LayerType(name="AlphaDropout", family="tensor", summary="dropout keeping mean and variance (for SELU) while "
               "training", args=(Arg("p", Probability, 0.5), Arg("inplace", Bool, False)),
               rule=lambda a, xs: (_check_float_passthrough({"input": xs[0]}), {})),
+    # more of torch.nn
+    LayerType(name="Dropout1d", family="tensor", summary="zeroes whole channels of a (N,) C, L input with "
+              "probability p while training", args=(Arg("p", Probability, 0.5, doc="Probability of a channel to be "
+                                                        "zeroed."), Arg("inplace", Bool, False)),
+              rule=_dropout1d_rule),
+    LayerType(name="Dropout3d", family="tensor", summary="zeroes whole channels of a (N,) C, D, H, W input with "
+              "probability p while training", args=(Arg("p", Probability, 0.5, doc="Probability of a channel to be "
+                                                        "zeroed."), Arg("inplace", Bool, False)),
+              rule=lambda a, xs: (_check_float_passthrough({"input": xs[0]}), {}), caution=_dropout3d_caution),
+    LayerType(name="FeatureAlphaDropout", family="tensor", summary="alpha dropout of whole channels (dim 1) while "
+              "training", args=(Arg("p", Probability, 0.5, doc="Probability of a channel to be masked out."),
+                                Arg("inplace", Bool, False)),
+              rule=lambda a, xs: (_check_float_passthrough({"input": xs[0]}), {}),
+              caution=_feature_alpha_dropout_caution),
+    LayerType(name="UpsamplingNearest2d", family="tensor", summary="nearest-neighbour upsampling of the spatial dims "
+              "by size or scale_factor", rule=lambda a, xs: _upsample_rule({**a, "mode": "nearest"}, xs),
+              args=_UPSAMPLING_2D),
+    LayerType(name="UpsamplingBilinear2d", family="tensor", summary="bilinear upsampling (align_corners) of a "
+              "4-D input by size or scale_factor",
+              rule=lambda a, xs: _upsample_rule({**a, "mode": "bilinear", "align_corners": True}, xs),
+              args=_UPSAMPLING_2D),
 ):
     REGISTRY.add_layer(_layer)
 
@@ -649,6 +752,19 @@ REGISTRY.add_examples(
     L("Upsample", {"scale_factor": 0.3}, X1D, "0.3"),
     L("Upsample", {"size": [4, 5, 7], "mode": "trilinear", "align_corners": True}, X3D, "size"),
     L("Dropout2d", {"p": 0.2}), L("AlphaDropout", {"p": 0.1}, (I((2, 7)),)),
+    # more of torch.nn
+    L("Dropout1d", {"p": 0.2}, X1D), L("Dropout1d", inputs=(I((3, 16)),), label="unbatched"),
+    L("Dropout3d", {"p": 0.2}, X3D), L("Dropout3d", {"inplace": True}, (I((3, 6, 6, 6)),), "unbatched"),
+    L("FeatureAlphaDropout", {"p": 0.1}), L("FeatureAlphaDropout", inputs=(I((2, 7)),), label="2d"),
+    L("UpsamplingNearest2d", {"scale_factor": 2.0}), L("UpsamplingNearest2d", {"size": [5, 11]}, label="size"),
+    L("UpsamplingNearest2d", {"size": 5}, X1D, "1d"), L("UpsamplingNearest2d", {"scale_factor": [1.5, 0.5]},
+                                                       label="per-dim"),
+    L("UpsamplingBilinear2d", {"scale_factor": 1.5}), L("UpsamplingBilinear2d", {"size": [4, 9]}, label="size"),
+    L("PixelShuffle", {"upscale_factor": 2}, (I((2, 8, 3, 5)),)),
+    L("PixelShuffle", {"upscale_factor": 3}, (I((1, 2, 9, 2, 2), "int64"),), "5d-int"),
+    L("PixelUnshuffle", {"downscale_factor": 2}, (I((3, 4, 6)),)),
+    L("PixelUnshuffle", {"downscale_factor": 2}, (I((2, 3, 4, 4), "bool"),), "bool"),
+    L("ChannelShuffle", {"groups": 3}, (I((2, 6, 3, 3)),)), L("ChannelShuffle", {"groups": 2}, (I((2, 4, 5)),), "3d"),
     O("flatten", (X,)), O("flatten", (X, 0, 2), label="0-2"), O("reshape", (X, [2, -1])),
     O("transpose", (X, 1, -1)), O("permute", (X, [0, 2, 3, 1])), O("unsqueeze", (X, -1)),
     O("squeeze", (X,), inputs={"x": I((2, 1, 3, 1))}), O("squeeze", (X, 1), inputs={"x": I((2, 1, 3, 1))},
@@ -682,8 +798,23 @@ REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse the
     L("Upsample", {"scale_factor": 2.0, "mode": "bilinear"}, X1D, "mode-rank"),
     L("Upsample", {"scale_factor": 2.0, "align_corners": True}, X1D, "align-corners-nearest"),
     L("Flatten", {"start_dim": 2, "end_dim": 1}, label="start-after-end"),
+    L("PixelShuffle", {"upscale_factor": 2}, (I((2, 6, 3, 3)),), "channels"),
+    L("PixelShuffle", {"upscale_factor": 2}, (I((8, 3)),), "rank"),
+    L("PixelUnshuffle", {"downscale_factor": 2}, (I((2, 3, 5, 4)),), "height"),
+    L("PixelUnshuffle", {"downscale_factor": 2}, (I((2, 3, 4, 5)),), "width"),
+    L("ChannelShuffle", {"groups": 3}, (I((2, 5, 3, 3)),), "channels"),
+    L("ChannelShuffle", {"groups": 3}, (I((6, 3)),), "unbatched"),
     L("Unflatten", {"dim": 1, "unflattened_size": [5, -1]}, (I((2, 12)),), "indivisible"),
     L("Dropout", inputs=(I((2, 3), "int64"),), label="int"),
+    L("Dropout1d", label="4d"), L("Dropout1d", inputs=(I((16,)),), label="1d"),
+    L("Dropout3d", inputs=(I((2, 3, 4, 4, 4), "int64"),), label="int"),
+    L("FeatureAlphaDropout", inputs=(I((2, 3), "int64"),), label="int"),
+    L("UpsamplingNearest2d", label="neither"), L("UpsamplingNearest2d", {"size": 4, "scale_factor": 2.0}, label="both"),
+    L("UpsamplingNearest2d", {"scale_factor": [2.0, 2.0]}, X1D, "per-dim-rank"),
+    L("UpsamplingNearest2d", {"scale_factor": 2.0}, (I((2, 3, 4, 4), "int64"),), "int"),
+    L("UpsamplingBilinear2d", {"scale_factor": 2.0}, X1D, "rank"),
+    L("UpsamplingBilinear2d", {"scale_factor": 2.0}, X3D, "rank-5d"),
+    L("UpsamplingBilinear2d", {"scale_factor": 0.1}, label="output-zero"),
     O("cat", ([X, Y],), inputs={"x": I(()), "y": I(())}, label="scalars"),
     O("cat", ([X, Y],), {"dim": 1}, {"x": I((2, 3)), "y": I((3, 3))}, label="sizes"),
     O("stack", ([X, Y],), inputs={"x": I((2, 3)), "y": I((2, 4))}, label="sizes"),
