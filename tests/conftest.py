@@ -67,10 +67,12 @@ def plugin_sandbox(*roots: Path, path: Path | None = None) -> Iterator[Registry]
     finally:
         if path is not None:
             sys.path.remove(str(path))
-        for name, module in list(sys.modules.items()):
+        # dict.copy is one step under the GIL; list(items()) is not, and other threads (a finaliser of a
+        # generated module, a lazy import) may add or drop a module meanwhile
+        for name, module in sys.modules.copy().items():
             where = getattr(module, "__file__", None)
             if where is not None and os.path.realpath(where).startswith(tuple(homes)):
-                del sys.modules[name]
+                sys.modules.pop(name, None)
 
 
 @pytest.fixture
