@@ -171,16 +171,21 @@ def _rms_norm_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tens
     check_float(x, "RMSNorm")
     if x.rank == 0:
         raise ShapeError("RMSNorm normalises trailing dims, and a 0-D input has none", code="rank-mismatch")
+    return x, _trailing_shape(x, args)
+
+
+def _trailing_shape(x: Tensor, args: dict[str, Any]) -> dict[str, Any]:
+    """LayerNorm and RMSNorm's normalized_shape: the last dim if not written, else checked against the input."""
     written = args.get("normalized_shape")
     if written is None:
-        return x, check_inferred({}, "normalized_shape", x.shape[-1], "features")
+        return check_inferred({}, "normalized_shape", x.shape[-1], "features")
     _layer_norm_check(args)
     shape = as_tuple(written, 1)
     tail = x.shape[-len(shape):] if len(shape) <= x.rank else None
     if tail is None or not all(same_dims(a, b) for a, b in zip(tail, shape, strict=True)):
         raise ShapeError(f"normalized_shape {list(shape)} does not match the trailing dims of the input "
                          f"{fmt_shape(x.shape)}", "normalized_shape")
-    return x, {"normalized_shape": written}
+    return {"normalized_shape": written}
 
 
 def _one_value_per_channel(x: Tensor) -> bool:
@@ -194,18 +199,9 @@ def _layer_norm_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Te
     check_float(x, "LayerNorm")
     if args.get("elementwise_affine", True):
         check_weight_dtype(x, "LayerNorm", mixed_ok=True)
-    written = args.get("normalized_shape")
     if x.rank == 0:
         raise ShapeError("LayerNorm normalises trailing dims, and a 0-D input has none", code="rank-mismatch")
-    if written is None:
-        return x, check_inferred({}, "normalized_shape", x.shape[-1], "features")
-    _layer_norm_check(args)
-    shape = as_tuple(written, 1)
-    tail = x.shape[-len(shape):] if len(shape) <= x.rank else None
-    if tail is None or not all(same_dims(a, b) for a, b in zip(tail, shape, strict=True)):
-        raise ShapeError(f"normalized_shape {list(shape)} does not match the trailing dims of the input "
-                         f"{fmt_shape(x.shape)}", "normalized_shape")
-    return x, {"normalized_shape": written}
+    return x, _trailing_shape(x, args)
 
 
 def _layer_norm_check(args: dict[str, Any]) -> None:
