@@ -33,7 +33,7 @@ from .backend import summary as summary_table
 from .backend.placement import DTYPE_NAMES, torch_device, torch_dtype
 from .backend.summary import COLUMNS, DEFAULT_COLUMNS, MemoryFigures, Summary
 from .errors import Diagnostic, Path, Span, SpecError, short_repr
-from .frontend import expand, schema, shipped, source
+from .frontend import expand, hf_config, schema, shipped, source
 from .frontend.validate import validate_data
 from .middle import resolve, shapes
 
@@ -89,7 +89,8 @@ class Compiled:
 
 def compile_spec(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
                  overrides: Mapping[str, Any] | None = None,
-                 search_path: Sequence[str | os.PathLike[str]] = (), plugins: Plugins = None) -> Compiled:
+                 search_path: Sequence[str | os.PathLike[str]] = (), plugins: Plugins = None,
+                 config: str | os.PathLike[str] | None = None) -> Compiled:
     """Take a spec through every pure stage (no torch): the shape inference and the generated source.
 
     ``spec`` is a path, a shipped spec's name or a mapping; or pass the YAML
@@ -98,11 +99,15 @@ def compile_spec(spec: SpecLike | None = None, *, text: str | None = None, filen
     names directories its ``imports``/``extends`` may read besides its own.  ``plugins`` loads
     user layer types first (a ``.py`` file, a module name, ``"@entry-points"``, or a list of them;
     see docs/spec.md, "Plugins"); a plugin that cannot be loaded raises :class:`PluginError`.
+    ``config`` names a Hugging Face ``config.json`` whose fields set the vars of the same names
+    (:mod:`netspec.frontend.hf_config`; ``overrides`` win over it; docs/huggingface.md).
     """
     if plugins is not None:
         plugins_module.load_plugins([os.fspath(plugins)] if isinstance(plugins, (str, os.PathLike)) else
                                     [os.fspath(p) for p in plugins])
     body, file = spec_text(spec, text=text, filename=filename)
+    if config is not None:
+        overrides = hf_config.spec_overrides(config, body, file, search_path, overrides)
     return _compile_text(body, file, overrides, search_path)
 
 
@@ -264,32 +269,35 @@ _GC_PAUSE = _GcPause()
 
 def validate(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
              overrides: Mapping[str, Any] | None = None,
-             search_path: Sequence[str | os.PathLike[str]] = (), plugins: Plugins = None) -> list[Diagnostic]:
+             search_path: Sequence[str | os.PathLike[str]] = (), plugins: Plugins = None,
+             config: str | os.PathLike[str] | None = None) -> list[Diagnostic]:
     """Check a spec completely (grammar, names, shapes); return its warnings or raise SpecError.
 
     >>> netspec.validate("lenet")                      # a shipped spec, by name
     >>> netspec.validate(text=yaml_text)               # diagnostics say <string>:LINE:COL
     """
     return compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path,
-                        plugins=plugins).warnings
+                        plugins=plugins, config=config).warnings
 
 
 def compile_source(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
                    overrides: Mapping[str, Any] | None = None,
-                   search_path: Sequence[str | os.PathLike[str]] = (), plugins: Plugins = None) -> str:
+                   search_path: Sequence[str | os.PathLike[str]] = (), plugins: Plugins = None,
+                   config: str | os.PathLike[str] | None = None) -> str:
     """The generated Python source of the spec's module: what ``netspec compile`` prints."""
     return compile_spec(spec, text=text, filename=filename, overrides=overrides,
-                        search_path=search_path, plugins=plugins).source_code
+                        search_path=search_path, plugins=plugins, config=config).source_code
 
 
 def build_class(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
                 overrides: Mapping[str, Any] | None = None,
-                search_path: Sequence[str | os.PathLike[str]] = (), plugins: Plugins = None) -> type[nn.Module]:
+                search_path: Sequence[str | os.PathLike[str]] = (), plugins: Plugins = None,
+                config: str | os.PathLike[str] | None = None) -> type[nn.Module]:
     """The spec's ``nn.Module`` class, built from the generated source (imports torch)."""
     from .backend import build
 
     compiled = compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path,
-                            plugins=plugins)
+                            plugins=plugins, config=config)
     try:
         return build.make_class(compiled.source_code, compiled.name)
     except Exception as exc:  # the API raises SpecError only; this is a netspec bug, located as well as it can be
@@ -308,7 +316,8 @@ def loads(text: str, *, filename: str = TEXT_FILE, device: Any = None, dtype: An
 def load(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
          device: Any = None, dtype: Any = None, max_params: int | None = None,
          overrides: Mapping[str, Any] | None = None, search_path: Sequence[str | os.PathLike[str]] = (),
-         plugins: Plugins = None, **var_values: Any) -> nn.Module:
+         plugins: Plugins = None, config: str | os.PathLike[str] | None = None,
+         weights: str | os.PathLike[str] | None = None, **var_values: Any) -> nn.Module:
     """Build the spec's module directly on ``device`` in ``dtype``.
 
     ``spec`` is a path, a shipped spec's name (``"lenet"``, ``"specs/alexnet.yaml"``
@@ -318,10 +327,16 @@ def load(spec: SpecLike | None = None, *, text: str | None = None, filename: str
     anything ``torch.device`` takes.  A bad one raises ValueError naming what is
     accepted.  A model past ``max_params`` (default
     :data:`shapes.DEFAULT_MAX_PARAMS`) is refused before anything is allocated;
-    ``device="meta"`` allocates nothing and is exempt.
+    ``device="meta"`` allocates nothing and is exempt, and so is a load with ``weights=`` (the
+    checkpoint is the size asked for) unless ``max_params`` is given.
 
     Any other keyword sets one of the spec's ``vars``, as ``overrides=`` and
     ``--set`` do: ``netspec.load("resnet18", num_classes=10)``.
+
+    ``config`` names a Hugging Face ``config.json`` read into the vars (overrides win over it), and
+    ``weights`` a ``.safetensors`` file or a sharded checkpoint's ``.index.json``, loaded strictly into
+    the module built: every key and shape checked first, one diagnostic per mismatch (needs the ``hf``
+    extra; :mod:`netspec.backend.weights`, docs/huggingface.md).
 
     >>> model = netspec.load("lenet.yaml", device="cuda", dtype="bf16")
     """
@@ -330,8 +345,12 @@ def load(spec: SpecLike | None = None, *, text: str | None = None, filename: str
     device, dtype = torch_device(device), torch_dtype(dtype)
     if var_values:
         overrides = {**(overrides or {}), **var_values}
+    if weights is not None:  # a missing extra is said before any work
+        from .backend import weights as checkpoint
+
+        checkpoint.require_safetensors(os.fspath(weights))
     compiled = compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path,
-                            plugins=plugins)
+                            plugins=plugins, config=config)
     unavailable = build.device_problem(device)
     if unavailable:  # the machine, not the spec: said before any layer is built
         raise SpecError([Diagnostic(
@@ -339,13 +358,17 @@ def load(spec: SpecLike | None = None, *, text: str | None = None, filename: str
             Span(compiled.inference.model.source.file, 0, 0), (),
             f"build with device='cpu' (or no device) here, or on a machine where torch can use {str(device)!r}; "
             "the spec itself is fine")])
-    if not build.is_meta(device):
+    if not build.is_meta(device) and not (weights is not None and max_params is None):
+        # a checkpoint given is the size asked for: the budget guards against sizes written by mistake
         shapes.check_budget(compiled.inference, max_params)
     try:
         cls = build.make_class(compiled.source_code, compiled.name)
-        return build.instantiate(cls, device, dtype)
+        module = build.instantiate(cls, device, dtype)
     except Exception as exc:  # whatever torch refuses that the static checks let through, at the spec's line
         raise build_failure(compiled, exc, device) from exc
+    if weights is not None:
+        checkpoint.load_weights(module, weights)
+    return module
 
 
 def build_failure(compiled: Compiled, exc: BaseException, device: Any = None) -> SpecError:
@@ -377,7 +400,8 @@ def build_failure(compiled: Compiled, exc: BaseException, device: Any = None) ->
 
 def explain(exc: BaseException, spec: SpecLike | None = None, *, text: str | None = None,
             filename: str | None = None, overrides: Mapping[str, Any] | None = None,
-            search_path: Sequence[str | os.PathLike[str]] = (), plugins: Plugins = None) -> list[codegen.Origin]:
+            search_path: Sequence[str | os.PathLike[str]] = (), plugins: Plugins = None,
+            config: str | os.PathLike[str] | None = None) -> list[codegen.Origin]:
     """The spec entries an exception raised by the spec's module went through, outermost first: for every
     traceback frame in the generated source, the entry its line was written from (``str()`` of each is
     ``file:line:col: path``).  A failure in ``forward`` names the forward step (``forward.3``), inside a
@@ -390,14 +414,15 @@ def explain(exc: BaseException, spec: SpecLike | None = None, *, text: str | Non
     specs/lenet.yaml:21:5: forward.7
     """
     compiled = compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path,
-                            plugins=plugins)
+                            plugins=plugins, config=config)
     return [origin for _, origin in compiled.locate(exc)]
 
 
 def summary(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
             overrides: Mapping[str, Any] | None = None,
             search_path: Sequence[str | os.PathLike[str]] = (), batch: int = 1,
-            dims: Mapping[str, int] | None = None, plugins: Plugins = None) -> Summary:
+            dims: Mapping[str, int] | None = None, plugins: Plugins = None,
+            config: str | os.PathLike[str] | None = None) -> Summary:
     """Every layer's and op's output shape, parameter count and MACs, with totals and memory figures; torch is
     not imported.
 
@@ -411,7 +436,7 @@ def summary(spec: SpecLike | None = None, *, text: str | None = None, filename: 
     416520
     """
     return summarise(compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path,
-                                  plugins=plugins), batch=batch, dims=dims)
+                                  plugins=plugins, config=config), batch=batch, dims=dims)
 
 
 def summarise(compiled: Compiled, batch: int = 1, dims: Mapping[str, int] | None = None) -> Summary:

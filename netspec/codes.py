@@ -113,12 +113,13 @@ STAGES: tuple[Stage, ...] = (
         ("undefined-name",
          "a forward step reads a name that no earlier step assigned; a build-time expression names "
          "something that is not a var, block argument or repeat index in scope; a parameter shape names "
-         "an undefined var; with a did-you-mean."),
+         "an undefined var; with a did-you-mean. Also a value the `if` steps before it assign only in branches "
+         "an instance does not take (an activation name no branch knows), reported where it is read."),
         ("syntax", "a step that is not one valid Python statement."),
         ("unsupported",
          "valid Python outside the forward language; the message names the construct. Also a size read in "
-         "forward (`n = x.size(0)` on an `(N, ...)` input) given to an op other than `expand`, such as "
-         "`x.reshape((n, -1))`: not yet supported, and the message names `n`."),
+         "forward (`n = x.size(0)` on an `(N, ...)` input) given where a number must be known before forward "
+         "runs (a dim, `narrow`'s length, a chunk count), such as `x.narrow(1, 0, n)`; the message names `n`."),
         ("unreachable", "a step after `return`."),
         ("missing-return", "forward assigns named values but never returns one."),
         ("unused-layer", "(warning) a layer the given forward never uses."),
@@ -146,8 +147,19 @@ STAGES: tuple[Stage, ...] = (
          "many arguments, a non-tensor where a tensor goes."),
         ("bad-operand",
          "arithmetic on something that is neither a tensor nor a number, `@` with a number, a constant "
-         "division by zero."),
-        ("bad-index", "a `ParameterList` index that is not an integer or is out of range."),
+         "division by zero; `/` on a size read at run time (sizes divide with `//`); `.shape`, `.device` or "
+         "`.dtype` of something that is not a tensor; indexing something that is neither a tensor nor a "
+         "tuple."),
+        ("bad-index",
+         "a `ParameterList` index that is not an integer or is out of range; a tensor index out of range, "
+         "with more items than dims, two `...`, a step that is not a positive integer, or a tensor as an "
+         "index."),
+        ("bad-tie",
+         "a tie (`ties:`) names something that is not a parameter netspec knows the shape of, ties a "
+         "parameter to itself or twice, or ties two parameters of different shapes or dtypes."),
+        ("missing-device",
+         "an op that makes a tensor from nothing (`arange`, `ones`, `zeros`, `full`) without `device=`: the "
+         "tensor would be made on the CPU wherever the module runs; pass `device=x.device`."),
         ("bad-return", "forward returns something other than a tensor."),
         ("ambiguous-inference",
          "(warning) an argument inside a block was left to be inferred, and two different expressions of "
@@ -186,6 +198,35 @@ STAGES: tuple[Stage, ...] = (
          "parameter. On the CPU netspec's checks should have caught it first, so it is a bug worth "
          "reporting with the spec; on another device it may be that device's limit (a dtype it lacks), "
          "which the hint says."),
+    )),
+    Stage("Loading Hugging Face files (`config=`, `weights=`, `--config`, `--weights`; "
+          "`netspec/frontend/hf_config.py`, `netspec/backend/weights.py`; see docs/huggingface.md)", (
+        ("config-unreadable",
+         "the `config.json` file cannot be read: missing, not a regular file, too large, or not UTF-8."),
+        ("bad-config",
+         "the config file is not valid JSON (at the line and column the parser stopped), holds something "
+         "other than one JSON object, or writes a field twice."),
+        ("unknown-config-field",
+         "a config field that names none of the root spec's vars and is not bookkeeping netspec ignores "
+         "(`rope_scaling: {...}`, `attention_bias: true`, `hidden_act`); the hint lists the spec's vars."),
+        ("bad-config-value",
+         "a config field that names a var holds a value that does not fit it (a string or a float for an "
+         "integer var, an object), or one past the limits of a var's value."),
+        ("missing-extra",
+         "`weights=` needs the `safetensors` package, which is not installed: `pip install 'netspec[hf]'`."),
+        ("weights-unreadable",
+         "a checkpoint file (`.safetensors`, or a sharded checkpoint's `.index.json` and the shards it "
+         "names) cannot be read or is not what it says: missing, not a regular file, a corrupt header, an "
+         "index without a `weight_map`, a shard outside the index's directory, a tensor the index places in "
+         "a shard that does not hold it."),
+        ("missing-weight",
+         "a `state_dict` key of the module that the checkpoint does not hold (a key tied to one the "
+         "checkpoint holds is not missing: the tensor is shared)."),
+        ("unexpected-weight", "a tensor in the checkpoint that the module has no `state_dict` key for."),
+        ("weight-shape-mismatch", "a checkpoint tensor whose shape differs from the module's (expected vs found)."),
+        ("tied-weight-mismatch",
+         "the checkpoint holds both names of a tensor the module shares (tied weights), with different values: "
+         "the checkpoint was not trained tied."),
     )),
     Stage("Writing an output (`-o` of `netspec compile`, `graph`, `dump`; `netspec export`; "
           "`netspec.export_onnx()`; `netspec/frontend/files.py`)", (

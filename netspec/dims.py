@@ -5,7 +5,7 @@ form summaries, JSON and diagnostics show.  :class:`Sym` is that text read back,
 meaning: its free symbols, its value at concrete sizes, its terms and factors (``counts`` adds up
 multiply-accumulates with it).  ``str(Sym.parse(text)) == text`` always: reading never reformats.
 
-The grammar is what inference writes and nothing else: integer (and float) constants, symbols, ``+ - * / //``,
+The grammar is what inference writes and nothing else: integer (and float) constants, symbols, ``+ - * / // %``,
 unary minus, and ``floor``/``ceil``/``min``/``max`` calls; anything else is refused with ``ValueError`` when
 read.  Nothing is ``eval``'d.  Pure Python: no torch.
 """
@@ -21,7 +21,7 @@ from typing import Any
 FUNCTIONS = ("floor", "ceil", "min", "max")
 _BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-    ast.FloorDiv: lambda a, b: a // b, ast.Div: lambda a, b: a / b,
+    ast.FloorDiv: lambda a, b: a // b, ast.Div: lambda a, b: a / b, ast.Mod: lambda a, b: a % b,
 }
 _CALLS: dict[str, Callable[..., Any]] = {"floor": math.floor, "ceil": math.ceil, "min": min, "max": max}
 
@@ -154,6 +154,8 @@ def _exact(node: ast.expr, sizes: Mapping[str, int]) -> Fraction | None:
             return left * right
         if right == 0:
             return None
+        if isinstance(node.op, ast.Mod):
+            return left - right * math.floor(left / right)
         return left / right if isinstance(node.op, ast.Div) else Fraction(math.floor(left / right))
     assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
     values = [_exact(a, sizes) for a in node.args]

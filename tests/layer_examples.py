@@ -19,13 +19,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from netspec.ops import REGISTRY, Registry
-from netspec.ops.examples import Input, LayerExample, OpExample, Ref
+from netspec.ops.examples import Code, Input, LayerExample, OpExample, Ref
 
 __all__ = [
     "LAYER_EXAMPLES",
     "OP_EXAMPLES",
     "REFUSED_LAYER_EXAMPLES",
     "REFUSED_OP_EXAMPLES",
+    "Code",
     "Input",
     "LayerExample",
     "Matrix",

@@ -22,9 +22,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import netspec
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "lenet.yaml"
 WORLD = 2
+TINY_LLAMA = {"vocab_size": 1000, "hidden_size": 64, "intermediate_size": 172, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 256,
+              "tie_word_embeddings": True}  # as docs/examples/fsdp_llama.py --tiny
 BATCH = 8  # global batch: each rank takes BATCH // WORLD rows
 STEPS = 2
 LR = 0.1
@@ -128,6 +133,19 @@ def test_fsdp2_example_shards_a_meta_build_on_cpu() -> None:
             for line in out.splitlines() if " holds " in line]
     assert len(held) == WORLD and sum(held) >= 61_706 and max(held) < 61_706  # each rank holds a shard only
     assert "matches an unsharded model" in outputs[0]
+
+
+@pytest.mark.slow
+def test_fsdp2_llama_from_meta_trains_one_step_as_one_process() -> None:
+    """The zoo's Llama (tiny config, tied embeddings) built on meta, each decoder layer an FSDP2 unit: the loss
+    before and after one SGD step equals one process's on the whole batch."""
+    outputs = launch(str(ROOT / "docs" / "examples" / "fsdp_llama.py"), "--tiny", "--check")
+    held = [int(line.split("holds ")[1].split(" of ")[0].replace(",", "")) for out in outputs
+            for line in out.splitlines() if " holds " in line]
+    total = netspec.summary("zoo/llama", overrides=TINY_LLAMA).total_params
+    assert len(held) == WORLD and sum(held) == total and max(held) < total  # each rank a shard; the tie once
+    assert "tied embeddings: True" in outputs[0]
+    assert "sharded losses match one process on the whole batch" in outputs[0]
 
 
 if __name__ == "__main__":

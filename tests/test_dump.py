@@ -23,7 +23,10 @@ from tests.conftest import layout
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted(p.name for p in (ROOT / "specs").glob("*.yaml"))
-ZOO = sorted(p.name for p in (ROOT / "specs" / "zoo").glob("*.yaml"))
+# The language models use what dump cannot read back yet (integer inputs, tensor indexing, buffers, ties): each is
+# refused by name (test_what_cannot_be_dumped_is_named_at_its_path), not round-tripped.
+LANGUAGE_MODELS = {"gpt2.yaml", "llama.yaml"}
+ZOO = sorted(p.name for p in (ROOT / "specs" / "zoo").glob("*.yaml") if p.name not in LANGUAGE_MODELS)
 # zoo models small enough to run twice on the CPU in a test; the others are compared on meta (layout only)
 ZOO_RUN = {"alexnet.yaml", "resnet18.yaml", "mobilenet_v2.yaml", "vgg11_bn.yaml"}
 
@@ -222,13 +225,13 @@ class Branchy(nn.Module):
         return x
 
 
-class WithLSTM(nn.Module):
+class WithLoss(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.rnn = nn.LSTM(4, 4)
+        self.rnn = nn.L1Loss(reduction="none")  # losses are not netspec layer types
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.rnn(x)[0]
+        return self.rnn(x, x)
 
 
 class Outer(nn.Module):
@@ -252,7 +255,7 @@ class Sliced(nn.Module):
 @pytest.mark.parametrize(("module", "path", "words"), [
     (Outer(WithBuffer()), "body.inner.mask", "buffer"),
     (Outer(Branchy()), "body.inner", "data-dependent"),
-    (Outer(WithLSTM()), "body.inner.rnn", "not a netspec layer type"),
+    (Outer(WithLoss()), "body.inner.rnn", "not a netspec layer type"),
     (Sliced(), "<root>", "indexing a tensor"),
     (nn.Sequential(nn.Linear(4, 4)), "0", "numbered children"),
     (nn.Linear(4, 4), "<root>", "one layer"),

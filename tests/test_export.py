@@ -30,6 +30,9 @@ MISSING = 'the onnx extra is not installed: pip install "netspec[onnx]"'
 SMALLER: dict[str, dict[str, Any]] = {
     "vit_b_16": {"image_size": 64, "num_layers": 2},
     "densenet121": {"block_config": [2, 2, 2, 2]},
+    "gpt2": {"vocab_size": 1000, "n_positions": 128, "n_embd": 64, "n_layer": 2, "n_head": 4},
+    "llama": {"vocab_size": 1000, "hidden_size": 64, "intermediate_size": 172, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 256},
 }
 # The sizes the symbolic input dims get in the second run: other than the trace's (N=2, others 8).
 OTHER_SIZES = {"N": 3}

@@ -80,7 +80,7 @@ def test_unused_layer_is_a_warning(write_spec) -> None:
     ("return x.__class__", "unsupported"),
     ("return (lambda t: t)(x)", "unsupported"),
     ("return [t for t in x]", "unsupported"),
-    ("return x[0]", "unsupported"),
+    ("return x[[0]]", "unsupported"),
     ("return fc(x) if x else x", "unsupported"),
     ("import os", "unsupported"),
     ("return eval('1')", "unknown-name"),

@@ -21,7 +21,7 @@ from netspec import api
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "specs" / "zoo").glob("*.yaml"))
 # Symbols other than the batch, bound to small sizes for the forward pass.
-DIMS: dict[str, dict[str, int]] = {"corr2d.yaml": {"H": 6, "W": 8}}
+DIMS: dict[str, dict[str, int]] = {"corr2d.yaml": {"H": 6, "W": 8}, "gpt2.yaml": {"T": 12}, "llama.yaml": {"T": 12}}
 
 
 def _inputs(path: Path, device: str) -> list[torch.Tensor]:

@@ -39,3 +39,8 @@ def probe(batch: int, shape: tuple[int, ...] = (3, 224, 224)) -> torch.Tensor:
     """The matching input: a sine ramp of shape (batch, *shape) in float64."""
     numel = batch * math.prod(shape)
     return torch.sin(torch.arange(numel, dtype=torch.float64) * 0.01).reshape(batch, *shape)
+
+
+def probe_ids(batch: int, seq: int, vocab: int) -> torch.Tensor:
+    """Token ids for a language model: a fixed, well-spread pattern in [0, vocab)."""
+    return ((torch.arange(batch * seq) * 7919 + 13) % vocab).reshape(batch, seq)

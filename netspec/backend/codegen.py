@@ -22,8 +22,9 @@ from ..frontend.schema import SEQUENTIAL
 from ..middle import ir
 from ..middle.elaborate import Child, Instance
 from ..middle.names import Namespace
-from ..middle.shapes import Inference
-from ..ops import LAYERS, OPS, REQUIRED, LayerType, Op
+from ..middle.shapes import Inference, buffer_tensor
+from ..ops import LAYERS, OPS, REQUIRED, DTypeName, LayerType, Op
+from ..ops.buffers import FILLS
 from ..ops.init import init_source
 from ..ops.operators import BY_SYMBOL
 
@@ -223,6 +224,8 @@ class _ClassWriter(ir.NodeVisitor):
     def lines(self) -> list[str]:
         init = self.instance_lines() if self.instance is not None else self.entry_lines()
         init += self.param_group_lines()
+        init += self.buffer_lines()
+        init += self.tie_lines()
         params = "".join(f", {a.name}" if a.required else f", {a.name}={_literal(a.default)}"
                          for a in self.definition.block_args)
         base = "nn.Sequential" if self.definition.sequential else "nn.Module"
@@ -262,6 +265,10 @@ class _ClassWriter(ir.NodeVisitor):
     def registry_call(self, layer_type: str, values: dict[str, str | None], written: set[str]) -> str:
         """``nn.Conv2d(...)`` from argument values already written as source text."""
         kind = LAYERS[layer_type]
+        if kind.construct is not None:
+            named = {arg.name: text for arg in kind.args if (text := values.get(arg.name)) is not None
+                     and (arg.default is REQUIRED or arg.inferred or arg.name in written)}
+            return kind.construct({**named, **({"device": "device", "dtype": "dtype"} if kind.factory else {})})
         parts: list[str] = []
         for i, arg in enumerate(kind.args):
             text = values.get(arg.name)
@@ -327,6 +334,41 @@ class _ClassWriter(ir.NodeVisitor):
                  for item, count in runs]
         return ["nn.ParameterList([", *_items(parts, 1), "])"]
 
+    def buffer_lines(self) -> list[str]:
+        lines: list[str] = []
+        for buf in self.definition.buffers:
+            fill = FILLS[buf.fill]
+            if self.instance is not None:  # the class written for one instance: its values
+                tensor = self.instance_buffer(buf)
+                args = {k: _literal(evaluate(v.expr, self.instance.env) if isinstance(v, ir.Build) else v)
+                        for k, v in buf.args.items()}
+                shape = _literal(tuple(tensor.shape))
+            else:  # a block's class: its constructor arguments
+                args = {k: self.value(v) for k, v in buf.args.items()}
+                shape = "(" + "".join(f"{d}, " for d in buf.shape or ()) + ")"
+            dtype = f"torch.{buf.dtype}" if buf.dtype else f"torch.{fill.dtype}" if fill.dtype else "dtype"
+            source = fill.source(args, shape, f"device=device, dtype={dtype}")
+            persistent = "" if buf.persistent else ", persistent=False"
+            lines += _tag([f"{INDENT}self.register_buffer({buf.name!r}, {source}{persistent})"],
+                          self.origin(buf.path, "buffer", buf.name))
+        return lines
+
+    def instance_buffer(self, buf: ir.BufferDef) -> Any:
+        assert self.instance is not None
+        return buffer_tensor(buf, self.instance)
+
+    def tie_lines(self) -> list[str]:
+        """``self.lm_head.weight = self.model.embed_tokens.weight``: one Parameter under both names, set after
+        every child is built (transformers ties embeddings the same way)."""
+        lines: list[str] = []
+        for tie in self.definition.ties:
+            if tie.cond is False or (isinstance(tie.cond, ir.Build) and self.instance is not None and not evaluate(
+                    tie.cond.expr, self.instance.env)):
+                continue
+            target, source = _attr_path(tie.target), _attr_path(tie.source)
+            lines += _tag([f"{INDENT}{target} = {source}"], self.origin(tie.path, "tie", tie.target))
+        return lines
+
     def parameter(self, item: ir.ParamTensor) -> str:
         dtype = f"torch.{item.dtype}" if item.dtype else "dtype"
         tensor = init_source(item.init, item.init_args, tuple(item.shape), f"device=device, dtype={dtype}")
@@ -356,7 +398,7 @@ class _ClassWriter(ir.NodeVisitor):
         elif isinstance(stmt, ir.Assign):
             yield f"{indent}{stmt.target} = {self.expr(stmt.value)}"
         elif isinstance(stmt, ir.Unpack):
-            yield f"{indent}{', '.join(stmt.targets)} = {self.expr(stmt.value)}"
+            yield f"{indent}{_targets(stmt.targets)} = {self.expr(stmt.value)}"
         elif isinstance(stmt, ir.If):
             yield f"{indent}if {ast.unparse(self.test(stmt.test))}:"
             for inner in stmt.body or ():
@@ -413,13 +455,29 @@ class _ClassWriter(ir.NodeVisitor):
         raise TypeError(f"codegen has no rule for {type(node).__name__}")
 
     def visit_Const(self, expr: ir.Const) -> ast.expr:
+        if isinstance(expr.value, DTypeName):
+            return _attr("torch", str(expr.value))
         return _const(expr.value)
+
+    def visit_Attr(self, expr: ir.Attr) -> ast.expr:
+        return ast.Attribute(self.node(expr.base), expr.name, ast.Load())
+
+    def visit_Subscript(self, expr: ir.Subscript) -> ast.expr:
+        items = [self.index_item(item) for item in expr.items]
+        index = items[0] if len(items) == 1 else ast.Tuple(items, ast.Load())
+        return ast.Subscript(self.node(expr.base), index, ast.Load())
+
+    def index_item(self, item: ir.Expr | ir.Slice) -> ast.expr:
+        if isinstance(item, ir.Slice):
+            lower, upper, step = (None if b is None else self.node(b) for b in (item.lower, item.upper, item.step))
+            return ast.Slice(lower, upper, step)
+        return self.node(item)
 
     def visit_Name(self, expr: ir.Name) -> ast.expr:
         if expr.kind == "build":
             self.stored[expr.id] = None
             return _attr("self", expr.id)
-        return _attr("self", expr.id) if expr.kind == "param" else ast.Name(expr.id, ast.Load())
+        return _attr("self", expr.id) if expr.kind in ("param", "buffer") else ast.Name(expr.id, ast.Load())
 
     def visit_Seq(self, expr: ir.Seq) -> ast.expr:
         elts = [self.node(e) for e in expr.items]
@@ -456,7 +514,8 @@ class _ClassWriter(ir.NodeVisitor):
                     args.append(_const(default))
                 else:
                     keywords.append(ast.keyword(name, _const(default)))
-        args, keywords = _torch_spelling(op, args, keywords)
+        args, keywords = _torch_spelling(op, _training_only(op, args), [
+            ast.keyword(k.arg, _in_training(k.value)) if k.arg in op.training_only else k for k in keywords])
         keywords += [ast.keyword(k, ast.parse(v, mode="eval").body) for k, v in op.extra]
         if op.spelling.startswith("torch.Tensor.") and args:  # a Tensor method: written as one, x.size(0)
             return ast.Call(ast.Attribute(args[0], op.spelling.rsplit(".", 1)[1], ast.Load()), args[1:], keywords)
@@ -892,6 +951,15 @@ def _torch_spelling(op: Op, args: list[ast.expr], keywords: list[ast.keyword]) -
     return positional, named
 
 
+def _training_only(op: Op, args: list[ast.expr]) -> list[ast.expr]:
+    return [_in_training(a) if name in op.training_only else a for name, a in zip(op.params, args, strict=False)]
+
+
+def _in_training(value: ast.expr) -> ast.expr:
+    """``value if self.training else 0.0``: a dropout probability that acts in training mode only."""
+    return ast.IfExp(_attr("self", "training"), value, ast.Constant(0.0))
+
+
 def _trailing_nones(op: Op, given: list[tuple[str, ast.expr]], order: dict[str, int]) -> set[str]:
     defaults = {a.name: a.default for a in op.args}
     dropped: set[str] = set()
@@ -901,6 +969,20 @@ def _trailing_nones(op: Op, given: list[tuple[str, ast.expr]], order: dict[str, 
             break  # an argument given after the Nones: they keep their places
         dropped.add(name)
     return dropped
+
+
+def _attr_path(key: str) -> str:
+    """A state_dict key as attribute access from ``self``: ``h.0.attn.weight`` -> ``self.h[0].attn.weight``."""
+    text = "self"
+    for part in key.split("."):
+        text += f"[{part}]" if part.isdigit() else f".{part}"
+    return text
+
+
+def _targets(targets: tuple[str | tuple[Any, ...], ...], nested: bool = False) -> str:
+    """``out, (h, c)``: unpacking targets, nested tuples in parentheses."""
+    text = ", ".join(_targets(t, True) if isinstance(t, tuple) else t for t in targets)
+    return f"({text})" if nested else text
 
 
 def _assign(prefix: str, lines: list[str], indent: str) -> Iterator[str]:

@@ -186,15 +186,16 @@ def _add_event(builder: _GraphBuilder, event: Event) -> None:
     elif kind == "input":
         builder.produced(event.output, builder.add_node("input", event.path, event.path, "input",
                                                         event.output.shape))
-    elif kind == "param":
+    elif kind in ("param", "buffer"):  # a buffer is drawn as a parameter is, typed Buffer
         node_id = builder.params.get(event.path)
         node = builder.graph.node(node_id) if node_id else builder.add_node(
-            "param", _local(event, event.path), event.path, "Parameter", event.output.shape,
+            "param", _local(event, event.path), event.path, event.type, event.output.shape,
             params=builder.sizes.get(event.path))
         builder.params[event.path] = node.id
         builder.produced(event.output, node)
-    elif kind == "neg":
-        builder.produced(event.output, builder.add_node("op", "neg", "", "neg", event.output.shape, event.inputs))
+    elif kind in ("neg", "index"):
+        builder.produced(event.output, builder.add_node("op", event.type, "", event.type, event.output.shape,
+                                                        event.inputs))
     elif kind == "arith":
         builder.produced(event.output, builder.add_node("op", event.type, event.path, BY_SYMBOL[event.type].name,
                                                         event.output.shape, event.inputs))

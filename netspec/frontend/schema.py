@@ -52,6 +52,7 @@ from ..ops import (
     publish,
     registry,
 )
+from ..ops.buffers import FILLS
 from ..ops.init import INIT_ARGS, SIMPLE_INITS
 from . import schema_json
 
@@ -358,6 +359,48 @@ ParamSpec = Annotated[
     Discriminator(_param_tag),
 ]
 
+# ---------------------------------------------------------------- buffers
+
+BufferInitWithArgs = create_model(
+    "BufferInitWithArgs", __config__=ConfigDict(defer_build=True, extra="forbid", title="buffer fill with arguments"),
+    **{name: (fill.args, None) for name, fill in FILLS.items()},
+)
+BufferInit = Literal[tuple(name for name, fill in FILLS.items() if not any(  # type: ignore[misc]
+    f.is_required() for f in fill.args.model_fields.values()))] | BufferInitWithArgs
+
+
+class BufferSpec(BaseModel):
+    """One buffer: ``register_buffer(name, tensor, persistent=...)``."""
+
+    model_config = _config("buffer", "a tensor the module holds and moves with .to() but does not train "
+                           "(register_buffer): RoPE's inv_freq, a causal mask")
+    shape: ParamShape | None = Field(None, description="ints and names of vars or block arguments; the arange and "
+                                     "rope fills give their own")
+    init: BufferInit = Field("zeros", description="how it is filled at build time")  # type: ignore[valid-type]
+    dtype: DType | None = Field(None, description="its dtype (default: the fill's, else the module's)")
+    persistent: StrictBool = Field(True, description="whether it is in the state_dict (transformers' inv_freq "
+                                   "is not)")
+
+
+BuffersSpec = Annotated[dict[Identifier, BufferSpec], Field(description="buffers: tensors the module holds but does "
+                                                            "not train, filled at build time")]
+
+# ---------------------------------------------------------------- ties
+
+ParamPath = Annotated[StrictStr, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$", max_length=1_024)]
+
+
+class TieSpec(BaseModel):
+    model_config = _config("tie", "this parameter is the Parameter at `to`: one tensor under two names")
+    to: ParamPath = Field(description="the parameter it is, as a state_dict key: model.embed_tokens.weight")
+    if_: StrictStr | StrictBool | None = Field(None, alias="if", description="tie only when this holds "
+                                               "(a var: tie_word_embeddings)")
+
+
+TiesSpec = Annotated[dict[ParamPath, ParamPath | TieSpec], Field(
+    description="tied parameters: 'lm_head.weight: model.embed_tokens.weight' makes the first the second "
+    "Parameter itself (as transformers ties embeddings); counted once")]
+
 # ---------------------------------------------------------------- the spec
 
 
@@ -405,6 +448,7 @@ class BlockSpec(BaseModel):
     layers: dict[Identifier, LayerSpec] | list[LayerSpec] = Field(  # type: ignore[valid-type]
         default_factory=dict, description="submodules; a list makes the block a Sequential")
     params: dict[Identifier, ParamSpec] = Field(default_factory=dict)
+    buffers: BuffersSpec = Field(default_factory=dict)
     forward: Annotated[list[Step], Field(min_length=1)] | None = None  # type: ignore[valid-type]
 
 
@@ -432,6 +476,8 @@ class Spec(BaseModel):
                                                 description="submodules, in registration order")
     params: dict[Identifier, ParamSpec] = Field(default_factory=dict,
                                                 description="raw Parameter / ParameterList / ParameterDict")
+    buffers: BuffersSpec = Field(default_factory=dict)
+    ties: TiesSpec = Field(default_factory=dict)
     forward: Annotated[list[Step], Field(min_length=1)] | None = Field(  # type: ignore[valid-type]
         None, description="steps; omitted: apply layers in order")
 
@@ -440,7 +486,7 @@ TAG_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType({
     **LAYER_MODELS, SEQUENTIAL: SequentialModel, "BlockUse": BlockUseModel, "Group": GroupModel,
     "BlockSpec": BlockSpec, "ArgDecl": ArgDecl, "RepeatSpec": RepeatSpec, "Parameter": ParamItem,
     "ParameterList": ParamListSpec,
-    "ParameterDict": ParamDictSpec, "InputSpec": InputSpec,
+    "ParameterDict": ParamDictSpec, "InputSpec": InputSpec, "BufferSpec": BufferSpec, "TieSpec": TieSpec,
     **{name: OP_ARG_MODELS[name] for name in STEP_OPS}, "ListItem": ListItem, "InitWithArgs": InitWithArgs,
     **{model.__name__: model for model in INIT_ARGS.values()},
 })

@@ -23,7 +23,7 @@ from ..errors import Collector, Path, Span, did_you_mean, short_repr
 from ..frontend.expr import ExprError
 from ..frontend.expr import parse as parse_expr
 from ..frontend.source import Source
-from ..ops import INT64_MAX, OPS
+from ..ops import DTYPE_NAMES, INT64_MAX, OPS, DTypeName
 from ..ops.operators import FORWARD_OPERATORS, symbol_of
 from ..ops.tensor import SHAPE_INDEX_OP
 from . import ir
@@ -88,6 +88,7 @@ class Resolving(Protocol):
     diag: Collector
     layer_names: set[str]
     param_kinds: dict[str, str]
+    buffer_names: set[str]
     scope: set[str]
     used: set[str]
     forward_nodes: int  # syntax nodes read so far, bounded by MAX_FORWARD_NODES
@@ -299,17 +300,22 @@ class ForwardParser:
             left = self.name(ast.Name(node.target.id, ast.Load(), lineno=node.lineno, col_offset=node.col_offset))
             value = ir.BinOp(BINOPS[type(node.op)], left, self.expr(node.value), span)
             return ir.Assign(self.define(node.target), value, span, self.path)
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Tuple) and all(
-                isinstance(t, ast.Name) for t in node.targets[0].elts) and len(node.targets[0].elts) > 1:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and _unpack_target(node.targets[0]):
             value = self.expr(node.value)
-            names = tuple(t.id if t.id == "_" else self.define(t) for t in node.targets[0].elts
-                          if isinstance(t, ast.Name))
-            return ir.Unpack(names, value, span, self.path)  # type: ignore[return-value]
+            target = node.targets[0]
+            assert isinstance(target, (ast.Tuple, ast.List))
+            return ir.Unpack(self.unpack_names(target), value, span, self.path)  # type: ignore[return-value]
         if isinstance(node, ast.Assign):
             raise self.refuse(node, "assign one name at a time, or unpack names from a tuple",
                               "write 'h = expression' or 'out, _ = attention(x, x, x)'")
         raise self.refuse(node, f"{_describe(node)} is not part of the forward language",
                           "a step is 'name = expression', 'return expression' or 'for p in params: x = ...'")
+
+    def unpack_names(self, target: ast.Tuple | ast.List) -> tuple[str | tuple[Any, ...], ...]:
+        """The names of ``a, (b, c) = ...``, each defined; ``_`` discards its item."""
+        return tuple(self.unpack_names(t) if isinstance(t, (ast.Tuple, ast.List)) else
+                     "_" if isinstance(t, ast.Name) and t.id == "_" else self.define(t)  # type: ignore[arg-type]
+                     for t in target.elts)
 
     def define(self, target: ast.Name) -> str:
         name = target.id
@@ -318,8 +324,9 @@ class ForwardParser:
                               "letter", "Python mangles names with leading underscores inside a class", code="bad-name")
         if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in RESERVED:
             raise self.refuse(target, f"'{name}' cannot be a value name", "choose another name")
-        if name in self.r.layer_names or name in self.r.param_kinds or name in OPS:
-            raise self.refuse(target, f"value '{name}' would hide the layer, parameter or op of the same name",
+        # An op's name is free for a value (``cos = emb.cos()``, ``half = d // 2``): a call still means the op.
+        if name in self.r.layer_names or name in self.r.param_kinds or name in self.r.buffer_names:
+            raise self.refuse(target, f"value '{name}' would hide the layer, parameter or buffer of the same name",
                               "choose another name for the value")
         if name in self.r.spec.args:
             raise self.refuse(target, f"'{name}' is a forward argument and cannot be reassigned")
@@ -397,10 +404,19 @@ class ForwardParser:
             return self.subscript(node, span)
         if isinstance(node, ast.IfExp):
             return ir.Cond(self.build_test(node.test), self.expr(node.body), self.expr(node.orelse), span)
+        if isinstance(node, ast.Attribute) and node.attr in ir.TENSOR_ATTRIBUTES:
+            return ir.Attr(self.expr(node.value), node.attr, span)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "torch" and (
+                node.attr in DTYPE_NAMES):  # torch.float32, as PyTorch code writes it
+            return ir.Const(DTypeName(node.attr), span)
+        if isinstance(node, ast.Attribute):
+            raise self.refuse(node, f"attribute '.{node.attr}' is not part of the forward language",
+                              "a tensor value gives .shape, .device and .dtype; call ops as x.op(...)")
         raise self.refuse(node, f"{_describe(node)} is not part of the forward language",
-                          "use names, numbers, calls of layers and ops, + - * / @, and params[key]")
+                          "use names, numbers, calls of layers and ops, operators (+ - * / // % ** @), "
+                          "x.shape/x.device/x.dtype and indexing")
 
-    def name(self, node: ast.Name) -> ir.Name:
+    def name(self, node: ast.Name) -> ir.Name:  # or a dtype's name, a constant
         span = self.at(node.lineno, node.col_offset)
         name = node.id
         if name in self.values:
@@ -408,10 +424,14 @@ class ForwardParser:
         if name in self.r.param_kinds:
             self.r.used.add(name)
             return ir.Name(name, "param", span)
+        if name in self.r.buffer_names:
+            return ir.Name(name, "buffer", span)
         if name in self.r.scope:
             return ir.Name(name, "build", span)
         if name in self.r.layer_names:
             raise self.refuse(node, f"layer '{name}' must be called, as '{name}(x)'")
+        if name in DTYPE_NAMES:  # a dtype, as an op's dtype argument takes it: softmax(x, -1, dtype=float32)
+            return ir.Const(DTypeName(name), span)  # type: ignore[return-value]
         known = [*self.values, *self.r.param_kinds, *self.r.layer_names]
         if name in self.assigned_later:
             raise self.refuse(node, f"'{name}' is used before it is assigned", "assign it in an earlier step",
@@ -432,10 +452,11 @@ class ForwardParser:
         if isinstance(func, ast.Attribute):
             receiver = self.expr(func.value)
             op = OPS.get(func.attr)
+            if func.attr in ir.TENSOR_ATTRIBUTES:
+                raise self.refuse(func, f"'.{func.attr}' is an attribute, not a method",
+                                  f"write x.{func.attr}" + (" or x.size()" if func.attr == "shape" else ""))
             if op is None or not op.method:
                 hint = did_you_mean(func.attr, [n for n, o in OPS.items() if o.method])
-                if func.attr == "view":  # torch's reshape is a view wherever view would work
-                    hint = "write x.reshape(...): it returns a view wherever x.view(...) would"
                 raise self.refuse(func, f"method '.{func.attr}()' is not part of the forward language",
                                   hint or "call an op, e.g. mean(x)")
             rest = tuple(self.expr(a) for a in node.args)
@@ -449,6 +470,10 @@ class ForwardParser:
         if not isinstance(func, ast.Name):
             raise self.refuse(func, "only layers and ops can be called", "call a layer by name, as conv1(x)")
         args = tuple(self.expr(a) for a in node.args)
+        op = OPS.get(func.id)
+        if op is not None and op.varargs and not op.tensors and (  # ones(T, T): the sizes one by one
+                len(args) > 1 or (len(args) == 1 and not isinstance(args[0], ir.Seq))):
+            args = (ir.Seq(args, span, is_tuple=True),)
         if func.id in self.layer_vars:
             return ir.Call(func.id, "layervar", args, kwargs, span)
         if func.id in self.r.layer_names:
@@ -460,19 +485,40 @@ class ForwardParser:
         raise self.refuse(func, f"'{func.id}' is neither a layer of this spec nor an op",
                           hint or "see 'netspec layers' for the ops", code="unknown-name")
 
-    def subscript(self, node: ast.Subscript, span: Span) -> ir.Index | ir.Call:
+    def subscript(self, node: ast.Subscript, span: Span) -> ir.Index | ir.Call | ir.Subscript:
         if isinstance(node.value, ast.Attribute) and node.value.attr == "shape":  # x.shape[0] is x.size(0)
             return ir.Call(SHAPE_INDEX_OP, "op", (self.expr(node.value.value), self.expr(node.slice)), (), span,
                            method=True)
         if not isinstance(node.value, ast.Name) or self.r.param_kinds.get(node.value.id) not in (
                 "ParameterList", "ParameterDict"):
-            raise self.refuse(node, "only a ParameterList or ParameterDict can be indexed",
-                              "index a parameter group, as params[0] or params[choice]")
+            return self.tensor_subscript(node, span)
         base = self.name(node.value)
         index = self.expr(node.slice)
         if not isinstance(index, (ir.Const, ir.Name)):
             raise self.refuse(node.slice, "an index is a constant or a forward argument", "write params[choice]")
         return ir.Index(base, index, span)
+
+    def tensor_subscript(self, node: ast.Subscript, span: Span) -> ir.Subscript:
+        """``x[:, -1]``, ``x[..., :half]``, ``x[..., None]``, ``sizes[0]``: a value indexed (basic indexing only:
+        integers, slices, None and one Ellipsis; a tensor index would gather, which the language leaves out)."""
+        base = self.expr(node.value)
+        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if not parts:
+            raise self.refuse(node, "an empty index is not part of the forward language", "write x[...]")
+        items = tuple(self.index_item(part) for part in parts)
+        return ir.Subscript(base, items, span)
+
+    def index_item(self, part: ast.expr) -> ir.Expr | ir.Slice:
+        span = self.at(part.lineno, part.col_offset)
+        if isinstance(part, ast.Slice):
+            bounds = [None if b is None else self.expr(b) for b in (part.lower, part.upper, part.step)]
+            return ir.Slice(bounds[0], bounds[1], bounds[2], span)
+        if isinstance(part, ast.Constant) and part.value is Ellipsis:
+            return ir.Const(Ellipsis, span)
+        if isinstance(part, (ast.List, ast.Tuple, ast.Starred)):
+            raise self.refuse(part, "indexing with a list or tuple (advanced indexing) is not part of the forward "
+                              "language", "index with integers, slices, None and ..., or use an op such as select")
+        return self.expr(part)
 
     # ------------------------------------------------------------ places and refusals
 
@@ -537,6 +583,13 @@ class ForwardParser:
         span = self.at(getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
         self.r.error(code, message, self.path, hint, span=span)
         return _Refused()
+
+
+def _unpack_target(target: ast.expr, depth: int = 0) -> bool:
+    """``a, b`` or ``out, (h, c)``: names and nested tuples of names, each tuple of two or more."""
+    if not isinstance(target, (ast.Tuple, ast.List)) or len(target.elts) < 2 or depth > 8:
+        return False
+    return all(isinstance(t, ast.Name) or _unpack_target(t, depth + 1) for t in target.elts)
 
 
 def _depth(tree: ast.AST) -> int:

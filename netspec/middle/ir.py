@@ -93,6 +93,30 @@ class ParamGroup:
 
 
 @dataclass
+class BufferDef:
+    """A buffer: ``register_buffer(name, <fill>, persistent=...)``.  The fill's arguments and the shape's dims are
+    constants or Build values (a block's arguments); each instance's shape follows from their values."""
+
+    name: str
+    path: Path
+    fill: str  # a key of ops.buffers.FILLS
+    args: dict[str, Any]
+    shape: tuple[Any, ...] | None  # as written (ints, var values, block-argument names), or None
+    dtype: str | None
+    persistent: bool = True
+
+
+@dataclass
+class Tie:
+    """``target`` (a parameter's state_dict key) is the Parameter at ``source``: one tensor under two names."""
+
+    target: str
+    source: str
+    cond: Build | bool | None
+    path: Path
+
+
+@dataclass
 class Input:
     name: str
     shape: tuple[int | str, ...]
@@ -106,7 +130,7 @@ class Input:
 @dataclass(frozen=True)
 class Name:
     id: str
-    kind: str  # "value" | "layer" | "param" | "op"
+    kind: str  # "value" | "layer" | "param" | "buffer" | "build" | "op"
     span: Span
 
 
@@ -164,7 +188,39 @@ class Cond:
     span: Span
 
 
-Expr = Name | Const | Seq | Call | BinOp | Neg | Index | Cond
+@dataclass(frozen=True)
+class Attr:
+    """``x.shape``, ``x.device``, ``x.dtype``: what a tensor value says about itself (:data:`TENSOR_ATTRIBUTES`)."""
+
+    base: Expr
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Slice:
+    """``start:stop:step`` inside a subscript; a part left out is None."""
+
+    lower: Expr | None
+    upper: Expr | None
+    step: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Subscript:
+    """``x[..., :half]``, ``x[:, -1]``, ``x[..., None]``, ``sizes[0]``: indexing a tensor or a tuple value.
+    Each item is an expression (an integer, ``None``, ``...``) or a :class:`Slice`."""
+
+    base: Expr
+    items: tuple[Expr | Slice, ...]
+    span: Span
+
+
+Expr = Name | Const | Seq | Call | BinOp | Neg | Index | Cond | Attr | Subscript
+
+# What ``value.<name>`` may read in forward, with what it gives.
+TENSOR_ATTRIBUTES = {"shape": "its sizes, a tuple", "device": "its device", "dtype": "its dtype"}
 
 
 @dataclass(frozen=True)
@@ -177,9 +233,10 @@ class Assign:
 
 @dataclass(frozen=True)
 class Unpack:
-    """``a, _ = expr``: a tuple (a layer's several outputs) taken apart; ``_`` discards its item."""
+    """``a, _ = expr``: a tuple (a layer's several outputs) taken apart; ``_`` discards its item; a nested
+    tuple of names takes a nested tuple apart (``out, (h, c) = lstm(x)``)."""
 
-    targets: tuple[str, ...]
+    targets: tuple[str | tuple[Any, ...], ...]
     value: Expr
     span: Span
     path: Path
@@ -251,6 +308,8 @@ class ModuleDef:
     vars: list[Var] = field(default_factory=list)
     outputs: list[tuple[tuple[int | str, ...], Span]] | None = None
     sequential: bool = False  # a block whose layers are a list and which has no forward: an nn.Sequential
+    buffers: list[BufferDef] = field(default_factory=list)
+    ties: list[Tie] = field(default_factory=list)  # the root's only: paths run through the whole module
 
     @property
     def is_root(self) -> bool:
@@ -332,6 +391,6 @@ class NodeVisitor:
 
 
 NODE_TYPES: frozenset[type] = frozenset({
-    Build, KeyPattern, Repeat, Layer, ParamTensor, ParamGroup, Input, Name, Const, Seq, Call, BinOp, Neg, Index,
-    Cond, Assign, Unpack, Return, For, If, BlockArg, Var, ModuleDef, Program})
+    Build, KeyPattern, Repeat, Layer, ParamTensor, ParamGroup, BufferDef, Tie, Input, Name, Const, Seq, Call, BinOp,
+    Neg, Index, Cond, Attr, Slice, Subscript, Assign, Unpack, Return, For, If, BlockArg, Var, ModuleDef, Program})
 _FIELDS: dict[type, tuple[str, ...]] = {t: tuple(f.name for f in dataclasses.fields(t)) for t in NODE_TYPES}

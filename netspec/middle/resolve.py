@@ -22,6 +22,7 @@ from ..frontend.expr import parse as parse_expr
 from ..frontend.schema import (
     SEQUENTIAL,
     ArgDecl,
+    BufferSpec,
     Expression,
     ListItem,
     ParamDictSpec,
@@ -34,6 +35,7 @@ from ..frontend.schema import (
 from ..frontend.source import Source
 from ..frontend.validate import plugin_hint
 from ..ops import INT64_MAX, LAYERS, MODULE_DTYPE
+from ..ops.buffers import FILLS
 from ..ops.init import INIT_ARGS, init_problem
 from ..ops.tensor import PLACEHOLDER_LAYER
 from . import ir
@@ -58,12 +60,14 @@ class DefView:
     forward: list[Any] | None
     outputs: Any = None
     block_args: dict[str, Any] = field(default_factory=dict)
+    buffers: dict[str, Any] = field(default_factory=dict)
+    ties: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve(spec: Spec, source: Source) -> ir.Program:
     """The spec's program: its root definition and every block it uses, dependencies first."""
     root_view = DefView(spec.name, spec.description, (), spec.inputs, spec.args, spec.vars, spec.layers, spec.params,
-                        spec.forward, spec.outputs)
+                        spec.forward, spec.outputs, buffers=spec.buffers, ties=spec.ties)
     diag = Collector()
     kinds = {name: {arg: _arg_kind(decl) for arg, decl in block.args.items()} for name, block in spec.blocks.items()}
     root_resolver = _Resolver(root_view, source, diag, set(spec.blocks))
@@ -74,7 +78,7 @@ def resolve(spec: Spec, source: Source) -> ir.Program:
     blocks: dict[str, ir.ModuleDef] = {}
     for name, block in spec.blocks.items():
         view = DefView(name, block.description, ("blocks", name), block.inputs, {}, block.vars, block.layers,
-                       block.params, block.forward, block.outputs, block.args)
+                       block.params, block.forward, block.outputs, block.args, block.buffers)
         resolver = _Resolver(view, source, diag, set(spec.blocks))
         resolver.var_values = var_values
         resolver.block_kinds = kinds
@@ -170,6 +174,7 @@ class _Resolver:
         self.block_kinds: dict[str, dict[str, str]] = {}  # block -> argument -> "int" | "float" | "bool" | "str"
         self.layer_names: set[str] = set()
         self.param_kinds: dict[str, str] = {}
+        self.buffer_names: set[str] = set()
         self.used: set[str] = set()
         self.param_tensors = 0
         self.forward_nodes = 0
@@ -229,6 +234,8 @@ class _Resolver:
                   for name, value in layer_items]
         self.layers = layers
         params = [self.param_group(name, value) for name, value in self.spec.params.items()]
+        buffers = [self.buffer(name, value) for name, value in self.spec.buffers.items()]
+        ties = [self.tie(target, value) for target, value in self.spec.ties.items()]
         self.layer_names = {str(layer.key) for layer in layers if isinstance(layer.key, str)}
         self.check_clashes()
         if self.errors_since(start):
@@ -241,9 +248,12 @@ class _Resolver:
         if self.errors_since(start):
             raise _Stop
         self.unused()
+        if sequential and buffers:
+            self.error("bad-block", "a block whose layers are a list is a Sequential: it has no buffers",
+                       self.P("buffers"), "give the layers names to write a forward")
         return ir.ModuleDef(self.spec.name, self.spec.description, self.source, inputs, dict(self.spec.args), layers,
                             params, body, [], self.spec.base, block_args, variables, self.outputs(),
-                            sequential and self.spec.forward is None)
+                            sequential and self.spec.forward is None, buffers, ties)
 
     # ------------------------------------------------------------ vars, block arguments, outputs
 
@@ -434,6 +444,12 @@ class _Resolver:
             if name in self.spec.layers:
                 self.error("duplicate-name", f"'{name}' names both a layer and a parameter", self.P("params", name),
                            "give each module attribute its own name", key=True)
+        taken = {*(self.spec.layers if isinstance(self.spec.layers, dict) else {}), *self.spec.params,
+                 *self.spec.inputs, *self.spec.args, *self.spec.block_args, *self.spec.vars}
+        for name in self.spec.buffers:
+            if name in taken:
+                self.error("duplicate-name", f"'{name}' names both a buffer and a layer, parameter, input, argument "
+                           "or var", self.P("buffers", name), "give each module attribute its own name", key=True)
         for name in [*self.spec.inputs, *self.spec.args]:
             if name in self.spec.layers or name in self.spec.params:
                 section = "inputs" if name in self.spec.inputs else "args"
@@ -660,6 +676,36 @@ class _Resolver:
             code, message, hint = problem
             self.error(code, message, (*path, "init"), hint)
         return ir.ParamTensor(key, attr, path, shape, init, init_args, item.requires_grad, item.dtype)
+
+    def buffer(self, name: str, value: BufferSpec) -> ir.BufferDef:
+        path: Path = self.P("buffers", name)
+        self.check_name(name, path, "buffer")
+        init: Any = value.init
+        args: dict[str, Any] = {}
+        if isinstance(init, BaseModel):
+            chosen = init.model_dump(exclude_unset=True)
+            if len(chosen) != 1:
+                self.error("bad-init", f"expected one fill in init, found {len(chosen)}", (*path, "init"),
+                           "write e.g. init: {rope: {dim: 64, theta: 10000.0}}")
+                return ir.BufferDef(name, path, "zeros", {}, None, value.dtype, value.persistent)
+            ((init, _),) = chosen.items()
+            args = getattr(value.init, init).model_dump()
+        else:
+            args = FILLS[init].args().model_dump()
+        args = {key: self.build(arg, (*path, "init", init, key), self.scope, always=isinstance(arg, str))
+                for key, arg in args.items()}
+        shape = None if value.shape is None else self.shape(value.shape, (*path, "shape"))
+        self.buffer_names.add(name)
+        return ir.BufferDef(name, path, init, args, shape, value.dtype, value.persistent)
+
+    def tie(self, target: str, value: Any) -> ir.Tie:
+        path: Path = self.P("ties", target)
+        if isinstance(value, str):
+            return ir.Tie(target, value, None, path)
+        cond = value.if_
+        test = cond if cond is None or isinstance(cond, bool) else self.build(cond, (*path, "if"), self.scope,
+                                                                               always=True)
+        return ir.Tie(target, value.to, test, path)
 
     # ------------------------------------------------------------ forward
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from ..errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, format_path, short_repr
 from ..frontend.expr import ExprError, evaluate
@@ -28,7 +28,10 @@ from ..ops import (
     LAYERS,
     MODULE_DTYPE,
     OPS,
+    Bool,
+    Device,
     Dim,
+    DTypeName,
     ShapeError,
     SymSize,
     Tensor,
@@ -38,12 +41,16 @@ from ..ops import (
     matmul_macs,
     matmul_shape,
     promote_types,
+    size_arith,
 )
+from ..ops.buffers import FILLS
+from ..ops.indexing import index_shape
 from ..ops.operators import BY_SYMBOL
+from ..ops.weights import PARAM_SHAPES
 from . import counts, ir
 from .elaborate import MAX_CHILDREN, MAX_INSTANCES, Budget, Child, Elaborator, Instance, Refusal
 
-DEFAULT_MAX_PARAMS = 1_000_000_000  # ~4 GB of float32: past this, load() refuses unless told otherwise
+DEFAULT_MAX_PARAMS = 10_000_000_000  # ~40 GB of float32 (a 7B model fits): past this, load() refuses unless told so
 MAX_WORLDS = 256
 # Statements inference may execute, over all loops and forward-argument worlds together:
 # loops over ParameterLists and worlds multiply the work a short spec asks for.
@@ -200,7 +207,9 @@ def infer(program: ir.Program) -> Inference:
     hypothetical = _probe_unbuilt(shared)
     layer_args = shared.layer_args
     sizes = _sizes(shared)
-    total = sum(sizes.values())
+    tied = _check_ties(shared, root, diag)
+    diag.raise_if_errors()
+    total = sum(sizes.values()) - tied
     frozen = sum(math.prod(param_shape(t, inst)) for inst in shared.instances.values()
                  for g in inst.definition.params for t in g.items if not t.requires_grad)
     _check_total(model, total, diag)
@@ -209,7 +218,7 @@ def infer(program: ir.Program) -> Inference:
     if len({v.shape for v in variants.values()}) <= 1:
         variants = {}
     return Inference(program, layer_args, shared.rows, output, variants, total, total - frozen, sizes,
-                     model.warnings + diag.diagnostics, shared.instances, _memory(shared, sizes),
+                     model.warnings + diag.diagnostics, shared.instances, _memory(shared, sizes, tied),
                      hypothetical, shared.trace or [])
 
 
@@ -322,6 +331,7 @@ class Interpreter(ir.NodeVisitor):
         self.diag = shared.diag
         self.depth = depth
         self.env: dict[str, Any] = {}
+        self.buffers: dict[str, Tensor] = {}
         self.groups = {group.name: group for group in self.model.params}
         self.stmt_path: Path = (*self.model.path, "forward")
         self.stmt_span: Span | None = None  # the top-level step running: the work cap reports there
@@ -343,6 +353,7 @@ class Interpreter(ir.NodeVisitor):
         for name, default in self.model.args.items():
             self.env[name] = self.world.get(name, default)
         try:
+            self.buffers = {buf.name: self.buffer(buf) for buf in self.model.buffers}
             if self.model.sequential:
                 return self.check_outputs(self.apply_children(self.instance.children, list(inputs), self.depth))
             result = self.body(self.model.body)
@@ -450,13 +461,36 @@ class Interpreter(ir.NodeVisitor):
                       self.model.source.key_span(item.path))
         return tensor
 
+    def buffer(self, buf: ir.BufferDef) -> Tensor:
+        """A buffer as this instance fills it: its shape from the fill's arguments at this instance's values."""
+        try:
+            return buffer_tensor(buf, self.instance)
+        except ExprError as exc:
+            raise self.fail(exc.code, exc.message, buf.path, self.model.source.key_span(buf.path), exc.hint) from None
+        except ShapeError as exc:
+            where = (*buf.path, "shape") if exc.arg == "shape" else (*buf.path, "init")
+            raise self.fail(exc.code, f"buffer '{buf.name}': {exc.message}", where, self.model.source.span(where),
+                            exc.hint) from None
+
+    def buffer_value(self, name: str) -> Tensor:
+        tensor = self.buffers[name]
+        if self.trace is not None:
+            self.emit("buffer", name, self.instance.qualified(name), "Buffer", (), tensor, None,
+                      self.model.source.key_span(next(b.path for b in self.model.buffers if b.name == name)))
+        return tensor
+
     def visit_Unpack(self, stmt: ir.Unpack) -> None:
-        value = self.eval(stmt.value)
-        if not isinstance(value, tuple) or len(value) != len(stmt.targets):
-            raise self.fail("bad-unpack", f"cannot unpack {_describe(value)} into {len(stmt.targets)} names",
-                            stmt.path, stmt.span, "a layer with several outputs (MultiheadAttention) gives a tuple")
-        for name, item in zip(stmt.targets, value, strict=True):
-            if name != "_":
+        self.unpack(stmt.targets, self.eval(stmt.value), stmt)
+
+    def unpack(self, targets: tuple[str | tuple[Any, ...], ...], value: Any, stmt: ir.Unpack) -> None:
+        if not isinstance(value, tuple) or len(value) != len(targets):
+            raise self.fail("bad-unpack", f"cannot unpack {_describe(value)} into {len(targets)} names",
+                            stmt.path, stmt.span, "a layer with several outputs (MultiheadAttention, LSTM) gives a "
+                            "tuple; x.shape gives one size per dim")
+        for name, item in zip(targets, value, strict=True):
+            if isinstance(name, tuple):
+                self.unpack(name, item, stmt)
+            elif name != "_":
                 if item is None:
                     raise self.fail("bad-unpack", f"'{name}' would be None here (need_weights=False gives no "
                                     "weights)", stmt.path, stmt.span, "unpack it into _")
@@ -516,6 +550,14 @@ class Interpreter(ir.NodeVisitor):
             return _Group(group)
         if expr.kind == "build":
             return self.instance.env[expr.id]
+        if expr.kind == "buffer":
+            return self.buffer_value(expr.id)
+        if expr.id not in self.env:  # assigned only in branches of an `if` this instance does not take
+            raise self.fail("undefined-name", f"value '{expr.id}' is not assigned here: the `if` steps before this "
+                            "assign it only in branches this instance does not take", self.path_of(expr), expr.span,
+                            "assign it in every branch, or check the build-time values the tests read"
+                            + (f" ({', '.join(f'{k}={v!r}' for k, v in sorted(self.instance.env.items())[:6])})"
+                               if self.instance.env else ""))
         return self.env[expr.id]
 
     def visit_Cond(self, expr: ir.Cond) -> Any:
@@ -564,8 +606,57 @@ class Interpreter(ir.NodeVisitor):
                             did_you_mean(str(key), keys) or f"keys are {', '.join(keys)}")
         return self.param_tensor(group.items[keys.index(key)])
 
+    def visit_Attr(self, expr: ir.Attr) -> Any:
+        value = self.eval(expr.base)
+        if not isinstance(value, Tensor):
+            raise self.fail("bad-operand", f"'.{expr.name}' reads a tensor, found {_describe(value)}",
+                            self.path_of(expr), expr.span)
+        if expr.name == "shape":
+            return tuple(d if isinstance(d, int) else SymSize(d) for d in value.shape)
+        if expr.name == "dtype":
+            return DTypeName(value.dtype)
+        return Device("device")
+
+    def visit_Subscript(self, expr: ir.Subscript) -> Any:
+        base = self.eval(expr.base)
+        items = [self.index_item(item) for item in expr.items]
+        path = self.path_of(expr)
+        if isinstance(base, tuple):  # sizes: x.shape[1:], or the items of a layer's several outputs
+            return self.tuple_item(base, items, expr)
+        if not isinstance(base, Tensor):
+            raise self.fail("bad-operand", f"cannot index {_describe(base)}", path, expr.span,
+                            "index a tensor (x[:, 0]) or a tuple of sizes (x.shape[-1])")
+        try:
+            out = index_shape(base, items)
+        except ShapeError as exc:
+            raise self.fail(exc.code, f"indexing: {exc.message}", path, expr.span, exc.hint) from None
+        self.check_size(out, path, expr.span)
+        if self.trace is not None:
+            self.emit("index", expr, "", "getitem", (base,), out, None, expr.span)
+        return out
+
+    def index_item(self, item: ir.Expr | ir.Slice) -> Any:
+        if isinstance(item, ir.Slice):
+            return slice(*(None if b is None else self.eval(b) for b in (item.lower, item.upper, item.step)))
+        return self.eval(item)
+
+    def tuple_item(self, base: tuple[Any, ...], items: list[Any], expr: ir.Subscript) -> Any:
+        path = self.path_of(expr)
+        (item,) = items if len(items) == 1 else (None,)
+        if isinstance(item, slice) and all(b is None or (isinstance(b, int) and not isinstance(b, bool))
+                                           for b in (item.start, item.stop, item.step)) and item.step != 0:
+            return base[item]
+        if not isinstance(item, int) or isinstance(item, bool):
+            raise self.fail("bad-index", f"a tuple of {len(base)} takes one integer index or a slice of integers, "
+                            f"found {', '.join(_describe(i) for i in items)}", path, expr.span)
+        if not -len(base) <= item < len(base):
+            raise self.fail("bad-index", f"index {item} is out of range for a tuple of {len(base)}", path, expr.span)
+        return base[item]
+
     def arith(self, op: str, left: Any, right: Any, expr: ir.Expr) -> Any:
         path = self.path_of(expr)
+        if isinstance(left, SymSize) or isinstance(right, SymSize):
+            return self.size_arith(op, left, right, expr)
         if op == "-" and any(isinstance(v, Tensor) and v.dtype == "bool" for v in (left, right)):
             raise self.fail("dtype-mismatch", "'-' expects numeric tensors, found a bool tensor (torch has no "
                             "subtraction for bool)", path, expr.span, _NUMERIC_HINT)
@@ -592,16 +683,46 @@ class Interpreter(ir.NodeVisitor):
             if op == "@":
                 raise self.fail("bad-operand", "'@' needs two tensors", path, expr.span)
             return Tensor(tensor.shape, _true_divide(op, _scalar_promote(tensor, others[0])))
-        if op == "@" or (op == "/" and right == 0):
+        return self.number_arith(op, left, right, expr)
+
+    def number_arith(self, op: str, left: Any, right: Any, expr: ir.Expr) -> Any:
+        """Arithmetic on two numbers known before forward runs, bounded to what a 64-bit size can hold."""
+        path = self.path_of(expr)
+        if op == "@" or (op in ("/", "//", "%") and right == 0):
             raise self.fail("bad-operand", f"cannot compute {left!r} {op} {right!r}", path, expr.span)
+        if op == "**" and isinstance(left, int) and isinstance(right, int) and right > 0 and (
+                abs(left).bit_length() - 1) * right > 64:  # 2**10**9 would run for minutes
+            raise self.fail("too-large", "constant arithmetic leaves the 64-bit range", path, expr.span)
         try:
-            result = {"+": left + right, "-": left - right}.get(op) if op in "+-" else (
-                left * right if op == "*" else left / right)
+            result = BY_SYMBOL[op].function(left, right)
         except OverflowError:  # int/float mixes past the float range
             result = INT64_MAX + 1
+        except ZeroDivisionError:  # 0 ** -1
+            raise self.fail("bad-operand", f"cannot compute {left!r} {op} {right!r}", path, expr.span) from None
+        if isinstance(result, complex):
+            raise self.fail("bad-operand", f"{left!r} {op} {right!r} is a complex number", path, expr.span)
         if isinstance(result, int) and abs(result) > INT64_MAX:
             raise self.fail("too-large", "constant arithmetic leaves the 64-bit range", path, expr.span)
         return result
+
+    def size_arith(self, op: str, left: Any, right: Any, expr: ir.Expr) -> Any:
+        """Sizes read at run time (``T = x.size(1)``) in arithmetic: with numbers, a new size (``C // n_head``);
+        with a tensor, a number that scales it."""
+        path = self.path_of(expr)
+        tensor = next((v for v in (left, right) if isinstance(v, Tensor)), None)
+        other = right if tensor is left else left
+        if tensor is not None and (isinstance(other, SymSize) or _is_number(other)):
+            if op == "@":
+                raise self.fail("bad-operand", "'@' needs two tensors", path, expr.span)
+            return Tensor(tensor.shape, _true_divide(op, _scalar_promote(tensor, 1)))
+        for value in (left, right):
+            if not isinstance(value, SymSize) and not (isinstance(value, int) and not isinstance(value, bool)):
+                raise self.fail("bad-operand", f"'{op}' on a size read at run time needs integers or sizes, found "
+                                f"{_describe(value)}", path, expr.span)
+        try:
+            return size_arith(op, left, right)
+        except ShapeError as exc:
+            raise self.fail("bad-operand", exc.message, path, expr.span, exc.hint) from None
 
     def visit_Call(self, call: ir.Call) -> Any:
         args = [self.eval(a) for a in call.args]
@@ -634,10 +755,23 @@ class Interpreter(ir.NodeVisitor):
                 raise self.fail("bad-call", f"layer '{call.func}' takes tensors only, no keyword argument '{key}'"
                                 if not allowed else f"layer '{call.func}' has no call argument '{key}'",
                                 self.path_of(call), call.span, hint)
-            if not isinstance(value, bool):
-                raise self.fail("bad-value", f"layer '{call.func}': '{key}' expects true or false, found "
-                                f"{_describe(value)}", self.path_of(call), call.span)
+            kwargs[key] = self.call_option(call, arg, value)
         return {f"__{key}__": value for key, value in kwargs.items()}
+
+    def call_option(self, call: ir.Call, arg: Any, value: Any) -> Any:
+        """One call keyword checked against its declared type: a flag (need_weights) or a value (MaxUnpool's
+        output_size)."""
+        if arg.annotation is Bool or arg.annotation is bool:
+            if not isinstance(value, bool):
+                raise self.fail("bad-value", f"layer '{call.func}': '{arg.name}' expects true or false, found "
+                                f"{_describe(value)}", self.path_of(call), call.span)
+            return value
+        try:
+            return TypeAdapter(arg.annotation).validate_python(value)
+        except ValidationError as exc:
+            raise self.fail("bad-value", f"layer '{call.func}': '{arg.name}' expected "
+                            f"{expected_text(exc.errors()[0])}, found {_describe(value)}", self.path_of(call),
+                            call.span) from None
 
     def n_inputs(self, child: Child) -> int:
         if child.type in LAYERS:
@@ -659,7 +793,15 @@ class Interpreter(ir.NodeVisitor):
                 raise self.fail("bad-call", f"{child.block or child.type} takes {n} tensor inputs, but a Sequential "
                                 "passes one", child.entry.path, self.span_of(child),
                                 "define it as its own layer and call it in forward with its inputs")
+            if not isinstance(x[0], Tensor):  # a layer of several outputs (LSTM) before it
+                raise self.fail("bad-call", f"{child.block or child.type} takes one tensor, but the layer before it "
+                                f"in the Sequential gives {_describe(x[0])}", child.entry.path, self.span_of(child),
+                                "call the layers in forward and unpack the tuple: `out, h = rnn(x)`")
             x = [self.apply_layer(child, x, depth)]
+        if not isinstance(x[0], Tensor):
+            raise self.fail("bad-call", f"a Sequential's last layer gives {_describe(x[0])}, not one tensor",
+                            children[-1].entry.path, self.span_of(children[-1]),
+                            "call the layer in forward and unpack the tuple: `out, h = rnn(x)`")
         return x[0]
 
     def apply_layer(self, child: Child, inputs: list[Tensor], depth: int, options: dict[str, Any] | None = None
@@ -698,9 +840,8 @@ class Interpreter(ir.NodeVisitor):
             outputs = tuple(_computed(o) if isinstance(o, Tensor) else o for o in outputs)
         self.layer_args[qualified] = completed
         self.shared.note(_ARGS, qualified, completed)
-        for item in outputs:
-            if isinstance(item, Tensor):
-                self.check_size(item, layer.path, self.span_of(child))
+        for item in _flat_tensors(outputs):  # LSTM's (output, (h_n, c_n)) too
+            self.check_size(item, layer.path, self.span_of(child))
         macs = kind.macs({**completed, **(options or {})}, inputs, out)
         shown = f"{child.type} ({kind.shape_source})" if kind.shape_source else child.type  # a plugin's meta run
         row = self.record(qualified, shown, outputs[0].shape, kind.count(completed), depth, macs=macs,
@@ -861,7 +1002,7 @@ class Interpreter(ir.NodeVisitor):
                kernel_size: Any = None) -> Row | None:
         if self.rows is None:
             return None
-        activation = counts.total(counts.tensor_bytes(t.shape, t.dtype) for t in outputs if isinstance(t, Tensor))
+        activation = counts.total(counts.tensor_bytes(t.shape, t.dtype) for t in _flat_tensors(list(outputs)))
         if path in self.recorded and not step:
             kind, params = f"{kind} (shared)", 0  # a layer called again: its parameters are counted once
             path = self.unique_call_path(path)
@@ -966,9 +1107,14 @@ class Interpreter(ir.NodeVisitor):
             bound[key] = value
         for name in op.tensors:
             self.check_tensor_arg(call, name, bound, path)
-        constants = {a.name: bound[a.name] for a in op.args if a.name in bound}
+        constants = {a.name: bound[a.name] for a in op.args if a.name in bound and a.name not in op.raw_args}
+        raw = {name: bound[name] for name in op.raw_args if name in bound}
+        constants.update({name: None for name in raw})  # present for the model; the rule checks them
+        sized = {name: constants[name] for name in op.run_time_sizes if _holds_size(constants.get(name))}
+        constants.update({name: _stand_in(value) for name, value in sized.items()})
         try:
             checked = OP_ARG_MODELS[call.func].model_validate(constants).model_dump()
+            checked.update({name: list(v) if isinstance(v, (list, tuple)) else v for name, v in sized.items()})
         except ValidationError as exc:
             first = exc.errors()[0]
             where = str(first["loc"][0]) if first["loc"] else "?"
@@ -978,15 +1124,12 @@ class Interpreter(ir.NodeVisitor):
             self.refuse_run_time_size(call, where, constants.get(where), path)
             raise self.fail("bad-value", f"{call.func}: argument '{where}' expected {expected_text(first)}, found "
                             f"{describe_value(constants.get(where))}", path, call.span) from None
-        return {**{t.lstrip('*'): bound[t.lstrip('*')] for t in op.tensors}, **checked}
+        return {**{t.lstrip('*'): bound[t.lstrip('*')] for t in op.tensors}, **checked, **raw}
 
     def refuse_run_time_size(self, call: ir.Call, where: str, value: Any, path: Path) -> None:
-        """A size read in forward (``n = x.size(0)`` on an ``(N, ...)`` input) where only numbers go yet.
-
-        Only ``expand`` takes such sizes so far; elsewhere the argument's type check would
-        say "expected an integer, found tuple" of ``x.reshape((n, -1))``, which is what the
-        docs ask for.  The real reason is ``n``: name it.
-        """
+        """A size read in forward (``n = x.size(0)`` on an ``(N, ...)`` input) where an op needs a number
+        known before forward runs (a dim, a chunk count): the argument's type check would say "expected an
+        integer, found 'N'"; the real reason is ``n``: name it."""
         items = value if isinstance(value, (list, tuple)) else [value]
         size = next((v for v in items if isinstance(v, SymSize)), None)
         if size is None:
@@ -994,10 +1137,11 @@ class Interpreter(ir.NodeVisitor):
         exprs: dict[str, Any] = {**dict(zip(OPS[call.func].params, call.args, strict=False)), **dict(call.kwargs)}
         names = _names_holding(exprs.get(where), self.env)
         what = f"'{names[0]}', the size {size} read" if names else f"the size {size} read"
-        hint = OPS[call.func].static_sizes_hint or "for now write a number here"
-        raise self.fail("unsupported", f"{call.func}: argument '{where}' expected sizes known before forward runs, "
-                        f"found {what} off a tensor at run time (only expand takes such sizes yet)", path, call.span,
-                        hint)
+        takers = ", ".join(sorted(name for name, op in OPS.items() if op.run_time_sizes))
+        raise self.fail("unsupported", f"{call.func}: argument '{where}' expected a number known before forward "
+                        f"runs, found {what} off a tensor at run time", path, call.span,
+                        OPS[call.func].static_sizes_hint or f"sizes read at run time go into {takers}, "
+                        "expand, the new_* methods and the ops that make tensors (arange, ones...)")
 
     def check_tensor_arg(self, call: ir.Call, name: str, bound: dict[str, Any], path: Path) -> None:
         key = name.lstrip("*")
@@ -1202,6 +1346,18 @@ def _clone_instance(instance: Instance, cut: int, prefix: str, clones: dict[int,
     return new
 
 
+def buffer_tensor(buf: ir.BufferDef, instance: Instance) -> Tensor:
+    """A buffer in one instance: the fill's arguments and the shape's names take that instance's values
+    (ExprError, ShapeError when they do not fit the fill)."""
+    fill = FILLS[buf.fill]
+    args = {k: evaluate(v.expr, instance.env) if isinstance(v, ir.Build) else v for k, v in buf.args.items()}
+    shape = None if buf.shape is None else tuple(d if isinstance(d, int) else instance.env[d] for d in buf.shape)
+    for d in shape or ():
+        if not isinstance(d, int) or isinstance(d, bool) or d < 0:
+            raise ShapeError(f"buffer '{buf.name}': sizes are integers >= 0, found {d!r}", "shape", "bad-value")
+    return Tensor(fill.shape(args, shape), buf.dtype or fill.dtype or MODULE_DTYPE)
+
+
 def param_shape(item: ir.ParamTensor, instance: Instance) -> tuple[int, ...]:
     """A parameter's shape in one instance: a block's named sizes take that instance's values."""
     return tuple(d if isinstance(d, int) else int(instance.env[d]) for d in item.shape)
@@ -1222,6 +1378,19 @@ def _names_holding(expr: Any, env: dict[str, Any]) -> list[str]:
         elif isinstance(node, ir.BinOp):
             stack.extend((node.right, node.left))
     return found
+
+
+def _holds_size(value: Any) -> bool:
+    """A size read at run time, alone or among a list of sizes."""
+    return isinstance(value, SymSize) or (isinstance(value, (list, tuple)) and any(
+        isinstance(v, SymSize) for v in value))
+
+
+def _stand_in(value: Any) -> Any:
+    """``value`` with each size read at run time as 1, for the argument's type check (sizes are >= 0)."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(1 if isinstance(v, SymSize) else v for v in value)
+    return 1 if isinstance(value, SymSize) else value
 
 
 def _tensors(bound: dict[str, Any], names: Sequence[str]) -> list[Tensor]:
@@ -1296,6 +1465,12 @@ def _describe(value: Any) -> str:
         return f"the {value.group.kind} '{value.group.name}'"
     if isinstance(value, (list, tuple)):
         return f"a list of {len(value)}"
+    if isinstance(value, SymSize):
+        return f"the size {value} read at run time"
+    if isinstance(value, DTypeName):
+        return f"the dtype {value}"
+    if isinstance(value, Device):
+        return "a device"
     return short_repr(value)
 
 
@@ -1509,9 +1684,10 @@ def _sizes(shared: Shared) -> dict[str, int]:
     return sizes
 
 
-def _memory(shared: Shared, sizes: dict[str, int]) -> Memory:
-    """Parameter and buffer bytes by dtype; each module and parameter once, however often forward calls it."""
-    params: dict[str, int] = {}
+def _memory(shared: Shared, sizes: dict[str, int], tied: int = 0) -> Memory:
+    """Parameter and buffer bytes by dtype; each module and parameter once, however often forward calls it
+    (a tied parameter, one tensor under two names, once)."""
+    params: dict[str, int] = {MODULE_DTYPE: -tied * DTYPE_BYTES[MODULE_DTYPE]} if tied else {}
     buffers: dict[str, int] = {}
     trainable = 0
     for instance in shared.instances.values():
@@ -1530,7 +1706,87 @@ def _memory(shared: Shared, sizes: dict[str, int]) -> Memory:
                 n = math.prod(param_shape(item, instance)) * DTYPE_BYTES[dtype]
                 params[dtype] = params.get(dtype, 0) + n
                 trainable += n if item.requires_grad else 0
-    return Memory(params, buffers, trainable)
+        for buf in instance.definition.buffers:
+            try:
+                tensor = buffer_tensor(buf, instance)
+            except (ExprError, ShapeError, KeyError):  # reported where the instance ran
+                continue
+            size = math.prod(d for d in tensor.shape if isinstance(d, int)) * DTYPE_BYTES[tensor.dtype]
+            buffers[tensor.dtype] = buffers.get(tensor.dtype, 0) + size
+    return Memory(params, buffers, trainable - tied * DTYPE_BYTES[MODULE_DTYPE])
+
+
+def _check_ties(shared: Shared, root: Instance, diag: Collector) -> int:
+    """The root's ties checked against what was built: both ends parameters of one shape and dtype, no
+    parameter tied twice.  Returns the elements the ties share (counted once in the totals)."""
+    shapes, dtypes, layers = _parameter_shapes(shared)
+    tied = 0
+    targets: set[str] = set()
+    for tie in root.definition.ties:
+        if not _tie_holds(tie, root, diag):
+            continue
+        span = root.definition.source.key_span(tie.path)
+        problem = _tie_problem(tie, shapes, dtypes, layers, targets)
+        if problem is not None:
+            message, hint = problem
+            diag.add(Diagnostic("bad-tie", message, span, tie.path, hint))
+            continue
+        targets.add(tie.target)
+        tied += math.prod(shapes[tie.target])
+    return tied
+
+
+def _tie_holds(tie: ir.Tie, root: Instance, diag: Collector) -> bool:
+    if not isinstance(tie.cond, ir.Build):
+        return tie.cond is not False
+    try:
+        return bool(evaluate(tie.cond.expr, root.env))
+    except ExprError as exc:
+        diag.add(Diagnostic(exc.code, exc.message, tie.cond.span, tie.cond.path, exc.hint))
+        return False
+
+
+def _tie_problem(tie: ir.Tie, shapes: dict[str, tuple[int, ...]], dtypes: dict[str, str], layers: dict[str, str],
+                 targets: set[str]) -> tuple[str, str] | None:
+    for key in (tie.target, tie.source):
+        if key not in shapes:
+            module = key.rpartition(".")[0]
+            if module in layers:
+                return (f"'{key}' is not a parameter netspec can tie: '{module}' is a {layers[module]}",
+                        "ties name parameters of Linear, Embedding, Bilinear, convolutions, norms, or raw params")
+            return f"'{key}' is not a parameter of this module", did_you_mean(key, shapes) or (
+                "name it as its state_dict key: model.embed_tokens.weight")
+    if tie.target == tie.source:
+        return f"'{tie.target}' is tied to itself", "name two different parameters"
+    if tie.target in targets or tie.source in targets:
+        return f"'{tie.target}' or '{tie.source}' is already tied to another parameter", "tie each parameter once"
+    if shapes[tie.target] != shapes[tie.source] or dtypes[tie.target] != dtypes[tie.source]:
+        return (f"'{tie.target}' is {fmt_shape(shapes[tie.target])} {dtypes[tie.target]} but '{tie.source}' is "
+                f"{fmt_shape(shapes[tie.source])} {dtypes[tie.source]}: one Parameter cannot be both",
+                "tie parameters of one shape (an output projection and an embedding of the same vocabulary)")
+    return None
+
+
+def _parameter_shapes(shared: Shared) -> tuple[dict[str, tuple[int, ...]], dict[str, str], dict[str, str]]:
+    """Every parameter netspec knows the shape of, by state_dict key; and every registry layer, by module path."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    dtypes: dict[str, str] = {}
+    layers: dict[str, str] = {}
+    for instance in shared.instances.values():
+        for child in instance.walk():
+            if child.type not in LAYERS:
+                continue
+            qualified = instance.qualified(child.attr)
+            layers[qualified] = child.type
+            rule, args = PARAM_SHAPES.get(child.type), shared.layer_args.get(qualified)
+            for name, shape in (rule(args) if rule is not None and args is not None else {}).items():
+                shapes[f"{qualified}.{name}"] = tuple(shape)
+                dtypes[f"{qualified}.{name}"] = MODULE_DTYPE
+        for group in instance.definition.params:
+            for item in group.items:
+                shapes[instance.qualified(item.attr)] = param_shape(item, instance)
+                dtypes[instance.qualified(item.attr)] = item.dtype or MODULE_DTYPE
+    return shapes, dtypes, layers
 
 
 def _container_totals(rows: list[Row], sizes: dict[str, int]) -> None:

@@ -8,9 +8,25 @@ the docs and the test matrix are drawn from.
 from collections.abc import Iterator, Mapping
 from typing import TypeVar
 
-from . import activation, attention, conv, linear, norm, padding, pool, tensor  # noqa: F401  (each registers its entries)
+from . import (  # noqa: F401  (each registers its entries)
+    activation,
+    attention,
+    conv,
+    creation,
+    distance,
+    fold,
+    linear,
+    norm,
+    padding,
+    pointwise,
+    pool,
+    recurrent,
+    tensor,
+    transformer,
+)
 from ._core import (
     DTYPE_BYTES,
+    DTYPE_NAMES,
     INT64_MAX,
     MODULE_DTYPE,
     OMIT,
@@ -19,7 +35,9 @@ from ._core import (
     AnyInt,
     Arg,
     Bool,
+    Device,
     Dim,
+    DTypeName,
     LayerType,
     Op,
     PosInt,
@@ -39,6 +57,7 @@ from ._core import (
     promote_types,
     publish,
     registry,
+    size_arith,
     use_registry,
 )
 from ._docs import arg_doc
@@ -81,6 +100,7 @@ OPS: Mapping[str, Op] = _Current("ops")
 
 __all__ = [
     "DTYPE_BYTES",
+    "DTYPE_NAMES",
     "INT64_MAX",
     "LAYERS",
     "MODULE_DTYPE",
@@ -91,6 +111,8 @@ __all__ = [
     "AnyInt",
     "Arg",
     "Bool",
+    "DTypeName",
+    "Device",
     "Dim",
     "LayerType",
     "Op",
@@ -114,5 +136,6 @@ __all__ = [
     "promote_types",
     "publish",
     "registry",
+    "size_arith",
     "use_registry",
 ]

@@ -50,6 +50,19 @@ class SymSize(str):
     __slots__ = ()
 
 
+class DTypeName(str):
+    """A dtype as a forward value: named (``float32``, ``torch.float32``) or read off a tensor (``x.dtype``, which
+    knows the tensor's dtype).  Generated code spells it ``torch.float32``, or ``x.dtype`` as written."""
+
+    __slots__ = ()
+
+
+class Device(str):
+    """A tensor's device read in forward (``x.device``): shape inference knows no devices, only that one was given."""
+
+    __slots__ = ()
+
+
 class ShapeError(Exception):
     """A shape rule's refusal; the caller turns it into a located Diagnostic."""
 
@@ -165,6 +178,9 @@ class LayerType:
     passthrough: bool = False  # hands back its input tensor itself (nn.Identity), not a new one
     outputs: int = 1  # how many values a call returns (MultiheadAttention: output and weights)
     read_back: ReadBack = read_attribute
+    # Writes the constructor call itself, from the arguments' source text (name -> text; device/dtype last): for a
+    # class that takes a module, nn.TransformerEncoder(nn.TransformerEncoderLayer(...), num_layers).
+    construct: Callable[[dict[str, str]], str] | None = None
 
     @property
     def call_name(self) -> str:
@@ -215,6 +231,15 @@ class Op:
     traced: Callable[[Any], bool] | None = None
     # The hint when an argument is given sizes read off a tensor at run time, which the op cannot take yet.
     static_sizes_hint: str = ""
+    # The arguments that take sizes read off a tensor at run time (``x.view(B, T, n_head, -1)``): they are
+    # checked with each such size standing in as 1, and the rule sees the sizes themselves (SymSize).
+    run_time_sizes: tuple[str, ...] = ()
+    # Arguments forward computes and the rule checks itself, never the argument model: a dtype (``float32``,
+    # ``x.dtype``), a device (``x.device``), an optional tensor (scaled_dot_product_attention's attn_mask).
+    raw_args: tuple[str, ...] = ()
+    # Arguments that act in training mode only (scaled_dot_product_attention's dropout_p): generated code passes
+    # ``p if self.training else 0.0``, as nn.MultiheadAttention does.
+    training_only: tuple[str, ...] = ()
     macs: MacsRule = lambda args, inputs, out: 0  # the bound arguments (tensors included), the tensors, the result
 
     @property
@@ -278,6 +303,31 @@ def dim_floordiv(d: Dim, s: int) -> Dim:
     return d if s == 1 else symbol(f"{paren(d)}//{s}")
 
 
+def size_arith(op: str, a: Dim, b: Dim) -> Dim:
+    """``a op b`` (``+ - * // %``) for sizes, one of them or both known only at run time (``T``, ``C // n_head``):
+    an int when both are, else the text of the expression (a :class:`SymSize`, so that forward can compute
+    with it again).  ``/`` is refused: it gives a float, which no size is."""
+    if isinstance(a, int) and isinstance(b, int):
+        if op in ("//", "%") and b == 0:
+            raise ShapeError(f"size arithmetic divides by zero: {a} {op} 0")
+        return {"+": a + b, "-": a - b, "*": a * b, "//": a // b if b else 0, "%": a % b if b else 0}[op]
+    if op == "+":
+        text = dim_add(a, b) if isinstance(b, int) else dim_add(b, a) if isinstance(a, int) else dim_sum(a, b)
+    elif op == "-":
+        text = dim_add(a, -b) if isinstance(b, int) else symbol(f"{a}-{paren(b)}")
+    elif op == "*":
+        text = dim_mul(a, b)
+    elif op in ("//", "%"):
+        if b == 0:
+            raise ShapeError(f"size arithmetic divides by zero: {a} {op} 0")
+        text = dim_floordiv(a, b) if op == "//" and isinstance(b, int) and b > 0 else symbol(
+            f"{paren(a)}{op}{paren(b)}")
+    else:
+        raise ShapeError(f"sizes combine with + - * // %, found '{op}' (it would give a float, and no size is one)",
+                         hint="write // for a whole number of elements")
+    return text if isinstance(text, int) else SymSize(text)
+
+
 def dim_broadcast(a: Dim, b: Dim) -> Dim:
     """The size two broadcast dims give, at least one symbolic: each is 1 or equal to the other.
 
@@ -313,6 +363,7 @@ def count_product(dims: Sequence[Dim]) -> Dim:
 
 # Bytes per element of each dtype a tensor in a spec can have.
 DTYPE_BYTES = {"bool": 1, "int32": 4, "int64": 8, "float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
+DTYPE_NAMES = frozenset(DTYPE_BYTES)  # the dtypes forward may name: softmax(x, -1, dtype=float32)
 
 
 def fmt_shape(shape: Sequence[Dim]) -> str:

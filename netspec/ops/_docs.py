@@ -52,6 +52,8 @@ ARG_DOCS: dict[str, str] = {
     "ceil_mode": "If true, uses ceil instead of floor to compute the output shape.",
     "count_include_pad": "If true, includes the zero-padding in the averaging calculation.",
     "divisor_override": "If given, it is used as the divisor; otherwise the size of the pooling region is used.",
+    "return_indices": "If true, the call returns (output, indices), to unpack (`y, i = pool(x)`); MaxUnpool takes "
+                      "the indices back.",
     "output_size": "The target output size: one int for every spatial dim, or one per dim (null keeps the "
                    "input's size).",
     # activations
@@ -74,6 +76,26 @@ ARG_DOCS: dict[str, str] = {
     "kdim": "Total number of features for keys (null uses embed_dim).",
     "vdim": "Total number of features for values (null uses embed_dim).",
     "batch_first": "If true, the input and output tensors are (batch, seq, feature); else (seq, batch, feature).",
+    # recurrent
+    "input_size": "The number of expected features in the input x (inferred from the input's last dim when left "
+                  "out).",
+    "hidden_size": "The number of features in the hidden state h.",
+    "bidirectional": "If true, the layer runs over the sequence in both directions: output has 2 * the hidden "
+                     "features, h_n 2 * num_layers rows.",
+    "proj_size": "If above 0, an LSTM with projections of this size: h (and each direction's output) has "
+                 "proj_size features.",
+    # transformer
+    "d_model": "The number of expected features in the input (inferred from the input's last dim when left out).",
+    "nhead": "The number of heads in the multi-head attention models; d_model is split across them.",
+    "dim_feedforward": "The dimension of the feed-forward network model.",
+    "layer_norm_eps": "The eps value in the layer normalization components.",
+    "norm_first": "If true, layer norm is done prior to the attention and feed-forward operations (pre-norm); "
+                  "else after them.",
+    "num_encoder_layers": "The number of sub-encoder-layers in the encoder.",
+    "num_decoder_layers": "The number of sub-decoder-layers in the decoder.",
+    "enable_nested_tensor": "If true, the encoder converts a padded input to a nested tensor on its eval fast path "
+                            "(with src_key_padding_mask); torch warns at construction when that path cannot run.",
+    "mask_check": "If true, the nested-tensor fast path checks that the padding mask is left-aligned.",
     # dropout
     "p": "Probability of an element to be zeroed.",
     # shapes and reductions

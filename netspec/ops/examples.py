@@ -36,6 +36,16 @@ class Ref:
     name: str
 
 
+@dataclass(frozen=True)
+class Code:
+    """An argument written as forward code rather than a constant: a dtype (``float32``) or an input's attribute
+    (``x.device``).  ``torch`` is how a test spells it on the torch side: ``"dtype"`` (``torch.float32``) or
+    ``"attr"`` (the named input's attribute)."""
+
+    text: str
+    torch: str = "dtype"
+
+
 def _inputs_yaml(inputs: dict[str, Input]) -> str:
     return "".join(f"  {name}: {json.dumps(inp.spec())}\n" for name, inp in inputs.items())
 
@@ -96,6 +106,8 @@ class OpExample:
 def _source(value: Any) -> str:
     if isinstance(value, Ref):
         return value.name
+    if isinstance(value, Code):
+        return value.text
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_source(v) for v in value) + "]"
     return repr(value)

@@ -1,9 +1,9 @@
-"""Affine layers: Linear, Bilinear, Embedding."""
+"""Affine layers: Linear, Bilinear, Embedding, EmbeddingBag."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from ._core import (
     MODULE_DTYPE,
@@ -70,6 +70,35 @@ def _embedding_check(args: dict[str, Any]) -> None:
                          hint=f"use an index below num_embeddings ({n})")
 
 
+def _embedding_bag_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+    """F.embedding_bag called with one tensor: a 2-D (B, N) int64 or int32 input, B bags of N indices each ->
+    (B, embedding_dim) in the weights' dtype.  (The 1-D input + offsets form takes a second tensor.)"""
+    (x,) = inputs
+    if x.dtype not in ("int64", "int32"):
+        raise ShapeError(f"EmbeddingBag expects int64 or int32 indices, found a {x.dtype} input", code="dtype-mismatch",
+                         hint="declare the input as {shape: [...], dtype: int64}")
+    if x.rank != 2:
+        hint = "a 1-D input needs offsets (a second tensor), which netspec cannot pass yet" if x.rank == 1 else None
+        raise ShapeError(f"EmbeddingBag expects a 2-D input (bags, indices per bag), found {fmt_shape(x.shape)}",
+                         code="rank-mismatch", hint=hint)
+    if x.shape[1] == 0:  # the offsets torch makes step by the bag size, and a step of 0 is refused
+        raise ShapeError(f"EmbeddingBag's input {fmt_shape(x.shape)} has empty bags (dim 1 is 0)",
+                         code="output-too-small")
+    _embedding_bag_check(args)
+    return Tensor((x.shape[0], args["embedding_dim"]), MODULE_DTYPE), {}
+
+
+def _embedding_bag_check(args: dict[str, Any]) -> None:
+    """nn.EmbeddingBag's padding_idx assertion, and F.embedding_bag's refusals for mode 'max' (on every call)."""
+    _embedding_check(args)
+    if args.get("mode", "mean") == "max":
+        for name, what in (("scale_grad_by_freq", "scaling the gradient by the frequency"),
+                           ("sparse", "sparse weights")):
+            if args.get(name, False):
+                raise ShapeError(f"EmbeddingBag's mode 'max' does not support {what} ({name}: true)", name,
+                                 "bad-value", "use mode 'sum' or 'mean', or leave it false")
+
+
 def _linear_macs(args: dict[str, Any], inputs: Sequence[Tensor], out: Any) -> Any:
     """addmm/mm over the flattened leading dims: every output element is in_features multiply-adds."""
     return count_product((*out.shape, args["in_features"]))
@@ -103,6 +132,25 @@ REGISTRY.add_layer(LayerType(
         Arg("sparse", Bool, False),
     ),
 ))
+REGISTRY.add_layer(LayerType(
+    name="EmbeddingBag", family="linear", rule=_embedding_bag_rule, check=_embedding_bag_check, factory=True,
+    positional=2, count=lambda a: a["num_embeddings"] * a["embedding_dim"],
+    summary="sums, averages or takes the max of each bag of embeddings; a 2-D index input (B, N) gives (B, "
+            "embedding_dim)",
+    args=(
+        Arg("num_embeddings", PosInt),
+        Arg("embedding_dim", PosInt),
+        Arg("max_norm", PosReal | None, None),
+        Arg("norm_type", PosReal, 2.0),
+        Arg("scale_grad_by_freq", Bool, False),
+        Arg("mode", Literal["sum", "mean", "max"], "mean", doc="How each bag is reduced: 'sum', 'mean' or 'max'."),
+        Arg("sparse", Bool, False),
+        Arg("include_last_offset", Bool, False, doc="If true, offsets has one more element, the end of the last "
+            "bag (torch ignores it for a 2-D input)."),
+        Arg("padding_idx", AnyInt | None, None, doc="If given, the entries at padding_idx do not contribute to the "
+            "gradient or to the bag's reduction."),
+    ),
+))
 
 
 # ---------------------------------------------------------------- worked examples
@@ -115,11 +163,27 @@ REGISTRY.add_examples(
     L("Bilinear", {"out_features": 5}, (I((2, 3)), I((2, 4)))),
     L("Embedding", {"num_embeddings": 10, "embedding_dim": 3, "padding_idx": -1}, (I((2, 7), "int64"),)),
     L("Embedding", {"num_embeddings": 10, "embedding_dim": 3}, (I((7,), "int32"),), "int32"),
+    L("EmbeddingBag", {"num_embeddings": 10, "embedding_dim": 3}, (I((2, 7), "int64"),)),
+    L("EmbeddingBag", {"num_embeddings": 10, "embedding_dim": 4, "mode": "max", "padding_idx": -1},
+      (I((5, 2), "int32"),), "max-int32"),
+    L("EmbeddingBag", {"num_embeddings": 6, "embedding_dim": 2, "mode": "sum", "max_norm": 1.0, "norm_type": 1.0,
+                       "scale_grad_by_freq": True, "sparse": True, "include_last_offset": True},
+      (I((3, 4), "int64"),), "sum-options"),
 )
 REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse them too
     L("Linear", {"in_features": 5, "out_features": 2}, (I((2, 4)),), "in-features-written-wrong"),
     L("Linear", {"out_features": 2}, (I((), "float32"),), "scalar", {"in_features": 1}),
     L("Embedding", {"num_embeddings": 4, "embedding_dim": 2}, (I((3,), "bool"),), "bool-indices"),
     L("Embedding", {"num_embeddings": 4, "embedding_dim": 2, "padding_idx": 4}, (I((3,), "int64"),), "padding-idx"),
+    L("EmbeddingBag", {"num_embeddings": 4, "embedding_dim": 2}, (I((3,), "int64"),), "1d-without-offsets"),
+    L("EmbeddingBag", {"num_embeddings": 4, "embedding_dim": 2}, (I((1, 2, 3), "int64"),), "3d"),
+    L("EmbeddingBag", {"num_embeddings": 4, "embedding_dim": 2}, (I((2, 3), "float32"),), "float-indices"),
+    L("EmbeddingBag", {"num_embeddings": 4, "embedding_dim": 2}, (I((2, 3), "bool"),), "bool-indices"),
+    L("EmbeddingBag", {"num_embeddings": 4, "embedding_dim": 2, "padding_idx": -5}, (I((2, 3), "int64"),),
+      "padding-idx"),
+    L("EmbeddingBag", {"num_embeddings": 4, "embedding_dim": 2, "mode": "max", "sparse": True},
+      (I((2, 3), "int64"),), "max-sparse"),
+    L("EmbeddingBag", {"num_embeddings": 4, "embedding_dim": 2, "mode": "max", "scale_grad_by_freq": True},
+      (I((2, 3), "int64"),), "max-scale-grad"),
     refused=True,
 )

@@ -1,5 +1,5 @@
-"""Normalisation layers: BatchNorm{1,2,3}d, InstanceNorm{1,2,3}d, LayerNorm, GroupNorm, LocalResponseNorm,
-RMSNorm."""
+"""Normalisation layers: BatchNorm{1,2,3}d, SyncBatchNorm, InstanceNorm{1,2,3}d, LayerNorm, GroupNorm,
+LocalResponseNorm, CrossMapLRN2d, RMSNorm."""
 
 from __future__ import annotations
 
@@ -55,11 +55,21 @@ def _check_count(args: dict[str, Any], name: str, found: Dim, what: str, unused:
 
 
 def _batch_norm(n: int) -> LayerType:
-    name = f"BatchNorm{n}d"
+    """BatchNorm{n}d, or for n = 0 SyncBatchNorm: BatchNorm of any input of at least 2 dims, with BatchNorm's
+    parameters and buffers (the same state_dict).  Unless torch.distributed is initialised and the module trains,
+    its forward is F.batch_norm, as BatchNorm's (so on the CPU, in eval mode, and without a process group)."""
+    name = f"BatchNorm{n}d" if n else "SyncBatchNorm"
 
     def rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
         (x,) = inputs
-        check_rank(x, _RANKS[n], name)
+        if n:
+            check_rank(x, _RANKS[n], name)
+        elif x.rank < 2:
+            raise ShapeError(f"SyncBatchNorm expects an input of at least 2 dims (N, C, ...), found a {x.rank}-D input "
+                             f"{fmt_shape(x.shape)}", code="rank-mismatch")
+        elif x.shape[1] == 0:
+            raise ShapeError(f"SyncBatchNorm expects input channels (dim 1), found none in {fmt_shape(x.shape)}",
+                             code="output-too-small")
         check_float(x, name)
         stateful = args.get("affine", True) or args.get("track_running_stats", True)
         if stateful:  # weights and running statistics are float32: they take float16/bfloat16, not float64
@@ -81,7 +91,7 @@ def _batch_norm(n: int) -> LayerType:
                           hint="call model.eval() before running it, or use a batch of at least 2")
 
     def count(args: dict[str, Any]) -> int:
-        return 2 * args["num_features"] if args.get("affine", True) else 0
+        return (1 + bool(args.get("bias", True))) * args["num_features"] if args.get("affine", True) else 0
 
     def buffers(args: dict[str, Any]) -> dict[str, int]:
         """running_mean and running_var (float32), num_batches_tracked (an int64 scalar)."""
@@ -89,18 +99,46 @@ def _batch_norm(n: int) -> LayerType:
             return {}
         return {"float32": 2 * args["num_features"], "int64": 1}
 
+    args = (
+        Arg("num_features", PosInt, inferred=True),
+        Arg("eps", PosReal, 1e-5),
+        Arg("momentum", Real | None, 0.1),
+        Arg("affine", Bool, True),
+        Arg("track_running_stats", Bool, True),
+    )
+    if not n:
+        return LayerType(
+            name=name, family="norm", rule=rule, count=count, factory=True, positional=1, caution=caution,
+            buffers=buffers, read_back=_sync_batch_norm_read_back,
+            summary="batch normalisation over dim 1 whose training statistics are synchronised across the processes "
+                    "of a torch.distributed group (CUDA inputs then); otherwise, and in eval mode, BatchNorm; "
+                    "num_features is inferred",
+            args=(*args, Arg("bias", Bool, True, doc="If true (and affine), the module has a learnable bias.")),
+        )
     return LayerType(
         name=name, family="norm", rule=rule, count=count, factory=True, positional=1, caution=caution,
         buffers=buffers,
         summary=f"batch normalisation over dim 1 (nn.{name}); num_features is inferred",
-        args=(
-            Arg("num_features", PosInt, inferred=True),
-            Arg("eps", PosReal, 1e-5),
-            Arg("momentum", Real | None, 0.1),
-            Arg("affine", Bool, True),
-            Arg("track_running_stats", Bool, True),
-        ),
+        args=args,
     )
+
+
+def _sync_batch_norm_read_back(module: Any, name: str) -> Any:
+    if name == "bias" and not module.affine:
+        return OMIT  # no weights, no bias to show
+    return read_attribute(module, name)
+
+
+def _cross_map_lrn2d_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:
+    """torch's _cross_map_lrn2d: a 4-D input with at least one channel, floating point (it writes a float power
+    into a tensor of the input's dtype); shape and dtype unchanged."""
+    (x,) = inputs
+    check_rank(x, (4,), "CrossMapLRN2d")
+    check_float(x, "CrossMapLRN2d")
+    if x.shape[1] == 0:
+        raise ShapeError(f"CrossMapLRN2d expects input channels (dim 1), found none in {fmt_shape(x.shape)}",
+                         code="output-too-small")
+    return x, {}
 
 
 def _instance_norm(n: int) -> LayerType:
@@ -255,12 +293,23 @@ def _layer_norm_read_back(module: Any, name: str) -> Any:
 REGISTRY.add_layer(_batch_norm(1))
 REGISTRY.add_layer(_batch_norm(2))
 REGISTRY.add_layer(_batch_norm(3))
+REGISTRY.add_layer(_batch_norm(0))
 REGISTRY.add_layer(_instance_norm(1))
 REGISTRY.add_layer(_instance_norm(2))
 REGISTRY.add_layer(_instance_norm(3))
 REGISTRY.add_layer(LayerType(
     name="LocalResponseNorm", family="norm", rule=_local_response_norm_rule, positional=1,
     summary="normalises each value over size neighbouring channels (nn.LocalResponseNorm)",
+    args=(
+        Arg("size", PosInt, doc="Amount of neighbouring channels used for normalization."),
+        Arg("alpha", Real, 1e-4, doc="Multiplicative factor."),
+        Arg("beta", Real, 0.75, doc="Exponent."),
+        Arg("k", Real, 1.0, doc="Additive factor."),
+    ),
+))
+REGISTRY.add_layer(LayerType(
+    name="CrossMapLRN2d", family="norm", rule=_cross_map_lrn2d_rule, positional=1,
+    summary="local response normalisation across channels of a 4-D input (nn.CrossMapLRN2d, Lua Torch's form)",
     args=(
         Arg("size", PosInt, doc="Amount of neighbouring channels used for normalization."),
         Arg("alpha", Real, 1e-4, doc="Multiplicative factor."),
@@ -325,6 +374,12 @@ REGISTRY.add_examples(
     L("RMSNorm", inputs=(I((2, 5, 7)),)), L("RMSNorm", {"normalized_shape": [5, 7], "eps": 1e-6},
                                             (I((2, 5, 7), "bfloat16"),), "list"),
     L("RMSNorm", {"elementwise_affine": False}, (I((4, 6), "float64"),), "noaffine"),
+    L("SyncBatchNorm", inputs=(I((4, 3)),)), L("SyncBatchNorm", {"momentum": None}, label="4d"),
+    L("SyncBatchNorm", {"affine": False, "eps": 1e-3}, (I((2, 3, 4, 4, 4, 2)),), "6d-noaffine"),
+    L("SyncBatchNorm", {"bias": False}, (I((2, 5, 7), "bfloat16"),), "nobias-bfloat16"),
+    L("SyncBatchNorm", {"track_running_stats": False, "affine": False}, (I((2, 4, 3), "float64"),), "stateless"),
+    L("CrossMapLRN2d", {"size": 3}), L("CrossMapLRN2d", {"size": 5, "alpha": 0.01, "beta": 0.5, "k": 2.0},
+                                       (I((1, 2, 3, 3), "float64"),), "float64"),
 )
 REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse them too
     L("BatchNorm2d", inputs=(I((2, 3, 4)),), label="rank", torch_extra={"num_features": 3}),
@@ -341,5 +396,11 @@ REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse the
     L("RMSNorm", {"normalized_shape": [4]}, (I((2, 5)),), "trailing"),
     L("RMSNorm", {"normalized_shape": []}, (I((2, 5)),), "empty"),
     L("RMSNorm", inputs=(I((2, 5), "int64"),), label="int", torch_extra={"normalized_shape": 5}),
+    L("SyncBatchNorm", inputs=(I((3,)),), label="rank", torch_extra={"num_features": 3}),
+    L("SyncBatchNorm", {"num_features": 4}, (I((2, 3)),), "features"),
+    L("SyncBatchNorm", inputs=(I((2, 3, 4), "int64"),), label="int", torch_extra={"num_features": 3}),
+    L("SyncBatchNorm", {"track_running_stats": False}, (I((1, 3, 1)),), "one-value"),
+    L("CrossMapLRN2d", {"size": 3}, (I((3, 4, 4)),), "rank-3"), L("CrossMapLRN2d", {"size": 3}, X3D, "rank-5"),
+    L("CrossMapLRN2d", {"size": 3}, (I((2, 3, 4, 4), "int64"),), "int"),
     refused=True,
 )

@@ -33,9 +33,10 @@ OPERATORS: tuple[BinaryOperator, ...] = (
     BinaryOperator("*", ast.Mult, "mul", operator.mul, operator.imul, forward=True, build=True),
     BinaryOperator("/", ast.Div, "div", operator.truediv, operator.itruediv, forward=True, build=True),
     BinaryOperator("@", ast.MatMult, "matmul", operator.matmul, None, forward=True, build=False),  # no in-place matmul
-    BinaryOperator("//", ast.FloorDiv, "floor_divide", operator.floordiv, None, forward=False, build=True),
-    BinaryOperator("%", ast.Mod, "remainder", operator.mod, None, forward=False, build=True),
-    BinaryOperator("**", ast.Pow, "pow", operator.pow, None, forward=False, build=False),
+    BinaryOperator("//", ast.FloorDiv, "floor_divide", operator.floordiv, operator.ifloordiv, forward=True,
+                   build=True),
+    BinaryOperator("%", ast.Mod, "remainder", operator.mod, operator.imod, forward=True, build=True),
+    BinaryOperator("**", ast.Pow, "pow", operator.pow, operator.ipow, forward=True, build=False),
     BinaryOperator("<<", ast.LShift, "bitwise_left_shift", operator.lshift, None, forward=False, build=False),
     BinaryOperator(">>", ast.RShift, "bitwise_right_shift", operator.rshift, None, forward=False, build=False),
     BinaryOperator("|", ast.BitOr, "bitwise_or", operator.or_, None, forward=False, build=False),

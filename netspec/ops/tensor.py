@@ -86,32 +86,62 @@ def _unflatten_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Ten
     return Tensor((*x.shape[:dim], *sizes, *x.shape[dim + 1 :]), x.dtype), {}
 
 
-def reshape_shape(x: Tensor, shape: Sequence[int]) -> Tensor:
-    sizes: list[Dim] = list(shape)
+def reshape_shape(x: Tensor, shape: Sequence[Any]) -> Tensor:
+    """torch.reshape's shape: one size may be -1; sizes read at run time (``B``, ``C // n_head``) stand as they are."""
+    sizes: list[Dim] = [str(s) if isinstance(s, SymSize) else s for s in shape]
     if sizes.count(-1) > 1:
         raise ShapeError("reshape takes at most one -1", "shape")
-    if any(s < -1 for s in shape):
+    if any(isinstance(s, int) and s < -1 for s in sizes):
         raise ShapeError(f"reshape sizes must be >= -1, found {list(shape)}", "shape")
+    if any(isinstance(s, str) for s in sizes):
+        return Tensor(_run_time_reshape(x, sizes), x.dtype)
+    ints = [s for s in sizes if isinstance(s, int)]
     total = product(x.shape)
-    known = math.prod(s for s in shape if s != -1)
+    known = math.prod(s for s in ints if s != -1)
     if isinstance(total, int):
-        if -1 in shape:
+        if -1 in sizes:
             if known == 0 or total % known:
                 raise ShapeError(f"cannot reshape {fmt_shape(x.shape)} ({total} elements) into {list(shape)}", "shape")
-            sizes[shape.index(-1)] = total // known
+            sizes[sizes.index(-1)] = total // known
         elif known != total:
             raise ShapeError(f"cannot reshape {fmt_shape(x.shape)} ({total} elements) into {list(shape)} "
                              f"({known} elements)", "shape")
-    elif 0 in shape:
+    elif 0 in sizes:
         raise ShapeError(f"cannot reshape {fmt_shape(x.shape)} into {list(shape)}: a size 0 needs an empty input",
                          "shape")
-    elif -1 in shape:
+    elif -1 in sizes:
         static = math.prod(d for d in x.shape if isinstance(d, int))
         if known and static % known == 0:  # (N, 16, 5, 5) into (-1, 400) is plainly N
-            sizes[shape.index(-1)] = product([static // known, *(d for d in x.shape if isinstance(d, str))])
+            sizes[sizes.index(-1)] = product([static // known, *(d for d in x.shape if isinstance(d, str))])
         else:
-            sizes[shape.index(-1)] = dim_floordiv(total, known)
+            sizes[sizes.index(-1)] = dim_floordiv(total, known)
     return Tensor(tuple(sizes), x.dtype)
+
+
+def _run_time_reshape(x: Tensor, sizes: list[Dim]) -> tuple[Dim, ...]:
+    """Sizes some of which are symbolic: the symbols both sides share cancel (``(N, T, 64)`` into ``(N, T, 4, -1)``
+    leaves 64 elements for 4 * -1), so the -1 and the element count are known wherever the rest is."""
+    have = [d for d in x.shape if isinstance(d, str)]
+    want = [d for d in sizes if isinstance(d, str)]
+    for d in list(want):
+        if d in have:
+            have.remove(d)
+            want.remove(d)
+    have_static = math.prod(d for d in x.shape if isinstance(d, int))
+    want_static = math.prod(d for d in sizes if isinstance(d, int) and d != -1)
+    if -1 in sizes:
+        at = sizes.index(-1)
+        if not want and want_static and have_static % want_static == 0:
+            sizes[at] = product([have_static // want_static, *have])
+        elif 0 in sizes:
+            raise ShapeError(f"cannot reshape {fmt_shape(x.shape)} into {fmt_shape(sizes)}: with a size 0 the -1 "
+                             "is ambiguous", "shape")
+        else:
+            sizes[at] = symbol(f"{paren(product(x.shape))}//{paren(product([d for d in sizes if d != -1]))}")
+    elif not have and not want and have_static != want_static:
+        raise ShapeError(f"cannot reshape {fmt_shape(x.shape)} into {fmt_shape(sizes)}: {have_static} elements "
+                         f"for each of the shared sizes, but {want_static} asked", "shape")
+    return tuple(sizes)
 
 
 # ---------------------------------------------------------------- upsample
@@ -478,10 +508,14 @@ for _op in (
        bare_method=("x.flatten() flattens the batch dim too in PyTorch, but netspec's flatten keeps it",
                     "write x.flatten(1) to keep the batch dim, or x.flatten(0)")),
     Op("reshape", "tensor", "torch.reshape", ("input",), (Arg("shape", SizeList),),
-       lambda b: reshape_shape(b["input"], b["shape"]), method=True, summary="reshape; one size may be -1",
-       varargs=True, aliases=("view",),
-       static_sizes_hint="for now write numbers and one -1 (x.reshape((-1, 32))), or keep the batch dim with "
-       "x.flatten(1)"),
+       lambda b: reshape_shape(b["input"], b["shape"]), method=True,
+       summary="reshape; one size may be -1, sizes may be read at run time (x.reshape(B, T, n_head, -1))",
+       varargs=True, run_time_sizes=("shape",)),
+    Op("view", "tensor", "torch.Tensor.view", ("input",), (Arg("size", SizeList, doc="The desired size; one "
+                                                                  "may be -1."),),
+       lambda b: reshape_shape(b["input"], b["size"]), method=True,
+       summary="a view with another shape (as reshape, and torch refuses where the memory layout does not allow "
+       "one: .contiguous() first)", varargs=True, run_time_sizes=("size",)),
     Op("transpose", "tensor", "torch.transpose", ("input",), (Arg("dim0", AnyInt), Arg("dim1", AnyInt)), _transpose,
        method=True, summary="swaps two dims"),
     Op("permute", "tensor", "torch.permute", ("input",), (Arg("dims", SizeList),), _permute, method=True,
@@ -765,7 +799,8 @@ REGISTRY.add_examples(
     L("PixelUnshuffle", {"downscale_factor": 2}, (I((3, 4, 6)),)),
     L("PixelUnshuffle", {"downscale_factor": 2}, (I((2, 3, 4, 4), "bool"),), "bool"),
     L("ChannelShuffle", {"groups": 3}, (I((2, 6, 3, 3)),)), L("ChannelShuffle", {"groups": 2}, (I((2, 4, 5)),), "3d"),
-    O("flatten", (X,)), O("flatten", (X, 0, 2), label="0-2"), O("reshape", (X, [2, -1])),
+    O("flatten", (X,)), O("flatten", (X, 0, 2), label="0-2"), O("reshape", (X, [2, -1])), O("view", (X, [6, -1])),
+    O("view", (X, [-1]), inputs={"x": I((2, 3, 4))}, label="flat"),
     O("transpose", (X, 1, -1)), O("permute", (X, [0, 2, 3, 1])), O("unsqueeze", (X, -1)),
     O("squeeze", (X,), inputs={"x": I((2, 1, 3, 1))}), O("squeeze", (X, 1), inputs={"x": I((2, 1, 3, 1))},
                                                            label="dim"),
@@ -823,7 +858,7 @@ REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse the
     O("matmul", (X, Y), inputs={"x": I((2, 3)), "y": I((3, 2), "float64")}, label="dtypes"),
     O("matmul", (X, Y), inputs={"x": I((2, 3)), "y": I((4, 2))}, label="inner"),
     O("mm", (X, Y), inputs={"x": I((3,)), "y": I((3, 2))}, label="rank"),
-    O("reshape", (X, [5, -1]), label="indivisible"),
+    O("reshape", (X, [5, -1]), label="indivisible"), O("view", (X, [5, 5]), label="count"),
     O("transpose", (X, 0, 4), label="dim"),
     O("permute", (X, [0, 1, 1, 2]), label="repeat"),
     O("flatten", (X, 1), inputs={"x": I(())}, label="scalar-dim"),
@@ -833,5 +868,50 @@ REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse the
     O("split", (X, 0, 1), label="size-zero"),
     O("narrow", (X, 2, 6, 3), label="past-the-end"),
     O("narrow", (X, 2, -9, 1), label="start-out-of-range"),
+    refused=True,
+)
+
+
+# ---------------------------------------------------------------- transformers: repeat_interleave (grouped KV heads),
+# outer (RoPE's positions x frequencies)
+
+
+def _repeat_interleave(bound: dict[str, Any]) -> Tensor:
+    """Each element ``repeats`` times along ``dim`` (the flattened input when dim is None)."""
+    x: Tensor = bound["input"]
+    repeats, dim = bound["repeats"], bound.get("dim")
+    if dim is None:
+        return Tensor((dim_mul(product(x.shape), repeats),), x.dtype)
+    at = normalize_dim(dim, x.rank)
+    return Tensor((*x.shape[:at], dim_mul(x.shape[at], repeats), *x.shape[at + 1:]), x.dtype)
+
+
+def _outer(bound: dict[str, Any]) -> Tensor:
+    a, b = bound["input"], bound["vec2"]
+    if a.rank != 1 or b.rank != 1:
+        raise ShapeError(f"outer expects two 1-D tensors, found {fmt_shape(a.shape)} and {fmt_shape(b.shape)}",
+                         code="rank-mismatch")
+    return Tensor((a.shape[0], b.shape[0]), promote_types(a.dtype, b.dtype))
+
+
+for _op in (
+    Op("repeat_interleave", "tensor", "torch.repeat_interleave", ("input",),
+       (Arg("repeats", NonNegInt, doc="The number of repetitions of each element."),
+        Arg("dim", AnyInt | None, None, doc="The dimension along which to repeat values (null: the flattened "
+                                          "input).")), _repeat_interleave, method=True,
+       summary="each element repeated along dim: k.repeat_interleave(n_rep, dim=1) shares KV heads"),
+    Op("outer", "math", "torch.outer", ("input", "vec2"), (), _outer, method=True,
+       macs=lambda b, xs, out: 0, summary="the outer product of two vectors: (n,) and (m,) give (n, m)"),
+):
+    REGISTRY.add_op(_op)
+
+REGISTRY.add_examples(
+    O("repeat_interleave", (X, 2), {"dim": 1}), O("repeat_interleave", (X, 3), label="flat"),
+    O("repeat_interleave", (X, 0, -1), label="zero"),
+    O("outer", (X, Y), inputs={"x": I((4,)), "y": I((3,), "float64")}),
+)
+REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse them too
+    O("repeat_interleave", (X, 2, 4), label="dim"),
+    O("outer", (X, Y), inputs={"x": I((4, 1)), "y": I((3,))}, label="rank"),
     refused=True,
 )

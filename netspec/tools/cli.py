@@ -43,9 +43,9 @@ def _lines(file: str) -> list[str] | None:
 def _emit(diagnostics: list[Diagnostic]) -> None:
     files: dict[str, list[str] | None] = {}  # read once per report, never cached across calls
     for d in diagnostics:
-        if d.span and d.span.file not in files:
+        if d.span and d.span.line and d.span.file not in files:  # a whole-file span shows no line: not read
             files[d.span.file] = _lines(d.span.file)
-        click.echo(_paint(d.render(files[d.span.file] if d.span else None), d), err=True, color=_colour())
+        click.echo(_paint(d.render(files.get(d.span.file) if d.span else None), d), err=True, color=_colour())
 
 
 def _colour() -> bool | None:
@@ -83,7 +83,8 @@ _SETTINGS = "netspec.settings"
 def _compile(spec: str) -> api.Compiled:
     """The spec named on the command line: ``-`` is stdin, else a file or a shipped spec's name."""
     settings = click.get_current_context().meta.get(_SETTINGS, {})
-    options = {"overrides": settings.get("overrides") or None, "search_path": settings.get("search_path", ())}
+    options = {"overrides": settings.get("overrides") or None, "search_path": settings.get("search_path", ()),
+               "config": settings.get("config")}
     if spec == "-":
         return api.compile_spec(text=_read_stdin(), filename=STDIN, **options)
     return api.compile_spec(spec, **options)
@@ -108,16 +109,19 @@ def _plugin_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _spec_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--set NAME=VALUE`` (a var, the value read as YAML), ``--search-path DIR`` and ``--plugin`` on a command."""
+    """``--set NAME=VALUE`` (a var, the value read as YAML), ``--config FILE`` (a Hugging Face config.json read
+    into the vars; --set wins), ``--search-path DIR`` and ``--plugin`` on a command."""
 
     @_plugin_option
-    def wrapper(*args: Any, settings: tuple[str, ...] = (), search_path: tuple[str, ...] = (), **kwargs: Any) -> Any:
+    def wrapper(*args: Any, settings: tuple[str, ...] = (), search_path: tuple[str, ...] = (),
+                config: str | None = None, **kwargs: Any) -> Any:
         overrides = {}
         with _reporting():  # a malformed --set is reported like a spec problem, exit 1
             for text in settings:
                 name, value = expand.parse_override(text)
                 overrides[name] = value
-        click.get_current_context().meta[_SETTINGS] = {"overrides": overrides, "search_path": search_path}
+        click.get_current_context().meta[_SETTINGS] = {"overrides": overrides, "search_path": search_path,
+                                                       "config": config}
         return func(*args, **kwargs)
 
     wrapper.__name__ = func.__name__
@@ -125,6 +129,9 @@ def _spec_options(func: Callable[..., Any]) -> Callable[..., Any]:
     wrapper = click.option("--search-path", "search_path", multiple=True, metavar="DIR",
                            type=click.Path(file_okay=False),
                            help="Also let imports and extends read spec files from DIR.")(wrapper)
+    wrapper = click.option("--config", "config", metavar="FILE", default=None,
+                           help="Set the spec's vars from a Hugging Face config.json (fields named as the vars; "
+                                "--set wins). See docs/huggingface.md.")(wrapper)
     return click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
                         help="Set one of the spec's vars, e.g. --set width=64 --set 'layers=[3, 4, 6, 3]'.")(wrapper)
 
@@ -231,7 +238,7 @@ def main() -> None:
 
 _max_params_option = click.option(
     "--max-params", type=click.IntRange(min=0), default=None, metavar="N",
-    help="Warn past N parameters (default: the budget netspec.load enforces, 1,000,000,000).")
+    help="Warn past N parameters (default: the budget netspec.load enforces, 10,000,000,000).")
 
 
 def _budget_warnings(compiled: api.Compiled, max_params: int | None) -> list[Diagnostic]:
@@ -558,13 +565,16 @@ Needs the onnx extra: pip install "netspec[onnx]".
               help="Fix the batch dim N to this size (default: dynamic, as every symbolic input dim is).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="torch.manual_seed before the weights are initialised.")
+@click.option("--weights", "weights", metavar="FILE", default=None,
+              help="Load these weights first: a .safetensors file or a sharded checkpoint's .index.json, "
+                   "checked strictly (needs the hf extra). See docs/huggingface.md.")
 @_spec_options
 @_command
-def export_(spec: str, onnx_path: str, opset: int | None, batch: int | None, seed: int) -> None:
+def export_(spec: str, onnx_path: str, opset: int | None, batch: int | None, seed: int,
+            weights: str | None) -> None:
     """Export SPEC's module to ONNX through torch.onnx, eval mode, its symbolic input dims dynamic.
 
-    The weights are the constructor's initialisation (see --seed): the file holds the
-    architecture; to export trained weights, use netspec.tools.export.export_module.
+    The weights are the constructor's initialisation (see --seed), or those --weights names.
     """
     from . import export as exporting
 
@@ -573,10 +583,14 @@ def export_(spec: str, onnx_path: str, opset: int | None, batch: int | None, see
     except exporting.MissingExtraError as exc:
         click.echo(f"netspec: error: {exc}", err=True)
         sys.exit(1)
+    if weights is not None:  # the hf extra, as early
+        from ..backend.weights import require_safetensors
+
+        require_safetensors(weights)
     compiled = _compile(spec)
     _emit(compiled.warnings)
     try:
-        data, info = exporting.compiled_bytes(compiled, opset=opset, batch=batch, seed=seed)
+        data, info = exporting.compiled_bytes(compiled, opset=opset, batch=batch, seed=seed, weights=weights)
     except exporting.ExportError as exc:
         click.echo(f"netspec: error: {exc}", err=True)
         sys.exit(1)

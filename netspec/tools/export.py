@@ -129,8 +129,10 @@ def onnx_bytes(spec: api.SpecLike | None = None, *, text: str | None = None, fil
 
 
 def compiled_bytes(compiled: api.Compiled, *, opset: int | None = None, batch: int | None = None,
-                   seed: int = 0) -> tuple[bytes, OnnxExport]:
-    """:func:`onnx_bytes` of a spec already compiled (``netspec export`` reads stdin once)."""
+                   seed: int = 0, weights: str | os.PathLike[str] | None = None) -> tuple[bytes, OnnxExport]:
+    """:func:`onnx_bytes` of a spec already compiled (``netspec export`` reads stdin once); ``weights`` (a
+    ``.safetensors`` file or a sharded checkpoint's index) are loaded into the module first, strictly
+    (:func:`netspec.backend.weights.load_weights`)."""
     if batch is not None and batch < 1:
         raise ValueError(f"batch={batch!r}: a batch size is a positive integer")
     inputs = compiled.inference.model.inputs
@@ -150,6 +152,10 @@ def compiled_bytes(compiled: api.Compiled, *, opset: int | None = None, batch: i
             model = build.instantiate(build.make_class(compiled.source_code, compiled.name), "cpu")
         except Exception as exc:  # as netspec.load reports it
             raise api.build_failure(compiled, exc) from exc
+    if weights is not None:
+        from ..backend.weights import load_weights
+
+        load_weights(model, weights)
     return export_module(model, compiled, opset=opset, batch=batch)
 
 

@@ -1,0 +1,165 @@
+"""Pointwise math and dtype conversions in forward: ``cos``, ``rsqrt``, ``pow``, ``x.float()``, ``x.to(dtype)``,
+``triu``/``tril``, ``masked_fill``: the pieces of RoPE, RMSNorm and causal masks written by hand.
+
+Each keeps its input's shape; the dtype rules are torch's (``cos`` of an integer tensor is float32,
+``x.to(x.dtype)`` names the dtype another tensor has).  Pure Python: no torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._core import (
+    DTYPE_NAMES,
+    REGISTRY,
+    AnyInt,
+    Arg,
+    DTypeName,
+    Op,
+    ShapeError,
+    Tensor,
+    broadcast,
+)
+from .examples import Code, Ref
+from .examples import Input as I
+from .examples import OpExample as O
+
+X, M = Ref("x"), Ref("mask")
+
+
+def dtype_arg(value: Any, op: str, name: str = "dtype") -> str:
+    """A dtype argument as forward writes it: a dtype's name (``float32``) or a tensor's (``x.dtype``)."""
+    if isinstance(value, DTypeName):
+        return str(value)
+    del op  # the caller's diagnostic names the op
+    raise ShapeError(f"'{name}' expects a dtype ({', '.join(sorted(DTYPE_NAMES))} or x.dtype), found {value!r}",
+                     name, "bad-value", "write the dtype's name unquoted: float32")
+
+
+def _to_float(op: str, keep_bool: bool = False) -> Any:
+    """torch's unary float functions: floating inputs keep their dtype, integers (and bool) become float32."""
+    def rule(bound: dict[str, Any]) -> Tensor:
+        x: Tensor = bound["input"]
+        if x.dtype == "bool" and keep_bool:
+            raise ShapeError(f"{op} expects a numeric tensor, found bool", code="dtype-mismatch")
+        return x if x.is_float else Tensor(x.shape, "float32")
+    return rule
+
+
+for _name, _summary in (("cos", "cosine"), ("sin", "sine"), ("exp", "e to the x"), ("log", "natural logarithm"),
+                        ("sqrt", "square root"), ("rsqrt", "1 / sqrt(x), RMSNorm's scale"),
+                        ("reciprocal", "1 / x")):
+    REGISTRY.add_op(Op(_name, "math", f"torch.{_name}", ("input",), (), _to_float(_name), method=True,
+                       summary=f"{_summary}, elementwise (integers give float32)"))
+
+
+def _abs(bound: dict[str, Any]) -> Tensor:
+    x: Tensor = bound["input"]
+    if x.dtype == "bool":
+        raise ShapeError("abs expects a numeric tensor, found bool", code="dtype-mismatch")
+    return x
+
+
+def _pow(bound: dict[str, Any]) -> Tensor:
+    x: Tensor = bound["input"]
+    exponent = bound["exponent"]
+    if x.dtype == "bool" and isinstance(exponent, bool):
+        raise ShapeError("pow expects a numeric tensor, found bool", code="dtype-mismatch")
+    if x.is_float:
+        return x
+    if isinstance(exponent, float):
+        return Tensor(x.shape, "float32")
+    if exponent < 0:
+        raise ShapeError(f"integers to negative integer powers are not allowed (found {x.dtype} ** {exponent})",
+                         "exponent", "dtype-mismatch", "convert first: x.float().pow(...)")
+    return Tensor(x.shape, "int64" if x.dtype == "bool" else x.dtype)
+
+
+def _convert(dtype: str) -> Any:
+    return lambda bound: Tensor(bound["input"].shape, dtype)
+
+
+def _to(bound: dict[str, Any]) -> Tensor:
+    return Tensor(bound["input"].shape, dtype_arg(bound["dtype"], "to"))
+
+
+def _type_as(bound: dict[str, Any]) -> Tensor:
+    return Tensor(bound["input"].shape, bound["other"].dtype)
+
+
+def _triangle(op: str) -> Any:
+    def rule(bound: dict[str, Any]) -> Tensor:
+        x: Tensor = bound["input"]
+        if x.rank < 2:
+            raise ShapeError(f"{op} expects a tensor with at least 2 dims, found {x.rank}", code="rank-mismatch")
+        return x
+    return rule
+
+
+def _masked_fill(bound: dict[str, Any]) -> Tensor:
+    """torch broadcasts the input and the bool mask together (the out-of-place form may grow the input)."""
+    x, mask = bound["input"], bound["mask"]
+    if mask.dtype != "bool":
+        raise ShapeError(f"masked_fill expects a bool mask, found {mask.dtype}", "mask", "dtype-mismatch",
+                         "compare first, or build the mask with dtype=bool")
+    return Tensor(broadcast(x.shape, mask.shape), x.dtype)
+
+
+_NUMBER = bool | int | float
+
+for _op in (
+    Op("abs", "math", "torch.abs", ("input",), (), _abs, method=True, summary="absolute value, elementwise"),
+    Op("pow", "math", "torch.pow", ("input",), (Arg("exponent", AnyInt | float, doc="The exponent value."),), _pow,
+       method=True, summary="x to a power, elementwise (x.pow(2) in RMSNorm's variance)"),
+    Op("float", "math", "torch.Tensor.float", ("input",), (), _convert("float32"), method=True,
+       summary="the tensor as float32"),
+    Op("double", "math", "torch.Tensor.double", ("input",), (), _convert("float64"), method=True,
+       summary="the tensor as float64"),
+    Op("half", "math", "torch.Tensor.half", ("input",), (), _convert("float16"), method=True,
+       summary="the tensor as float16"),
+    Op("bfloat16", "math", "torch.Tensor.bfloat16", ("input",), (), _convert("bfloat16"), method=True,
+       summary="the tensor as bfloat16"),
+    Op("to", "math", "torch.Tensor.to", ("input",), (Arg("dtype", Any, doc="The dtype to convert to: a dtype's "
+                                                          "name (float32) or another tensor's (x.dtype)."),),
+       _to, method=True, raw_args=("dtype",), summary="the tensor in another dtype: x.to(float32), x.to(y.dtype)"),
+    Op("type_as", "math", "torch.Tensor.type_as", ("input", "other"), (), _type_as, method=True,
+       summary="the tensor in other's dtype"),
+    Op("contiguous", "tensor", "torch.Tensor.contiguous", ("input",), (), lambda b: b["input"], method=True,
+       summary="the same values laid out contiguously (before .view of a transposed tensor)"),
+    Op("triu", "math", "torch.triu", ("input",), (Arg("diagonal", AnyInt, 0, doc="The diagonal to consider."),),
+       _triangle("triu"), method=True, summary="the upper triangle of the last two dims, the rest zeroed"),
+    Op("tril", "math", "torch.tril", ("input",), (Arg("diagonal", AnyInt, 0, doc="The diagonal to consider."),),
+       _triangle("tril"), method=True, summary="the lower triangle of the last two dims, the rest zeroed"),
+    Op("masked_fill", "math", "torch.masked_fill", ("input", "mask"),
+       (Arg("value", _NUMBER, doc="The value to fill in where mask is True."),), _masked_fill, method=True,
+       summary="value where the bool mask (broadcast to the input) is True"),
+):
+    REGISTRY.add_op(_op)
+
+_SQUARE = {"x": I((2, 3, 4, 4))}
+REGISTRY.add_examples(
+    *(O(name, (X,)) for name in ("cos", "sin", "exp", "sqrt", "rsqrt", "reciprocal", "abs")),
+    O("log", (X,), inputs={"x": I((2, 3), "int64")}, label="int64"),
+    O("cos", (X,), inputs={"x": I((2, 3), "bool")}, label="bool"),
+    O("pow", (X, 2)), O("pow", (X, 0.5), inputs={"x": I((2, 3), "int64")}, label="int-float"),
+    O("pow", (X, 3), inputs={"x": I((2, 3), "int32")}, label="int"),
+    O("float", (X,), inputs={"x": I((2, 3), "int64")}), O("double", (X,)), O("half", (X,)), O("bfloat16", (X,)),
+    O("to", (X, Code("float64"))), O("to", (X, Code("int32")), label="int32"),
+    O("type_as", (X, Ref("y")), inputs={"x": I((2, 3)), "y": I((4,), "float64")}),
+    O("contiguous", (X,)),
+    O("triu", (X,), inputs=_SQUARE), O("tril", (X, -1), inputs=_SQUARE, label="diagonal"),
+    O("tril", (X, 2), inputs={"x": I((3, 5))}, label="wide"),
+    O("masked_fill", (X, M, -1.0), inputs={"x": I((2, 3, 4, 4)), "mask": I((4, 4), "bool")}),
+    O("masked_fill", (X, M, 0.5), inputs={"x": I((2, 3), "int64"), "mask": I((3,), "bool")}, label="int"),
+    O("masked_fill", (X, M, 1.0), inputs={"x": I((3,)), "mask": I((2, 3), "bool")}, label="mask-grows"),
+)
+REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse them too
+    O("abs", (X,), inputs={"x": I((2, 3), "bool")}, label="bool"),
+    O("pow", (X, -1), inputs={"x": I((2, 3), "int64")}, label="negative-int"),
+    O("triu", (X,), inputs={"x": I((4,))}, label="1d"),
+    O("masked_fill", (X, M, 1.0), inputs={"x": I((2, 3)), "mask": I((2, 3), "float32")}, label="float-mask"),
+    O("masked_fill", (X, M, 1.0), inputs={"x": I((2, 3)), "mask": I((2, 4), "bool")}, label="mask-shape"),
+    refused=True,
+)
+
+__all__ = ["dtype_arg"]
