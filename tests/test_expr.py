@@ -64,7 +64,8 @@ ONE_HOLE = [
     "v if v else 1", "1 if v else v", "[v, v]", "[[v], v]", "(v, 1)", "v",
 ]
 TWO_HOLES = ["a + b", "a * b", "a / b", "a // b", "a % b", "a < b", "a == b", "a[b]", "min(a, b)",
-             "max([a, b])", "make_divisible(a, b)", "make_divisible(8, a, b)", "a if b else a", "[a, b]"]
+             "max([a, b])", "make_divisible(a, b)", "make_divisible(8, a, b)", "a if b else a", "[a, b]",
+             "sum(a, b)", "sum([a, b])", "range(a, b)", "range(0, a, b)", "a[b:]", "a[:b]", "a[b:b]"]
 PAIR_KINDS = ["none", "true", "zero", "negative", "float", "tiny", "huge-float", "int64-max", "past-int64",
               "inf", "nan", "str", "list", "empty-list", "nested-list", "mixed-list", "dict", "measured"]
 

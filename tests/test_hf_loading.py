@@ -457,3 +457,22 @@ def test_cli_export_reports_a_checkpoint_mismatch(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "error[weight-shape-mismatch] 'hidden.weight'" in result.stderr
     assert "error[missing-weight]" in result.stderr and not (tmp_path / "m.onnx").exists()
+
+
+TRANSFORMERS_5_LLAMA = {
+    "architectures": ["LlamaForCausalLM"], "model_type": "llama", "dtype": "float32", "transformers_version": "5.25.0",
+    "hidden_size": 64, "intermediate_size": 172, "num_hidden_layers": 2, "num_attention_heads": 4,
+    "num_key_value_heads": 2, "vocab_size": 1000, "max_position_embeddings": 256, "rms_norm_eps": 1e-05,
+    "tie_word_embeddings": False, "hidden_act": "silu", "is_decoder": False, "attention_bias": False,
+    "mlp_bias": False, "rope_parameters": {"rope_theta": 20000.0, "rope_type": "default"},
+}
+
+
+def test_transformers_5_nested_rope_parameters_set_the_zoo_llama(tmp_path: Path) -> None:
+    summary = netspec.summary("zoo/llama", config=_json(tmp_path, TRANSFORMERS_5_LLAMA))
+    assert summary.vars["rope_theta"] == 20000.0 and summary.vars["num_hidden_layers"] == 2
+    scaled = {**TRANSFORMERS_5_LLAMA, "rope_parameters": {"rope_theta": 5e5, "rope_type": "llama3", "factor": 8.0}}
+    with pytest.raises(netspec.SpecError) as caught:
+        netspec.validate("zoo/llama", config=_json(tmp_path, scaled, "scaled.json"))
+    assert [d.message.split("'")[1] for d in caught.value.diagnostics] == [
+        "rope_parameters.rope_type", "rope_parameters.factor"]

@@ -371,8 +371,8 @@ _NOT_REGISTRY_NAMES: set[tuple[str, str]] = {
     ("frontend/schema.py", "zeros"), ("middle/resolve.py", "zeros"),  # the default fill of a buffer (ops/buffers.py)
 }
 # Words that are registry names and also the language's own vocabulary everywhere: dtype names (x.to(float32),
-# dtype: bfloat16), Python's float and abs (a block argument's kind, a build-time function).
-_VOCABULARY = {"float32", "float64", "float16", "bfloat16", "int32", "int64", "bool", "float", "abs"}
+# dtype: bfloat16), Python's float, abs and sum (a block argument's kind, build-time functions).
+_VOCABULARY = {"float32", "float64", "float16", "bfloat16", "int32", "int64", "bool", "float", "abs", "sum"}
 
 
 def _string_literals_outside_ops() -> list[tuple[str, int, str]]:

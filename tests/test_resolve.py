@@ -19,7 +19,7 @@ def test_module_attribute_list_covers_the_installed_torch() -> None:
 
 @pytest.mark.parametrize(("name", "code"), [
     ("forward", "bad-name"), ("training", "bad-name"), ("parameters", "bad-name"), ("to", "bad-name"),
-    ("class", "bad-name"), ("match", "bad-name"), ("self", "bad-name"), ("torch", "bad-name"),
+    ("class", "bad-name"), ("match", "bad-name"), ("torch", "bad-name"),
     ("_modules", "bad-name"), ("__init__", "bad-name"), ("a.b", "bad-name"), ("ﬁlter", "bad-name"),
 ])
 def test_layer_names_that_cannot_be_attributes(write_spec, name: str, code: str) -> None:

@@ -26,7 +26,7 @@ from ..middle.shapes import Inference, buffer_tensor
 from ..ops import LAYERS, OPS, REQUIRED, DTypeName, LayerType, Op
 from ..ops.buffers import FILLS
 from ..ops.init import init_source
-from ..ops.operators import BY_SYMBOL
+from ..ops.operators import BY_SYMBOL, COMPARE_BY_SYMBOL
 
 INDENT = "    "
 
@@ -226,8 +226,10 @@ class _ClassWriter(ir.NodeVisitor):
         init += self.param_group_lines()
         init += self.buffer_lines()
         init += self.tie_lines()
-        params = "".join(f", {a.name}" if a.required else f", {a.name}={_literal(a.default)}"
-                         for a in self.definition.block_args)
+        params = "".join(f", {a.name}" if a.required else f", {a.name}=None" if isinstance(a.default, ir.Build)
+                         else f", {a.name}={_literal(a.default)}" for a in self.definition.block_args)
+        init = [*(f"{INDENT}if {a.name} is None:\n{INDENT * 2}{a.name} = {self.value(a.default)}"
+                  for a in self.definition.block_args if isinstance(a.default, ir.Build)), *init]
         base = "nn.Sequential" if self.definition.sequential else "nn.Module"
         return self.class_lines(base, params, init)
 
@@ -371,7 +373,8 @@ class _ClassWriter(ir.NodeVisitor):
 
     def parameter(self, item: ir.ParamTensor) -> str:
         dtype = f"torch.{item.dtype}" if item.dtype else "dtype"
-        tensor = init_source(item.init, item.init_args, tuple(item.shape), f"device=device, dtype={dtype}")
+        args = {k: _Code(self.value(v)) if isinstance(v, ir.Build) else v for k, v in item.init_args.items()}
+        tensor = init_source(item.init, args, tuple(item.shape), f"device=device, dtype={dtype}")
         grad = "" if item.requires_grad else ", requires_grad=False"
         return f"nn.Parameter({tensor}{grad})"
 
@@ -395,6 +398,8 @@ class _ClassWriter(ir.NodeVisitor):
     def statement(self, stmt: ir.Stmt, indent: str) -> Iterator[str]:
         if isinstance(stmt, ir.Return):
             yield f"{indent}return {self.expr(stmt.value)}"
+        elif isinstance(stmt, ir.Assign) and id(stmt) in self.inf.in_place and isinstance(stmt.value, ir.BinOp):
+            yield f"{indent}{stmt.target} {stmt.value.op}= {self.expr(stmt.value.right)}"  # torchvision's out += x
         elif isinstance(stmt, ir.Assign):
             yield f"{indent}{stmt.target} = {self.expr(stmt.value)}"
         elif isinstance(stmt, ir.Unpack):
@@ -490,7 +495,12 @@ class _ClassWriter(ir.NodeVisitor):
         return ast.UnaryOp(ast.USub(), self.node(expr.operand))
 
     def visit_BinOp(self, expr: ir.BinOp) -> ast.expr:
+        if expr.op in COMPARE_BY_SYMBOL:
+            return ast.Compare(self.node(expr.left), [COMPARE_BY_SYMBOL[expr.op].node()], [self.node(expr.right)])
         return ast.BinOp(self.node(expr.left), BY_SYMBOL[expr.op].node(), self.node(expr.right))
+
+    def visit_Invert(self, expr: ir.Invert) -> ast.expr:
+        return ast.UnaryOp(ast.Invert(), self.node(expr.operand))
 
     def visit_Cond(self, expr: ir.Cond) -> ast.expr:
         return ast.IfExp(self.test(expr.test), self.node(expr.body), self.node(expr.orelse))
@@ -969,6 +979,15 @@ def _trailing_nones(op: Op, given: list[tuple[str, ast.expr]], order: dict[str, 
             break  # an argument given after the Nones: they keep their places
         dropped.add(name)
     return dropped
+
+
+class _Code(str):
+    """Source text that ``repr`` writes as it is: an initialiser's argument given as an expression."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"({self})"
 
 
 def _attr_path(key: str) -> str:

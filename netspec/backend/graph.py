@@ -26,7 +26,7 @@ from typing import Any
 from ..middle import ir
 from ..middle.shapes import Event, Inference, Row
 from ..ops import Dim, Tensor, fmt_shape
-from ..ops.operators import BY_SYMBOL, OPERATORS
+from ..ops.operators import OPERATORS, operator_name
 
 FORMATS = ("dot", "svg", "mmd", "html")
 DOT_TIMEOUT = 120  # seconds: the largest zoo spec lays out in a few
@@ -197,7 +197,7 @@ def _add_event(builder: _GraphBuilder, event: Event) -> None:
         builder.produced(event.output, builder.add_node("op", event.type, "", event.type, event.output.shape,
                                                         event.inputs))
     elif kind == "arith":
-        builder.produced(event.output, builder.add_node("op", event.type, event.path, BY_SYMBOL[event.type].name,
+        builder.produced(event.output, builder.add_node("op", event.type, event.path, operator_name(event.type),
                                                         event.output.shape, event.inputs))
     elif kind == "layer":
         row = event.row

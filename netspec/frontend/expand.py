@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import Diagnostic, Path, Span, SpecError, did_you_mean, printable, short_repr
 from . import files as files_mod
+from . import shipped as shipped_mod
 from . import source as source_mod
 from .expr import ExprError, check_value
 from .source import Source
@@ -47,10 +48,23 @@ class Reader:
     aliases: dict[str, str] = field(default_factory=dict)  # real path -> the first real path of its file
 
     def locate(self, wanted: str, importer: str, span: Span, path: Path) -> str:
-        """The real path of ``wanted`` written in ``importer``, or a SpecError at ``span``."""
+        """The real path of ``wanted`` written in ``importer``, or a SpecError at ``span``.  A name without
+        ``.yaml`` is a shipped spec (``zoo/resnet18``), read from the package's own ``specs/``."""
         if not wanted.endswith(SUFFIXES):
-            raise _error("import-refused", f"expected a .yaml spec file, found {short_repr(wanted)}", span, path,
-                         "imports and extends name spec files by relative path, e.g. blocks.yaml")
+            known = shipped_mod.shipped()
+            name = shipped_mod.shipped_name(wanted)
+            found = next((known[c] for c in (name, f"zoo/{name}") if name is not None and c in known), None)
+            if found is None:
+                raise _error("import-refused", f"expected a .yaml spec file or a shipped spec's name, found "
+                             f"{short_repr(wanted)}", span, path, did_you_mean(wanted, known) or
+                             "imports and extends name spec files by relative path (blocks.yaml) or shipped specs "
+                             "by name (zoo/resnet18)")
+            real = os.path.realpath(found)
+            shipped_root = os.path.realpath(shipped_mod.specs_dir())
+            if shipped_root not in self.roots:  # the package's own specs: read inside their own fence
+                self.roots = (*self.roots, shipped_root)
+            self.located.append((wanted, importer, real))
+            return real
         if os.path.isabs(wanted) or wanted.startswith("~") or "\\" in wanted or "\x00" in wanted:
             raise _error("import-refused", f"expected a relative path, found {short_repr(wanted)}", span, path,
                          "write the path relative to the spec that imports it")

@@ -142,7 +142,9 @@ def make_divisible(value, divisor, min_value=None):  # type: ignore[no-untyped-d
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
     "min": (min, 1, 8), "max": (max, 1, 8), "abs": (abs, 1, 1), "round": (round, 1, 1),
     "int": (int, 1, 1), "float": (float, 1, 1), "len": (len, 1, 1), "make_divisible": (make_divisible, 2, 3),
+    "sum": (sum, 1, 2), "range": (range, 1, 3),
 }
+MAX_RANGE = 100_000  # items a range() may make: a list of sizes, a table's row numbers
 # Generated code defines these at module level, as the very functions evaluated here: everything else
 # above is a Python builtin.
 HELPERS: dict[str, Callable[..., Any]] = {"make_divisible": make_divisible}
@@ -219,7 +221,7 @@ _NODE_NAMES: dict[type[ast.AST], str] = {
 def _check_node(node: ast.AST, offset: int) -> None:
     col = getattr(node, "col_offset", 0) + offset
     allowed = (ast.Constant, ast.Name, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Call,
-               ast.List, ast.Tuple, ast.Subscript, ast.Load, ast.And, ast.Or, ast.Not, ast.USub, ast.UAdd,
+               ast.List, ast.Tuple, ast.Subscript, ast.Slice, ast.Load, ast.And, ast.Or, ast.Not, ast.USub, ast.UAdd,
                *_BINOPS, *_CMPOPS)
     if not isinstance(node, allowed):
         what = _NODE_NAMES.get(type(node), f"'{type(node).__name__}'")
@@ -244,8 +246,9 @@ def _check_node(node: ast.AST, offset: int) -> None:
         low, high = FUNCTIONS[node.func.id][1:]
         if not low <= len(node.args) <= high:
             raise ExprError(f"{node.func.id}() takes {low}..{high} arguments, found {len(node.args)}", col)
-    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
-        raise ExprError("slices are not part of the expression language", col, "index one item: values[0]")
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and node.slice.step is not None:
+        raise ExprError("slices with a step are not part of the expression language", col,
+                        "slice a list as values[a:b]")
 
 
 def list_expr(items: list[Any]) -> Expr:
@@ -349,6 +352,15 @@ class _ExprEvaluator:
         return _checked(result, node)
 
     def subscript(self, node: ast.Subscript) -> Value:
+        if isinstance(node.slice, ast.Slice):  # values[a:b]: a list's items a..b-1, as Python slices
+            base = self.eval(node.value)
+            bounds = [None if b is None else self.eval(b) for b in (node.slice.lower, node.slice.upper)]
+            if not isinstance(base, list):
+                raise ExprError(f"only a list can be sliced, found {_kind(base)}", node.col_offset)
+            for bound in bounds:
+                if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool)):
+                    raise ExprError(f"slice bounds are integers, found {_kind(bound)}", node.col_offset)
+            return _list_value(base[bounds[0]:bounds[1]])
         base, index = self.eval(node.value), self.eval(node.slice)
         if not isinstance(base, list):
             raise ExprError(f"only a list can be indexed, found {_kind(base)}", node.col_offset)
@@ -361,6 +373,10 @@ class _ExprEvaluator:
     def call(self, node: ast.Call, name: str) -> Value:
         func = FUNCTIONS[name][0]
         args = [self.eval(a) for a in node.args]
+        if name == "range":
+            return _range(node, args)
+        if name == "sum":
+            return _sum(node, args)
         if name == "len":
             if not isinstance(args[0], (list, str)):
                 raise ExprError(f"len() takes a list, found {_kind(args[0])}", node.col_offset)
@@ -378,6 +394,32 @@ class _ExprEvaluator:
             return _checked(func(*args), node)
         except (TypeError, ValueError, OverflowError) as exc:
             raise ExprError(f"{name}() failed: {exc}", node.col_offset) from None
+
+
+def _range(node: ast.Call, args: list[Value]) -> Value:
+    """``range(stop)``, ``range(start, stop[, step])`` as a list, at most MAX_RANGE items."""
+    for arg in args:
+        if not isinstance(arg, int) or isinstance(arg, bool):
+            raise ExprError(f"range() takes integers, found {_kind(arg)}", node.col_offset)
+    if len(args) == 3 and args[2] == 0:
+        raise ExprError("range() step must not be zero", node.col_offset)
+    span = range(*args)
+    start, stop, step = span.start, span.stop, span.step
+    length = max(0, (stop - start + step - (1 if step > 0 else -1)) // step)  # len() overflows past 2**63
+    if length > MAX_RANGE:
+        raise ExprError(f"range() would make {length:,} items, more than {MAX_RANGE:,}", node.col_offset,
+                        code="too-large")
+    return _list_value(list(span))
+
+
+def _sum(node: ast.Call, args: list[Value]) -> Value:
+    """``sum(list[, start])`` of numbers (a flat list)."""
+    items, start = args[0], args[1] if len(args) == 2 else 0
+    if not isinstance(items, list) or any(isinstance(v, (list, bool)) or not isinstance(v, (int, float))
+                                          for v in items):
+        raise ExprError("sum() takes a list of numbers", node.col_offset)
+    _number(start, node, "sum()")
+    return _checked(sum(items, start), node)
 
 
 def _too_big(value: Value) -> int:

@@ -78,7 +78,12 @@ OFF_VALUES: Mapping[str, Any] = {
     "reorder_and_upcast_attn": False,
     "pretraining_tp": 1,
     "scale_attn_weights": True,  # GPT-2's 1/sqrt(head_dim): on is the plain architecture
+    "is_decoder": False,  # BERT and GPT-NeoX's configs say it: no cross-attention, no cache
+    "rope_type": "default",  # transformers 5's rope_parameters: the plain rotary frequencies
 }
+# transformers 5 nests the rotary settings in one object, {"rope_theta": ..., "rope_type": "default", ...}: its fields
+# are read as top-level ones (a var rope_theta takes rope_parameters.rope_theta), unless the spec has this var itself.
+NESTED_FIELDS = ("rope_parameters",)
 
 
 @dataclass(frozen=True)
@@ -148,8 +153,7 @@ def config_overrides(path: str | os.PathLike[str], variables: Mapping[str, Any],
     config = read_json_object(path, "config")
     overrides: dict[str, Any] = {}
     problems: list[Diagnostic] = []
-    for key, value in config.data.items():
-        where = config.span(key)
+    for key, value, where, shown in _fields(config, variables):
         if key in variables and key in replaced:
             continue
         if key in variables and value is None and (variables[key] is None or isinstance(variables[key], str)):
@@ -174,11 +178,24 @@ def config_overrides(path: str | os.PathLike[str], variables: Mapping[str, Any],
         else:
             problems.append(Diagnostic(
                 "unknown-config-field",
-                f"config field {short_repr(key)} ({_json_text(value)}) names no var of the spec, and netspec "
+                f"config field {short_repr(shown)} ({_json_text(value)}) names no var of the spec, and netspec "
                 f"cannot tell that it leaves the architecture unchanged", where, (), _unknown_hint(key, variables)))
     if problems:
         raise SpecError(problems)
     return overrides
+
+
+def _fields(config: JsonObject, variables: Mapping[str, Any]) -> list[tuple[str, Any, Span, str]]:
+    """The config's fields with transformers 5's nested rotary object opened: each (name, value, where, the name
+    as the file writes it: rope_parameters.rope_type)."""
+    out: list[tuple[str, Any, Span, str]] = []
+    for key, value in config.data.items():
+        if key in NESTED_FIELDS and isinstance(value, dict) and key not in variables:
+            out += [(inner, item, config.span(key), f"{key}.{inner}") for inner, item in value.items()
+                    if not (inner in config.data and config.data[inner] == item)]  # said at the top level too
+            continue
+        out.append((key, value, config.span(key), key))
+    return out
 
 
 def spec_overrides(config: str | os.PathLike[str], text: str, file: str,

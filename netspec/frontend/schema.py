@@ -421,18 +421,21 @@ VarScalar = AnyInt | StrictFloat | StrictBool | Annotated[StrictStr, Field(max_l
 VarValue = VarScalar | Annotated[list[VarScalar | Annotated[list[VarScalar], Field(max_length=1_024)]],
                                  Field(max_length=1_024)]  # a value, a list, or a table (a list of lists)
 VarsSpec = Annotated[dict[Identifier, VarValue], Field(description="named values and expressions over them")]
-ArgKind = Literal["int", "float", "bool", "str"]
+ArgKind = Literal["int", "float", "bool", "str", "list"]
+# A list argument's value: numbers, flags and strings, or lists of them (Permute's dims, a stage's widths).
+ArgList = Annotated[list[AnyInt | StrictFloat | StrictBool | StrictStr | Annotated[
+    list[AnyInt | StrictFloat | StrictBool | StrictStr], Field(max_length=1_024)]], Field(max_length=1_024)]
 
 
 class ArgDecl(BaseModel):
     model_config = _config("block argument", "a constructor argument of the block's class")
     type: ArgKind
-    default: AnyInt | StrictFloat | StrictBool | StrictStr | None = None
+    default: AnyInt | StrictFloat | StrictBool | StrictStr | ArgList | None = None
     doc: Annotated[StrictStr, Field(max_length=1_000)] | None = None
 
 
-# `planes: int` (required), `stride: 1` (a default, its type taken from it), or the full form.
-BlockArgSpec = ArgKind | AnyInt | StrictFloat | StrictBool | ArgDecl
+# `planes: int` (required), `stride: 1` (a default, its type taken from it), `dims: [0, 2, 3, 1]`, or the full form.
+BlockArgSpec = ArgKind | AnyInt | StrictFloat | StrictBool | ArgList | ArgDecl
 
 
 class BlockSpec(BaseModel):

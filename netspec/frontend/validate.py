@@ -113,8 +113,15 @@ def _key_diagnostic(error: ErrorDetails, source: Source) -> Diagnostic:
         "made of ASCII letters, digits and '_', starting with a letter"
     hint = ("a name pattern such as 'stage{i + 2}' works inside a group (a mapping with layers: and repeat:), or "
             "as repeat: {count: ..., name: 'stage{i + 2}'}") if "{" in str(path[-1]) else None
+    split = _comma_split(path, source.data)
+    if split is not None:
+        hint = _COMMA_HINT.format(split=split)
     return Diagnostic("bad-name", f"expected a name {rule}, found {short_repr(str(path[-1]))}",
                       source.key_span(path), path, hint)
+
+
+_COMMA_HINT = "YAML split {split!r} at its comma (in a {{...}} mapping a comma ends a value): quote the expression, " \
+    "\"{split}\""
 
 
 def _enclosing_paths(grouped: dict[Path, list[ErrorDetails]]) -> set[Path]:
@@ -219,6 +226,40 @@ def expected_text(error: ErrorDetails) -> str:
 
 
 def _diagnostic(path: Path, error: ErrorDetails, group: list[ErrorDetails], source: Source) -> Diagnostic:
+    found = _diagnostic_of(path, error, group, source)
+    split = _comma_split(path, source.data)
+    if split is None:
+        return found
+    return Diagnostic(found.code, found.message, found.span, found.path, _COMMA_HINT.format(split=split),
+                      found.severity)
+
+
+def _comma_split(path: Path, data: Any) -> str | None:
+    """The expression a flow mapping cut at a comma, ``max(1, c // 4)`` read as the value ``max(1`` and the key
+    ``c // 4)``, when ``path`` is either half: its brackets do not balance and its neighbour's balance them."""
+    if not path:
+        return None
+    parent = _value_at(data, path[:-1])
+    if not isinstance(parent, dict):
+        return None
+    keys = list(parent)
+    for i, key in enumerate(keys):
+        value = parent[key]
+        if not (isinstance(value, str) and _depth_change(value) > 0 and i + 1 < len(keys)):
+            continue
+        rest = keys[i + 1]
+        if isinstance(rest, str) and _depth_change(value) + _depth_change(rest) == 0 and path[-1] in (key, rest):
+            tail = parent[rest]
+            joined = f"{value}, {rest}" + ("" if tail is None else f": {tail}")
+            return joined
+    return None
+
+
+def _depth_change(text: str) -> int:
+    return sum(text.count(o) - text.count(c) for o, c in ("()", "[]"))
+
+
+def _diagnostic_of(path: Path, error: ErrorDetails, group: list[ErrorDetails], source: Source) -> Diagnostic:
     kind = error["type"]
     value = _value_at(source.data, path)
     span = source.span(path)

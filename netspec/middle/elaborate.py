@@ -181,8 +181,9 @@ class Elaborator:
         if not (text.isidentifier() and text.isascii() and not text.startswith("_")):
             raise self.refusal("bad-name", f"name pattern {short_repr(pattern.text)} gives {short_repr(text)}, "
                                "not a name", layer.path, self.span(layer), prefix)
-        from .names import MODULE_ATTRIBUTES, RESERVED
-        if keyword.iskeyword(text) or keyword.issoftkeyword(text) or text in MODULE_ATTRIBUTES or text in RESERVED:
+        from .names import ATTRIBUTE_NAMES_OK, MODULE_ATTRIBUTES, RESERVED
+        if keyword.iskeyword(text) or keyword.issoftkeyword(text) or text in MODULE_ATTRIBUTES or (
+                text in RESERVED and text not in ATTRIBUTE_NAMES_OK):
             raise self.refusal("bad-name", f"name pattern {short_repr(pattern.text)} gives {short_repr(text)}, a name "
                                "Python or nn.Module keeps for itself", layer.path, self.span(layer), prefix)
         return text
@@ -304,7 +305,8 @@ def _adapter(layer_type: str, arg_name: str) -> TypeAdapter[Any]:
 # ---------------------------------------------------------------- binding a block's arguments
 
 
-_KIND_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (float, int), "bool": (bool,), "str": (str,)}
+_KIND_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (float, int), "bool": (bool,), "str": (str,),
+                                            "list": (list,)}
 
 
 def bind_arguments(definition: ir.ModuleDef, child: Child, inputs: Sequence[Tensor], where: str,
@@ -331,9 +333,20 @@ def bind_arguments(definition: ir.ModuleDef, child: Child, inputs: Sequence[Tens
                     "missing-key", f"block {definition.name} needs argument '{arg.name}' (in {where})",
                     _arg_span(use, None, source), use.path,
                     f"write {arg.name}: ..., or declare it in the block's inputs to read it off the input shape"))
-            env[arg.name] = arg.default
+            env[arg.name] = default_of(arg, env, use, where)
         env[arg.name] = _typed(arg, env[arg.name], use, where, source)
     return env
+
+
+def default_of(arg: ir.BlockArg, env: dict[str, Any], use: ir.Layer | None = None, where: str = "") -> Any:
+    """An argument's default: a constant, or an expression over the arguments before it (``default: 4 * dim``)."""
+    if not isinstance(arg.default, ir.Build):
+        return arg.default
+    try:
+        return evaluate(arg.default.expr, env)
+    except ExprError as exc:
+        raise Refusal(Diagnostic(exc.code, f"argument '{arg.name}''s default: {exc.message}" + (
+            f" (in {where})" if where else ""), arg.default.span, arg.default.path, exc.hint)) from None
 
 
 def _bind_from_inputs(definition: ir.ModuleDef, env: dict[str, Any], inputs: Sequence[Tensor], use: ir.Layer,
@@ -395,7 +408,7 @@ def _typed(arg: ir.BlockArg, value: Any, use: ir.Layer, where: str, source: Sour
     return float(value) if arg.kind == "float" else value
 
 
-_KIND_TEXT = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}
+_KIND_TEXT = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string", "list": "a list"}
 
 
 def _arg_span(use: ir.Layer, name: str | None, source: Source | None) -> Span | None:

@@ -24,7 +24,7 @@ from ..frontend.expr import ExprError
 from ..frontend.expr import parse as parse_expr
 from ..frontend.source import Source
 from ..ops import DTYPE_NAMES, INT64_MAX, OPS, DTypeName
-from ..ops.operators import FORWARD_OPERATORS, symbol_of
+from ..ops.operators import FORWARD_COMPARISONS, FORWARD_OPERATORS, symbol_of
 from ..ops.tensor import SHAPE_INDEX_OP
 from . import ir
 from .names import RESERVED
@@ -299,7 +299,7 @@ class ForwardParser:
         if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and type(node.op) in BINOPS:
             left = self.name(ast.Name(node.target.id, ast.Load(), lineno=node.lineno, col_offset=node.col_offset))
             value = ir.BinOp(BINOPS[type(node.op)], left, self.expr(node.value), span)
-            return ir.Assign(self.define(node.target), value, span, self.path)
+            return ir.Assign(self.define(node.target), value, span, self.path, in_place=True)
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and _unpack_target(node.targets[0]):
             value = self.expr(node.value)
             target = node.targets[0]
@@ -388,8 +388,13 @@ class ForwardParser:
         if isinstance(node, ast.BinOp):
             if type(node.op) not in BINOPS:
                 raise self.refuse(node, f"operator '{symbol_of(type(node.op))}' is not part of the "
-                                  "forward language", "use + - * / @, or an op such as pow(...)")
+                                  "forward language", "use + - * / // % ** @ & | ^, or an op")
             return ir.BinOp(BINOPS[type(node.op)], self.expr(node.left), self.expr(node.right), span)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in FORWARD_COMPARISONS:
+            return ir.BinOp(FORWARD_COMPARISONS[type(node.ops[0])], self.expr(node.left),
+                            self.expr(node.comparators[0]), span)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert):
+            return ir.Invert(self.expr(node.operand), span)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             operand = self.expr(node.operand)
             if isinstance(node.op, ast.UAdd):
@@ -462,7 +467,9 @@ class ForwardParser:
             rest = tuple(self.expr(a) for a in node.args)
             # Tensor.reshape(*shape) takes sizes one by one: x.reshape(-1, 400) and x.reshape(-1) mean the
             # tuples (-1, 400) and (-1,); a single list or tuple, x.reshape([-1, 400]), is the sizes themselves.
-            if op.varargs and (len(rest) > 1 or (len(rest) == 1 and not isinstance(rest[0], ir.Seq))):
+            # What may hold the whole list stays as it is: a build-time name (x.permute(dims)), a tensor's sizes
+            # (x.view(y.shape), x.new_zeros(y.shape[:2])).
+            if op.varargs and (len(rest) > 1 or (len(rest) == 1 and not _whole_sizes(rest[0]))):
                 rest = (ir.Seq(rest, span, is_tuple=True),)
             if op.bare_method is not None and not rest and not kwargs:  # x.flatten(): torch's default differs
                 raise self.refuse(func, *op.bare_method)
@@ -472,7 +479,7 @@ class ForwardParser:
         args = tuple(self.expr(a) for a in node.args)
         op = OPS.get(func.id)
         if op is not None and op.varargs and not op.tensors and (  # ones(T, T): the sizes one by one
-                len(args) > 1 or (len(args) == 1 and not isinstance(args[0], ir.Seq))):
+                len(args) > 1 or (len(args) == 1 and not isinstance(args[0], ir.Name) and not _whole_sizes(args[0]))):
             args = (ir.Seq(args, span, is_tuple=True),)
         if func.id in self.layer_vars:
             return ir.Call(func.id, "layervar", args, kwargs, span)
@@ -486,7 +493,8 @@ class ForwardParser:
                           hint or "see 'netspec layers' for the ops", code="unknown-name")
 
     def subscript(self, node: ast.Subscript, span: Span) -> ir.Index | ir.Call | ir.Subscript:
-        if isinstance(node.value, ast.Attribute) and node.value.attr == "shape":  # x.shape[0] is x.size(0)
+        if isinstance(node.value, ast.Attribute) and node.value.attr == "shape" and not isinstance(
+                node.slice, ast.Slice):  # x.shape[0] is x.size(0); x.shape[1:] a tuple of sizes
             return ir.Call(SHAPE_INDEX_OP, "op", (self.expr(node.value.value), self.expr(node.slice)), (), span,
                            method=True)
         if not isinstance(node.value, ast.Name) or self.r.param_kinds.get(node.value.id) not in (
@@ -583,6 +591,14 @@ class ForwardParser:
         span = self.at(getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
         self.r.error(code, message, self.path, hint, span=span)
         return _Refused()
+
+
+def _whole_sizes(arg: ir.Expr) -> bool:
+    """An argument that is all of a varargs op's sizes at once: a list or tuple written out, a build-time name,
+    ``x.shape``, or a slice of one (``x.shape[:2]``)."""
+    return isinstance(arg, ir.Seq) or (isinstance(arg, ir.Name) and arg.kind == "build") or (
+        isinstance(arg, ir.Attr) and arg.name == "shape") or (
+        isinstance(arg, ir.Subscript) and any(isinstance(item, ir.Slice) for item in arg.items))
 
 
 def _unpack_target(target: ast.expr, depth: int = 0) -> bool:

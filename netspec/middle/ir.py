@@ -159,7 +159,7 @@ class Call:
 
 @dataclass(frozen=True)
 class BinOp:
-    op: str  # "+", "-", "*", "/", "@"
+    op: str  # a forward operator ("+", "@", "&"...) or comparison ("==", "<"...): ops/operators.py
     left: Expr
     right: Expr
     span: Span
@@ -167,6 +167,14 @@ class BinOp:
 
 @dataclass(frozen=True)
 class Neg:
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Invert:
+    """``~mask``: logical not of a bool tensor, bitwise not of an integer one."""
+
     operand: Expr
     span: Span
 
@@ -217,7 +225,7 @@ class Subscript:
     span: Span
 
 
-Expr = Name | Const | Seq | Call | BinOp | Neg | Index | Cond | Attr | Subscript
+Expr = Name | Const | Seq | Call | BinOp | Neg | Invert | Index | Cond | Attr | Subscript
 
 # What ``value.<name>`` may read in forward, with what it gives.
 TENSOR_ATTRIBUTES = {"shape": "its sizes, a tuple", "device": "its device", "dtype": "its dtype"}
@@ -229,6 +237,9 @@ class Assign:
     value: Expr
     span: Span
     path: Path
+    # Written ``x += y``: generated code keeps it in place where shape inference found that safe in every
+    # instance (Inference.in_place), and writes ``x = x + y`` elsewhere.
+    in_place: bool = False
 
 
 @dataclass(frozen=True)
@@ -392,5 +403,6 @@ class NodeVisitor:
 
 NODE_TYPES: frozenset[type] = frozenset({
     Build, KeyPattern, Repeat, Layer, ParamTensor, ParamGroup, BufferDef, Tie, Input, Name, Const, Seq, Call, BinOp,
-    Neg, Index, Cond, Attr, Slice, Subscript, Assign, Unpack, Return, For, If, BlockArg, Var, ModuleDef, Program})
+    Neg, Invert, Index, Cond, Attr, Slice, Subscript, Assign, Unpack, Return, For, If, BlockArg, Var, ModuleDef,
+    Program})
 _FIELDS: dict[type, tuple[str, ...]] = {t: tuple(f.name for f in dataclasses.fields(t)) for t in NODE_TYPES}

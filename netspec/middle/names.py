@@ -27,6 +27,9 @@ RESERVED: frozenset[str] = frozenset({
     "self", "torch", "nn", "F", "OrderedDict", "device", "dtype", "super", "NETSPEC_VARS", "getattr", "range",
     *(name for name, op in OPS.items() if op.helper), *HELPERS,
 })
+# Reserved names a submodule or parameter may still take: generated code only ever reads it as an attribute,
+# ``self.self`` (BERT's ``attention.self``), never as a local.
+ATTRIBUTE_NAMES_OK: frozenset[str] = frozenset({"self"})
 # dump's extension: the input name it gives a module whose forward names none (a Sequential's ``x``) is kept
 # for that input, never a local.  Dump also refuses every op name and builtin (its forward calls them bare).
 DUMP_RESERVED: frozenset[str] = RESERVED | {"x"}
@@ -103,4 +106,5 @@ class Namespace:
         return name
 
 
-__all__ = ["CONTAINER_ATTRIBUTES", "DUMP_RESERVED", "MODULE_ATTRIBUTES", "RESERVED", "Namespace", "is_python_keyword"]
+__all__ = ["ATTRIBUTE_NAMES_OK", "CONTAINER_ATTRIBUTES", "DUMP_RESERVED", "MODULE_ATTRIBUTES", "RESERVED", "Namespace",
+           "is_python_keyword"]

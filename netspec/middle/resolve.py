@@ -40,7 +40,7 @@ from ..ops.init import INIT_ARGS, init_problem
 from ..ops.tensor import PLACEHOLDER_LAYER
 from . import ir
 from .forward import MAX_EXPR_DEPTH, MAX_EXPR_NODES, MAX_FORWARD_NODES, MAX_STEP_CHARS, ForwardParser
-from .names import CONTAINER_ATTRIBUTES, MODULE_ATTRIBUTES, RESERVED  # naming rules: one place
+from .names import ATTRIBUTE_NAMES_OK, CONTAINER_ATTRIBUTES, MODULE_ATTRIBUTES, RESERVED  # naming rules: one place
 
 MAX_PARAM_TENSORS = 10_000
 
@@ -115,7 +115,8 @@ def _arg_kind(decl: Any) -> str:
         return decl
     if isinstance(decl, ArgDecl):
         return str(decl.type)
-    return "bool" if isinstance(decl, bool) else "int" if isinstance(decl, int) else "float"
+    return "bool" if isinstance(decl, bool) else "int" if isinstance(decl, int) else "list" if isinstance(
+        decl, list) else "float"
 
 
 def _dependency_order(root: ir.ModuleDef, blocks: dict[str, ir.ModuleDef], source: Source,
@@ -353,10 +354,12 @@ class _Resolver:
                 result.append(ir.BlockArg(name, decl, None, True, span))
             elif isinstance(decl, ArgDecl):
                 required = "default" not in decl.model_fields_set
-                result.append(ir.BlockArg(name, decl.type, decl.default, required, span))
+                default: Any = decl.default
+                if isinstance(default, str) and decl.type != "str":  # `default: 4 * dim`: over the arguments before
+                    default = self.build(default, (*path, "default"), {a.name for a in result}, always=True)
+                result.append(ir.BlockArg(name, decl.type, default, required, span))
             else:  # a default: its type is the default's
-                kind = "bool" if isinstance(decl, bool) else "int" if isinstance(decl, int) else "float"
-                result.append(ir.BlockArg(name, kind, decl, False, span))
+                result.append(ir.BlockArg(name, _arg_kind(decl), decl, False, span))
         return result
 
     def outputs(self) -> list[tuple[tuple[int | str, ...], Span]] | None:
@@ -421,7 +424,7 @@ class _Resolver:
         elif attribute and name in MODULE_ATTRIBUTES:
             self.error("bad-name", f"{what} '{name}' would replace nn.Module's own attribute '{name}'", path,
                        f"rename it, e.g. '{name}_'", key=key)
-        elif name in RESERVED:
+        elif name in RESERVED and not (attribute and name in ATTRIBUTE_NAMES_OK):
             self.error("bad-name", f"{what} '{name}' is reserved by the generated code", path,
                        f"rename it, e.g. '{name}_'", key=key)
 
@@ -671,6 +674,9 @@ class _Resolver:
                 return ir.ParamTensor(key, attr, path, self.shape(item.shape, (*path, "shape")))
             init_args = INIT_ARGS[init]().model_dump()
         shape = self.shape(item.shape, (*path, "shape"))
+        init_args = {k: self.init_arg(v, (*path, "init", init, k)) for k, v in init_args.items()}
+        if any(isinstance(v, ir.Build) for v in init_args.values()) or any(isinstance(d, str) for d in shape):
+            return ir.ParamTensor(key, attr, path, shape, init, init_args, item.requires_grad, item.dtype)
         problem = init_problem(init, init_args, shape, item.dtype or MODULE_DTYPE)
         if problem is not None:
             code, message, hint = problem
@@ -706,6 +712,24 @@ class _Resolver:
         test = cond if cond is None or isinstance(cond, bool) else self.build(cond, (*path, "if"), self.scope,
                                                                                always=True)
         return ir.Tie(target, value.to, test, path)
+
+    def init_arg(self, value: Any, path: Path) -> Any:
+        """An initialiser's argument: a constant, or an expression over vars (evaluated now, in the root) or block
+        arguments (kept: each instance has its own value, the class its expression)."""
+        if not isinstance(value, str) or value in ("fan_in", "fan_out") or path[-1] == "nonlinearity":
+            return value
+        built = self.build(value, path, self.scope, always=True)
+        if not isinstance(built, ir.Build) or not self.is_root:
+            return built
+        try:
+            result = evaluate(built.expr, self.var_values)
+        except ExprError as exc:
+            self.expr_error(exc, self.value_span(path), path)
+            return 0.0
+        if isinstance(result, bool) or not isinstance(result, (int, float)):
+            self.error("bad-value", f"expected a number, found {short_repr(result)} from {short_repr(value)}", path)
+            return 0.0
+        return float(result)
 
     # ------------------------------------------------------------ forward
 

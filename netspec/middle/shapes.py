@@ -45,10 +45,10 @@ from ..ops import (
 )
 from ..ops.buffers import FILLS
 from ..ops.indexing import index_shape
-from ..ops.operators import BY_SYMBOL
-from ..ops.weights import PARAM_SHAPES
+from ..ops.operators import BITWISE, BY_SYMBOL, COMPARE_BY_SYMBOL, operator_function
+from ..ops.weights import OUTPUT_FREE_BACKWARD, PARAM_SHAPES
 from . import counts, ir
-from .elaborate import MAX_CHILDREN, MAX_INSTANCES, Budget, Child, Elaborator, Instance, Refusal
+from .elaborate import MAX_CHILDREN, MAX_INSTANCES, Budget, Child, Elaborator, Instance, Refusal, default_of
 
 DEFAULT_MAX_PARAMS = 10_000_000_000  # ~40 GB of float32 (a 7B model fits): past this, load() refuses unless told so
 MAX_WORLDS = 256
@@ -97,6 +97,7 @@ class Inference:
     # Block entries no instance builds, as made-up instances build them (codegen writes their classes from these)
     hypothetical: Hypothetical | None = None
     trace: list[Event] = field(default_factory=list)  # the forward at the default arguments, event by event
+    in_place: frozenset[int] = frozenset()  # the `x += y` statements (by id) generated code keeps in place
 
     @property
     def model(self) -> ir.ModuleDef:
@@ -219,7 +220,8 @@ def infer(program: ir.Program) -> Inference:
         variants = {}
     return Inference(program, layer_args, shared.rows, output, variants, total, total - frozen, sizes,
                      model.warnings + diag.diagnostics, shared.instances, _memory(shared, sizes, tied),
-                     hypothetical, shared.trace or [])
+                     hypothetical, shared.trace or [],
+                     frozenset(key for key, safe in shared.in_place.items() if safe))
 
 
 @dataclass
@@ -241,6 +243,7 @@ class Shared:
     memo: dict[Any, Memo] | None = None
     capturing: int = 0  # instances being inferred for the memo, one inside another
     writes: list[tuple[int, str, Any]] = field(default_factory=list)  # what those add to the dicts, in order
+    in_place: dict[int, bool] = field(default_factory=dict)  # each `x += y` (by id): safe in place everywhere
 
     def note(self, kind: int, key: str, value: Any) -> None:
         """One entry added to ``layer_args`` (0), ``step_rows`` (1), ``instances`` (2) or ``inputs`` (3), kept
@@ -332,6 +335,7 @@ class Interpreter(ir.NodeVisitor):
         self.depth = depth
         self.env: dict[str, Any] = {}
         self.buffers: dict[str, Tensor] = {}
+        self.fresh: set[int] = set()  # tensors (by id) a later `x += y` may change in place
         self.groups = {group.name: group for group in self.model.params}
         self.stmt_path: Path = (*self.model.path, "forward")
         self.stmt_span: Span | None = None  # the top-level step running: the work cap reports there
@@ -425,7 +429,34 @@ class Interpreter(ir.NodeVisitor):
     # ------------------------------------------------------------ statements: each returns what a return gave
 
     def visit_Assign(self, stmt: ir.Assign) -> None:
-        self.env[stmt.target] = self.eval(stmt.value)
+        before = self.env.get(stmt.target) if stmt.in_place else None
+        value = self.eval(stmt.value)
+        if stmt.in_place:
+            safe = self.in_place_ok(before, value)
+            self.shared.in_place[id(stmt)] = self.shared.in_place.get(id(stmt), True) and safe
+        self.env[stmt.target] = value
+        if isinstance(value, Tensor) and self.fresh_result(stmt.value):
+            self.fresh.add(id(value))
+
+    def fresh_result(self, expr: ir.Expr) -> bool:
+        """The value was made by a layer or operator whose backward does not read it (see OUTPUT_FREE_BACKWARD)."""
+        if isinstance(expr, ir.BinOp):
+            return expr.op in _FRESH_OPERATORS
+        return isinstance(expr, ir.Call) and expr.kind in ("layer", "layervar") and self.produced_by_safe_layer(expr)
+
+    def in_place_ok(self, before: Any, after: Any) -> bool:
+        """``x += y`` may run in place: x is a tensor this forward computed with a layer or operator whose backward
+        does not read its output, no other name holds it, and the result keeps its shape and dtype (torch refuses
+        an in-place op that would broadcast x or change its dtype)."""
+        if not isinstance(before, Tensor) or not isinstance(after, Tensor) or id(before) not in self.fresh:
+            return False
+        if sum(1 for v in self.env.values() if v is before) != 1:
+            return False
+        return tuple(after.shape) == tuple(before.shape) and after.dtype == before.dtype
+
+    def produced_by_safe_layer(self, call: ir.Call) -> bool:
+        child = self.instance.names.get(call.func) if call.kind == "layer" else self.env.get(call.func)
+        return isinstance(child, Child) and child.type in OUTPUT_FREE_BACKWARD
 
     def visit_Return(self, stmt: ir.Return) -> Tensor:
         return self.tensor_result(self.eval(stmt.value), stmt)
@@ -653,8 +684,25 @@ class Interpreter(ir.NodeVisitor):
             raise self.fail("bad-index", f"index {item} is out of range for a tuple of {len(base)}", path, expr.span)
         return base[item]
 
+    def visit_Invert(self, expr: ir.Invert) -> Any:
+        value = self.eval(expr.operand)
+        path = self.path_of(expr)
+        if isinstance(value, Tensor):
+            if value.is_float:
+                raise self.fail("dtype-mismatch", f"'~' expects a bool or integer tensor, found {value.dtype}", path,
+                                expr.span, "a mask is a comparison (x > 0) or a bool tensor")
+            out = Tensor(value.shape, value.dtype)
+            self.emit("neg", expr, "", "bitwise_not", (value,), out, None, expr.span)
+            return out
+        if isinstance(value, int) and not isinstance(value, (bool, SymSize)):
+            return ~value
+        raise self.fail("bad-operand", f"'~' needs a bool or integer tensor, or an integer, found {_describe(value)}",
+                        path, expr.span)
+
     def arith(self, op: str, left: Any, right: Any, expr: ir.Expr) -> Any:
         path = self.path_of(expr)
+        if op in COMPARE_BY_SYMBOL or op in BITWISE:
+            return self.logic(op, left, right, expr)
         if isinstance(left, SymSize) or isinstance(right, SymSize):
             return self.size_arith(op, left, right, expr)
         if op == "-" and any(isinstance(v, Tensor) and v.dtype == "bool" for v in (left, right)):
@@ -670,6 +718,8 @@ class Interpreter(ir.NodeVisitor):
                                 outputs=(out,), inputs=(left, right))
                     return out
                 dtype = _true_divide(op, promote_types(left.dtype, right.dtype))
+                if op == "**" and dtype == "bool":
+                    raise ShapeError("torch has no power of bool tensors", code="dtype-mismatch")
                 return Tensor(broadcast(left.shape, right.shape), dtype)
             except ShapeError as exc:
                 raise self.fail(exc.code, f"'{op}': {exc.message}", path, expr.span, exc.hint) from None
@@ -682,8 +732,42 @@ class Interpreter(ir.NodeVisitor):
         if tensor is not None:
             if op == "@":
                 raise self.fail("bad-operand", "'@' needs two tensors", path, expr.span)
+            if op == "**" and right is not tensor and not tensor.is_float and isinstance(right, int) and right < 0:
+                raise self.fail("dtype-mismatch", "integers to negative integer powers are not allowed "
+                                f"({tensor.dtype} ** {right})", path, expr.span, "convert first: x.float() ** ...")
             return Tensor(tensor.shape, _true_divide(op, _scalar_promote(tensor, others[0])))
         return self.number_arith(op, left, right, expr)
+
+    def logic(self, op: str, left: Any, right: Any, expr: ir.Expr) -> Any:
+        """Comparisons (a bool tensor, elementwise) and ``& | ^`` (bool and integer tensors: masks)."""
+        path = self.path_of(expr)
+        tensors = [v for v in (left, right) if isinstance(v, Tensor)]
+        others = [v for v in (left, right) if not isinstance(v, Tensor)]
+        if not tensors:
+            if any(isinstance(v, SymSize) for v in others):
+                raise self.fail("bad-operand", f"'{op}' on a size read at run time has no value before forward runs",
+                                path, expr.span, "a test that steers forward reads build-time names only")
+            if op in BITWISE and not all(isinstance(v, int) for v in others):
+                raise self.fail("bad-operand", f"'{op}' needs integers or bools, found "
+                                f"{', '.join(_describe(v) for v in others)}", path, expr.span)
+            return self.number_arith(op, left, right, expr)
+        for other in others:
+            if not (_is_number(other) or isinstance(other, (bool, SymSize))):
+                raise self.fail("bad-operand", f"'{op}' needs tensors or numbers, found {_describe(other)}", path,
+                                expr.span)
+        if op in BITWISE and (any(t.is_float for t in tensors) or any(isinstance(v, float) for v in others)):
+            raise self.fail("dtype-mismatch", f"'{op}' works on bool and integer tensors, found "
+                            f"{', '.join(t.dtype for t in tensors)}", path, expr.span,
+                            "combine masks (bool tensors): (x > 0) & (y < 1)")
+        try:
+            shape = broadcast(tensors[0].shape, tensors[1].shape) if len(tensors) == 2 else tensors[0].shape
+        except ShapeError as exc:
+            raise self.fail(exc.code, f"'{op}': {exc.message}", path, expr.span, exc.hint) from None
+        if op in COMPARE_BY_SYMBOL:
+            return Tensor(shape, "bool")
+        dtype = promote_types(tensors[0].dtype, tensors[1].dtype) if len(tensors) == 2 else (
+            tensors[0].dtype if isinstance(others[0], bool) or tensors[0].dtype != "bool" else "int64")
+        return Tensor(shape, dtype)
 
     def number_arith(self, op: str, left: Any, right: Any, expr: ir.Expr) -> Any:
         """Arithmetic on two numbers known before forward runs, bounded to what a 64-bit size can hold."""
@@ -694,7 +778,7 @@ class Interpreter(ir.NodeVisitor):
                 abs(left).bit_length() - 1) * right > 64:  # 2**10**9 would run for minutes
             raise self.fail("too-large", "constant arithmetic leaves the 64-bit range", path, expr.span)
         try:
-            result = BY_SYMBOL[op].function(left, right)
+            result = operator_function(op)(left, right)
         except OverflowError:  # int/float mixes past the float range
             result = INT64_MAX + 1
         except ZeroDivisionError:  # 0 ** -1
@@ -1098,6 +1182,9 @@ class Interpreter(ir.NodeVisitor):
             raise self.fail("bad-call", f"{call.func} takes at most {len(params)} arguments "
                             f"({', '.join(params)}), found {len(args)}", path, call.span)
         bound = dict(zip(params, args, strict=False))
+        sizes = op.args[0].name if op.varargs and op.args else None
+        if sizes in params[:len(args)] and not isinstance(bound[sizes], (list, tuple)):  # x.view(n): n alone
+            bound[sizes] = [bound[sizes]]
         for key, value in kwargs.items():
             if key not in params:
                 raise self.fail("bad-call", f"{call.func} has no argument '{key}'", path, call.span,
@@ -1346,6 +1433,11 @@ def _clone_instance(instance: Instance, cut: int, prefix: str, clones: dict[int,
     return new
 
 
+# What may be changed in place after it is made (``out = bn2(out); out += identity``, as torchvision writes): layers
+# (ops/weights.py) and operators whose backward reads their inputs, never their output (relu's reads its output).
+_FRESH_OPERATORS = frozenset({"+", "-", "*", "@"})
+
+
 def buffer_tensor(buf: ir.BufferDef, instance: Instance) -> Tensor:
     """A buffer in one instance: the fill's arguments and the shape's names take that instance's values
     (ExprError, ShapeError when they do not fit the fill)."""
@@ -1355,7 +1447,13 @@ def buffer_tensor(buf: ir.BufferDef, instance: Instance) -> Tensor:
     for d in shape or ():
         if not isinstance(d, int) or isinstance(d, bool) or d < 0:
             raise ShapeError(f"buffer '{buf.name}': sizes are integers >= 0, found {d!r}", "shape", "bad-value")
-    return Tensor(fill.shape(args, shape), buf.dtype or fill.dtype or MODULE_DTYPE)
+    dtype = buf.dtype or fill.dtype or MODULE_DTYPE
+    made = fill.shape(args, shape)
+    if math.prod(made) > DEFAULT_MAX_PARAMS:  # as the parameter budget: a size written by mistake
+        raise ShapeError(f"the buffer would hold {math.prod(made):,} elements, more than {DEFAULT_MAX_PARAMS:,}",
+                         "shape", "too-large", "check the sizes of its shape or fill")
+    fill.check(args, dtype)
+    return Tensor(made, dtype)
 
 
 def param_shape(item: ir.ParamTensor, instance: Instance) -> tuple[int, ...]:
@@ -1511,8 +1609,10 @@ def _unreached_block(shared: Shared, parent: Instance, child: Child, qualified: 
                                    parent.definition.source.key_span(child.entry.path), child.entry.path,
                                    f"write {missing[0]} explicitly, or use the block in forward"))
         return None
-    env = {a.name: a.default for a in definition.block_args} | child.args
+    env = dict(child.args)
     try:
+        for arg in definition.block_args:
+            env.setdefault(arg.name, default_of(arg, env))
         child.instance = shared.elaborator.instance(definition, env, qualified, parent.depth + 1)
     except Refusal as exc:
         shared.diag.add(exc.diagnostic)
@@ -1621,7 +1721,12 @@ def _probe_bases(definition: ir.ModuleDef, shared: Shared, probe: Shared
         return bases
     if any(a.required and a.kind not in _MADE_UP for a in definition.block_args):
         return []  # a string argument no use passes: nothing sensible to make up
-    made_up = {a.name: _MADE_UP[a.kind] if a.required else a.default for a in definition.block_args}
+    made_up: dict[str, Any] = {}
+    for a in definition.block_args:
+        try:
+            made_up[a.name] = _MADE_UP[a.kind] if a.required else default_of(a, made_up)
+        except Refusal:
+            return []
     return [(made_up, None, 1, True)]
 
 
@@ -1722,16 +1827,18 @@ def _check_ties(shared: Shared, root: Instance, diag: Collector) -> int:
     shapes, dtypes, layers = _parameter_shapes(shared)
     tied = 0
     targets: set[str] = set()
+    sources: set[str] = set()
     for tie in root.definition.ties:
         if not _tie_holds(tie, root, diag):
             continue
         span = root.definition.source.key_span(tie.path)
-        problem = _tie_problem(tie, shapes, dtypes, layers, targets)
+        problem = _tie_problem(tie, shapes, dtypes, layers, targets, sources)
         if problem is not None:
             message, hint = problem
             diag.add(Diagnostic("bad-tie", message, span, tie.path, hint))
             continue
         targets.add(tie.target)
+        sources.add(tie.source)
         tied += math.prod(shapes[tie.target])
     return tied
 
@@ -1747,7 +1854,7 @@ def _tie_holds(tie: ir.Tie, root: Instance, diag: Collector) -> bool:
 
 
 def _tie_problem(tie: ir.Tie, shapes: dict[str, tuple[int, ...]], dtypes: dict[str, str], layers: dict[str, str],
-                 targets: set[str]) -> tuple[str, str] | None:
+                 targets: set[str], sources: set[str]) -> tuple[str, str] | None:
     for key in (tie.target, tie.source):
         if key not in shapes:
             module = key.rpartition(".")[0]
@@ -1758,8 +1865,9 @@ def _tie_problem(tie: ir.Tie, shapes: dict[str, tuple[int, ...]], dtypes: dict[s
                 "name it as its state_dict key: model.embed_tokens.weight")
     if tie.target == tie.source:
         return f"'{tie.target}' is tied to itself", "name two different parameters"
-    if tie.target in targets or tie.source in targets:
-        return f"'{tie.target}' or '{tie.source}' is already tied to another parameter", "tie each parameter once"
+    if tie.target in targets or tie.source in targets or tie.target in sources:  # no chains: a -> b -> c
+        return (f"'{tie.target}' or '{tie.source}' is already in another tie",
+                "tie each parameter once, each straight to the one it is: a chain a -> b -> c is a -> c and b -> c")
     if shapes[tie.target] != shapes[tie.source] or dtypes[tie.target] != dtypes[tie.source]:
         return (f"'{tie.target}' is {fmt_shape(shapes[tie.target])} {dtypes[tie.target]} but '{tie.source}' is "
                 f"{fmt_shape(shapes[tie.source])} {dtypes[tie.source]}: one Parameter cannot be both",

@@ -258,7 +258,7 @@ _SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 # Past this length a symbolic expression becomes an opaque symbol: a spec that
 # doubles a dim at every step (x = cat([x, x], 1)) would otherwise grow the
 # text exponentially and exhaust memory.
-MAX_DIM_TEXT = 100
+MAX_DIM_TEXT = 256
 
 
 def symbol(text: str) -> str:

@@ -161,7 +161,10 @@ def _sdpa(bound: dict[str, Any]) -> Tensor:
 def _grouped(q: Tensor, kv: Tensor, name: str, gqa: bool) -> tuple[Any, ...]:
     """key's (or value's) batch dims as they meet the query's: with enable_gqa its heads count as the query's."""
     batch = kv.shape[:-2]
-    if not gqa or q.rank < 3 or kv.rank < 3:
+    if gqa and (q.rank < 3 or kv.rank < 3):  # torch reads the heads at dim -3
+        raise ShapeError("enable_gqa needs heads at dim -3: query, key and value of at least 3 dims", name,
+                         "rank-mismatch")
+    if not gqa:
         return batch
     heads, kv_heads = q.shape[-3], kv.shape[-3]
     if isinstance(heads, int) and isinstance(kv_heads, int) and (kv_heads == 0 or heads % kv_heads):

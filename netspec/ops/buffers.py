@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from ._core import INT64_MAX, ShapeError
+from .init import FLOAT_MAX
 
 Number = StrictInt | StrictFloat | StrictStr  # a string is an expression over vars and block arguments
 
@@ -36,6 +37,20 @@ class BufferFill:
     dtype: str | None  # the default dtype; None: the module's floating dtype
     source: Callable[[dict[str, str], str, str], str]  # (argument texts, shape text, "device=..., dtype=...")
     doc: str
+    dtype_check: Callable[[dict[str, Any], str], None] = lambda args, dtype: None  # torch's refusals for a dtype
+
+    def check(self, args: dict[str, Any], dtype: str) -> None:
+        self.dtype_check(args, dtype)
+
+
+def _no_bool(args: dict[str, Any], dtype: str) -> None:
+    if dtype == "bool":
+        raise ShapeError("torch has no arange of bool", "dtype", "bad-value", "make it int64 and compare it")
+
+
+def _fits(args: dict[str, Any], dtype: str) -> None:
+    if dtype in FLOAT_MAX and abs(args["value"]) > FLOAT_MAX[dtype]:
+        raise ShapeError(f"{args['value']} does not fit in {dtype} (largest {FLOAT_MAX[dtype]:g})", "init", "bad-value")
 
 
 def _written(fill: str, rank: int = 0) -> Callable[[dict[str, Any], tuple[int, ...] | None], tuple[int, ...]]:
@@ -75,7 +90,11 @@ def _arange_shape(args: dict[str, Any], shape: tuple[int, ...] | None) -> tuple[
     start, end, step = (_int(args, n, "arange") for n in ("start", "end", "step"))
     if step == 0:
         raise ShapeError("the arange fill's 'step' must be nonzero", "step", "bad-value")
-    return _checked(shape, (len(range(start, end, step)),), "arange")  # type: ignore[arg-type]
+    if (end - start) * step < 0:  # torch: "upper bound and larger bound inconsistent with step sign"
+        raise ShapeError(f"the arange fill goes from {start} to {end} by {step}: the step points away from the end",
+                         "step", "bad-value")
+    length = (end - start + step - (1 if step > 0 else -1)) // step
+    return _checked(shape, (length,), "arange")  # type: ignore[arg-type]
 
 
 def _rope_shape(args: dict[str, Any], shape: tuple[int, ...] | None) -> tuple[int, ...]:
@@ -104,7 +123,8 @@ FILLS: dict[str, BufferFill] = {fill.name: fill for fill in (
     BufferFill("ones", _model("ones", "every element 1"), _written("ones"), None,
                lambda a, shape, kw: f"torch.ones({shape}, {kw})", "every element 1 (shape required)"),
     BufferFill("full", _model("full", "every element one value", value=(Number, ...)), _full_shape, None,
-               lambda a, shape, kw: f"torch.full({shape}, {a['value']}, {kw})", "every element `value`"),
+               lambda a, shape, kw: f"torch.full({shape}, float({a['value']}), {kw})", "every element `value`",
+               _fits),
     BufferFill("tril", _model("tril", "ones on and below a diagonal, zeros above", diagonal=_DIAGONAL),
                _triangle_shape("tril"), None,
                lambda a, shape, kw: f"torch.ones({shape}, {kw}).tril({a['diagonal']})",
@@ -116,7 +136,7 @@ FILLS: dict[str, BufferFill] = {fill.name: fill for fill in (
     BufferFill("arange", _model("arange", "start, start + step, ... up to end (not included)",
                                 start=(Number, 0), end=(Number, ...), step=(Number, 1)), _arange_shape, "int64",
                lambda a, shape, kw: f"torch.arange({a['start']}, {a['end']}, {a['step']}, {kw})",
-               "`start`, `start + step`, ... below `end` (int64 unless dtype says otherwise): position ids"),
+               "`start`, `start + step`, ... below `end` (int64 unless dtype says otherwise): position ids", _no_bool),
     BufferFill("rope", _model("rope", "RoPE's inverse frequencies 1 / theta ** (arange(0, dim, 2) / dim)",
                               dim=(Number, ...), theta=(Number, 10000.0)), _rope_shape, "float32",
                lambda a, shape, kw: (f"(1.0 / {_paren(a['theta'])} ** (torch.arange(0, {a['dim']}, 2, "

@@ -79,6 +79,8 @@ def _arange(bound: dict[str, Any]) -> Tensor:
     floats = any(isinstance(v, float) for v in (start, end, step))
     dtype = dtype_arg(bound["dtype"], "arange") if bound.get("dtype") is not None else (
         "float32" if floats else "int64")
+    if dtype == "bool":
+        raise ShapeError("torch has no arange of bool", "dtype", "bad-value", "make it int64 and compare it")
     return Tensor((_arange_length(start, end, step),), dtype)
 
 

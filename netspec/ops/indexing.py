@@ -90,6 +90,10 @@ def _bound(size: Dim, bound: Any, default: Dim) -> Dim:
     """A slice bound clamped into ``[0, size]`` as torch clamps it: negative ones count from the end."""
     if bound is None:
         return default
+    if isinstance(bound, SymSize) and "-" in bound:  # a difference may be negative at run time: from the end then
+        b = paren(str(bound))
+        negative = f"min(max(-{b}, 0), 1)"  # 1 where the bound is negative, else 0 (integers)
+        return symbol(f"min(max({b}+{paren(size)}*{negative}, 0), {size})")
     if isinstance(bound, int) and bound < 0:
         return symbol(f"max({size}{bound:+d}, 0)") if not isinstance(size, int) else max(size + bound, 0)
     if bound == size:

@@ -9,7 +9,7 @@ import math
 import sys
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictStr
 
 from ._core import Real
 
@@ -18,38 +18,43 @@ _STRICT = ConfigDict(defer_build=True, extra="forbid", strict=False, hide_input_
 # ---------------------------------------------------------------- argument models
 
 
+# A number, or an expression over vars and block arguments (``value: layer_scale``): resolve evaluates it.
+Expression = Annotated[StrictStr, Field(min_length=1, max_length=2_000)]
+RealOrExpr = Real | Expression
+
+
 class Uniform(BaseModel):
     model_config = _STRICT
-    a: Real = 0.0
-    b: Real = 1.0
+    a: RealOrExpr = 0.0
+    b: RealOrExpr = 1.0
 
 
 class Normal(BaseModel):
     model_config = _STRICT
-    mean: Real = 0.0
-    std: Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)] = 1.0
+    mean: RealOrExpr = 0.0
+    std: Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)] | Expression = 1.0
 
 
 class TruncNormal(Normal):
-    a: Real = -2.0
-    b: Real = 2.0
+    a: RealOrExpr = -2.0
+    b: RealOrExpr = 2.0
 
 
 class Constant(BaseModel):
     model_config = _STRICT
-    value: Real
+    value: RealOrExpr
 
 
 class Kaiming(BaseModel):
     model_config = _STRICT
-    a: Real = 0.0
+    a: RealOrExpr = 0.0
     mode: Literal["fan_in", "fan_out"] = "fan_in"
     nonlinearity: Literal["relu", "leaky_relu", "linear", "sigmoid", "tanh"] = "leaky_relu"
 
 
 class Xavier(BaseModel):
     model_config = _STRICT
-    gain: Real = 1.0
+    gain: RealOrExpr = 1.0
 
 
 # Initialisers that take arguments, and those that take none (torch's factory functions).

@@ -39,10 +39,31 @@ OPERATORS: tuple[BinaryOperator, ...] = (
     BinaryOperator("**", ast.Pow, "pow", operator.pow, operator.ipow, forward=True, build=False),
     BinaryOperator("<<", ast.LShift, "bitwise_left_shift", operator.lshift, None, forward=False, build=False),
     BinaryOperator(">>", ast.RShift, "bitwise_right_shift", operator.rshift, None, forward=False, build=False),
-    BinaryOperator("|", ast.BitOr, "bitwise_or", operator.or_, None, forward=False, build=False),
-    BinaryOperator("&", ast.BitAnd, "bitwise_and", operator.and_, None, forward=False, build=False),
-    BinaryOperator("^", ast.BitXor, "bitwise_xor", operator.xor, None, forward=False, build=False),
+    BinaryOperator("|", ast.BitOr, "bitwise_or", operator.or_, operator.ior, forward=True, build=False),
+    BinaryOperator("&", ast.BitAnd, "bitwise_and", operator.and_, operator.iand, forward=True, build=False),
+    BinaryOperator("^", ast.BitXor, "bitwise_xor", operator.xor, operator.ixor, forward=True, build=False),
 )
+# Operators on bool and integer tensors only (masks): torch has no float bitwise_and.
+BITWISE = frozenset({"|", "&", "^"})
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A comparison forward may write on tensors (``ids != pad``): elementwise, a bool tensor."""
+
+    symbol: str
+    node: type[ast.cmpop]
+    name: str  # torch's spelling: torch.eq
+    function: Callable[[Any, Any], Any]
+
+
+COMPARISONS: tuple[Comparison, ...] = (
+    Comparison("==", ast.Eq, "eq", operator.eq), Comparison("!=", ast.NotEq, "ne", operator.ne),
+    Comparison("<", ast.Lt, "lt", operator.lt), Comparison("<=", ast.LtE, "le", operator.le),
+    Comparison(">", ast.Gt, "gt", operator.gt), Comparison(">=", ast.GtE, "ge", operator.ge),
+)
+COMPARE_BY_SYMBOL: dict[str, Comparison] = {c.symbol: c for c in COMPARISONS}
+FORWARD_COMPARISONS: dict[type[ast.cmpop], str] = {c.node: c.symbol for c in COMPARISONS}
 
 BY_SYMBOL: dict[str, BinaryOperator] = {op.symbol: op for op in OPERATORS}
 BY_NODE: dict[type[ast.operator], BinaryOperator] = {op.node: op for op in OPERATORS}
@@ -56,11 +77,21 @@ TRACED_OPERATORS: dict[Callable[[Any, Any], Any], str] = {
 }
 
 
+def operator_name(symbol: str) -> str:
+    """torch's name of a forward operator or comparison (the graph's node type): ``add``, ``eq``."""
+    return BY_SYMBOL[symbol].name if symbol in BY_SYMBOL else COMPARE_BY_SYMBOL[symbol].name
+
+
+def operator_function(symbol: str) -> Callable[[Any, Any], Any]:
+    return BY_SYMBOL[symbol].function if symbol in BY_SYMBOL else COMPARE_BY_SYMBOL[symbol].function
+
+
 def symbol_of(node: type[ast.operator]) -> str:
     """The symbol of any Python binary operator (for messages); '?' for one not in the table."""
     op = BY_NODE.get(node)
     return op.symbol if op is not None else "?"
 
 
-__all__ = ["BUILD_OPERATORS", "BY_NODE", "BY_SYMBOL", "FORWARD_OPERATORS", "OPERATORS", "TRACED_OPERATORS",
-           "BinaryOperator", "symbol_of"]
+__all__ = ["BITWISE", "BUILD_OPERATORS", "BY_NODE", "BY_SYMBOL", "COMPARE_BY_SYMBOL", "COMPARISONS",
+           "FORWARD_COMPARISONS", "FORWARD_OPERATORS", "OPERATORS", "TRACED_OPERATORS", "BinaryOperator", "Comparison",
+           "operator_function", "operator_name", "symbol_of"]

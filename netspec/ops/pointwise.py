@@ -19,6 +19,8 @@ from ._core import (
     ShapeError,
     Tensor,
     broadcast,
+    normalize_dim,
+    promote_types,
 )
 from .examples import Code, Ref
 from .examples import Input as I
@@ -80,7 +82,10 @@ def _convert(dtype: str) -> Any:
 
 
 def _to(bound: dict[str, Any]) -> Tensor:
-    return Tensor(bound["input"].shape, dtype_arg(bound["dtype"], "to"))
+    """x.to(float32), x.to(y.dtype), or x.to(y): y's dtype (and device)."""
+    target = bound["dtype"]
+    dtype = target.dtype if isinstance(target, Tensor) else dtype_arg(target, "to")
+    return Tensor(bound["input"].shape, dtype)
 
 
 def _type_as(bound: dict[str, Any]) -> Tensor:
@@ -107,6 +112,61 @@ def _masked_fill(bound: dict[str, Any]) -> Tensor:
 
 _NUMBER = bool | int | float
 
+
+def _operand(value: Any, name: str) -> Tensor | None:
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (int, float)):
+        return None
+    raise ShapeError(f"'{name}' expects a tensor or a number, found {value!r}", name, "bad-value")
+
+
+def _where(bound: dict[str, Any]) -> Tensor:
+    """torch.where(condition, input, other): the three broadcast; a number takes the tensor's dtype category."""
+    cond = bound["condition"]
+    if cond.dtype != "bool":
+        raise ShapeError(f"where expects a bool condition, found {cond.dtype}", "condition", "dtype-mismatch",
+                         "compare first: where(x > 0, x, 0.0)")
+    a, b = _operand(bound["input"], "input"), _operand(bound["other"], "other")
+    shape = cond.shape
+    for t in (a, b):
+        if t is not None:
+            shape = broadcast(shape, t.shape)
+    if a is not None and b is not None:
+        dtype = promote_types(a.dtype, b.dtype)
+    elif a is not None or b is not None:
+        t = a if a is not None else b
+        number = bound["other"] if a is not None else bound["input"]
+        assert t is not None
+        dtype = t.dtype if t.is_float or not isinstance(number, float) else "float32"
+        if t.dtype == "bool" and isinstance(number, int) and not isinstance(number, bool):
+            dtype = "int64"
+    else:
+        dtype = "float32" if any(isinstance(v, float) for v in (bound["input"], bound["other"])) else "int64"
+    return Tensor(shape, dtype)
+
+
+def _cumsum(bound: dict[str, Any]) -> Tensor:
+    x: Tensor = bound["input"]
+    if x.rank:
+        normalize_dim(bound["dim"], x.rank)
+    elif bound["dim"] not in (0, -1):
+        raise ShapeError(f"dim {bound['dim']} is out of range for a 0-D tensor", "dim")
+    if bound.get("dtype") is not None:
+        return Tensor(x.shape, dtype_arg(bound["dtype"], "cumsum"))
+    return Tensor(x.shape, x.dtype if x.is_float else "int64")
+
+
+def _clamp(bound: dict[str, Any]) -> Tensor:
+    x: Tensor = bound["input"]
+    low, high = bound.get("min"), bound.get("max")
+    if low is None and high is None:
+        raise ShapeError("clamp needs min or max (or both)", "min", "bad-value")
+    if x.dtype == "bool":
+        raise ShapeError("clamp expects a numeric tensor, found bool", code="dtype-mismatch")
+    floats = any(isinstance(v, float) for v in (low, high))
+    return Tensor(x.shape, x.dtype if x.is_float or not floats else "float32")
+
 for _op in (
     Op("abs", "math", "torch.abs", ("input",), (), _abs, method=True, summary="absolute value, elementwise"),
     Op("pow", "math", "torch.pow", ("input",), (Arg("exponent", AnyInt | float, doc="The exponent value."),), _pow,
@@ -130,6 +190,19 @@ for _op in (
        _triangle("triu"), method=True, summary="the upper triangle of the last two dims, the rest zeroed"),
     Op("tril", "math", "torch.tril", ("input",), (Arg("diagonal", AnyInt, 0, doc="The diagonal to consider."),),
        _triangle("tril"), method=True, summary="the lower triangle of the last two dims, the rest zeroed"),
+    Op("where", "math", "torch.where", ("condition",),
+       (Arg("input", Any, doc="Values where the condition is True: a tensor or a number."),
+        Arg("other", Any, doc="Values where it is False: a tensor or a number.")), _where,
+       raw_args=("input", "other"), summary="input where the bool condition holds, other elsewhere (broadcast)"),
+    Op("cumsum", "math", "torch.cumsum", ("input",),
+       (Arg("dim", AnyInt, doc="The dimension to do the operation over."),
+        Arg("dtype", Any, None, doc="The dtype of the result (default: the input's; integers give int64).")),
+       _cumsum, method=True, raw_args=("dtype",), keyword_only=("dtype",),
+       summary="running sums along dim (RoBERTa's position ids: mask.cumsum(1))"),
+    Op("clamp", "math", "torch.clamp", ("input",),
+       (Arg("min", AnyInt | float | None, None, doc="Lower bound (null: none)."),
+        Arg("max", AnyInt | float | None, None, doc="Upper bound (null: none).")), _clamp, method=True,
+       summary="values limited to [min, max]"),
     Op("masked_fill", "math", "torch.masked_fill", ("input", "mask"),
        (Arg("value", _NUMBER, doc="The value to fill in where mask is True."),), _masked_fill, method=True,
        summary="value where the bool mask (broadcast to the input) is True"),
@@ -152,6 +225,14 @@ REGISTRY.add_examples(
     O("masked_fill", (X, M, -1.0), inputs={"x": I((2, 3, 4, 4)), "mask": I((4, 4), "bool")}),
     O("masked_fill", (X, M, 0.5), inputs={"x": I((2, 3), "int64"), "mask": I((3,), "bool")}, label="int"),
     O("masked_fill", (X, M, 1.0), inputs={"x": I((3,)), "mask": I((2, 3), "bool")}, label="mask-grows"),
+    O("where", (M, X, 0.0), inputs={"x": I((2, 3)), "mask": I((3,), "bool")}),
+    O("where", (M, X, Ref("y")), inputs={"mask": I((2, 1), "bool"), "x": I((3,), "int64"), "y": I((2, 3))},
+      label="tensors"),
+    O("where", (M, 1, 0), inputs={"mask": I((2, 3), "bool")}, label="numbers"),
+    O("cumsum", (X, 1)), O("cumsum", (X, -1), inputs={"x": I((2, 3), "bool")}, label="bool"),
+    O("cumsum", (X, 0), {"dtype": Code("float64")}, inputs={"x": I((4,), "int32")}, label="dtype"),
+    O("clamp", (X, 0.0)), O("clamp", (X, None, 2), inputs={"x": I((2, 3), "int64")}, label="int"),
+    O("clamp", (X, -1, 1.5), inputs={"x": I((2, 3), "int64")}, label="int-float"),
 )
 REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse them too
     O("abs", (X,), inputs={"x": I((2, 3), "bool")}, label="bool"),
@@ -159,6 +240,9 @@ REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse the
     O("triu", (X,), inputs={"x": I((4,))}, label="1d"),
     O("masked_fill", (X, M, 1.0), inputs={"x": I((2, 3)), "mask": I((2, 3), "float32")}, label="float-mask"),
     O("masked_fill", (X, M, 1.0), inputs={"x": I((2, 3)), "mask": I((2, 4), "bool")}, label="mask-shape"),
+    O("where", (M, X, 0.0), inputs={"x": I((2, 3)), "mask": I((2, 3), "float32")}, label="float-condition"),
+    O("cumsum", (X, 3), inputs={"x": I((2, 3))}, label="dim"),
+    O("clamp", (X,), inputs={"x": I((2, 3))}, label="no-bounds"),
     refused=True,
 )
 

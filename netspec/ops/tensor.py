@@ -449,6 +449,8 @@ def _check_float_passthrough(bound: dict[str, Any]) -> Tensor:
 
 def _size(bound: dict[str, Any]) -> Dim:
     x: Tensor = bound["input"]
+    if x.rank == 0:  # torch: "Dimension specified as 0 but tensor has no dimensions"
+        raise ShapeError(f"a 0-D tensor has no dim {bound['dim']} to read", "dim", "rank-mismatch")
     d = x.shape[normalize_dim(bound["dim"], x.rank)]
     return d if isinstance(d, int) else SymSize(d)
 
@@ -467,7 +469,11 @@ def _select(bound: dict[str, Any]) -> Tensor:
 def _expand(bound: dict[str, Any]) -> Tensor:
     """Tensor.expand: -1 keeps a size, a size-1 dim grows to any size, new leading dims may be added."""
     x: Tensor = bound["input"]
-    sizes = list(bound["size"])
+    given = bound["size"]
+    if not isinstance(given, (list, tuple)):  # expand(size=6): torch wants the sizes as a tuple by keyword
+        raise ShapeError(f"expand takes its sizes as a list, found {given!r}", "size", "bad-value",
+                         "write x.expand(6) or expand(x, size=[6])")
+    sizes = list(given)
     if len(sizes) < x.rank:
         raise ShapeError(f"expand needs at least {x.rank} sizes for {fmt_shape(x.shape)}, found {len(sizes)}", "size")
     out: list[Dim] = []
@@ -882,6 +888,9 @@ def _repeat_interleave(bound: dict[str, Any]) -> Tensor:
     repeats, dim = bound["repeats"], bound.get("dim")
     if dim is None:
         return Tensor((dim_mul(product(x.shape), repeats),), x.dtype)
+    if x.rank == 0:  # torch raises IndexError: a 0-D tensor has no dim to repeat along
+        raise ShapeError(f"a 0-D tensor has no dim {dim} to repeat along", "dim", "rank-mismatch",
+                         "leave dim out to repeat the flattened tensor")
     at = normalize_dim(dim, x.rank)
     return Tensor((*x.shape[:at], dim_mul(x.shape[at], repeats), *x.shape[at + 1:]), x.dtype)
 

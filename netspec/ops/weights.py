@@ -1,5 +1,6 @@
-"""The shapes of a built layer's own parameters, by name, from its complete arguments: what a tie
-(``lm_head.weight: model.embed_tokens.weight``) checks before anything is built.
+"""Facts about a built layer's own tensors: the shapes of its parameters, by name, from its complete arguments
+(what a tie, ``lm_head.weight: model.embed_tokens.weight``, checks before anything is built), and which layers'
+backward never reads their output.
 
 Only the layer types a tie names in practice are listed (the linear, embedding, convolution and
 normalisation layers); a tie to a parameter of any other type is refused, naming these.  Pure Python.
@@ -66,4 +67,10 @@ PARAM_SHAPES: dict[str, Callable[[dict[str, Any]], Shapes]] = {
     **{f"BatchNorm{n}d": _channels("num_features", "affine") for n in (1, 2, 3)},
 }
 
-__all__ = ["PARAM_SHAPES", "Shapes"]
+# Layers whose backward reads their inputs and saved statistics, never their output: a later ``out += identity``
+# may change that output in place (relu's backward reads its output: in place after relu breaks training).
+OUTPUT_FREE_BACKWARD = frozenset({
+    "Linear", "Bilinear", "Embedding", "LayerNorm", "GroupNorm", "RMSNorm", *(f"BatchNorm{n}d" for n in (1, 2, 3)),
+    *(f"Conv{n}d" for n in (1, 2, 3)), *(f"ConvTranspose{n}d" for n in (1, 2, 3))})
+
+__all__ = ["OUTPUT_FREE_BACKWARD", "PARAM_SHAPES", "Shapes"]
