@@ -161,7 +161,7 @@ def config_overrides(path: str | os.PathLike[str], variables: Mapping[str, Any],
         if key in variables:
             problem = _misfit(key, value, variables[key])
             if problem is not None:
-                hint = f"the spec writes {key}: {short_repr(variables[key])}" + (
+                hint = f"the spec writes {key}: {_json_text(variables[key])}" + (
                     f"; null in a config means 'the default', which the spec fixes: --set {key}=VALUE to say it"
                     if value is None else "")
                 problems.append(Diagnostic("bad-config-value", problem, where, ("vars", key), hint))

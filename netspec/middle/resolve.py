@@ -86,6 +86,10 @@ def resolve(spec: Spec, source: Source) -> ir.Program:
         if name == spec.name:
             diag.add(Diagnostic("duplicate-name", f"block '{name}' has the root's class name", source.key_span(
                 ("blocks", name)), ("blocks", name), "rename the block or the spec's name"))
+        if name in LAYERS:  # `type: RMSNorm` would mean the built-in: the block would never be used
+            diag.add(Diagnostic("duplicate-name", f"block '{name}' has the name of the built-in layer type {name}, "
+                                "which a `type:` naming it means", source.key_span(("blocks", name)),
+                                ("blocks", name), f"rename the block, e.g. 'My{name}'"))
         try:
             blocks[name] = resolver.run()
         except _Stop:
