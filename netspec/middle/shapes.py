@@ -335,7 +335,7 @@ class Interpreter(ir.NodeVisitor):
         self.depth = depth
         self.env: dict[str, Any] = {}
         self.buffers: dict[str, Tensor] = {}
-        self.fresh: set[int] = set()  # tensors (by id) a later `x += y` may change in place
+        self.fresh: dict[int, Tensor] = {}  # tensors a later `x += y` may change in place (held: ids stay unique)
         self.groups = {group.name: group for group in self.model.params}
         self.stmt_path: Path = (*self.model.path, "forward")
         self.stmt_span: Span | None = None  # the top-level step running: the work cap reports there
@@ -436,7 +436,7 @@ class Interpreter(ir.NodeVisitor):
             self.shared.in_place[id(stmt)] = self.shared.in_place.get(id(stmt), True) and safe
         self.env[stmt.target] = value
         if isinstance(value, Tensor) and self.fresh_result(stmt.value):
-            self.fresh.add(id(value))
+            self.fresh[id(value)] = value
 
     def fresh_result(self, expr: ir.Expr) -> bool:
         """The value was made by a layer or operator whose backward does not read it (see OUTPUT_FREE_BACKWARD)."""
@@ -448,7 +448,7 @@ class Interpreter(ir.NodeVisitor):
         """``x += y`` may run in place: x is a tensor this forward computed with a layer or operator whose backward
         does not read its output, no other name holds it, and the result keeps its shape and dtype (torch refuses
         an in-place op that would broadcast x or change its dtype)."""
-        if not isinstance(before, Tensor) or not isinstance(after, Tensor) or id(before) not in self.fresh:
+        if not isinstance(before, Tensor) or not isinstance(after, Tensor) or self.fresh.get(id(before)) is not before:
             return False
         if sum(1 for v in self.env.values() if v is before) != 1:
             return False

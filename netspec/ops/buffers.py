@@ -25,7 +25,8 @@ Number = StrictInt | StrictFloat | StrictStr  # a string is an expression over v
 def _model(name: str, doc: str, **fields: Any) -> type[BaseModel]:
     from pydantic import create_model
 
-    config = ConfigDict(extra="forbid", title=f"{name} buffer fill", json_schema_extra={"description": doc})
+    config = ConfigDict(extra="forbid", defer_build=True, title=f"{name} buffer fill",
+                        json_schema_extra={"description": doc})
     return create_model(f"Buffer_{name}", __config__=config, **fields)
 
 
