@@ -278,10 +278,9 @@ def test_backwards_arange_buffer_refused_before_build() -> None:
     assert refusal_code(with_buffer("{init: {arange: {start: 0, end: -1}}}")) is not None
 
 
-@pytest.mark.xfail(strict=True, reason="full with a bool value (torch.full(..., True) is a bool tensor) is refused "
-                   "'bad-type: expected an integer or a number or a string, found true'")
-def test_full_with_a_bool_value() -> None:
-    assert_same(built_buffer("{shape: [2], init: {full: {value: true}}}"), torch.full((2,), True))
+def test_full_with_a_bool_value() -> None:  # dtype bool: an all-True mask (without dtype: the module's float)
+    assert_same(built_buffer("{shape: [2], init: {full: {value: true}}, dtype: bool}"), torch.full((2,), True))
+    assert_same(built_buffer("{shape: [2], init: {full: {value: true}}}"), torch.full((2,), 1.0))
 
 
 def test_huge_buffer_refused_before_build() -> None:

@@ -255,3 +255,42 @@ def test_masks_comparisons_and_where_match_torch() -> None:
     want = y.clamp(-1.0, 1.0) + (pad.cumsum(1) * pad)[..., None]
     got = netspec.loads(text)(ids, x)
     assert got.dtype == want.dtype and torch.equal(got, want)
+
+
+def test_plus_equals_is_out_of_place_once_anything_read_the_value() -> None:
+    """An op that kept it for backward (h * h), a view of it (h[:, :4]), or its own right-hand side reading it
+    (u += u.T): in place would break backward, change the view, or overlap in memory."""
+    text = """
+netspec: 1
+name: M
+inputs: {x: [8, 8]}
+layers:
+  fc: {type: Linear, in_features: 8, out_features: 8}
+forward:
+  - h = fc(x)
+  - z = h * h
+  - h += x
+  - v = fc(x)
+  - w = v[:, 0:4]
+  - v += x
+  - u = fc(x)
+  - u += u.transpose(0, 1)
+  - t = fc(x)
+  - t += x
+  - return z + h + v[:, :4].sum() + w.sum() + u + t
+"""
+    source = netspec.compile_source(text=text)
+    assert "h = h + x" in source and "v = v + x" in source and "t += x" in source
+    assert "u = u + torch.transpose(u, 0, 1)" in source
+    model = netspec.loads(text)
+    x = torch.randn(8, 8, requires_grad=True)
+    model(x).sum().backward()
+
+
+def test_buffers_count_in_the_load_budget() -> None:
+    text = "netspec: 1\nname: M\ninputs: {x: [N, 8]}\nbuffers:\n  m: {shape: [4000, 4000], init: tril}\n" \
+           "forward:\n  - return x\n"
+    with pytest.raises(SpecError) as info:
+        netspec.loads(text, max_params=1_000)
+    assert info.value.errors[0].message == ("the model has 0 parameters and 16,000,000 buffer elements, over the "
+                                            "budget of 1,000")

@@ -144,7 +144,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
     "int": (int, 1, 1), "float": (float, 1, 1), "len": (len, 1, 1), "make_divisible": (make_divisible, 2, 3),
     "sum": (sum, 1, 2), "range": (range, 1, 3),
 }
-MAX_RANGE = 100_000  # items a range() may make: a list of sizes, a table's row numbers
+MAX_RANGE = MAX_LIST  # items a range() may make: as many as a list written out may hold
 # Generated code defines these at module level, as the very functions evaluated here: everything else
 # above is a Python builtin.
 HELPERS: dict[str, Callable[..., Any]] = {"make_divisible": make_divisible}

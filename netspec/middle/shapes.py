@@ -336,6 +336,7 @@ class Interpreter(ir.NodeVisitor):
         self.env: dict[str, Any] = {}
         self.buffers: dict[str, Tensor] = {}
         self.fresh: dict[int, Tensor] = {}  # tensors a later `x += y` may change in place (held: ids stay unique)
+        self.reads: dict[int, int] = {}  # how often each fresh tensor was read since it was made
         self.groups = {group.name: group for group in self.model.params}
         self.stmt_path: Path = (*self.model.path, "forward")
         self.stmt_span: Span | None = None  # the top-level step running: the work cap reports there
@@ -430,9 +431,10 @@ class Interpreter(ir.NodeVisitor):
 
     def visit_Assign(self, stmt: ir.Assign) -> None:
         before = self.env.get(stmt.target) if stmt.in_place else None
+        unread = before is not None and self.reads.get(id(before), 0) == 0
         value = self.eval(stmt.value)
-        if stmt.in_place:
-            safe = self.in_place_ok(before, value)
+        if stmt.in_place:  # read once since it was made: by this statement's own left operand, nothing else
+            safe = unread and self.reads.get(id(before), 0) == 1 and self.in_place_ok(before, value)
             self.shared.in_place[id(stmt)] = self.shared.in_place.get(id(stmt), True) and safe
         self.env[stmt.target] = value
         if isinstance(value, Tensor) and self.fresh_result(stmt.value):
@@ -446,7 +448,8 @@ class Interpreter(ir.NodeVisitor):
 
     def in_place_ok(self, before: Any, after: Any) -> bool:
         """``x += y`` may run in place: x is a tensor this forward computed with a layer or operator whose backward
-        does not read its output, no other name holds it, and the result keeps its shape and dtype (torch refuses
+        does not read its output, nothing read it since (no op kept it for backward, no view of it exists: the
+        caller counts the reads), no other name holds it, and the result keeps its shape and dtype (torch refuses
         an in-place op that would broadcast x or change its dtype)."""
         if not isinstance(before, Tensor) or not isinstance(after, Tensor) or self.fresh.get(id(before)) is not before:
             return False
@@ -589,7 +592,10 @@ class Interpreter(ir.NodeVisitor):
                             "assign it in every branch, or check the build-time values the tests read"
                             + (f" ({', '.join(f'{k}={v!r}' for k, v in sorted(self.instance.env.items())[:6])})"
                                if self.instance.env else ""))
-        return self.env[expr.id]
+        value = self.env[expr.id]
+        if self.fresh.get(id(value)) is value:  # read: an op may keep it for backward, a view may share it
+            self.reads[id(value)] = self.reads.get(id(value), 0) + 1
+        return value
 
     def visit_Cond(self, expr: ir.Cond) -> Any:
         return self.eval(expr.body if self.test(expr.test) else expr.orelse)
@@ -725,8 +731,8 @@ class Interpreter(ir.NodeVisitor):
                 raise self.fail(exc.code, f"'{op}': {exc.message}", path, expr.span, exc.hint) from None
         tensor = left if isinstance(left, Tensor) else right if isinstance(right, Tensor) else None
         others = [v for v in (left, right) if not isinstance(v, Tensor)]
-        for other in others:
-            if not _is_number(other):
+        for other in others:  # a Python bool counts as an integer next to a tensor (x ** True), as in torch
+            if not (_is_number(other) or (tensor is not None and isinstance(other, bool))):
                 raise self.fail("bad-operand", f"'{op}' needs tensors or numbers, found {_describe(other)}", path,
                                 expr.span)
         if tensor is not None:
@@ -1544,6 +1550,8 @@ def _scalar_promote(tensor: Tensor, number: float) -> str:
         return tensor.dtype
     if isinstance(number, float):
         return "float32"
+    if isinstance(number, bool):
+        return tensor.dtype
     return "int64" if tensor.dtype == "bool" else tensor.dtype
 
 
@@ -1925,23 +1933,34 @@ def _check_total(model: ir.ModuleDef, total: int, diag: Collector) -> None:
                             model.source.span(()), (), "check the layer sizes for a typo"))
 
 
+def buffer_elements(inference: Inference) -> int:
+    """The elements the module's buffers hold (its own and its layers', BatchNorm's statistics included)."""
+    memory = inference.memory
+    return 0 if memory is None else sum(b // DTYPE_BYTES[d] for d, b in memory.buffer_bytes.items())
+
+
 def check_budget(inference: Inference, max_params: int | None) -> None:
-    """Refuse, before anything is allocated, a model past the parameter budget."""
+    """Refuse, before anything is allocated, a model past the budget: parameters and buffer elements together."""
     limit = DEFAULT_MAX_PARAMS if max_params is None else max_params
-    if inference.total_params <= limit:
+    buffers = buffer_elements(inference)
+    if inference.total_params + buffers <= limit:
         return
     largest = ", ".join(f"{name} ({count:,})" for name, count in inference.largest())
+    held = f"{inference.total_params:,} parameters" + (f" and {buffers:,} buffer elements" if buffers else "")
     raise SpecError([Diagnostic(
-        "param-budget", f"the model has {inference.total_params:,} parameters, over the budget of {limit:,}; "
-        f"largest: {largest}", inference.model.source.span(()), (),
+        "param-budget", f"the model has {held}, over the budget of {limit:,}" + (f"; largest: {largest}" if largest
+                                                                                  else ""),
+        inference.model.source.span(()), (),
         "raise it with max_params= (--max-params), or build on device='meta' to allocate nothing")])
 
 
 def budget_warning(inference: Inference) -> list[Diagnostic]:
-    if inference.total_params <= DEFAULT_MAX_PARAMS:
+    buffers = buffer_elements(inference)
+    if inference.total_params + buffers <= DEFAULT_MAX_PARAMS:
         return []
     largest = ", ".join(f"{name} ({count:,})" for name, count in inference.largest())
-    return [Diagnostic("param-budget", f"the model has {inference.total_params:,} parameters, over the default "
-                       f"load budget of {DEFAULT_MAX_PARAMS:,}; largest: {largest}",
+    held = f"{inference.total_params:,} parameters" + (f" and {buffers:,} buffer elements" if buffers else "")
+    return [Diagnostic("param-budget", f"the model has {held}, over the default load budget of "
+                       f"{DEFAULT_MAX_PARAMS:,}" + (f"; largest: {largest}" if largest else ""),
                        inference.model.source.span(()), (), "load it with max_params= or on device='meta'",
                        "warning")]

@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from ._core import INT64_MAX, ShapeError
 from .init import FLOAT_MAX
 
 Number = StrictInt | StrictFloat | StrictStr  # a string is an expression over vars and block arguments
+Value = StrictBool | Number  # a fill value may be a flag: full with true and dtype bool is an all-True mask
 
 
 def _model(name: str, doc: str, **fields: Any) -> type[BaseModel]:
@@ -106,7 +107,8 @@ def _rope_shape(args: dict[str, Any], shape: tuple[int, ...] | None) -> tuple[in
 
 
 def _full_shape(args: dict[str, Any], shape: tuple[int, ...] | None) -> tuple[int, ...]:
-    _number(args, "value", "full")
+    if not isinstance(args["value"], bool):
+        _number(args, "value", "full")
     return _written("full")(args, shape)
 
 
@@ -123,7 +125,7 @@ FILLS: dict[str, BufferFill] = {fill.name: fill for fill in (
                lambda a, shape, kw: f"torch.zeros({shape}, {kw})", "every element 0 (shape required)"),
     BufferFill("ones", _model("ones", "every element 1"), _written("ones"), None,
                lambda a, shape, kw: f"torch.ones({shape}, {kw})", "every element 1 (shape required)"),
-    BufferFill("full", _model("full", "every element one value", value=(Number, ...)), _full_shape, None,
+    BufferFill("full", _model("full", "every element one value", value=(Value, ...)), _full_shape, None,
                lambda a, shape, kw: f"torch.full({shape}, float({a['value']}), {kw})", "every element `value`",
                _fits),
     BufferFill("tril", _model("tril", "ones on and below a diagonal, zeros above", diagonal=_DIAGONAL),

@@ -25,6 +25,7 @@ from ._core import (
 from .examples import Code, Ref
 from .examples import Input as I
 from .examples import OpExample as O
+from .init import FLOAT_MAX
 
 X, M = Ref("x"), Ref("mask")
 
@@ -63,8 +64,15 @@ def _abs(bound: dict[str, Any]) -> Tensor:
 
 
 def _pow(bound: dict[str, Any]) -> Tensor:
+    """torch.pow(x, exponent): a number (bool counts as an integer) or a tensor, broadcast and promoted."""
     x: Tensor = bound["input"]
     exponent = bound["exponent"]
+    if isinstance(exponent, Tensor):
+        if x.dtype == "bool" and exponent.dtype == "bool":
+            raise ShapeError("torch has no power of bool tensors", code="dtype-mismatch")
+        return Tensor(broadcast(x.shape, exponent.shape), promote_types(x.dtype, exponent.dtype))
+    if not isinstance(exponent, (int, float)):
+        raise ShapeError(f"'exponent' expects a number or a tensor, found {exponent!r}", "exponent", "bad-value")
     if x.dtype == "bool" and isinstance(exponent, bool):
         raise ShapeError("pow expects a numeric tensor, found bool", code="dtype-mismatch")
     if x.is_float:
@@ -107,10 +115,16 @@ def _masked_fill(bound: dict[str, Any]) -> Tensor:
     if mask.dtype != "bool":
         raise ShapeError(f"masked_fill expects a bool mask, found {mask.dtype}", "mask", "dtype-mismatch",
                          "compare first, or build the mask with dtype=bool")
+    value = bound["value"]
+    largest = FLOAT_MAX.get(x.dtype) or _INT_MAX.get(x.dtype)
+    if largest is not None and abs(value) > largest:  # torch: "cannot be converted ... without overflow"
+        raise ShapeError(f"{value} does not fit in {x.dtype} (largest {largest:g})", "value", "bad-value",
+                         "for a mask that removes scores, a large negative value the dtype holds (-1e4 in float16)")
     return Tensor(broadcast(x.shape, mask.shape), x.dtype)
 
 
 _NUMBER = bool | int | float
+_INT_MAX = {"int32": 2**31 - 1, "int64": 2**63 - 1}
 
 
 def _operand(value: Any, name: str) -> Tensor | None:
@@ -169,8 +183,9 @@ def _clamp(bound: dict[str, Any]) -> Tensor:
 
 for _op in (
     Op("abs", "math", "torch.abs", ("input",), (), _abs, method=True, summary="absolute value, elementwise"),
-    Op("pow", "math", "torch.pow", ("input",), (Arg("exponent", AnyInt | float, doc="The exponent value."),), _pow,
-       method=True, summary="x to a power, elementwise (x.pow(2) in RMSNorm's variance)"),
+    Op("pow", "math", "torch.pow", ("input",), (Arg("exponent", Any, doc="The exponent: a number or a tensor."),),
+       _pow, method=True, raw_args=("exponent",),
+       summary="x to a power, elementwise (x.pow(2) in RMSNorm's variance)"),
     Op("float", "math", "torch.Tensor.float", ("input",), (), _convert("float32"), method=True,
        summary="the tensor as float32"),
     Op("double", "math", "torch.Tensor.double", ("input",), (), _convert("float64"), method=True,
@@ -216,6 +231,8 @@ REGISTRY.add_examples(
     O("cos", (X,), inputs={"x": I((2, 3), "bool")}, label="bool"),
     O("pow", (X, 2)), O("pow", (X, 0.5), inputs={"x": I((2, 3), "int64")}, label="int-float"),
     O("pow", (X, 3), inputs={"x": I((2, 3), "int32")}, label="int"),
+    O("pow", (X, Ref("y")), inputs={"x": I((2, 3), "int64"), "y": I((3,), "float64")}, label="tensor"),
+    O("pow", (X, True), inputs={"x": I((2, 3), "int64")}, label="bool-exponent"),
     O("float", (X,), inputs={"x": I((2, 3), "int64")}), O("double", (X,)), O("half", (X,)), O("bfloat16", (X,)),
     O("to", (X, Code("float64"))), O("to", (X, Code("int32")), label="int32"),
     O("type_as", (X, Ref("y")), inputs={"x": I((2, 3)), "y": I((4,), "float64")}),
