@@ -341,7 +341,7 @@ class _ClassWriter(ir.NodeVisitor):
         for buf in self.definition.buffers:
             fill = FILLS[buf.fill]
             if self.instance is not None:  # the class written for one instance: its values
-                tensor = self.instance_buffer(buf)
+                tensor = buffer_tensor(buf, self.instance)
                 args = {k: _literal(evaluate(v.expr, self.instance.env) if isinstance(v, ir.Build) else v)
                         for k, v in buf.args.items()}
                 shape = _literal(tuple(tensor.shape))
@@ -354,10 +354,6 @@ class _ClassWriter(ir.NodeVisitor):
             lines += _tag([f"{INDENT}self.register_buffer({buf.name!r}, {source}{persistent})"],
                           self.origin(buf.path, "buffer", buf.name))
         return lines
-
-    def instance_buffer(self, buf: ir.BufferDef) -> Any:
-        assert self.instance is not None
-        return buffer_tensor(buf, self.instance)
 
     def tie_lines(self) -> list[str]:
         """``self.lm_head.weight = self.model.embed_tokens.weight``: one Parameter under both names, set after

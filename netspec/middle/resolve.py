@@ -36,7 +36,7 @@ from ..frontend.source import Source
 from ..frontend.validate import plugin_hint
 from ..ops import INT64_MAX, LAYERS, MODULE_DTYPE
 from ..ops.buffers import FILLS
-from ..ops.init import INIT_ARGS, init_problem
+from ..ops.init import INIT_ARGS, WORD_ARGS, init_problem
 from ..ops.tensor import PLACEHOLDER_LAYER
 from . import ir
 from .forward import MAX_EXPR_DEPTH, MAX_EXPR_NODES, MAX_FORWARD_NODES, MAX_STEP_CHARS, ForwardParser
@@ -720,7 +720,7 @@ class _Resolver:
     def init_arg(self, value: Any, path: Path) -> Any:
         """An initialiser's argument: a constant, or an expression over vars (evaluated now, in the root) or block
         arguments (kept: each instance has its own value, the class its expression)."""
-        if not isinstance(value, str) or value in ("fan_in", "fan_out") or path[-1] == "nonlinearity":
+        if not isinstance(value, str) or path[-1] in WORD_ARGS:
             return value
         built = self.build(value, path, self.scope, always=True)
         if not isinstance(built, ir.Build) or not self.is_root:

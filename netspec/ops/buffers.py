@@ -39,10 +39,7 @@ class BufferFill:
     dtype: str | None  # the default dtype; None: the module's floating dtype
     source: Callable[[dict[str, str], str, str], str]  # (argument texts, shape text, "device=..., dtype=...")
     doc: str
-    dtype_check: Callable[[dict[str, Any], str], None] = lambda args, dtype: None  # torch's refusals for a dtype
-
-    def check(self, args: dict[str, Any], dtype: str) -> None:
-        self.dtype_check(args, dtype)
+    check: Callable[[dict[str, Any], str], None] = lambda args, dtype: None  # torch's refusals for a dtype
 
 
 def _no_bool(args: dict[str, Any], dtype: str) -> None:

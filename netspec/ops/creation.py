@@ -26,14 +26,14 @@ from ._core import (
 )
 from .examples import Code, Ref
 from .examples import OpExample as O
-from .pointwise import dtype_arg
+from .pointwise import dtype_or
 
 X = Ref("x")
 _DEVICE_DOC = "The device to make the tensor on: a device read off a tensor (x.device)."
 _DTYPE_DOC = "The dtype of the tensor (default: from the values, as torch's)."
 
 
-def _device(bound: dict[str, Any], op: str) -> None:
+def _device(bound: dict[str, Any]) -> None:
     value = bound.get("device")
     if isinstance(value, Device):
         return
@@ -45,7 +45,7 @@ def _device(bound: dict[str, Any], op: str) -> None:
                      "a spec runs on whatever device its module is moved to: write device=x.device")
 
 
-def _number(value: Any, op: str, name: str) -> Any:
+def _number(value: Any, name: str) -> Any:
     if isinstance(value, SymSize) or (isinstance(value, (int, float)) and not isinstance(value, bool)):
         if isinstance(value, float) and not math.isfinite(value):
             raise ShapeError(f"'{name}' must be finite, found {value}", name, "bad-value")
@@ -53,7 +53,7 @@ def _number(value: Any, op: str, name: str) -> Any:
     raise ShapeError(f"'{name}' expects a number or a size, found {value!r}", name, "bad-value")
 
 
-def _size(value: Any, op: str) -> tuple[Dim, ...]:
+def _size(value: Any) -> tuple[Dim, ...]:
     """A size argument: one size or a list of them, each >= 0, numbers or sizes read at run time."""
     items = list(value) if isinstance(value, (list, tuple)) else [value]
     out: list[Dim] = []
@@ -69,16 +69,15 @@ def _size(value: Any, op: str) -> tuple[Dim, ...]:
 
 
 def _arange(bound: dict[str, Any]) -> Tensor:
-    _device(bound, "arange")
+    _device(bound)
     start, end, step = bound["start"], bound.get("end"), bound.get("step", 1)
     if end is None:
         start, end = 0, start
-    start, end, step = (_number(v, "arange", n) for v, n in ((start, "start"), (end, "end"), (step, "step")))
+    start, end, step = (_number(v, n) for v, n in ((start, "start"), (end, "end"), (step, "step")))
     if isinstance(step, SymSize) or step == 0:
         raise ShapeError("'step' must be a nonzero number", "step", "bad-value")
     floats = any(isinstance(v, float) for v in (start, end, step))
-    dtype = dtype_arg(bound["dtype"], "arange") if bound.get("dtype") is not None else (
-        "float32" if floats else "int64")
+    dtype = dtype_or(bound, "float32" if floats else "int64")
     if dtype == "bool":
         raise ShapeError("torch has no arange of bool", "dtype", "bad-value", "make it int64 and compare it")
     return Tensor((_arange_length(start, end, step),), dtype)
@@ -97,30 +96,26 @@ def _arange_length(start: Any, end: Any, step: Any) -> Dim:
     return span if step == 1 else symbol(f"({span}+{step - 1})//{step}")
 
 
-def _fill_dtype(bound: dict[str, Any], op: str, value: Any) -> str:
-    if bound.get("dtype") is not None:
-        return dtype_arg(bound["dtype"], op)
+def _value_dtype(value: Any) -> str:
+    """torch.full's dtype for a fill value: bool, int64 or float32."""
     if isinstance(value, bool):
         return "bool"
     return "int64" if isinstance(value, int) else "float32"
 
 
 def _factory(op: str, fill: float | None) -> Any:
+    """zeros/ones (``fill`` the value, float32 by default) and full (the value given, its dtype by default)."""
     def rule(bound: dict[str, Any]) -> Tensor:
-        _device(bound, op)
-        value = bound["fill_value"] if fill is None else fill
-        return Tensor(_size(bound["size"], op), _fill_dtype(bound, op, value) if fill is None else (
-            dtype_arg(bound["dtype"], op) if bound.get("dtype") is not None else "float32"))
+        _device(bound)
+        default = "float32" if fill is not None else _value_dtype(bound["fill_value"])
+        return Tensor(_size(bound["size"]), dtype_or(bound, default))
     return rule
 
 
-def _new(op: str, full: bool) -> Any:
-    def rule(bound: dict[str, Any]) -> Tensor:
-        x: Tensor = bound["input"]
-        dtype = dtype_arg(bound["dtype"], op) if bound.get("dtype") is not None else x.dtype
-        return Tensor(_size(bound["size"], op), dtype)
-    del full
-    return rule
+def _new(bound: dict[str, Any]) -> Tensor:
+    """x.new_zeros(...) and x.new_ones(...): x's dtype unless dtype is given."""
+    x: Tensor = bound["input"]
+    return Tensor(_size(bound["size"]), dtype_or(bound, x.dtype))
 
 
 _SIZE = Arg("size", Any, doc="The sizes: integers, or sizes read off a tensor (T = x.size(1)).")
@@ -142,10 +137,10 @@ for _op in (
        summary="a tensor of ones: ones(T, T, dtype=bool, device=x.device).tril() is a causal mask"),
     Op("full", "creation", "torch.full", (), (_SIZE, _VALUE, _DTYPE, _DEV), _factory("full", None),
        keyword_only=_KW, raw_args=("size", "dtype", "device"), summary="a tensor filled with one value"),
-    Op("new_zeros", "creation", "torch.Tensor.new_zeros", ("input",), (_SIZE, _DTYPE), _new("new_zeros", False),
+    Op("new_zeros", "creation", "torch.Tensor.new_zeros", ("input",), (_SIZE, _DTYPE), _new,
        method=True, varargs=True, keyword_only=("dtype",), raw_args=("size", "dtype"),
        summary="zeros on x's device, in x's dtype unless given"),
-    Op("new_ones", "creation", "torch.Tensor.new_ones", ("input",), (_SIZE, _DTYPE), _new("new_ones", False),
+    Op("new_ones", "creation", "torch.Tensor.new_ones", ("input",), (_SIZE, _DTYPE), _new,
        method=True, varargs=True, keyword_only=("dtype",), raw_args=("size", "dtype"),
        summary="ones on x's device, in x's dtype unless given"),
 ):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictStr
 
@@ -63,6 +63,9 @@ INIT_ARGS: dict[str, type[BaseModel]] = {
     "kaiming_uniform": Kaiming, "kaiming_normal": Kaiming, "xavier_uniform": Xavier, "xavier_normal": Xavier,
 }
 SIMPLE_INITS = ("randn", "rand", "zeros", "ones")
+# The arguments that name a choice (Kaiming's mode and nonlinearity): a word, never an expression.
+WORD_ARGS = frozenset(name for model in INIT_ARGS.values() for name, f in model.model_fields.items()
+                      if get_origin(f.annotation) is Literal)
 
 # ---------------------------------------------------------------- checks
 
@@ -149,5 +152,5 @@ def init_source(init: str, args: dict[str, Any], shape: tuple[Any, ...], factory
     return f"nn.init.{init}_(torch.empty({dims}, {factory}){kwargs})"
 
 
-__all__ = ["FLOAT_MAX", "INIT_ARGS", "SIMPLE_INITS", "Constant", "Kaiming", "Normal", "Problem", "TruncNormal",
-           "Uniform", "Xavier", "init_problem", "init_source"]
+__all__ = ["FLOAT_MAX", "INIT_ARGS", "SIMPLE_INITS", "WORD_ARGS", "Constant", "Kaiming", "Normal", "Problem",
+           "TruncNormal", "Uniform", "Xavier", "init_problem", "init_source"]

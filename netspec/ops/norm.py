@@ -297,25 +297,21 @@ REGISTRY.add_layer(_batch_norm(0))
 REGISTRY.add_layer(_instance_norm(1))
 REGISTRY.add_layer(_instance_norm(2))
 REGISTRY.add_layer(_instance_norm(3))
+_LRN_ARGS = (  # nn.LocalResponseNorm's and nn.CrossMapLRN2d's
+    Arg("size", PosInt, doc="Amount of neighbouring channels used for normalization."),
+    Arg("alpha", Real, 1e-4, doc="Multiplicative factor."),
+    Arg("beta", Real, 0.75, doc="Exponent."),
+    Arg("k", Real, 1.0, doc="Additive factor."),
+)
 REGISTRY.add_layer(LayerType(
     name="LocalResponseNorm", family="norm", rule=_local_response_norm_rule, positional=1,
     summary="normalises each value over size neighbouring channels (nn.LocalResponseNorm)",
-    args=(
-        Arg("size", PosInt, doc="Amount of neighbouring channels used for normalization."),
-        Arg("alpha", Real, 1e-4, doc="Multiplicative factor."),
-        Arg("beta", Real, 0.75, doc="Exponent."),
-        Arg("k", Real, 1.0, doc="Additive factor."),
-    ),
+    args=_LRN_ARGS,
 ))
 REGISTRY.add_layer(LayerType(
     name="CrossMapLRN2d", family="norm", rule=_cross_map_lrn2d_rule, positional=1,
     summary="local response normalisation across channels of a 4-D input (nn.CrossMapLRN2d, Lua Torch's form)",
-    args=(
-        Arg("size", PosInt, doc="Amount of neighbouring channels used for normalization."),
-        Arg("alpha", Real, 1e-4, doc="Multiplicative factor."),
-        Arg("beta", Real, 0.75, doc="Exponent."),
-        Arg("k", Real, 1.0, doc="Additive factor."),
-    ),
+    args=_LRN_ARGS,
 ))
 REGISTRY.add_layer(LayerType(
     name="RMSNorm", family="norm", rule=_rms_norm_rule, factory=True, positional=1, check=_layer_norm_check,

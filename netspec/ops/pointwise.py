@@ -30,13 +30,17 @@ from .init import FLOAT_MAX
 X, M = Ref("x"), Ref("mask")
 
 
-def dtype_arg(value: Any, op: str, name: str = "dtype") -> str:
+def dtype_arg(value: Any, name: str = "dtype") -> str:
     """A dtype argument as forward writes it: a dtype's name (``float32``) or a tensor's (``x.dtype``)."""
     if isinstance(value, DTypeName):
         return str(value)
-    del op  # the caller's diagnostic names the op
     raise ShapeError(f"'{name}' expects a dtype ({', '.join(sorted(DTYPE_NAMES))} or x.dtype), found {value!r}",
                      name, "bad-value", "write the dtype's name unquoted: float32")
+
+
+def dtype_or(bound: dict[str, Any], default: str) -> str:
+    """The op's ``dtype`` argument when it is given, else ``default``."""
+    return default if bound.get("dtype") is None else dtype_arg(bound["dtype"])
 
 
 def _to_float(op: str, keep_bool: bool = False) -> Any:
@@ -92,7 +96,7 @@ def _convert(dtype: str) -> Any:
 def _to(bound: dict[str, Any]) -> Tensor:
     """x.to(float32), x.to(y.dtype), or x.to(y): y's dtype (and device)."""
     target = bound["dtype"]
-    dtype = target.dtype if isinstance(target, Tensor) else dtype_arg(target, "to")
+    dtype = target.dtype if isinstance(target, Tensor) else dtype_arg(target)
     return Tensor(bound["input"].shape, dtype)
 
 
@@ -166,9 +170,7 @@ def _cumsum(bound: dict[str, Any]) -> Tensor:
         normalize_dim(bound["dim"], x.rank)
     elif bound["dim"] not in (0, -1):
         raise ShapeError(f"dim {bound['dim']} is out of range for a 0-D tensor", "dim")
-    if bound.get("dtype") is not None:
-        return Tensor(x.shape, dtype_arg(bound["dtype"], "cumsum"))
-    return Tensor(x.shape, x.dtype if x.is_float else "int64")
+    return Tensor(x.shape, dtype_or(bound, x.dtype if x.is_float else "int64"))
 
 
 def _clamp(bound: dict[str, Any]) -> Tensor:
@@ -263,4 +265,4 @@ REGISTRY.add_examples(  # PyTorch refuses each of these; netspec must refuse the
     refused=True,
 )
 
-__all__ = ["dtype_arg"]
+__all__ = ["dtype_arg", "dtype_or"]
