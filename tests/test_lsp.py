@@ -177,8 +177,10 @@ def test_session_end_to_end(client: Client, tmp_path: Path) -> None:
     hints = client.request("textDocument/inlayHint", {"textDocument": doc, "range": {
         "start": _position(0, 0), "end": _position(len(lines), 0)}})
     forward = lines.index("forward:")
-    assert [h["position"]["line"] for h in hints] == list(range(forward + 1, len(lines)))
-    assert hints[0]["label"] == "-> (N, 8, 30, 30)" and hints[-1]["label"] == "-> (N, 10)"
+    block_forward = lines.index("    forward: [conv, relu]")  # a block's forward gets hints too
+    assert [h["position"]["line"] for h in hints] == [block_forward] * 2 + list(range(forward + 1, len(lines)))
+    assert [h["label"] for h in hints[:2]] == ["-> (N, 16, 30, 30)"] * 2
+    assert hints[2]["label"] == "-> (N, 8, 30, 30)" and hints[-1]["label"] == "-> (N, 10)"
 
     # completion of layer types after `type: `, then of a layer's arguments, then of forward names
     edited = SPEC.replace("  fc: {type: Linear, out_features: 10}", "  fc: {type: Linear, out_features: 10}\n"
@@ -368,7 +370,9 @@ def test_hover_and_hints_follow_the_forward_steps() -> None:
     assert doc.update(OPS_SPEC) == []
     lines = OPS_SPEC.splitlines()
     first = lines.index("forward:") + 1
-    hints = {line - first: label for (line, _), label in f.inlay_hints(doc)}
+    hints = {line - first: label for (line, _), label in f.inlay_hints(doc) if line >= first}
+    unit = lines.index("    forward: [conv, relu]")  # the block's forward: three instances agree
+    assert [label for (line, _), label in f.inlay_hints(doc) if line == unit] == ["-> (N, 8, 8, 8)"] * 2
     # a step with no call of its own (a loop of additions, a layer group, a negation) has no hint; a layer called
     # again in the next step is placed at its first step (steps 8 and 9)
     assert hints == {0: "-> (N, 8, 8, 8)", 1: "-> (N, 8, 8, 8)", 2: "-> (N, 8, 8, 8)", 3: "-> (N, 4, 8, 8)",
@@ -391,5 +395,6 @@ def test_hover_and_hints_follow_the_forward_steps() -> None:
         "**conv**: `Conv2d`\n\n- output shape: `(N, 8, 8, 8)`\n- parameters: 224\n- MACs per sample: 13,824")
     inner = hover("conv: {type: Conv2d, out_channels: oup")
     assert inner is not None and inner.startswith("**Unit.conv**: `Conv2d`")
-    assert inner.endswith("3 instance(s); output shapes: `(N, 8, 8, 8)`")
+    assert inner.endswith("in 3 instance(s):\n- `unit0`: `(N, 8, 8, 8)`\n- `unit1`: `(N, 8, 8, 8)`\n"
+                          "- `unit`: `(N, 8, 8, 8)`"), inner
     assert hover("- x = -x", 3) is None

@@ -7,6 +7,10 @@ shape.  A value used twice gives two edges (a skip connection: the block input f
 first conv and the ``+``), a ``cat`` gets one edge per tensor it joins.  A block instance
 and a Sequential become clusters holding the nodes their forward made.
 
+:func:`collapse` folds every block and Sequential nested at a depth into one node carrying its
+totals (``netspec graph --depth N``), counted as ``summary --depth`` counts: the top-level layers,
+blocks and Sequentials are depth 0, what they hold depth 1, and so on.
+
 Output formats: Graphviz DOT (always), SVG (through Graphviz's ``dot`` program),
 Mermaid (for Markdown) and a self-contained HTML page (:mod:`netspec.backend.graph_html`).
 Every user-derived string (names, paths, shapes) reaches a format only through that
@@ -42,7 +46,7 @@ class GraphError(Exception):
 @dataclass
 class Node:
     id: str  # "n3": generated, never user text
-    kind: str  # "input" | "layer" | "op" | "param" | "output"
+    kind: str  # "input" | "layer" | "op" | "param" | "output" | "block" (a folded block or Sequential)
     name: str  # what the node is called inside its cluster: "conv1", "relu#2", "+", "x"
     path: str  # the module path in the whole model ("layer1.0.conv1"), or the step's row path
     type: str  # Conv2d, relu, add, input...
@@ -88,6 +92,14 @@ class Graph:
             if cluster.parent in inside:
                 inside.add(cluster.id)
         return {n.id for n in self.nodes if n.cluster in inside}
+
+    def levels(self) -> dict[str, int]:
+        """Each cluster's depth as ``summary --depth`` counts it: 0 for one outside every other, its
+        parent's plus one inside one (parents come before children)."""
+        level: dict[str, int] = {}
+        for cluster in self.clusters:
+            level[cluster.id] = level[cluster.parent] + 1 if cluster.parent in level else 0
+        return level
 
     def descendants(self, cluster_id: str) -> list[str]:
         inside = [cluster_id]
@@ -246,6 +258,93 @@ def only(graph: Graph, path: str) -> Graph:
     return part
 
 
+def block_nodes(graph: Graph) -> dict[str, Node]:
+    """For each cluster, the one node it becomes when folded: its path, type and totals (params and MACs
+    as the summary counts them), a distinct input per tensor flowing in and its output shape.  One pass
+    over the edges, each walking its ends' enclosing clusters (bounded by the nesting depth)."""
+    parent = {c.id: c.parent for c in graph.clusters}
+    owner = {n.id: n.cluster for n in graph.nodes}
+
+    def chain(cluster_id: str | None) -> list[str]:
+        out = []
+        while cluster_id is not None:
+            out.append(cluster_id)
+            cluster_id = parent.get(cluster_id)
+        return out
+
+    chains: dict[str | None, list[str]] = {}
+    ins: dict[str, dict[tuple[str, tuple[Dim, ...]], None]] = {c.id: {} for c in graph.clusters}
+    outs: dict[str, dict[tuple[str, tuple[Dim, ...]], None]] = {c.id: {} for c in graph.clusters}
+    for edge in graph.edges:
+        src_cluster, dst_cluster = owner.get(edge.src), owner.get(edge.dst)
+        for key in (src_cluster, dst_cluster):
+            if key not in chains:
+                chains[key] = chain(key)
+        src_chain, dst_chain = chains[src_cluster], chains[dst_cluster]
+        tensor = (edge.src, edge.shape)  # one producer and shape: one tensor, however many consumers inside
+        for cluster_id in dst_chain:
+            if cluster_id not in src_chain:
+                ins[cluster_id][tensor] = None
+        for cluster_id in src_chain:
+            if cluster_id not in dst_chain:
+                outs[cluster_id][tensor] = None
+    nodes = {}
+    for cluster in graph.clusters:
+        shapes_out = [shape for _, shape in outs[cluster.id]]
+        nodes[cluster.id] = Node("b" + cluster.id.removeprefix("c"), "block", cluster.path, cluster.path,
+                                 cluster.type, shapes_out[0] if shapes_out else (), cluster.parent, cluster.params,
+                                 cluster.macs, [shape for _, shape in ins[cluster.id]])
+    return nodes
+
+
+def collapse(graph: Graph, depth: int) -> Graph:
+    """``graph`` with every block and Sequential at ``depth`` (0: the top-level ones) folded into one node
+    carrying its totals, what nests inside it gone, and edges into and out of it drawn to that node (one
+    per tensor).  A depth past the deepest nesting folds nothing."""
+    if depth < 0:
+        raise GraphError(f"the depth must be 0 or more, not {depth}")
+    level = graph.levels()
+    folded = {cluster_id for cluster_id, lvl in level.items() if lvl == depth}
+    if not folded:
+        return dataclasses.replace(graph, nodes=list(graph.nodes), edges=list(graph.edges),
+                                   clusters=list(graph.clusters))
+    blocks = block_nodes(graph)
+    parent = {c.id: c.parent for c in graph.clusters}
+    top: dict[str | None, str | None] = {None: None}  # cluster -> the folded cluster holding it, if any
+
+    def folded_at(cluster_id: str | None) -> str | None:
+        if cluster_id not in top:
+            assert cluster_id is not None
+            top[cluster_id] = cluster_id if cluster_id in folded else folded_at(parent.get(cluster_id))
+        return top[cluster_id]
+
+    for cluster in graph.clusters:  # parents first: the recursion stays one step deep
+        folded_at(cluster.id)
+    rep: dict[str, str] = {}
+    out = Graph(graph.name)
+    out.clusters = [c for c in graph.clusters if level[c.id] < depth]
+    placed: set[str] = set()
+    for node in graph.nodes:
+        holder = top[node.cluster]
+        if holder is None:
+            rep[node.id] = node.id
+            out.nodes.append(node)
+        else:
+            rep[node.id] = blocks[holder].id
+            if holder not in placed:  # where its first node was: forward order kept
+                placed.add(holder)
+                out.nodes.append(blocks[holder])
+    seen: set[tuple[str, str, tuple[Dim, ...]]] = set()
+    for edge in graph.edges:
+        src, dst = rep[edge.src], rep[edge.dst]
+        key = (src, dst, edge.shape)
+        if src == dst or key in seen:
+            continue
+        seen.add(key)
+        out.edges.append(Edge(edge.id, src, dst, edge.shape))
+    return out
+
+
 # ---------------------------------------------------------------- labels
 
 
@@ -271,6 +370,14 @@ def node_lines(node: Node) -> list[str]:
         return [node.name, f"input {fmt_shape(node.shape)}"]
     if node.kind == "output":
         return [f"output {fmt_shape(node.shape)}"]
+    if node.kind == "block":
+        lines = [f"{node.name}: {node.type}",
+                 ", ".join(fmt_shape(s) for s in node.inputs[:3]) + (", ..." if len(node.inputs) > 3 else "")
+                 + " → " + fmt_shape(node.shape)]
+        extra = [f"{_count(node.params)} params"] if node.params else []
+        if node.macs:
+            extra.append(f"{_macs(node.macs)} MACs")
+        return lines + ([", ".join(extra)] if extra else [])
     if node.kind == "op" and (node.type in _OPERATOR_NODES or node.type == "neg"):
         return [node.name if node.type != "neg" else "-"]
     lines = [f"{node.name}: {node.type}" if node.kind != "op" else node.name, fmt_shape(node.shape)]
@@ -326,6 +433,7 @@ _STYLE = {
     "layer": 'shape=box, style="rounded,filled", fillcolor="#dbeafe"',
     "op": 'shape=box, style="filled", fillcolor="#fef3c7"',
     "param": 'shape=note, style="filled", fillcolor="#ede9fe"',
+    "block": 'shape=box3d, style="filled", fillcolor="#e0f2fe"',
 }
 
 
@@ -434,7 +542,7 @@ def to_mermaid(graph: Graph) -> str:
     for node in graph.nodes:
         nodes.setdefault(node.cluster, []).append(node)
     shapes = {"input": ('(["', '"])'), "output": ('(["', '"])'), "layer": ('["', '"]'), "op": ('["', '"]'),
-              "param": ('[/"', '"/]')}
+              "param": ('[/"', '"/]'), "block": ('[["', '"]]')}
 
     def emit(cluster_id: str | None, indent: str) -> None:
         for node in nodes.get(cluster_id, []):
@@ -451,14 +559,15 @@ def to_mermaid(graph: Graph) -> str:
     emit(None, "  ")
     for edge in graph.edges:
         out.append(f'  {edge.src} -->|"{mermaid_text(fmt_shape(edge.shape))}"| {edge.dst}')
-    for kind in ("input", "layer", "op", "param"):
+    for kind in ("input", "layer", "op", "param", "block"):
         ids = [n.id for n in graph.nodes if n.kind == kind or (kind == "input" and n.kind == "output")]
         if ids:
             out.append(f"  class {','.join(ids)} {kind}")
     out += ["  classDef input fill:#e5e7eb,stroke:#6b7280", "  classDef layer fill:#dbeafe,stroke:#3b82f6",
-            "  classDef op fill:#fef3c7,stroke:#d97706", "  classDef param fill:#ede9fe,stroke:#7c3aed"]
+            "  classDef op fill:#fef3c7,stroke:#d97706", "  classDef param fill:#ede9fe,stroke:#7c3aed",
+            "  classDef block fill:#e0f2fe,stroke:#0369a1"]
     return "\n".join(out) + "\n"
 
 
-__all__ = ["FORMATS", "Cluster", "Edge", "Graph", "GraphError", "Node", "build", "dot_string", "mermaid_text",
-           "only", "to_dot", "to_mermaid", "to_svg"]
+__all__ = ["FORMATS", "Cluster", "Edge", "Graph", "GraphError", "Node", "block_nodes", "build", "collapse",
+           "dot_string", "mermaid_text", "only", "to_dot", "to_mermaid", "to_svg"]

@@ -1,13 +1,18 @@
 """`netspec lsp`: a language server over stdio, on pygls (the optional ``lsp`` extra).
 
-Diagnostics as you type (every netspec error and warning, shapes included), hover with a
-layer's or step's output shape, parameters and MACs, inlay hints with the shape after each
-forward step, completion of layer types, arguments and forward names, and go-to-definition
-for blocks and imported files.  The analysis lives in :mod:`netspec.tools.lsp_features`.
+Diagnostics as you type (every netspec error and warning, shapes included; every independent
+mistake at once), hover with a layer's or step's output shape in every instance, parameters and
+MACs, and a var's or block argument's value, inlay hints with the shape after each forward step
+(the root's and every block's), completion of layer types, arguments and forward names,
+go-to-definition for blocks and imported files, the document outline, rename of a layer or block,
+and quick fixes for the hints that say what to write.  The analysis lives in
+:mod:`netspec.tools.lsp_features`; this module only translates.  When edits queue up, only the
+latest text of a document is analysed.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +22,7 @@ from . import lsp_features as f
 try:
     from lsprotocol import types
     from pygls import uris
+    from pygls.exceptions import JsonRpcInvalidParams
     from pygls.lsp.server import LanguageServer
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("netspec lsp needs pygls: pip install 'netspec[lsp]'") from exc
@@ -50,10 +56,27 @@ def _location(loc: f.Location) -> types.Location:
     return types.Location(uri=path_uri(loc.path), range=types.Range(start=point, end=point))
 
 
+_SYMBOL = {"layer": types.SymbolKind.Field, "block": types.SymbolKind.Class, "var": types.SymbolKind.Variable,
+           "argument": types.SymbolKind.TypeParameter, "input": types.SymbolKind.Variable,
+           "forward": types.SymbolKind.Method}
+
+
+def _symbol(s: f.Symbol) -> types.DocumentSymbol:
+    return types.DocumentSymbol(name=s.name, kind=_SYMBOL[s.kind], range=_range(s.range),
+                                selection_range=_range(s.selection), detail=s.detail or None,
+                                children=[_symbol(c) for c in s.children] or None)
+
+
+def _edits(edits: Any) -> list[types.TextEdit]:
+    return [types.TextEdit(range=_range(r), new_text=text) for r, text in edits]
+
+
 class NetspecServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("netspec", __version__)
         self.documents: dict[str, f.Document] = {}
+        self.pending: dict[str, int] = {}  # each document's latest change, by a counter
+        self.changes = 0
 
     def document(self, uri: str) -> f.Document:
         doc = self.documents.get(uri)
@@ -78,8 +101,14 @@ def make_server() -> NetspecServer:
         ls.check(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: NetspecServer, params: types.DidChangeTextDocumentParams) -> None:
-        ls.check(params.text_document.uri)
+    async def did_change(ls: NetspecServer, params: types.DidChangeTextDocumentParams) -> None:
+        # changes already read while this one waits its turn supersede it: only the latest text is analysed
+        uri = params.text_document.uri
+        ls.changes += 1
+        mine = ls.pending[uri] = ls.changes
+        await asyncio.sleep(0)
+        if ls.pending.get(uri) == mine:
+            ls.check(uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: NetspecServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -127,6 +156,47 @@ def make_server() -> NetspecServer:
             point = types.Position(line=loc.line, character=0)
             return types.Location(uri=params.text_document.uri, range=types.Range(start=point, end=point))
         return _location(loc)
+
+    @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    def document_symbol(ls: NetspecServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+        return [_symbol(s) for s in f.symbols(ls.document(params.text_document.uri))]
+
+    @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
+    def prepare_rename(ls: NetspecServer, params: types.PrepareRenameParams) -> types.Range | None:
+        doc = ls.document(params.text_document.uri)
+        position = (params.position.line, params.position.character)
+        target = f.prepare_rename(doc, position)
+        if target is None:
+            return None
+        found = f.word_at(doc.lines[position[0]], position[1])
+        assert found is not None
+        return types.Range(start=types.Position(line=position[0], character=found[1]),
+                           end=types.Position(line=position[0], character=found[2]))
+
+    @server.feature(types.TEXT_DOCUMENT_RENAME)
+    def rename(ls: NetspecServer, params: types.RenameParams) -> types.WorkspaceEdit | None:
+        doc = ls.document(params.text_document.uri)
+        try:
+            edits = f.rename(doc, (params.position.line, params.position.character), params.new_name)
+        except f.RenameError as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+        if edits is None:
+            return None
+        return types.WorkspaceEdit(changes={params.text_document.uri: _edits(edits)})
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
+                    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
+    def code_action(ls: NetspecServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        doc = ls.document(params.text_document.uri)
+        where = f.Range((params.range.start.line, params.range.start.character),
+                        (params.range.end.line, params.range.end.character))
+        return [types.CodeAction(
+            title=a.title, kind=types.CodeActionKind.QuickFix,
+            diagnostics=[types.Diagnostic(range=_range(a.problem.range), message=a.problem.message,
+                                          severity=_SEVERITY[a.problem.severity], code=a.problem.code,
+                                          source="netspec")],
+            edit=types.WorkspaceEdit(changes={params.text_document.uri: _edits(a.edits)}))
+            for a in f.code_actions(doc, where)]
 
     return server
 

@@ -3,25 +3,44 @@
 Positions here are 0-based ``(line, character)`` pairs, as LSP counts them; netspec's
 :class:`~netspec.errors.Span` is 1-based and is converted at the edge.  Everything works
 from the document's text, the last YAML that parsed (so completion keeps working while a
-line is half typed) and the last spec that compiled (shapes for hover and inlay hints, read off its trace).
+line is half typed) and one :class:`Analysis` per text: its diagnostics and what is known of
+its shapes, read off the shape trace once and shared by hover, inlay hints and diagnostics.
+
+An invalid spec still has shapes: the analysis repairs what a diagnostic says how to repair (an
+unknown key dropped or renamed as its "did you mean" says, a wrong inferred argument left to be
+inferred, a broken layer stood in for by a pass-through one whose shapes are then not shown) and
+runs the stages again, a bounded number of times, so every independent mistake is its own
+diagnostic and every shape before the first unrepairable one is known.  Where the text does not
+parse at all, the last analysis that had shapes keeps answering hovers and hints.
 """
 
 from __future__ import annotations
 
+import bisect
+import contextlib
+import copy
+import dataclasses
+import gc
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import api
-from ..errors import Diagnostic, Span, SpecError
+from ..errors import Diagnostic, Path, Span, SpecError
 from ..frontend import expand, files, source
-from ..middle import counts, ir
+from ..frontend.validate import validate_data
+from ..middle import counts, ir, resolve, shapes
+from ..middle.elaborate import Instance
 from ..middle.shapes import Event, Row
 from ..ops import LAYERS, OPS, Dim, fmt_shape
 
 Position = tuple[int, int]  # 0-based line, character
+
+MAX_REPAIRS = 8  # rounds of repair-and-rerun one invalid text gets: each is one run of the pure stages
+CACHE_SIZE = 4  # analyses a document keeps, by text (undo, redo, a save of the same text)
+MAX_LISTED = 12  # instances a hover lists one by one
 
 
 @dataclass(frozen=True)
@@ -38,6 +57,7 @@ class Problem:
     severity: str  # "error" | "warning"
     code: str | None  # netspec's diagnostic code; None for a failure of netspec itself
     message: str
+    hint: str | None = None  # the diagnostic's hint alone (code actions read it)
 
 
 @dataclass(frozen=True)
@@ -55,42 +75,147 @@ class Location:
     line: int  # 0-based
 
 
+@dataclass(frozen=True)
+class Step:
+    """One forward step of a definition (the root's or a block's) and what it leaves in each instance."""
+
+    definition: str  # "" for the root, else the block's name
+    index: int
+    line: int  # 0-based
+    start: int  # character where the step's text starts
+    end: int  # ... and ends
+    layers: frozenset[str]  # the layers it calls
+    events: tuple[tuple[str, Event], ...]  # (instance path, its last top-level event) for every instance that ran it
+
+    @property
+    def event(self) -> Event | None:
+        """What the step leaves in its first instance (the root's only one)."""
+        return self.events[0][1] if self.events else None
+
+
+@dataclass
+class Analysis:
+    """One text's diagnostics and what is known of its shapes (all of them, or those up to its errors)."""
+
+    text: str
+    problems: list[Problem]
+    program: ir.Program | None = None
+    trace: list[Event] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    instances: dict[str, Instance] = field(default_factory=dict)
+    compiled: api.Compiled | None = None  # set when every stage passed
+    own: source.Source | None = None  # this text's own parse, once made (spans for outline and rename)
+    file: str = api.TEXT_FILE
+    _steps: list[Step] | None = None
+    _first: dict[str, Event] | None = None
+    _hints: list[tuple[Position, str]] | None = None
+    _tried: bool = False
+
+    @property
+    def parsed(self) -> source.Source | None:
+        """This text's own parse (not the merged one a compile makes of it), made when first asked: a text that
+        compiled needs none to answer diagnostics, hovers or hints; None where the text does not parse."""
+        if self.own is None and not self._tried:
+            self._tried = True
+            with contextlib.suppress(SpecError):  # None: the text does not parse
+                self.own = parse(self.text, self.file)
+        return self.own
+
+    @property
+    def complete(self) -> bool:
+        return self.compiled is not None
+
+    @property
+    def has_shapes(self) -> bool:
+        return self.program is not None and bool(self.trace)
+
+
 @dataclass
 class Document:
     """A spec as the editor holds it, and what netspec made of it."""
 
     path: str | None  # the file it is saved as; None for an untitled buffer
     text: str = ""
-    compiled: api.Compiled | None = None  # the last text that compiled
-    data: dict[str, Any] = field(default_factory=dict)  # the last text that parsed
     problems: list[Problem] = field(default_factory=list)
+    analysis: Analysis | None = None  # the current text's
+    shown: Analysis | None = None  # the last analysis with shapes: hovers and hints read it
+    cache: dict[str, Analysis] = field(default_factory=dict)
+    _data: dict[str, Any] = field(default_factory=dict, repr=False)
+    _unread: Analysis | None = field(default=None, repr=False)  # an analysis whose text data has not read
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The last text that parsed, as plain data (completion reads it while a line is half typed)."""
+        if self._unread is not None:
+            self._unread = None
+            for analysis in reversed(self.cache.values()):  # the latest text first
+                parsed = analysis.parsed
+                if parsed is not None and isinstance(parsed.data, dict):
+                    self._data = parsed.data
+                    break
+        return self._data
+
+    @property
+    def compiled(self) -> api.Compiled | None:
+        """The last text that compiled completely."""
+        return self.shown.compiled if self.shown is not None else None
 
     @property
     def lines(self) -> list[str]:
         return self.text.splitlines()
 
     def update(self, text: str) -> list[Problem]:
-        """Take the new text: parse it, compile it, and return its diagnostics.
+        """Take the new text: parse it, analyse it, and return its diagnostics.
 
         The limits ``netspec validate`` applies to a file come first, so a document too big or too deep
         is refused at once with the diagnostic validate gives, before anything parses all of it."""
         self.text = text
-        try:
-            parsed = parse(text, self.path or api.TEXT_FILE)
-        except SpecError as exc:  # the compile would stop at the same parse with the same error
-            self.problems = [problem(self, d, text.splitlines()) for d in exc.diagnostics]
-            return self.problems
-        if isinstance(parsed.data, dict):
-            self.data = parsed.data
-        self.problems = compile_problems(self, text)
+        analysis = self.cache.pop(text, None)
+        if analysis is None or not _still_current(self, analysis):
+            analysis = analyse(self, text)
+        self.cache[text] = analysis  # most recent last
+        while len(self.cache) > CACHE_SIZE:
+            del self.cache[next(iter(self.cache))]
+        self.analysis = self._unread = analysis
+        if analysis.has_shapes or self.shown is None:
+            self.shown = analysis  # else: the last analysis with shapes keeps answering
+        self.problems = analysis.problems
         return self.problems
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic collection while one analysis is read: it makes many small objects and no garbage cycles, and a
+    collection would walk the whole inference it reads (150 ms on a 1,000-block spec) for nothing."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _check_size(text: str, file: str) -> None:
+    """The size check of a file read from disk, with its diagnostic (file-too-large)."""
+    if len(text) > source.MAX_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > source.MAX_BYTES:
+        source.decode(text.encode("utf-8", "surrogatepass")[: source.MAX_BYTES + 1], file)
+
+
+def _still_current(doc: Document, analysis: Analysis) -> bool:
+    """Whether an analysis kept for the same text still holds: the files it imports are unchanged (netspec's
+    compile cache checks them for a text that compiled; a text that did not is kept only if it imports none)."""
+    if analysis.compiled is not None:
+        try:
+            return api.compile_spec(text=analysis.text, filename=doc.path) is analysis.compiled
+        except SpecError:
+            return False
+    return "imports" not in analysis.text and "extends" not in analysis.text
 
 
 def parse(text: str, file: str) -> source.Source:
     """``text`` parsed under the limits a spec file gets (size, depth, nodes: :mod:`netspec.frontend.source`)."""
-    if len(text) > source.MAX_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > source.MAX_BYTES:
-        # the size check of a file read from disk, with its diagnostic (file-too-large)
-        source.decode(text.encode("utf-8", "surrogatepass")[: source.MAX_BYTES + 1], file)
+    _check_size(text, file)
     try:
         return source.load_text(text, file)
     except RecursionError:  # not expected from the event stream; the same last guard as validate's
@@ -139,7 +264,7 @@ def problem(doc: Document, d: Diagnostic, lines: list[str]) -> Problem:
         if span is not None and span.line:
             message = f"{span}: {message}"
         where = _place(lines, _naming_line(lines, span.file if span else None), 1)
-    return Problem(where, d.severity, d.code, message)
+    return Problem(where, d.severity, d.code, message, d.hint)
 
 
 def _naming_line(lines: list[str], file: str | None) -> int:
@@ -152,33 +277,199 @@ def _naming_line(lines: list[str], file: str | None) -> int:
     return 1
 
 
-def compile_problems(doc: Document, text: str) -> list[Problem]:
+def analyse(doc: Document, text: str) -> Analysis:
+    """The text's diagnostics and shapes: the pipeline once; on errors, the repair rounds of :func:`_partial`."""
     lines = text.splitlines()
+    file = doc.path or api.TEXT_FILE
     try:
+        _check_size(text, file)  # the limits first: a text too big is never parsed
         compiled = api.compile_spec(text=text, filename=doc.path)
     except SpecError as exc:
-        return [problem(doc, d, lines) for d in exc.diagnostics]
-    except Exception as exc:  # a bug in netspec: say so rather than go silent
-        return [Problem(_place(lines, 1, 1), "error", None, f"netspec failed: {type(exc).__name__}: {exc}")]
-    doc.compiled = compiled
-    return [problem(doc, d, lines) for d in compiled.warnings]
+        try:
+            parsed = parse(text, file)
+        except SpecError as parse_error:  # the compile stopped at the same parse with the same error
+            return Analysis(text, [problem(doc, d, lines) for d in parse_error.diagnostics], file=file, _tried=True)
+        with _gc_paused():
+            return _partial(doc, text, parsed, exc.diagnostics)
+    except Exception as exc:  # a bug in netspec (or a guard parse() has: say what parse says)
+        try:
+            parse(text, file)
+        except SpecError as parse_error:
+            return Analysis(text, [problem(doc, d, lines) for d in parse_error.diagnostics], file=file, _tried=True)
+        return Analysis(text, [Problem(_place(lines, 1, 1), "error", None,
+                                       f"netspec failed: {type(exc).__name__}: {exc}")], file=file)
+    inference = compiled.inference
+    return Analysis(text, [problem(doc, d, lines) for d in compiled.warnings], inference.program,
+                    inference.trace, inference.rows, inference.instances, compiled, file=file)
+
+
+def compile_problems(doc: Document, text: str) -> list[Problem]:
+    """The diagnostics of ``text`` (what :meth:`Document.update` publishes), without keeping it."""
+    return analyse(doc, text).problems
+
+
+# ---------------------------------------------------------------------------------------------- partial results
+
+# A layer that returns its input, drawn from the registry: it stands in for a layer nothing can repair.
+_PASS = next(name for name, layer in LAYERS.items() if layer.passthrough and not layer.args and layer.n_inputs == 1)
+_SUGGESTION = re.compile(r"did you mean '([^']+)'\?")
+
+
+def _layer_prefix(path: Path) -> Path | None:
+    """The path of the layer entry ``path`` is in (``('layers', 'fc3')``, ``('blocks', 'B', 'layers', 'conv')``)."""
+    if len(path) >= 2 and path[0] == "layers":
+        return path[:2]
+    if len(path) >= 4 and path[0] == "blocks" and path[2] == "layers":
+        return path[:4]
+    return None
+
+
+def _node(data: Any, path: Path) -> Any:
+    for key in path:
+        listed = isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data)
+        if not listed and not (isinstance(data, dict) and key in data):
+            return None
+        data = data[key]
+    return data
+
+
+@dataclass
+class _Repair:
+    """What the repair rounds changed: layers made pass-through (their shapes unknown) and layers touched."""
+
+    stand_ins: list[Path] = field(default_factory=list)
+    touched: list[Path] = field(default_factory=list)
+
+    def covers(self, path: Path) -> bool:
+        return any(path[:len(p)] == p for p in self.touched)
+
+
+def _repair(data: Any, d: Diagnostic, stage: str, repair: _Repair) -> bool:
+    """Change ``data`` (a copy) so that ``d`` is gone, as its hint says or by the least guess; False if
+    nothing can be done (a mistake outside any layer: the rounds stop there)."""
+    path = d.path
+    layer = _layer_prefix(path)
+    scope = path[:-2]
+    if d.code == "unknown-name" and path[-2:-1] == ("forward",) and scope in ((), path[:2]) \
+            and isinstance(_node(data, path), str) and _WORD.fullmatch(_node(data, path)):
+        # a step naming no layer: a pass-through layer of that name stands in, and shapes from it on are not shown
+        layers = _node(data, (*scope, "layers"))
+        name = _node(data, path)
+        if isinstance(layers, dict) and name not in layers:
+            layers[name] = {"type": _PASS}
+            repair.stand_ins.append((*scope, "layers", name))
+            repair.touched.append(path)
+            return True
+        return False
+    if layer is None:
+        return False
+    parent_path, key = path[:-1], path[-1] if path else None
+    parent = _node(data, parent_path)
+    suggestion = _SUGGESTION.search(d.hint or "")
+    if stage == "shapes":  # a wrong inferred argument: leave it to be inferred, as the hint says
+        entry = _node(data, layer)
+        if isinstance(entry, dict) and isinstance(entry.get("type"), str) and entry["type"] in LAYERS:
+            inferred = [a.name for a in LAYERS[entry["type"]].args if a.inferred and a.name in entry]
+            if inferred and layer not in repair.touched:
+                for name in inferred:
+                    del entry[name]
+                repair.touched.append(layer)
+                return True
+        return False
+    if layer in repair.stand_ins:
+        return False
+    repair.touched.append(layer)
+    if d.code == "unknown-key" and isinstance(parent, dict) and key in parent and len(path) > len(layer):
+        if suggestion and suggestion.group(1) not in parent:  # renamed as "did you mean" says, order kept
+            new = {(suggestion.group(1) if k == key else k): v for k, v in parent.items()}
+            parent.clear()
+            parent.update(new)
+        else:
+            del parent[key]  # a key no layer reads changes nothing when dropped
+        return True
+    if d.code == "unknown-layer" and suggestion and isinstance(parent, dict) and key == "type" \
+            and suggestion.group(1) in LAYERS:
+        parent["type"] = suggestion.group(1)
+        return True
+    # anything else: the layer stands in as a pass-through, and shapes from it on are not shown
+    holder = _node(data, layer[:-1])
+    if isinstance(holder, dict) and layer[-1] in holder:
+        holder[layer[-1]] = {"type": _PASS}
+        repair.stand_ins.append(layer)
+        return True
+    return False
+
+
+def _cut(trace: list[Event], stand_ins: list[Path]) -> tuple[list[Event], bool]:
+    """The trace up to the first event of a stand-in layer (what comes after it is not known)."""
+    if not stand_ins:
+        return trace, False
+    for i, event in enumerate(trace):
+        path = getattr(event.node, "path", None) if isinstance(event.node, ir.Layer) else None
+        if path is not None and any(tuple(path[:len(p)]) == p for p in stand_ins):
+            return trace[:i], True
+    return trace, False
+
+
+def _partial(doc: Document, text: str, parsed: source.Source, first: list[Diagnostic]) -> Analysis:
+    """Everything that can be known of an invalid text: its mistakes, each once, and the shapes they leave."""
+    lines = text.splitlines()
+    found: list[Diagnostic] = list(first)
+    seen = {(d.code, d.span, d.path) for d in first}
+    analysis = Analysis(text, [], file=parsed.file)  # its own parse made again when asked: expand may merge into it
+    file = doc.path or api.TEXT_FILE
+    try:
+        current = expand.expand(parsed, expand.reader_for(file), None)
+    except SpecError:
+        current = None  # an import refused: nothing further is known
+    except Exception:  # a bug in netspec: the first diagnostics stand
+        current = None
+    repair = _Repair()
+    if current is not None:
+        current = dataclasses.replace(current, data=copy.deepcopy(current.data))
+
+    def add(diagnostics: list[Diagnostic], stage: str) -> None:
+        for d in diagnostics:
+            key = (d.code, d.span, d.path)
+            if key in seen or (d.severity == "error" and repair.covers(d.path)):
+                continue
+            seen.add(key)
+            found.append(d)
+
+    for _ in range(MAX_REPAIRS if current is not None else 0):
+        assert current is not None
+        stage = "grammar"
+        keep: list[shapes.Shared] = []
+        try:
+            spec = validate_data(current)
+            stage = "resolve"
+            program = resolve.resolve(spec, current)
+            stage = "shapes"
+            inference = shapes.infer(program, keep)
+        except SpecError as exc:
+            errors = [d for d in exc.diagnostics if d.severity == "error"]
+            if stage == "shapes" and keep:
+                trace, cut = _cut(keep[0].trace or [], repair.stand_ins)
+                if trace:
+                    analysis.program, analysis.trace = program, trace
+                    analysis.rows, analysis.instances = keep[0].rows, keep[0].instances
+                if cut:  # the error comes after a stand-in: a consequence of the guess, not a mistake
+                    break
+            add(errors, stage)
+            if not all(_repair(current.data, d, stage, repair) for d in errors) or not errors:
+                break
+            continue
+        except Exception:  # a repair netspec cannot take: what is known so far stands
+            break
+        trace, _ = _cut(inference.trace, repair.stand_ins)
+        analysis.program, analysis.trace = inference.program, trace
+        analysis.rows, analysis.instances = inference.rows, inference.instances
+        break
+    analysis.problems = [problem(doc, d, lines) for d in found]
+    return analysis
 
 
 # ---------------------------------------------------------------------------------------------- forward steps
-
-
-@dataclass(frozen=True)
-class Step:
-    index: int
-    line: int  # 0-based
-    start: int  # character where the step's text starts
-    end: int  # ... and ends
-    layers: frozenset[str]  # the layers it calls
-    event: Event | None  # its last top-level event in the trace: what the step leaves
-
-
-def _called_layers(stmt: ir.Stmt) -> frozenset[str]:
-    return frozenset(n.func for n in ir.walk(stmt) if isinstance(n, ir.Call) and n.kind == "layer")
 
 
 def _step_end(text: str, start: int) -> int:
@@ -206,9 +497,9 @@ def _step_end(text: str, start: int) -> int:
     return start + len(text[start:i].rstrip())
 
 
-def _calls(compiled: api.Compiled) -> list[Event]:
+def _calls(trace: list[Event]) -> list[Event]:
     """The trace's calls, each once, in order: a layer, an op, a matmul, a Sequential or block (at its exit)."""
-    return [e for e in compiled.inference.trace if e.row is not None and e.kind != "enter"]
+    return [e for e in trace if e.row is not None and e.kind != "enter"]
 
 
 def _output_shape(output: Any) -> tuple[Dim, ...]:
@@ -218,56 +509,180 @@ def _output_shape(output: Any) -> tuple[Dim, ...]:
     return output.shape  # type: ignore[no-any-return]
 
 
-def steps(doc: Document) -> list[Step]:
-    """The root forward's steps, each with where it is written and the shape it leaves."""
-    compiled = doc.compiled
-    if compiled is None:
-        return []
-    model = compiled.inference.model
-    spans = model.source.spans
-    lines = doc.lines
-    calls = [_called_layers(stmt) for stmt in model.body]
-    # an op's or a matmul's step: the one whose IR holds its node
-    holder = {id(node): i for i, stmt in enumerate(model.body) for node in ir.walk(stmt)}
-    # a layer's, Sequential's or block's: the next step (from the last placed) calling it by its name
-    root = compiled.inference.instances.get("")
-    names = {id(c.entry): name for name, c in (root.names if root else {}).items()
-             if c is not None and not isinstance(c, list)}
+def _place_events(events: list[Event], calls: list[frozenset[str]], starts: list[tuple[int, int]],
+                  ends: list[tuple[int, int, int]], names: dict[int, str], here: Callable[[str], bool]
+                  ) -> dict[int, Event]:
+    """Which step each of one instance's top-level calls belongs to (the last per step): an op by where it is
+    written (``starts``: each step's first character, in order; ``ends``: its line, last character and
+    index), a layer, Sequential or block by the next step, from the last placed, whose text names it."""
     last: dict[int, Event] = {}
     cursor = 0
-    for event in _calls(compiled):
-        assert event.row is not None
-        if event.row.depth:
-            continue
+    for event in events:
         if event.kind in ("op", "arith"):
-            if id(event.node) not in holder:
+            span = event.span
+            if span is None or not here(span.file):
                 continue
-            cursor = holder[id(event.node)]
+            at = (span.line - 1, span.col - 1)
+            k = bisect.bisect_right(starts, at) - 1
+            if k < 0 or at > ends[k][:2]:
+                continue
+            cursor = ends[k][2]
         else:
             name = names.get(id(event.node))
+            if name is None:
+                continue  # inside a Sequential: its exit stands for it
             found = next((j for j in range(cursor, len(calls)) if name in calls[j]), None)
             if found is None:
                 continue
             cursor = found
         last[cursor] = event
-    out = []
-    for i in range(len(model.body)):
-        span = spans.get(("forward", i))
-        if span is None or not _in_doc(span.file, doc):
+    return last
+
+
+def _analysis(doc: Document) -> Analysis | None:
+    shown = doc.shown
+    return shown if shown is not None and shown.program is not None else None
+
+
+def steps(doc: Document) -> list[Step]:
+    """Every definition's forward steps (the root's and each block's written in this document), each with
+    where it is written and the shape it leaves in each instance; computed once per analysis."""
+    analysis = _analysis(doc)
+    if analysis is None:
+        return []
+    if analysis._steps is None:
+        with _gc_paused():
+            analysis._steps = _steps(doc, analysis)
+    return analysis._steps
+
+
+def _steps(doc: Document, analysis: Analysis) -> list[Step]:
+    assert analysis.program is not None
+    lines = analysis.text.splitlines()
+    by_instance: dict[str, list[Event]] = {}
+    for event in _calls(analysis.trace):
+        by_instance.setdefault(event.instance, []).append(event)
+    prefixes: dict[int, list[str]] = {}
+    for prefix, instance in analysis.instances.items():
+        prefixes.setdefault(id(instance.definition), []).append(prefix)
+    known: dict[str, bool] = {}
+
+    def here(file: str) -> bool:
+        if file not in known:
+            known[file] = _in_doc(file, doc)
+        return known[file]
+
+    out: list[Step] = []
+    for definition in (analysis.program.root, *analysis.program.blocks.values()):
+        spans = definition.source.spans
+        body = definition.body
+        placed = [(i, span) for i in range(len(body)) for span in [spans.get((*definition.path, "forward", i))]
+                  if span is not None and here(span.file) and 0 <= span.line - 1 < len(lines)]
+        if not placed:
             continue
-        line = span.line - 1
-        if not 0 <= line < len(lines):
-            continue
-        start = span.col - 1
-        out.append(Step(i, line, start, _step_end(lines[line], start), calls[i] if i < len(calls) else frozenset(),
-                        last.get(i)))
+        layer_names = {str(layer.key) for layer in definition.layers}
+        names = {id(layer): str(layer.key) for layer in definition.layers}
+        calls: list[frozenset[str]] = [frozenset()] * len(body)
+        where: list[tuple[int, int, int]] = []  # line, start, end of each placed step
+        for i, span in placed:
+            line, start = span.line - 1, span.col - 1
+            end = _step_end(lines[line], start)
+            where.append((line, start, end))
+            calls[i] = frozenset(_WORD.findall(lines[line][start:end])) & layer_names
+        order = sorted(range(len(placed)), key=lambda k: where[k][:2])
+        starts = [where[k][:2] for k in order]
+        ends = [(where[k][0], where[k][2], placed[k][0]) for k in order]
+        per_instance = [(prefix, _place_events(by_instance.get(prefix, []), calls, starts, ends, names, here))
+                        for prefix in prefixes.get(id(definition), [])]
+        name = "" if definition.is_root else str(definition.path[-1])
+        for (i, _), (line, start, end) in zip(placed, where, strict=True):
+            events = tuple((prefix, last[i]) for prefix, last in per_instance if i in last)
+            out.append(Step(name, i, line, start, end, calls[i], events))
     return out
 
 
+def _hint_label(step: Step, analysis: Analysis) -> str | None:
+    shapes_ = [fmt_shape(_output_shape(event.output)) for _, event in step.events]
+    if not shapes_:
+        return None
+    distinct = list(dict.fromkeys(shapes_))
+    if len(distinct) == 1:
+        return f"-> {distinct[0]}"
+    symbolic = _symbolic(step, analysis)
+    if symbolic is not None:
+        return f"-> {symbolic}"
+    return f"-> {shapes_[0]} (+{len(distinct) - 1} more)"
+
+
+def _block_names(step: Step, analysis: Analysis) -> list[dict[str, int]]:
+    """For each instance running ``step``: the integer values its names hold (arguments, vars, and the symbols of
+    its declared input shape, read off the input it was given)."""
+    assert analysis.program is not None
+    definition = analysis.program.blocks[step.definition]
+    entered = {e.path: e for e in analysis.trace if e.kind == "enter" and e.type == step.definition}
+    out = []
+    for prefix, _ in step.events:
+        instance = analysis.instances.get(prefix)
+        values = {k: v for k, v in (instance.env.items() if instance else ()) if type(v) is int}
+        enter = entered.get(prefix)
+        tensors = [t for t in (enter.inputs if enter is not None else ()) if hasattr(t, "shape")]
+        for declared, tensor in zip(definition.inputs, tensors, strict=False):
+            if len(declared.shape) == len(tensor.shape):
+                values.update({d: v for d, v in zip(declared.shape, tensor.shape, strict=True)
+                               if isinstance(d, str) and type(v) is int})
+        out.append(values)
+    return out
+
+
+def _symbolic(step: Step, analysis: Analysis) -> str | None:
+    """The shape a block's step gives in every instance written with the block's names (``(N, planes, H/stride,
+    W/stride)``), where one name, a product of two or a quotient of two fits every instance exactly; else None."""
+    shapes_ = [_output_shape(event.output) for _, event in step.events]
+    if len({len(s) for s in shapes_}) != 1 or step.definition not in (analysis.program.blocks if analysis.program
+                                                                       else {}):
+        return None
+    names = _block_names(step, analysis)
+    shared_names = set.intersection(*(set(v) for v in names)) if names else set()
+    declared = analysis.program.blocks[step.definition].inputs  # type: ignore[union-attr]
+    own = declared[0].shape if declared else ()
+    out = []
+    for i in range(len(shapes_[0])):
+        # the input's own symbol at this position first (W, not H, for the last dim of a square image)
+        common = sorted(shared_names, key=lambda n: (i >= len(own) or n != own[i], n))
+        column = [s[i] for s in shapes_]
+        if all(d == column[0] for d in column):
+            out.append(str(column[0]))
+            continue
+        if not all(type(d) is int for d in column):
+            return None
+        found = next((a for a in common if all(v[a] == d for v, d in zip(names, column, strict=True))), None)
+        if found is None:
+            found = next((f"{a} * {b}" for a in common for b in common if a <= b
+                          and all(v[a] * v[b] == d for v, d in zip(names, column, strict=True))), None)
+        if found is None:
+            found = next((f"{a}/{b}" for a in common for b in common if a != b
+                          and all(v[b] and v[b] * d == v[a] for v, d in zip(names, column, strict=True))), None)
+        if found is None:
+            return None
+        out.append(found)
+    return "(" + ", ".join(out) + ")"
+
+
 def inlay_hints(doc: Document) -> list[tuple[Position, str]]:
-    """``-> (N, 6, 28, 28)`` after each forward step."""
-    return [((s.line, s.end), f"-> {fmt_shape(_output_shape(s.event.output))}") for s in steps(doc)
-            if s.event is not None]
+    """``-> (N, 6, 28, 28)`` after each forward step, a block's too: the shape every instance gives, else the
+    shape in the block's names where they fit every instance (``(N, planes, H/stride, W/stride)``), else the
+    first instance's and how many other shapes the rest give."""
+    analysis = _analysis(doc)
+    if analysis is None:
+        return []
+    if analysis._hints is None:
+        out = []
+        for s in steps(doc):
+            label = _hint_label(s, analysis)
+            if label is not None:
+                out.append(((s.line, s.end), label))
+        analysis._hints = sorted(out)
+    return list(analysis._hints)
 
 
 # ---------------------------------------------------------------------------------------------- hover
@@ -302,41 +717,134 @@ def _event_text(title: str, event: Event) -> str:
     return _row_text(title, event.row, _output_shape(event.output))
 
 
+def _instances_text(title: str, events: list[tuple[str, Event]]) -> str:
+    """A block's step or layer: the first instance's row, then the shape it gives in every instance."""
+    head = _event_text(title, events[0][1])
+    listed = [f"- `{prefix}`: `{fmt_shape(_output_shape(event.output))}`" for prefix, event in events[:MAX_LISTED]]
+    if len(events) > MAX_LISTED:
+        listed.append(f"- ... {len(events) - MAX_LISTED} more")
+    return head + f"\n\nin {len(events)} instance(s):\n" + "\n".join(listed)
+
+
+def _first_calls(analysis: Analysis) -> dict[str, Event]:
+    """A layer's first call, by its row's module path; computed once per analysis."""
+    if analysis._first is None:
+        with _gc_paused():
+            analysis._first = _first_events(analysis)
+    return analysis._first
+
+
+def _first_events(analysis: Analysis) -> dict[str, Event]:
+    first: dict[str, Event] = {}
+    for event in _calls(analysis.trace):
+        assert event.row is not None
+        first.setdefault(event.row.path, event)
+    return first
+
+
+def _partial_note(doc: Document) -> str:
+    analysis = doc.analysis
+    if analysis is not None and analysis is not doc.shown:
+        return "\n\n_(from the last text that had shapes: this one does not parse or check that far)_"
+    if analysis is not None and not analysis.complete:
+        return "\n\n_(partial: the spec has errors; shapes up to them)_"
+    return ""
+
+
 def hover(doc: Document, pos: Position) -> str | None:
-    """Markdown for the layer or forward step at ``pos``: its output shape, parameters and MACs."""
+    """Markdown for what is at ``pos``: a layer or forward step (root or block: its output shape in every
+    instance, parameters, MACs), a var or a block argument (its value, per instance)."""
+    text = _hover(doc, pos)
+    return None if text is None else text + _partial_note(doc)
+
+
+def _hover(doc: Document, pos: Position) -> str | None:
     line, char = pos
-    lines = doc.lines
-    if doc.compiled is None or not 0 <= line < len(lines):
+    analysis = _analysis(doc)
+    lines = doc.lines  # positions are the current text's (an analysis kept from an earlier one may lag)
+    if analysis is None or not 0 <= line < len(lines):
         return None
     found = word_at(lines[line], char)
-    by_path: dict[str, Event] = {}  # a layer's first call
-    for event in _calls(doc.compiled):
-        assert event.row is not None
-        by_path.setdefault(event.row.path, event)
+    first = _first_calls(analysis)
     # a forward step: the layer named under the cursor, else the step's result
     for step in steps(doc):
         if step.line == line and step.start <= char <= step.end:
-            if found and found[0] in step.layers and found[0] in by_path:
-                return _event_text(found[0], by_path[found[0]])
-            if step.event is not None:
-                return _event_text(f"forward step {step.index}", step.event)
+            if not step.definition:
+                if found and found[0] in step.layers and found[0] in first:
+                    return _event_text(found[0], first[found[0]])
+                if step.event is not None:
+                    return _event_text(f"forward step {step.index}", step.event)
+                continue
+            if found and found[0] in step.layers:
+                calls = _layer_calls(analysis, step.definition, found[0])
+                if calls:
+                    return _instances_text(f"{step.definition}.{found[0]}", calls)
+            if step.events:
+                return _instances_text(f"{step.definition} forward step {step.index}", list(step.events))
     if found is None:
         return None
     word = found[0]
-    key = doc.compiled.inference.model.source.key_spans.get(("layers", word))
-    if key is not None and key.line - 1 == line and word in by_path:
-        return _event_text(word, by_path[word])
-    # a layer inside a block: every instance of it
+    model = analysis.program.root if analysis.program is not None else None
+    key = model.source.key_spans.get(("layers", word)) if model is not None else None
+    if key is not None and key.line - 1 == line and word in first:
+        return _event_text(word, first[word])
     chain = enclosing_keys(lines, line)
-    if len(chain) >= 3 and chain[0] == "blocks" and chain[2] == "layers" and _is_key(lines[line], found):
-        block = chain[1]
-        rows = doc.compiled.inference.rows
-        parents = {r.path for r in rows if r.type == block}
-        hits = [r for r in rows if r.path.rpartition(".")[0] in parents and r.path.rpartition(".")[2] == word]
-        if hits:
-            shapes = sorted({fmt_shape(r.output_shape) for r in hits})
-            head = _row_text(f"{block}.{word}", hits[0], hits[0].output_shape)
-            return head + f"\n\n{len(hits)} instance(s); output shapes: " + ", ".join(f"`{s}`" for s in shapes)
+    # a layer inside a block: every instance of it
+    if len(chain) >= 3 and chain[0] == "blocks" and chain[2] == "layers" and _is_key(lines[line], found) \
+            and len(chain) == 3:
+        calls = _layer_calls(analysis, chain[1], word)
+        if calls:
+            return _instances_text(f"{chain[1]}.{word}", calls)
+    return _name_hover(analysis, chain, lines[line], found)
+
+
+def _layer_calls(analysis: Analysis, block: str, layer: str) -> list[tuple[str, Event]]:
+    """The first call of ``layer`` in each instance of ``block``."""
+    first = _first_calls(analysis)
+    definition = analysis.program.blocks.get(block) if analysis.program is not None else None
+    out = []
+    for prefix, instance in analysis.instances.items():
+        if instance.definition is definition and prefix:
+            event = first.get(f"{prefix}.{layer}")
+            if event is not None:
+                out.append((prefix, event))
+    return out
+
+
+def _value(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _name_hover(analysis: Analysis, chain: list[str], text: str, found: tuple[str, int, int]) -> str | None:
+    """A var of the root or a block, or a block's argument, where it is declared or used."""
+    program = analysis.program
+    if program is None:
+        return None
+    word = found[0]
+    block = chain[1] if len(chain) >= 2 and chain[0] == "blocks" else None
+    if block is not None and block in program.blocks:
+        definition = program.blocks[block]
+        kind = next((f"argument of {block}" + (f" ({a.kind})" if a.kind else "")
+                     for a in definition.block_args if a.name == word), None)
+        if kind is None and any(v.name == word for v in definition.vars):
+            kind = f"var of {block}"
+        if kind is None:
+            return None
+        values = [(prefix, inst.env[word]) for prefix, inst in analysis.instances.items()
+                  if inst.definition is definition and prefix and word in inst.env]
+        listed = [f"- `{prefix}`: `{_value(v)}`" for prefix, v in values[:MAX_LISTED]]
+        if len(values) > MAX_LISTED:
+            listed.append(f"- ... {len(values) - MAX_LISTED} more")
+        distinct = {_value(v) for _, v in values}
+        head = f"**{word}**: {kind}"
+        if len(distinct) == 1:
+            return head + f"\n\n- value: `{distinct.pop()}` in all {len(values)} instance(s)"
+        return head + (f"\n\nin {len(values)} instance(s):\n" + "\n".join(listed) if listed else "\n\nno instance")
+    if any(v.name == word for v in program.root.vars) and word in program.var_values:
+        return f"**{word}**: var\n\n- value: `{_value(program.var_values[word])}`"
+    if word in program.root.args:
+        return f"**{word}**: forward argument\n\n- default: `{_value(program.root.args[word])}`"
     return None
 
 
@@ -556,7 +1064,7 @@ def imported_blocks(doc: Document) -> dict[str, Location]:
             line = _block_line(lines, name)
             if line is not None and name not in found:
                 found[name] = Location(path, line)
-        todo.extend(p for p in (_resolve(reader, n, path) for n in _imports(Document(path, data=data)))
+        todo.extend(p for p in (_resolve(reader, n, path) for n in _imports(Document(path), data))
                     if p is not None)
     return found
 
@@ -588,3 +1096,310 @@ def definition(doc: Document, pos: Position) -> Location | None:
             return Location(doc.path or "", target)
         return None
     return imported_blocks(doc).get(word)
+
+
+# ---------------------------------------------------------------------------------------------- outline
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """One entry of the document's outline."""
+
+    name: str
+    kind: str  # "layer", "block", "var", "argument", "input", "forward"
+    detail: str
+    range: Range  # the whole entry
+    selection: Range  # its name
+    children: tuple[Symbol, ...] = ()
+
+
+def _parsed(doc: Document) -> source.Source | None:
+    """The latest parse of the document: the current text's, else the last text that parsed."""
+    for analysis in (doc.analysis, doc.shown):
+        if analysis is not None and analysis.parsed is not None:
+            return analysis.parsed
+    return None
+
+
+def _key_range(parsed: source.Source, path: Path, name: str) -> Range | None:
+    span = parsed.key_spans.get(path)
+    if span is None or span.file != parsed.file:
+        return None
+    line, col = span.line - 1, span.col - 1
+    text = parsed.lines[line] if 0 <= line < len(parsed.lines) else ""
+    if text[col:col + len(name)] != name and text[col + 1:col + 1 + len(name)] == name:
+        col += 1  # a quoted key
+    return Range((line, col), (line, col + len(name)))
+
+
+def _extent(lines: list[str], line: int, last: int) -> int:
+    """The last line of the entry whose key is on ``line``: before the next line indented no deeper."""
+    indent = len(lines[line]) - len(lines[line].lstrip())
+    end = line
+    for i in range(line + 1, min(last, len(lines) - 1) + 1):
+        stripped = lines[i].lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if len(lines[i]) - len(stripped) <= indent and not stripped.startswith(("-", "]", "}")):
+            break
+        if len(lines[i]) - len(stripped) < indent:
+            break
+        end = i
+    return end
+
+
+def _entries(parsed: source.Source, section: Path, kind: str, detail: Any, last: int) -> list[Symbol]:
+    node = _node(parsed.data, section)
+    if not isinstance(node, dict):
+        return []
+    out = []
+    lines = parsed.lines
+    for key, value in node.items():
+        name = str(key)
+        selection = _key_range(parsed, (*section, key), name)
+        if selection is None:
+            continue
+        end = _extent(lines, selection.start[0], last)
+        whole = Range((selection.start[0], 0), (end, len(lines[end]) if end < len(lines) else 0))
+        out.append(Symbol(name, kind, detail(value), whole, selection))
+    return out
+
+
+def _layer_detail(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return str(value.get("type", "Sequential" if "layers" in value else ""))
+    if isinstance(value, list):
+        return f"{len(value)} layers"
+    return ""
+
+
+def symbols(doc: Document) -> list[Symbol]:
+    """The outline: vars, inputs, blocks (their args, vars and layers inside), layers, forward."""
+    parsed = _parsed(doc)
+    if parsed is None or not isinstance(parsed.data, dict):
+        return []
+    last = len(parsed.lines) - 1
+    out: list[Symbol] = []
+    out += _entries(parsed, ("vars",), "var", _value, last)
+    out += _entries(parsed, ("inputs",), "input", _value, last)
+    for block in _entries(parsed, ("blocks",), "block", lambda _: "block", last):
+        end = block.range.end[0]
+        inner = [*_entries(parsed, ("blocks", block.name, "args"), "argument", _value, end),
+                 *_entries(parsed, ("blocks", block.name, "vars"), "var", _value, end),
+                 *_entries(parsed, ("blocks", block.name, "layers"), "layer", _layer_detail, end)]
+        out.append(dataclasses.replace(block, children=tuple(inner)))
+    out += _entries(parsed, ("layers",), "layer", _layer_detail, last)
+    forward = _key_range(parsed, ("forward",), "forward")
+    if forward is not None:
+        end = _extent(parsed.lines, forward.start[0], last)
+        out.append(Symbol("forward", "forward", "", Range(forward.start, (end, len(parsed.lines[end]))), forward))
+    return sorted(out, key=lambda s: s.selection.start)
+
+
+# ---------------------------------------------------------------------------------------------- rename
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+class RenameError(ValueError):
+    """A rename that cannot be made; the message says why."""
+
+
+def _definition_at(parsed: source.Source, line: int) -> Path:
+    """``('blocks', 'B')`` when 0-based ``line`` is inside block B, else ``()``."""
+    chain = enclosing_keys(parsed.lines, line)
+    own = _KEY.match(parsed.lines[line]) if 0 <= line < len(parsed.lines) else None
+    if chain[:1] == ["blocks"] and len(chain) >= 2:
+        return ("blocks", chain[1])
+    if chain == ["blocks"] and own:
+        return ("blocks", own.group(2))
+    return ()
+
+
+def _forward_edits(parsed: source.Source, scope: Path, old: str, new: str) -> list[tuple[Range, str]]:
+    """``old`` as a name in the forward steps of ``scope`` (not an attribute, a key or a string)."""
+    forward = parsed.key_spans.get((*scope, "forward"))
+    if forward is None or forward.file != parsed.file:
+        return []
+    lines = parsed.lines
+    first = forward.line - 1
+    last = _extent(lines, first, len(lines) - 1)
+    pattern = re.compile(rf"(?<![\w.'\"]){re.escape(old)}(?![\w'\"])")
+    edits = []
+    for i in range(first, last + 1):
+        text = lines[i].split(" #", 1)[0]
+        begin = text.index(":") + 1 if i == first and ":" in text else 0
+        for match in pattern.finditer(text, begin):
+            if text[match.end():].lstrip().startswith(":") and not text[match.end():].lstrip().startswith("::"):
+                continue  # an op step's key (`- max_pool2d: 2`) is never a layer
+            edits.append((Range((i, match.start()), (i, match.end())), new))
+    return edits
+
+
+def _scalar_edits(parsed: source.Source, old: str, new: str) -> list[tuple[Range, str]]:
+    """Every scalar value that is exactly ``old`` outside forward (``type: B``, ``bn: B``, ``vars: {b: B}``), and
+    every key ``old`` in an ``init`` pass."""
+    edits = []
+
+    def walk(node: Any, path: Path) -> None:
+        if path[:1] == ("forward",) or path[2:3] == ("forward",) or path[:1] == ("inputs",):
+            return
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == old and "init" in path:  # an initialiser pass's key naming the block
+                    where = _key_range(parsed, (*path, key), old)
+                    if where is not None:
+                        edits.append((where, new))
+                walk(value, (*path, key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, (*path, i))
+        elif node == old:
+            span = parsed.spans.get(path)
+            if span is None or span.file != parsed.file or not 0 < span.line <= len(parsed.lines):
+                return
+            line, col = span.line - 1, span.col - 1
+            text = parsed.lines[line]
+            if text[col:col + len(old)] != old and text[col + 1:col + 1 + len(old)] == old:
+                col += 1
+            if text[col:col + len(old)] == old:
+                edits.append((Range((line, col), (line, col + len(old))), new))
+
+    walk(parsed.data, ())
+    return edits
+
+
+def rename(doc: Document, pos: Position, new: str) -> list[tuple[Range, str]] | None:
+    """The edits that rename the layer or block at ``pos`` to ``new`` across this document: its key, its
+    uses in forward (a layer's, in its own definition) or as a type (a block's); None if nothing renamable
+    is there.  Raises :class:`RenameError` for a name that is no identifier or is already taken."""
+    target = prepare_rename(doc, pos)
+    if target is None:
+        return None
+    parsed = _parsed(doc)
+    assert parsed is not None
+    kind, scope, old = target
+    if not _IDENT.match(new):
+        raise RenameError(f"{new!r} is not a name: letters, digits and '_', not starting with a digit")
+    if kind == "block":
+        taken = _keys(_node(parsed.data, ("blocks",))) + list(LAYERS)
+        if new in taken and new != old:
+            raise RenameError(f"'{new}' is already a block or a layer type")
+        key = _key_range(parsed, ("blocks", old), old)
+        edits = ([(key, new)] if key else []) + _scalar_edits(parsed, old, new)
+    else:
+        taken = _keys(_node(parsed.data, (*scope, "layers")))
+        if new in taken and new != old:
+            raise RenameError(f"'{new}' is already a layer here")
+        key = _key_range(parsed, (*scope, "layers", old), old)
+        edits = ([(key, new)] if key else []) + _forward_edits(parsed, scope, old, new)
+    return sorted(set(edits), key=lambda e: e[0].start)
+
+
+def prepare_rename(doc: Document, pos: Position) -> tuple[str, Path, str] | None:
+    """What a rename at ``pos`` would rename: ("layer", its definition's path, name) or ("block", (), name)."""
+    parsed = _parsed(doc)
+    line, char = pos
+    if parsed is None or parsed.text != doc.text or not 0 <= line < len(parsed.lines):
+        return None  # renaming needs the current text parsed
+    found = word_at(parsed.lines[line], char)
+    if found is None:
+        return None
+    word = found[0]
+    if word in _keys(_node(parsed.data, ("blocks",))):
+        return ("block", (), word)
+    scope = _definition_at(parsed, line)
+    if word in _keys(_node(parsed.data, (*scope, "layers"))):
+        return ("layer", scope, word)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- code actions
+
+
+@dataclass(frozen=True)
+class Action:
+    """A quick fix: what a diagnostic's hint says to write, as edits."""
+
+    title: str
+    problem: Problem
+    edits: tuple[tuple[Range, str], ...]
+
+
+_SET = re.compile(r"^set ([A-Za-z_]\w*): ([^\s,;]+)")
+_QUOTE = re.compile(r"quote the expression, \"(.+)\"$")
+
+
+def _value_range(text: str, line: int, key: str, start: int) -> Range | None:
+    """The value after ``key:`` on ``text`` (a flow mapping's: up to its comma or brace)."""
+    match = re.compile(rf"(?<![\w.]){re.escape(key)}\s*:\s*").search(text, max(start - len(key) - 2, 0))
+    if match is None:
+        match = re.compile(rf"(?<![\w.]){re.escape(key)}\s*:\s*").search(text)
+    if match is None:
+        return None
+    end = match.end()
+    depth = 0
+    while end < len(text):
+        ch = text[end]
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif (ch in ",}" and depth <= 0) or (ch == "#" and text[end - 1].isspace()):
+            break
+        end += 1
+    value_end = match.end() + len(text[match.end():end].rstrip())
+    return Range((line, match.end()), (line, value_end))
+
+
+def _fixes(doc: Document, p: Problem) -> list[Action]:
+    hint = p.hint or ""
+    lines = doc.lines
+    line, col = p.range.start
+    if not 0 <= line < len(lines):
+        return []
+    text = lines[line]
+    out: list[Action] = []
+    suggestion = _SUGGESTION.search(hint)
+    token = text[p.range.start[1]:p.range.end[1]]
+    if suggestion and token:
+        new = suggestion.group(1)
+        word = word_at(text, col)
+        if word is not None and word[1] == col:
+            out.append(Action(f"did you mean '{new}'? change '{word[0]}' to '{new}'", p,
+                              ((Range((line, word[1]), (line, word[2])), new),)))
+    setting = _SET.match(hint)
+    if setting:
+        key, value = setting.groups()
+        where = _value_range(text, line, key, col)
+        if where is not None:
+            out.append(Action(f"set {key}: {value}", p, ((where, value),)))
+    quoted = _QUOTE.search(hint)
+    if quoted:
+        expression = quoted.group(1)
+        at = text.find(expression)
+        if at >= 0 and '"' not in expression:
+            out.append(Action("quote this expression", p,
+                              ((Range((line, at), (line, at + len(expression))), f'"{expression}"'),)))
+    if "quote the step if it is an expression" in hint:
+        step = re.match(r"^(\s*-\s+)(.*?)\s*$", text)
+        if step and '"' not in step.group(2):
+            out.append(Action("quote this step", p, ((Range((line, len(step.group(1))), (line, len(text.rstrip()))),
+                                                      f'"{step.group(2)}"'),)))
+    return out
+
+
+def code_actions(doc: Document, where: Range) -> list[Action]:
+    """The quick fixes of the current diagnostics on the lines of ``where``, each once."""
+    out: list[Action] = []
+    seen: set[tuple[tuple[Range, str], ...]] = set()
+    for p in doc.problems:
+        if p.range.end[0] < where.start[0] or p.range.start[0] > where.end[0]:
+            continue
+        for action in _fixes(doc, p):
+            if action.edits not in seen:
+                seen.add(action.edits)
+                out.append(action)
+    return out

@@ -1,0 +1,398 @@
+"""The language server's answers on invalid specs, in blocks, and its editor features (issue 18).
+
+Driven through netspec.tools.lsp_features (plain positions in, plain answers out); the same answers over
+JSON-RPC are in test_lsp.py and at the end of this file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from netspec.tools import lsp_features as f
+
+ROOT = Path(__file__).resolve().parent.parent
+LENET = (ROOT / "specs" / "lenet.yaml").read_text()
+RESNET18 = ROOT / "specs" / "zoo" / "resnet18.yaml"
+RESNET50 = ROOT / "specs" / "zoo" / "resnet50.yaml"
+FC3 = "fc3: {type: Linear, out_features: 10}"
+
+
+def _at(text: str, needle: str, offset: int = 0, nth: int = 0) -> tuple[int, int]:
+    hits = [(i, line.index(needle) + offset) for i, line in enumerate(text.splitlines()) if needle in line]
+    return hits[nth]
+
+
+def _doc(text: str, path: Path | None = None) -> tuple[f.Document, list[f.Problem]]:
+    doc = f.Document(str(path) if path else None)
+    return doc, doc.update(text)
+
+
+def _hints(doc: f.Document, text: str) -> dict[int, str]:
+    first = text.splitlines().index("forward:")
+    return {line - first - 1: label for (line, _), label in f.inlay_hints(doc) if line > first}
+
+
+LENET_HINTS = {0: "-> (N, 6, 28, 28)", 1: "-> (N, 6, 28, 28)", 2: "-> (N, 6, 14, 14)", 3: "-> (N, 16, 10, 10)",
+               4: "-> (N, 16, 10, 10)", 5: "-> (N, 16, 5, 5)", 6: "-> (N, 400)", 7: "-> (N, 120)", 8: "-> (N, 120)",
+               9: "-> (N, 84)", 10: "-> (N, 84)", 11: "-> (N, 10)"}
+
+
+# ---------------------------------------------------------------- partial results
+
+
+@pytest.mark.parametrize("broken", [
+    FC3.replace("out_features: 10", "out_features: 10, in_features: 80"),  # a shape error in the last layer
+    FC3.replace("out_features", "out_featurs"),  # a grammar error in the last layer
+    FC3.replace("Linear", "Linearr"),  # an unknown type in the last layer
+    FC3.replace("out_features: 10", "out_features: ten"),  # a bad value in the last layer
+])
+def test_an_error_in_lenets_last_layer_leaves_every_shape_before_it(broken: str) -> None:
+    text = LENET.replace(FC3, broken)
+    doc, problems = _doc(text)
+    assert [p.severity for p in problems] == ["error"] and problems[0].range.start[0] == _at(text, "fc3:")[0]
+    hover = f.hover(doc, _at(text, "conv1:", 1))
+    assert hover is not None and "`(N, 6, 28, 28)`" in hover and "partial" in hover
+    hints = _hints(doc, text)
+    assert {k: v for k, v in hints.items() if k < 11} == {k: v for k, v in LENET_HINTS.items() if k < 11}
+
+
+def test_a_broken_layer_stands_in_and_nothing_after_it_is_shown() -> None:
+    # conv2 cannot be repaired (a bad value of a needed argument): steps before it keep their shapes, steps
+    # from it on show none (a guess is never shown as a shape), and no error after it is made up
+    text = LENET.replace("out_channels: 16", "out_channels: sixteen")
+    doc, problems = _doc(text)
+    assert [p.code for p in problems] == ["bad-type"]
+    assert _hints(doc, text) == {k: LENET_HINTS[k] for k in (0, 1, 2)}
+    assert f.hover(doc, _at(text, "- fc1", 3)) is None
+
+
+def test_two_mistakes_in_two_layers_are_two_diagnostics() -> None:
+    text = LENET.replace("kernel_size: 5}", "kernel_sise: 5}", 1).replace(
+        FC3, FC3.replace("out_features: 10", "in_features: 80, out_features: 10"))
+    doc, problems = _doc(text)
+    assert [(p.code, p.range.start[0]) for p in problems] == [("unknown-key", _at(text, "conv1:")[0]),
+                                                             ("shape-mismatch", _at(text, "fc3:")[0])]
+    assert _hints(doc, text) == LENET_HINTS  # the typo repaired as its hint says; fc3's wrong in_features inferred
+    # two shape mistakes in two layers, and a grammar mistake with an unknown step elsewhere
+    text = LENET.replace("out_features: 120}", "in_features: 7, out_features: 120}").replace(
+        FC3, FC3.replace("out_features: 10", "in_features: 80, out_features: 10"))
+    assert [p.code for p in _doc(text)[1]] == ["shape-mismatch", "shape-mismatch"]
+    text = LENET.replace("kernel_size: 5}", "kernel_size: 5, strid: 1}", 1).replace("  - fc2", "  - fc9")
+    doc, problems = _doc(text)
+    assert [p.code for p in problems] == ["unknown-key", "unknown-name"]
+    assert _hints(doc, text) == {k: LENET_HINTS[k] for k in range(9)}  # up to the unknown step
+
+
+def test_a_grammar_error_does_not_hide_a_shape_error_in_a_block() -> None:
+    text = RESNET18.read_text().replace("avgpool: {type: AdaptiveAvgPool2d", "avgpool: {type: AdaptiveAvgPool2d, x: 1")
+    text = text.replace("bn1: BatchNorm2d\n      relu", "bn1: {type: BatchNorm2d, num_features: 3}\n      relu")
+    doc, problems = _doc(text, RESNET18)
+    assert sorted(p.code for p in problems) == ["shape-mismatch", "unknown-key"]
+    hover = f.hover(doc, _at(text, "conv1: {type: Conv2d, out_channels: 64", 1))
+    assert hover is not None and "`(N, 64, 112, 112)`" in hover
+
+
+def test_text_that_does_not_parse_keeps_the_last_shapes() -> None:
+    doc, problems = _doc(LENET)
+    assert problems == []
+    broken = LENET.replace("  conv2: {type: Conv2d", "  conv2: {type: [Conv2d")
+    problems = doc.update(broken)
+    assert [p.code for p in problems] == ["yaml-syntax"]
+    hover = f.hover(doc, _at(broken, "conv1:", 1))
+    assert hover is not None and "`(N, 6, 28, 28)`" in hover and "last text that had shapes" in hover
+    assert _hints(doc, broken) == LENET_HINTS
+    # a document opened broken has no shapes to show, and says only its error
+    fresh, problems = _doc(broken)
+    assert [p.code for p in problems] == ["yaml-syntax"] and f.inlay_hints(fresh) == []
+
+
+def test_repairs_are_bounded() -> None:
+    # forty unknown steps: each round repairs one set of mistakes; the rounds stop at MAX_REPAIRS
+    steps = "".join(f"  - nope{i}\n" for i in range(40))
+    text = LENET.replace("  - fc3\n", "  - fc3\n" + steps)
+    _, problems = _doc(text)
+    assert problems and all(p.code == "unknown-name" for p in problems)
+
+
+# ---------------------------------------------------------------- blocks
+
+
+def test_resnet18s_block_forward_gets_hints_and_hovers_per_instance() -> None:
+    text = RESNET18.read_text()
+    doc, problems = _doc(text, RESNET18)
+    assert problems == []
+    hints = {line: label for (line, _), label in f.inlay_hints(doc)}
+    block = {i: hints.get(_at(text, step)[0]) for i, step in enumerate(
+        ["- out = relu(bn1", "- out = bn2(conv2", "- identity = downsample", "- return relu(out"])}
+    # eight instances at four widths: the shape in the block's own names, which fit every instance exactly
+    # (`out += identity` records no event in the trace, so it has no hint: a known gap)
+    assert block == {i: "-> (N, planes, H/stride, W/stride)" for i in range(4)}
+    hover = f.hover(doc, _at(text, "- out = bn2(conv2", 12))  # conv2 inside the block's forward
+    assert hover is not None and hover.startswith("**BasicBlock.conv2**: `Conv2d`")
+    assert "in 8 instance(s):" in hover and "- `layer2.0`: `(N, 128, 28, 28)`" in hover
+    assert "- `layer2.1`: `(N, 128, 28, 28)`" in hover and "- `layer4.1`: `(N, 512, 7, 7)`" in hover
+    step = f.hover(doc, _at(text, "- return relu(out", 3))
+    assert step is not None and "BasicBlock forward step 4" in step and "- `layer3.0`: `(N, 256, 14, 14)`" in step
+    # the root's flow-style forward: one hint per step
+    root = text.splitlines().index("forward: [conv1, bn1, relu, maxpool, layer1, layer2, layer3, layer4, avgpool, "
+                                   "flatten, fc]")
+    assert [label for (line, _), label in f.inlay_hints(doc) if line == root][-2:] == ["-> (N, 512)",
+                                                                                       "-> (N, 1000)"]
+
+
+def test_resnet50s_bottleneck_gets_hints_and_its_inherited_forward_none() -> None:
+    text = RESNET50.read_text()
+    doc, problems = _doc(text, RESNET50)
+    assert problems == []
+    hints = {line: label for (line, _), label in f.inlay_hints(doc)}
+    assert hints[_at(text, "- out = relu(bn1(conv1(x)))")[0]] == "-> (N, planes, H, W)"
+    assert hints[_at(text, "- out = bn3(conv3(out))")[0]] == "-> (N, expansion * planes, H/stride, W/stride)"
+    assert set(hints) == {_at(text, step)[0] for step in ("- out = relu(bn1", "- out = relu(bn2", "- out = bn3",
+                                                          "- identity = downsample", "- return relu(out")}
+
+
+def test_block_hints_where_no_name_fits_show_the_first_instance_and_how_many_others() -> None:
+    text = LENET.replace("layers:\n", "blocks:\n  Widen:\n    args: {w: int}\n    inputs: {x: [N, C, H, W]}\n"
+                         "    layers:\n      c: {type: Conv2d, out_channels: 6, kernel_size: w}\n"
+                         "    forward: [c]\nlayers:\n  a: {type: Widen, w: 2}\n  b: {type: Widen, w: 4}\n"
+                         "  d: {type: Widen, w: 4}\n", 1)
+    text = text.replace("  - conv1\n", "  - conv1\n  - a\n  - b\n  - d\n")
+    doc, problems = _doc(text)
+    assert problems == []
+    line = _at(text, "    forward: [c]")[0]
+    assert [label for (at, _), label in f.inlay_hints(doc) if at == line] == ["-> (N, 6, 27, 27) (+2 more)"]
+
+
+def test_vars_and_block_arguments_have_their_own_hovers() -> None:
+    text = RESNET18.read_text()
+    doc, _ = _doc(text, RESNET18)
+    var = f.hover(doc, _at(text, "out_features: num_classes", len("out_features: ") + 2))
+    assert var == "**num_classes**: var\n\n- value: `1000`"
+    arg = f.hover(doc, _at(text, "out_channels: planes, kernel_size: 3, stride: stride", len("out_channels: ") + 1))
+    assert arg is not None and arg.startswith("**planes**: argument of BasicBlock (int)")
+    assert "- `layer1.0`: `64`" in arg and "- `layer4.1`: `512`" in arg
+    expansion = f.hover(doc, _at(text, "vars: {expansion: 1}", 8))
+    assert expansion == "**expansion**: var of BasicBlock\n\n- value: `1` in all 8 instance(s)"
+
+
+# ---------------------------------------------------------------- outline, rename, quick fixes
+
+
+def test_document_symbols_outline_vars_blocks_and_layers() -> None:
+    text = RESNET18.read_text()
+    doc, _ = _doc(text, RESNET18)
+    outline = f.symbols(doc)
+    data = yaml.safe_load(text)  # the zoo spec as written (its vars change with the zoo)
+    expected = {("x", "input"), *((v, "var") for v in data["vars"]), ("BasicBlock", "block"),
+                *((name, "layer") for name in data["layers"]), ("forward", "forward")}
+    assert {(s.name, s.kind) for s in outline} == expected and len(outline) == len(expected)
+    assert [s.selection.start for s in outline] == sorted(s.selection.start for s in outline)  # in file order
+    assert [s.name for s in outline if s.kind == "layer"] == list(data["layers"])
+    block = next(s for s in outline if s.kind == "block")
+    assert [(c.name, c.kind) for c in block.children] == [
+        ("inplanes", "argument"), ("planes", "argument"), ("stride", "argument"), ("expansion", "var"),
+        ("conv1", "layer"), ("bn1", "layer"), ("relu", "layer"), ("conv2", "layer"), ("bn2", "layer"),
+        ("downsample", "layer")]
+    conv1 = next(s for s in outline if s.name == "conv1")
+    lines = text.splitlines()
+    assert block.range.start[0] == lines.index("  BasicBlock:") and block.range.end[0] == lines.index(
+        "      - return relu(out)")
+    downsample = block.children[-1]
+    assert downsample.detail == "Sequential" and downsample.range.end[0] == lines.index("          - BatchNorm2d")
+    assert conv1.detail == "Conv2d" and conv1.selection == f.Range(_at(text, "  conv1: {type: Conv2d, "
+                                                                                    "out_channels: 64", 2),
+                                                                              _at(text, "  conv1: {type: Conv2d, "
+                                                                                    "out_channels: 64", 7))
+
+
+def _apply(text: str, edits: list[tuple[f.Range, str]]) -> str:
+    lines = text.splitlines(keepends=True)
+    for r, new in sorted(edits, key=lambda e: e[0].start, reverse=True):
+        assert r.start[0] == r.end[0]
+        line = lines[r.start[0]]
+        lines[r.start[0]] = line[:r.start[1]] + new + line[r.end[1]:]
+    return "".join(lines)
+
+
+def test_rename_a_layer_in_its_definition_only() -> None:
+    text = RESNET18.read_text()
+    doc, _ = _doc(text, RESNET18)
+    edits = f.rename(doc, _at(text, "- out = bn2(conv2", 12), "conv_b")  # BasicBlock's conv2, from a use
+    assert edits is not None
+    renamed = _apply(text, edits)
+    assert "      conv_b: {type: Conv2d, out_channels: planes" in renamed and "bn2(conv_b(out))" in renamed
+    assert renamed.count("conv_b") == 2 and "conv2" not in renamed
+    assert _doc(renamed, RESNET18)[1] == []
+    # the root's conv1 is not the block's conv1
+    edits = f.rename(doc, _at(text, "forward: [conv1", 10), "stem")
+    assert edits is not None
+    renamed = _apply(text, edits)
+    assert "  stem: {type: Conv2d" in renamed and "forward: [stem, bn1" in renamed
+    assert "relu(bn1(conv1(x)))" in renamed and "      conv1: {type: Conv2d" in renamed
+    with pytest.raises(f.RenameError):
+        f.rename(doc, _at(text, "forward: [conv1", 10), "bn1")
+    with pytest.raises(f.RenameError):
+        f.rename(doc, _at(text, "forward: [conv1", 10), "2x")
+    assert f.rename(doc, _at(text, "netspec: 1", 1), "x") is None
+
+
+def test_rename_a_block_everywhere_it_is_named() -> None:
+    text = RESNET18.read_text()
+    doc, _ = _doc(text, RESNET18)
+    edits = f.rename(doc, _at(text, "  BasicBlock:", 4), "Basic")
+    assert edits is not None
+    renamed = _apply(text, edits)
+    assert "  Basic:\n" in renamed and "vars: {block: Basic," in renamed
+    assert "BasicBlock" not in renamed.split("netspec: 1")[1].split("weights:")[0]  # an init pass's key too
+    assert _doc(renamed, RESNET18)[1] == []
+    spec = LENET.replace("layers:\n", "blocks:\n  Unit:\n    inputs: {x: [N, C, H, W]}\n    layers:\n"
+                         "      c: {type: Conv2d, out_channels: 6, kernel_size: 1}\n    forward: [c]\n"
+                         "layers:\n  u: Unit\n  v: {type: \"Unit\"}\n", 1)
+    spec = spec.replace("  - conv1\n", "  - conv1\n  - u\n  - v\n")
+    doc, problems = _doc(spec)
+    assert problems == []
+    renamed = _apply(spec, f.rename(doc, _at(spec, "u: Unit", 4), "Cell") or [])
+    assert "  u: Cell\n  v: {type: \"Cell\"}\n" in renamed and "  Cell:\n" in renamed
+    assert _doc(renamed)[1] == []
+
+
+def _fix(text: str) -> tuple[list[f.Action], str]:
+    doc, problems = _doc(text)
+    assert problems
+    actions = f.code_actions(doc, f.Range((0, 0), (len(text.splitlines()), 0)))
+    fixed = text
+    for action in actions:
+        fixed = _apply(fixed, list(action.edits))
+    return actions, fixed
+
+
+def test_quick_fixes_write_what_the_hints_say() -> None:
+    actions, fixed = _fix(LENET.replace("kernel_size: 5}", "kernel_sise: 5}", 1))
+    assert [a.title for a in actions] == ["did you mean 'kernel_size'? change 'kernel_sise' to 'kernel_size'"]
+    assert fixed == LENET
+    actions, fixed = _fix(LENET.replace("out_features: 120}", "in_features: 40, out_features: 120}"))
+    assert [a.title for a in actions] == ["set in_features: 400"]
+    assert "fc1: {type: Linear, in_features: 400, out_features: 120}" in fixed and _doc(fixed)[1] == []
+    actions, fixed = _fix(LENET.replace("out_channels: 16,", "out_channels: max(16, 8),"))
+    assert [a.title for a in actions] == ["quote this expression"]
+    assert 'out_channels: "max(16, 8)",' in fixed and _doc(fixed)[1] == []
+    actions, fixed = _fix(LENET.replace("  - fc2\n", "  - fc9\n"))
+    assert [a.title for a in actions] == ["did you mean 'fc3'? change 'fc9' to 'fc3'"]
+    actions, fixed = _fix(LENET.replace("  - flatten\n", "  - x = flatten(x, start_dim: 1)\n"))
+    assert all(a.title == "quote this step" for a in actions)
+
+
+# ---------------------------------------------------------------- the same over JSON-RPC
+
+pygls = pytest.importorskip("pygls.lsp.server", reason="netspec lsp needs the optional extra")
+
+
+def test_the_server_answers_outline_rename_and_quick_fixes(tmp_path: Path) -> None:
+    from tests.test_lsp import Client  # the JSON-RPC client of test_lsp.py
+
+    client = Client(tmp_path)
+    try:
+        capabilities = client.request("initialize", {"processId": None, "rootUri": tmp_path.as_uri(),
+                                                     "capabilities": {}})["capabilities"]
+        for feature in ("documentSymbolProvider", "renameProvider", "codeActionProvider"):
+            assert capabilities.get(feature), feature
+        client.notify("initialized", {})
+        text = LENET.replace("kernel_size: 5}", "kernel_sise: 5}", 1).replace(
+            FC3, FC3.replace("out_features: 10", "in_features: 80, out_features: 10"))
+        uri = (tmp_path / "lenet.yaml").as_uri()
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1,
+                                                                "text": text}})
+        doc = {"uri": uri}
+        assert [d["code"] for d in client.diagnostics(uri)] == ["unknown-key", "shape-mismatch"]
+
+        def position(needle: str, offset: int) -> dict[str, int]:
+            line, char = _at(text, needle, offset)
+            return {"line": line, "character": char}
+
+        hover = client.request("textDocument/hover", {"textDocument": doc, "position": position("conv1:", 1)})
+        assert "(N, 6, 28, 28)" in hover["contents"]["value"]
+        outline: list[dict[str, Any]] = client.request("textDocument/documentSymbol", {"textDocument": doc})
+        assert [s["name"] for s in outline] == ["x", "conv1", "conv2", "fc1", "fc2", "fc3", "forward"]
+        edit = client.request("textDocument/rename", {"textDocument": doc, "position": position("fc2:", 1),
+                                                      "newName": "hidden"})
+        assert len(edit["changes"][uri]) == 2
+        where = client.request("textDocument/prepareRename", {"textDocument": doc, "position": position("fc2:", 1)})
+        assert where == {"start": position("fc2:", 0), "end": position("fc2:", 3)}
+        client.next_id += 1  # a name already taken: an error answer that says why, and the server goes on
+        client.send({"id": client.next_id, "method": "textDocument/rename", "params": {
+            "textDocument": doc, "position": position("fc2:", 1), "newName": "fc3"}})
+        answer = client.wait_for(lambda m: m.get("id") == client.next_id and "method" not in m)
+        assert "already a layer" in answer["error"]["message"]
+        line = _at(text, "fc3:")[0]
+        actions = client.request("textDocument/codeAction", {
+            "textDocument": doc, "range": {"start": {"line": line, "character": 0}, "end": {"line": line,
+                                                                                           "character": 0}},
+            "context": {"diagnostics": []}})
+        assert [a["title"] for a in actions] == ["set in_features: 84"]
+        # edits that queue up: every text is taken, the diagnostics published are the latest text's
+        for version in range(2, 12):
+            client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
+                                                     "contentChanges": [{"text": text + f"# {version}\n"}]})
+        client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 12},
+                                                 "contentChanges": [{"text": LENET}]})
+        while client.diagnostics(uri) != []:
+            pass
+    finally:
+        client.close()
+
+
+# ---------------------------------------------------------------- cost: one analysis per text
+
+
+def test_one_analysis_per_text_shared_by_hover_hints_and_diagnostics() -> None:
+    doc, _ = _doc(LENET)
+    first = doc.analysis
+    assert first is not None
+    hints = f.inlay_hints(doc)
+    assert f.steps(doc) is f.steps(doc)  # read off the trace once
+    edited = LENET + "# a comment\n"
+    doc.update(edited)
+    assert doc.analysis is not first and doc.analysis is not None and doc.analysis.text == edited
+    doc.update(LENET)  # undo: the document's own cache answers, without analysing again
+    assert doc.analysis is first and f.inlay_hints(doc) == hints
+
+
+def test_outline_and_rename_of_text_that_does_not_parse() -> None:
+    deep = "netspec: 1\nname: Deep\nvars:\n  v: " + "[" * 3000 + "]" * 3000 + "\n"
+    doc, problems = _doc(deep)
+    assert [p.code for p in problems] == ["too-deep"]
+    assert f.symbols(doc) == [] and f.rename(doc, (2, 3), "w") is None and f.inlay_hints(doc) == []
+    # a document that parsed once keeps its outline from that text; rename waits for the text to parse again
+    doc, _ = _doc(LENET)
+    doc.update(LENET.replace("  conv2: {type: Conv2d", "  conv2: {type: [Conv2d"))
+    assert [s.name for s in f.symbols(doc)][:2] == ["x", "conv1"]
+    assert f.rename(doc, _at(LENET, "conv1:", 1), "stem") is None
+
+
+def test_when_edits_queue_up_only_the_latest_is_analysed(monkeypatch: Any) -> None:
+    import asyncio
+
+    from lsprotocol import types
+
+    from netspec.tools import lsp
+
+    server = lsp.make_server()
+    did_change = server.protocol.fm.features[types.TEXT_DOCUMENT_DID_CHANGE]
+    checked: list[str] = []
+    monkeypatch.setattr(server, "check", checked.append)
+
+    def change(uri: str, version: int) -> Any:
+        return did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version), content_changes=[]))
+
+    async def burst() -> None:  # five changes read before the first is handled, and one of another document
+        await asyncio.gather(*(change("file:///a.yaml", v) for v in range(5)), change("file:///b.yaml", 1))
+
+    asyncio.run(burst())
+    assert checked == ["file:///a.yaml", "file:///b.yaml"]
+    asyncio.run(change("file:///a.yaml", 6))  # one alone is analysed
+    assert checked[-1] == "file:///a.yaml" and len(checked) == 3
