@@ -7,11 +7,13 @@ change hits both sides alike, and each side is summarised by its median.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import importlib.metadata
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -25,19 +27,20 @@ if str(ROOT) not in sys.path:  # so `tests.seed_modules` (the hand-written refer
     sys.path.insert(0, str(ROOT))
 
 
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
+def timed(fn: Callable[[], object], clock: Callable[[], float] = time.perf_counter) -> float:
+    start = clock()
     fn()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def interleaved(cases: dict[str, Callable[[], object]], rounds: int, warmup: int = 1,
-                collect: bool = True) -> dict[str, list[float]]:
+                collect: bool = True, clock: Callable[[], float] = time.perf_counter) -> dict[str, list[float]]:
     """Time each case ``rounds`` times, round-robin, after ``warmup`` untimed rounds.
 
     The order alternates every round (A B, then B A) so neither side always runs
     right after the other.  ``collect`` runs the garbage collector before each
-    timing so one case's garbage is not paid for by the next.
+    timing so one case's garbage is not paid for by the next.  ``clock``: wall time by default,
+    ``time.process_time`` for this process's CPU time.
     """
     names = list(cases)
     for _ in range(warmup):
@@ -51,10 +54,55 @@ def interleaved(cases: dict[str, Callable[[], object]], rounds: int, warmup: int
             for name in names if i % 2 == 0 else reversed(names):
                 if collect:
                     gc.collect()
-                times[name].append(timed(cases[name]))
+                times[name].append(timed(cases[name], clock))
     finally:
         gc.unfreeze()
     return times
+
+
+def child_cpu(argv: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> float:
+    """Run ``argv`` as a fresh process; its CPU time (user + system, as the kernel counts it), in seconds.
+
+    CPU time rather than wall time: on a small box shared with other work, a process waiting for a core is
+    not charged for the wait.  A failed command stops the benchmark with its stderr."""
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stderr.close()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
+    return usage.ru_utime + usage.ru_stime
+
+
+def interleaved_cpu(cases: dict[str, list[str]], rounds: int, env: dict[str, str] | None = None,
+                    warmup: int = 1) -> dict[str, list[float]]:
+    """:func:`child_cpu` of each command line, round-robin (the order reversed every other round)."""
+    names = list(cases)
+    for _ in range(warmup):
+        for name in names:
+            child_cpu(cases[name], env)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(rounds):
+        for name in names if i % 2 == 0 else reversed(names):
+            times[name].append(child_cpu(cases[name], env))
+    return times
+
+
+def cpu_timed(fn: Callable[[], object]) -> float:
+    """CPU time of this process (user + system) spent in ``fn()``, in seconds."""
+    start = time.process_time()  # user + system, at the clock's full resolution (os.times() ticks at 10 ms)
+    fn()
+    return time.process_time() - start
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """The options every benchmark takes: ``--quick`` (a few seconds, to check it still runs: the test suite
+    runs each so) and ``--strict``."""
+    parser.add_argument("--quick", action="store_true",
+                        help="a small, fast run that only checks the script still works (figures are noise)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
 
 
 def median(values: list[float]) -> float:

@@ -6,7 +6,7 @@ dominates on CPU.  ``load`` here is the repeated call an application makes: the
 spec's source and class come from the caches (the first, cold call is shown
 separately, as information).  Target: at most 1.10x on CPU.
 
-    python benchmarks/construct.py [--rounds 11] [--threads 1] [--strict]
+    python benchmarks/construct.py [--rounds 11] [--threads 1] [--quick] [--strict]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import argparse
 import sys
 
 import torch
-from _common import SPECS, Figure, exit_status, interleaved, median, print_table
+from _common import SPECS, Figure, add_common, exit_status, interleaved, median, print_table
 
 import netspec
 from netspec import api
@@ -31,7 +31,7 @@ def cold_load(spec: str) -> object:
 
     def run() -> torch.nn.Module:
         api.cache_clear()
-        build._MODULES.clear()
+        build._RECENT.clear()  # and the weak table lets go once the last model of it is collected
         return netspec.load(spec)
 
     return run
@@ -49,9 +49,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (see runtime.py)")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    add_common(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.quick:
+        args.rounds = 1
 
     alexnet, lenet = str(SPECS / "alexnet.yaml"), str(SPECS / "lenet.yaml")
     figures = []
@@ -60,7 +62,7 @@ def main() -> int:
     figures.append(Figure("load alexnet.yaml (cpu)", median(times["load"]), median(times["seed"]), TARGET,
                           "AlexNet()"))
     cases = {"load": lambda: netspec.load(lenet), "seed": Net}
-    times = interleaved(cases, args.rounds * 50)  # ~1 ms each: many rounds to steady the median
+    times = interleaved(cases, args.rounds * (2 if args.quick else 50))  # ~1 ms each: many rounds to steady the median
     # Informational: Net() takes ~1 ms, and load() reads the spec file each time (its cache is keyed by
     # content); on this VM any syscall slows the next ~1 ms of work by ~40 us, a few percent here.
     figures.append(Figure("(load lenet.yaml (cpu))", median(times["load"]), median(times["seed"]), None, "Net()"))

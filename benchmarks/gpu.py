@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from _common import SPECS, Figure, exit_status, interleaved, median, print_table
+from _common import SPECS, Figure, add_common, exit_status, interleaved, median, print_table
 
 import netspec
 from tests.seed_modules import AlexNet, Net
@@ -120,8 +120,10 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=10, help="train steps per timing")
     parser.add_argument("--batch", type=int, default=128, help="AlexNet batch (LeNet uses 8x)")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile figures")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed or a section fails")
+    add_common(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.steps, args.batch, args.no_compile = 1, 1, 8, True
     if not torch.cuda.is_available():
         print("CUDA is not available: skipping the GPU benchmarks.")
         return 0

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import ROOT, exit_status, fmt_seconds, machine
+from _common import ROOT, add_common, exit_status, fmt_seconds, machine
 from make_huge_spec import DEFAULTS, expected_params, huge_spec
 
 RSS_TARGET_MIB = 300
@@ -63,9 +63,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for name, value in DEFAULTS.items():
         parser.add_argument(f"--{name}", type=int, default=value)
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a check fails")
+    add_common(parser)
     args = parser.parse_args()
     sizes = {name: getattr(args, name) for name in DEFAULTS}
+    if args.quick:  # a small model through the same steps: counts still exact, still nothing allocated
+        sizes = {**sizes, "blocks": 2, "width": 256, "vocab": 1000}
     expected = expected_params(**sizes)
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "huge.yaml"

@@ -55,8 +55,11 @@ def main() -> int:
     parser.add_argument("-o", "--output", help="write here instead of stdout")
     for name, value in DEFAULTS.items():
         parser.add_argument(f"--{name}", type=int, default=value)
+    parser.add_argument("--quick", action="store_true", help="a small spec of the same form (for the test suite)")
     args = parser.parse_args()
     sizes = {name: getattr(args, name) for name in DEFAULTS}
+    if args.quick:
+        sizes = {**sizes, "blocks": 2, "width": 256, "vocab": 1000}
     text = huge_spec(**sizes)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:

@@ -1,570 +1,544 @@
-"""The spec's grammar as pydantic v2 models: the single truth.
+"""The spec's grammar as pydantic-core validators: what ``netspec validate`` checks a spec with.
 
-Per-layer and per-op argument models are drawn from the registry, so a layer
-added there is accepted here, documented in the JSON Schema and covered by the
-tests at once.  ``schemas/netspec.schema.json`` is ``json_schema()`` written
-out (made to teach by :mod:`netspec.frontend.schema_json`); a test keeps the two in sync.
+The grammar is written once, as pydantic models drawn from the registry (:mod:`netspec.frontend.models`, which
+also gives the JSON Schema editors read).  Checking a spec needs none of pydantic's Python layer: pydantic
+generates the grammar's core schema once per netspec version and plugin set, it is kept on disk as plain data
+(JSON naming the few functions of :mod:`netspec.frontend.tags`, never code), and each process reads it and hands
+it to ``pydantic_core.SchemaValidator``.  The validators make :class:`Node` s (plain attribute bags) where the
+models would make model instances, so the stages after this one read a spec the same way.
 
-Data is checked against it by :mod:`netspec.frontend.validate`, which turns pydantic's
-validation errors into :class:`Diagnostic` s that quote the user's token and point at its line.
+A spec is first checked by the grammar narrowed to the layer types and ops it names (the same schema, the
+layer and step unions left with fewer members, built in one pass); a spec it refuses is checked again by the
+whole grammar, which reports the errors, so diagnostics never depend on the narrowing.
+:mod:`netspec.frontend.validate` turns pydantic-core's errors into :class:`Diagnostic` s.
 """
 
 from __future__ import annotations
 
-import ast
-import copy
+import hashlib
 import json
+import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Collection, Mapping
-from types import MappingProxyType, UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
-    StrictStr,
-    Tag,
-    TypeAdapter,
-    ValidationError,
-    ValidatorFunctionWrapHandler,
-    WrapValidator,
-    create_model,
-)
-from typing_extensions import TypeAliasType
+import pydantic_core
+from pydantic.version import VERSION as PYDANTIC_VERSION
+from pydantic_core import SchemaValidator
 
-from ..ops import (
-    OPS,
-    REGISTRY,
-    REQUIRED,
-    AnyInt,
-    Arg,
-    LayerType,
-    Op,
-    PosInt,
-    Registry,
-    arg_doc,
-    publish,
-    registry,
-)
-from ..ops.buffers import FILLS
+from .._version import __version__
+from ..ops import OPS, REGISTRY, LayerType, Registry, publish, registry
 from ..ops.init import INIT_ARGS, SIMPLE_INITS
-from . import schema_json
+from .tags import (
+    BARE,
+    BLOCK,
+    DTYPES,
+    EXPR,
+    FACTORIES,
+    FUNCTIONS,
+    GROUP,
+    IDENTIFIER_PATTERN,
+    LAYER_TAG,
+    SEQUENCE,
+    SEQUENTIAL,
+    SPEC_VERSION,
+    STEP_OPS,
+    Expression,
+    layer_tagger,
+    looks_like_expression,
+    step_tag,
+)
 
-SPEC_VERSION = 1
-IDENTIFIER_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
-Identifier = Annotated[StrictStr, Field(pattern=IDENTIFIER_PATTERN, max_length=64)]
-SymbolicDim = Annotated[StrictStr, Field(pattern=IDENTIFIER_PATTERN, max_length=64)]
-InputDim = PosInt | SymbolicDim
-DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "bool")
-DType = Literal["float32", "float64", "float16", "bfloat16", "int64", "int32", "bool"]
-FloatDType = Literal["float32", "float64", "float16", "bfloat16"]
-ArgValue = StrictStr | AnyInt | StrictFloat | StrictBool | None  # ints in 64 bits, as torch takes them
+if TYPE_CHECKING:
+    from .models import ModelGrammar
 
-# defer_build: no model builds its validator at import; a spec is checked by one validator
-# built on first use (see validate), so start-up pays only for the models a spec needs.
-_STRICT = ConfigDict(defer_build=True, extra="forbid", strict=False, hide_input_in_errors=True)
+__all__ = [
+    "BARE", "BLOCK", "DTYPES", "GROUP", "IDENTIFIER_PATTERN", "INIT_ARGS", "SEQUENCE", "SEQUENTIAL", "SIMPLE_INITS",
+    "SPEC_VERSION", "STEP_OPS", "ArgDecl", "BlockSpec", "BufferSpec", "Expression", "Grammar", "ListItem", "Node",
+    "ParamDictSpec", "ParamItem", "ParamListSpec", "RepeatSpec", "Spec", "add_layers", "grammar", "json_schema",
+    "json_schema_text", "looks_like_expression", "validate",
+]
 
-
-def _config(title: str, description: str = "") -> ConfigDict:
-    extra: dict[str, Any] = {"description": description} if description else {}
-    return ConfigDict(defer_build=True, extra="forbid", title=title, json_schema_extra=extra or None)  # type: ignore[typeddict-item]
-
-
-# ---------------------------------------------------------------- layers
-
-SEQUENTIAL = "Sequential"
-BARE = "bare"
-SEQUENCE = "list"
-
-
-BLOCK = "block"  # a layer whose type names a block (or a root var naming one): checked by resolve
-GROUP = "group"  # a mapping with `layers` and no `type`: children spliced into the parent, repeated or not
-
-
-def _field(arg_default: Any, inferred: bool, annotation: Any) -> tuple[Any, Any]:
-    if inferred:
-        return annotation | None, None
-    return annotation, ... if arg_default is REQUIRED else arg_default
+# The grammar is a snapshot of the registry: freezing it keeps the snapshot the only truth (a type added
+# now would be named in did-you-mean hints yet refused by the grammar).
+REGISTRY.freeze("netspec.frontend.schema")
 
 
-class Expression(str):
-    """A layer argument written as an expression (``planes * 4``): its value is known per instance.
+# ---------------------------------------------------------------- what the validators make
 
-    The grammar keeps it as text; :mod:`netspec.middle.resolve` reads it with :mod:`netspec.frontend.expr` and the
-    value is checked against the argument's own type once it is known.
-    """
+
+class _NodeType(type):
+    """The type of a Node class: its keys (``model_fields``) are known once its grammar is read."""
+
+    _fields: dict[str, str | None]
+    _nested: dict[str, int]
+    _table: _ClassTable | None
+
+    @property
+    def model_fields(cls) -> Mapping[str, str | None]:
+        """The keys of this mapping, in the grammar's order (each with its alias: ``if_`` is written ``if``)."""
+        if not cls._fields and cls.__name__ in _FIXED_NAMES:
+            grammar(REGISTRY)._load()  # the built-in grammar names every fixed class's keys
+        return MappingProxyType(cls._fields)
+
+    def nested_model(cls, name: str) -> type[Node] | None:
+        """The Node class of key ``name`` where the grammar gives that key one mapping's type, else None."""
+        index = cls._nested.get(name)
+        return None if index is None or cls._table is None else cls._table[index]
+
+
+class Node(metaclass=_NodeType):
+    """A mapping of the spec as the grammar checked it: its keys as attributes, as a model instance has them
+    (pydantic-core sets ``__dict__`` and the ``__pydantic_*__`` slots; no ``__init__`` runs)."""
+
+    __slots__ = ("__dict__", "__pydantic_extra__", "__pydantic_fields_set__", "__pydantic_private__")
+    _fields: ClassVar[dict[str, str | None]] = {}
+    _nested: ClassVar[dict[str, int]] = {}
+    _table: ClassVar[_ClassTable | None] = None
+
+    @property
+    def model_fields_set(self) -> set[str]:
+        """The keys written in the spec (a default filled in is not one)."""
+        return self.__pydantic_fields_set__  # type: ignore[no-any-return]
+
+    @property
+    def model_extra(self) -> dict[str, Any] | None:
+        """The keys a mapping that allows any (a block's use) holds beyond its own."""
+        return self.__pydantic_extra__  # type: ignore[no-any-return]
+
+    def model_dump(self, *, exclude_unset: bool = False, by_alias: bool = False) -> dict[str, Any]:
+        """Plain data: nested nodes as dicts (the keys written only, with ``exclude_unset``)."""
+        fields = type(self)._fields
+        written = self.__pydantic_fields_set__
+        out = {(fields.get(name) or name) if by_alias else name: _dump(value, exclude_unset, by_alias)
+               for name, value in self.__dict__.items() if not exclude_unset or name in written}
+        out.update({k: _dump(v, exclude_unset, by_alias) for k, v in (self.__pydantic_extra__ or {}).items()})
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.__dict__ == other.__dict__ and \
+            self.__pydantic_extra__ == other.__pydantic_extra__
+
+    __hash__ = None  # type: ignore[assignment]
+
+    if TYPE_CHECKING:  # a node's keys are the grammar's, known when it is read: to a type checker, any name
+
+        def __getattr__(self, name: str) -> Any: ...
+
+    def __repr__(self) -> str:
+        items = [*self.__dict__.items(), *(self.__pydantic_extra__ or {}).items()]
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in items)})"
+
+
+def _dump(value: Any, exclude_unset: bool, by_alias: bool) -> Any:
+    if isinstance(value, Node):
+        return value.model_dump(exclude_unset=exclude_unset, by_alias=by_alias)
+    if isinstance(value, dict):
+        return {k: _dump(v, exclude_unset, by_alias) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dump(v, exclude_unset, by_alias) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_dump(v, exclude_unset, by_alias) for v in value)
+    return value
+
+
+# The nodes the later stages tell apart by class (resolve: `isinstance(value, RepeatSpec)`), one per model of the
+# same name in netspec.frontend.models; every other model (a layer type's, an op's) gets a Node class per grammar.
+class Spec(Node):
+    """A netspec model spec, checked."""
 
     __slots__ = ()
 
 
-def looks_like_expression(value: Any) -> bool:
-    """A string that reads as an expression naming something (``planes``, ``c * 4``), not a constant."""
-    if not isinstance(value, str) or isinstance(value, Expression) or not value.strip() or len(value) > 2_000:
-        return False
-    try:
-        tree = ast.parse(value.strip(), mode="eval").body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return not isinstance(tree, ast.Constant) and not (isinstance(tree, ast.UnaryOp) and isinstance(
-        tree.operand, ast.Constant))
+class BlockSpec(Node):
+    __slots__ = ()
 
 
-def _keep_expression(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    """The argument's own check first (``padding: same`` stays the literal); failing that, a string that
-    reads as an expression is kept for later, and anything else reports the argument's own error."""
-    try:
-        return handler(value)
-    except ValidationError:
-        if looks_like_expression(value):
-            return Expression(value)
-        raise
+class ArgDecl(Node):
+    __slots__ = ()
 
 
-def _expression_schema(schema: dict[str, Any]) -> None:
-    original = dict(schema)
-    schema.clear()
-    # what editors show on hover and offer first (the description, the default) belongs to the argument
-    for key in ("description", "default"):
-        if key in original:
-            schema[key] = original.pop(key)
-    schema["anyOf"] = [original, {"type": "string", "title": "expression",
-                                  "description": "an expression over vars, block arguments and repeat indexes"}]
+class RepeatSpec(Node):
+    __slots__ = ()
 
 
-def _arg_field(arg_default: Any, inferred: bool, annotation: Any, doc: str = "") -> tuple[Any, Any]:
-    """A layer argument: its own type, or an expression checked once its value is known."""
-    kind, default = _field(arg_default, inferred, annotation)
-    wrapped = Annotated[kind, WrapValidator(_keep_expression),
-                        Field(json_schema_extra=_expression_schema, description=doc or None)]
-    return wrapped, default
-
-
-Condition = StrictBool | Annotated[StrictStr, Field(min_length=1, max_length=2_000)]
-Count = Annotated[StrictInt, Field(ge=0, le=100_000)] | Annotated[StrictStr, Field(min_length=1, max_length=2_000)]
-KeyPattern = Annotated[StrictStr, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*(\{[^{}]+\}[A-Za-z0-9_]*)*$",
-                                        max_length=256)]
-
-
-class RepeatSpec(BaseModel):
-    model_config = _config("repeat", "children made from one entry: count, the index's name, a key pattern")
-    count: Count
-    index: Identifier = "i"
-    name: KeyPattern | None = None
-
-
-Repeat = Count | RepeatSpec
-_BUILD_FIELDS: dict[str, Any] = {
-    "if_": (Condition | None, Field(None, alias="if", description="build the child only when this holds")),
-    "repeat": (Repeat | None, Field(None, description="make several children from this entry")),
-}
-
-
-def _layer_model(layer: LayerType) -> type[BaseModel]:
-    fields: dict[str, Any] = {"type": (Literal[layer.name], ...)}  # type: ignore[valid-type]
-    for arg in layer.args:
-        fields[arg.name] = _arg_field(arg.default, arg.inferred, arg.annotation, arg_doc(arg))
-    return create_model(layer.name, __config__=_config(layer.name, layer.summary), **fields, **_BUILD_FIELDS)
-
-
-def _layer_tagger(models: Mapping[str, Any]) -> Callable[[Any], str | None]:
-    """The layer union's discriminator over one grammar's layer models."""
-
-    def tag(value: Any) -> str | None:
-        if isinstance(value, str):
-            return BARE
-        if isinstance(value, list):
-            return SEQUENCE
-        if isinstance(value, dict):
-            kind = value.get("type")
-            if kind is None and "layers" in value:
-                return GROUP
-            if isinstance(kind, str):
-                return kind if kind in models or kind == SEQUENTIAL else BLOCK
-            return None
-        return None
-
-    return tag
-
-
-# The built-in registry's grammar; a registry with plugins has a Grammar of its own (see grammar()).
-LAYER_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType(
-    {name: _layer_model(layer) for name, layer in REGISTRY.layers.items()})
-_layer_tag = _layer_tagger(LAYER_MODELS)
-BARE_NAMES = tuple(name for name, layer in REGISTRY.layers.items() if layer.bare_ok)
-# A bare name is a layer type without arguments or a block (resolve checks which, with did-you-mean).
-BareLayer = Annotated[StrictStr, Field(title="layer type or block name", examples=list(BARE_NAMES))]
-
-SequentialModel = create_model(
-    SEQUENTIAL,
-    __config__=_config(SEQUENTIAL, "layers applied in order: a list (children 0, 1, 2...) or a mapping (named)"),
-    type=(Literal["Sequential"], ...),
-    layers=(list["LayerSpec"] | dict[Identifier, "LayerSpec"], ...),  # type: ignore[name-defined]
-    **_BUILD_FIELDS,
-)
-# A block's `type` is any name but a layer type's (those have models of their own): which names are
-# blocks depends on the spec, so the JSON Schema cannot refuse a misspelt layer type here; netspec does.
-_LAYER_TYPE_NAMES = [*LAYER_MODELS, SEQUENTIAL]
-BlockName = Annotated[StrictStr, Field(pattern=IDENTIFIER_PATTERN, max_length=64, json_schema_extra={
-    "not": {"enum": _LAYER_TYPE_NAMES}})]
-BlockUseModel = create_model(
-    "BlockUse",
-    __config__=ConfigDict(defer_build=True, extra="allow", title="block",
-                          json_schema_extra={"description": "an instance of a block: its arguments by name"}),
-    type=(BlockName, ...),
-    **_BUILD_FIELDS,
-)
-GroupModel = create_model(
-    "Group",
-    __config__=_config("group", "children spliced into the parent: repeated, or built only when `if` holds"),
-    layers=(list["LayerSpec"] | dict[KeyPattern, "LayerSpec"], ...),  # type: ignore[name-defined]
-    **_BUILD_FIELDS,
-)
-
-def _layer_union(names: Collection[str] | None = None, sequential: Any = SequentialModel,
-                 group: Any = None, of: Grammar | None = None) -> Any:
-    """The layer grammar: every layer type (of the grammar ``of``, the built-in one by default), or only
-    ``names`` (see _narrowed_spec)."""
-    models = LAYER_MODELS if of is None else of.layer_models
-    members: list[Any] = [Annotated[model, Tag(name)] for name, model in models.items()
-                          if names is None or name in names]
-    if names is None or SEQUENTIAL in names:
-        members.append(Annotated[sequential, Tag(SEQUENTIAL)])
-    if names is None or BLOCK in names:
-        members.append(Annotated[BlockUseModel if of is None else of.block_use, Tag(BLOCK)])
-    if names is None or GROUP in names:
-        members.append(Annotated[group or GroupModel, Tag(GROUP)])
-    members.append(Annotated[BareLayer, Tag(BARE)])
-    if names is None or SEQUENCE in names:
-        members.append(Annotated[list["LayerSpec" if of is None else _GRAMMAR_REF], Tag(SEQUENCE)])
-    union = members[0]
-    for member in members[1:]:
-        union = union | member
-    return Annotated[union, Discriminator(_layer_tag if of is None else of.tag)]
-
-
-LayerSpec = TypeAliasType("LayerSpec", _layer_union())  # type: ignore[misc]
-# SequentialModel's "LayerSpec" resolves from this module when it is first built
-# (a model_rebuild here would build the whole layer grammar at import).
-
-# ---------------------------------------------------------------- forward steps
-
-
-def _op_arg_field(arg: Arg) -> tuple[Any, Any]:
-    kind, default = _field(arg.default, False, arg.annotation)
-    doc = arg_doc(arg)
-    return (Annotated[kind, Field(description=doc)] if doc else kind), default
-
-
-def _op_args_model(op: Op) -> type[BaseModel]:
-    fields = {arg.name: _op_arg_field(arg) for arg in op.args}
-    return create_model(f"{op.name}_args", __config__=_config(f"{op.name} arguments", op.summary), **fields)
-
-
-OP_ARG_MODELS: dict[str, type[BaseModel]] = {name: _op_args_model(op) for name, op in OPS.items()}
-STEP_OPS = tuple(name for name, op in OPS.items() if len(op.tensors) == 1 and not op.tensors[0].startswith("*"))
-
-
-def _op_step_model(op: Op) -> type[BaseModel]:
-    shorthand = [a.annotation for a in op.args[:1]]
-    value = OP_ARG_MODELS[op.name] if not shorthand else OP_ARG_MODELS[op.name] | shorthand[0]
-    return create_model(f"{op.name}_step", __config__=_config(f"{op.name} step", op.summary),
-                        **{op.name: (value, ...)})
-
-
-def _step_tag(value: Any) -> str | None:
-    if isinstance(value, str):
-        return "expr"
-    if isinstance(value, dict) and len(value) == 1:
-        (key,) = value
-        return str(key)
-    return None
-
-
-STEP_MODELS: dict[str, type[BaseModel]] = {name: _op_step_model(OPS[name]) for name in STEP_OPS}
-# The grammar above is a snapshot of the registry; freezing it keeps the snapshot the only
-# truth (a type added now would be named in did-you-mean hints yet refused by the grammar).
-REGISTRY.freeze("netspec.frontend.schema")
-
-
-def _step_union(names: Collection[str] | None = None) -> Any:
-    """The step grammar: an expression or any one-tensor op, or only the ops in ``names``."""
-    members: list[Any] = [Annotated[StrictStr, Tag("expr")]]
-    members += [Annotated[model, Tag(name)] for name, model in STEP_MODELS.items() if names is None or name in names]
-    union = members[0]
-    for member in members[1:]:
-        union = union | member
-    return Annotated[union, Discriminator(_step_tag)]
-
-
-Step = _step_union()
-
-# ---------------------------------------------------------------- params
-
-# A dim is an int or the name of an entry of the spec's `vars`.
-ParamShape = Annotated[list[PosInt | Identifier], Field(max_length=16)]
-
-
-# The initialisers and their argument models live in ops/init.py (with their checks and torch spelling).
-InitWithArgs = create_model(
-    "InitWithArgs", __config__=ConfigDict(defer_build=True, extra="forbid", title="init with arguments"),
-    **{name: (model, None) for name, model in INIT_ARGS.items()},
-)
-Init = Literal[SIMPLE_INITS] | Literal[tuple(INIT_ARGS)] | InitWithArgs  # type: ignore[valid-type]
-
-
-class ParamItem(BaseModel):
-    """One ``nn.Parameter``."""
-
-    model_config = _config("Parameter", "one nn.Parameter: a shape and how to fill it")
-    shape: ParamShape
-    init: Init = "randn"
-    requires_grad: StrictBool = True
-    dtype: FloatDType | None = None
+class ParamItem(Node):
+    __slots__ = ()
 
 
 class ListItem(ParamItem):
-    model_config = _config("ParameterList item", "a Parameter, repeated `repeat` times")
-    repeat: Annotated[StrictInt, Field(ge=1, le=10_000)] = 1
+    __slots__ = ()
 
 
-class ParamListSpec(BaseModel):
-    model_config = _config("ParameterList", "an nn.ParameterList, registered as <name>.0, <name>.1, ...")
-    items: Annotated[list[ListItem | ParamShape], Field(min_length=1, alias="list")]
+class ParamListSpec(Node):
+    __slots__ = ()
 
 
-class ParamDictSpec(BaseModel):
-    model_config = _config("ParameterDict", "an nn.ParameterDict, registered as <name>.<key> in order")
-    items: Annotated[dict[Identifier, ParamItem | ParamShape], Field(min_length=1, alias="dict")]
+class ParamDictSpec(Node):
+    __slots__ = ()
 
 
-def _param_tag(value: Any) -> str | None:
-    if isinstance(value, list):
-        return "shape"
-    if isinstance(value, dict):
-        return "ParameterList" if "list" in value else "ParameterDict" if "dict" in value else "Parameter"
+class BufferSpec(Node):
+    __slots__ = ()
+
+
+_FIXED: dict[str, type[Node]] = {cls.__name__: cls for cls in (
+    Spec, BlockSpec, ArgDecl, RepeatSpec, ParamItem, ListItem, ParamListSpec, ParamDictSpec, BufferSpec)}
+_FIXED_NAMES = frozenset(_FIXED)
+
+
+# ---------------------------------------------------------------- the core schema as data
+#
+# pydantic's core schema is dicts, lists and scalars, but for a few objects: model classes (`cls`), the functions
+# of tags.FUNCTIONS and the grammar's layer tagger, and default factories.  As data each is a one-key mapping:
+# {"$class": index into the class table}, {"$fn": name}, {"$factory": name}; a tuple is {"$tuple": [...]}.
+# `metadata` and `serialization` (the JSON Schema's and the serialiser's, not the validator's) are left out.
+# The definitions are kept as JSON texts by ref, so a narrowed grammar reads only those it reaches.
+
+_FORMAT = 2
+_DROPPED = frozenset({"metadata", "serialization"})
+
+
+class _Encoder:
+    """A core schema as data: :meth:`data` (JSON-able), with the class table of its models."""
+
+    def __init__(self, tagger: Callable[[Any], Any]) -> None:
+        self.tagger = tagger
+        self.functions = {fn: name for name, fn in FUNCTIONS.items()} | {tagger: LAYER_TAG}
+        self.factories = {fn: name for name, fn in FACTORIES.items()}
+        self.index: dict[type, int] = {}
+        self.classes: list[dict[str, Any]] = []
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, dict):
+            if any(not isinstance(k, str) or k.startswith("$") for k in node):
+                raise _NotData(f"a mapping with keys {list(node)[:3]}")
+            return {k: self.value(v) for k, v in node.items() if k not in _DROPPED}
+        if isinstance(node, list):
+            return [self.value(v) for v in node]
+        if isinstance(node, tuple):
+            return {"$tuple": [self.value(v) for v in node]}
+        if node is None or isinstance(node, (str, bool, int, float)):
+            return node
+        if isinstance(node, type) and hasattr(node, "model_fields"):
+            return {"$class": self.model(node)}
+        if node in self.factories:
+            return {"$factory": self.factories[node]}
+        if callable(node) and node in self.functions:
+            return {"$fn": self.functions[node]}
+        raise _NotData(f"{node!r} (add a function to netspec.frontend.tags.FUNCTIONS)")
+
+    def model(self, cls: type) -> int:
+        """The index of ``cls`` in the class table: its name, its keys with aliases, the models it holds."""
+        if cls in self.index:
+            return self.index[cls]
+        self.index[cls] = len(self.classes)
+        entry: dict[str, Any] = {"name": cls.__name__, "fixed": _fixed_name(cls), "fields": {}, "nested": {}}
+        self.classes.append(entry)
+        for name, info in cls.model_fields.items():  # type: ignore[attr-defined]
+            entry["fields"][name] = info.alias if info.alias != name else None
+            if isinstance(info.annotation, type) and hasattr(info.annotation, "model_fields"):
+                entry["nested"][name] = self.model(info.annotation)
+        return self.index[cls]
+
+
+class _NotData(RuntimeError):
+    """A core schema holding an object that is not data: kept in memory only, never cached."""
+
+
+def _fixed_name(cls: type) -> str | None:
+    for base in cls.__mro__:
+        if base.__name__ in _FIXED_NAMES and base.__module__ == "netspec.frontend.models":
+            return base.__name__
     return None
 
 
-ParamSpec = Annotated[
-    Annotated[ParamShape, Tag("shape")]
-    | Annotated[ParamItem, Tag("Parameter")]
-    | Annotated[ParamListSpec, Tag("ParameterList")]
-    | Annotated[ParamDictSpec, Tag("ParameterDict")],
-    Discriminator(_param_tag),
-]
-
-# ---------------------------------------------------------------- buffers
-
-BufferInitWithArgs = create_model(
-    "BufferInitWithArgs", __config__=ConfigDict(defer_build=True, extra="forbid", title="buffer fill with arguments"),
-    **{name: (fill.args, None) for name, fill in FILLS.items()},
-)
-BufferInit = Literal[tuple(name for name, fill in FILLS.items() if not any(  # type: ignore[misc]
-    f.is_required() for f in fill.args.model_fields.values()))] | BufferInitWithArgs
-
-
-class BufferSpec(BaseModel):
-    """One buffer: ``register_buffer(name, tensor, persistent=...)``."""
-
-    model_config = _config("buffer", "a tensor the module holds and moves with .to() but does not train "
-                           "(register_buffer): RoPE's inv_freq, a causal mask")
-    shape: ParamShape | None = Field(None, description="ints and names of vars or block arguments; the arange and "
-                                     "rope fills give their own")
-    init: BufferInit = Field("zeros", description="how it is filled at build time")  # type: ignore[valid-type]
-    dtype: DType | None = Field(None, description="its dtype (default: the fill's, else the module's)")
-    persistent: StrictBool = Field(True, description="whether it is in the state_dict (transformers' inv_freq "
-                                   "is not)")
+def _schema_data(models: ModelGrammar) -> dict[str, Any]:
+    """The grammar's core schema as data (raises _NotData if it holds anything else)."""
+    core = models.core_schema()
+    encoder = _Encoder(models.tag)
+    if core.get("type") == "definitions":
+        root, definitions = core["schema"], core["definitions"]
+    else:
+        root, definitions = core, []
+    data = {
+        "root": encoder.value(root),
+        "definitions": {d["ref"]: json.dumps(encoder.value(d), separators=(",", ":")) for d in definitions},
+    }
+    ops = {name: json.dumps(encoder.value(core), separators=(",", ":")) for name, core in
+           models.op_core_schemas().items()}
+    tag_models = {name: encoder.model(cls) for name, cls in models.tag_models.items()}
+    layer_models = {name: encoder.model(cls) for name, cls in models.layer_models.items()}
+    data |= {"classes": encoder.classes, "tag_models": tag_models, "layer_models": layer_models,
+             "spec": encoder.model(models.spec), "ops": ops}
+    return data
 
 
-BuffersSpec = Annotated[dict[Identifier, BufferSpec], Field(description="buffers: tensors the module holds but does "
-                                                            "not train, filled at build time")]
+class _Decoder:
+    """Data back into a core schema for pydantic-core: names bound to tags.FUNCTIONS, classes to Nodes."""
 
-# ---------------------------------------------------------------- ties
+    def __init__(self, classes: _ClassTable, tagger: Callable[[Any], Any],
+                 keep: tuple[frozenset[str], frozenset[str]] | None) -> None:
+        self.classes = classes
+        self.functions = {**FUNCTIONS, LAYER_TAG: tagger}
+        self.keep = keep  # the narrowed grammar's layer and step tags
+        self.refs: list[str] = []
 
-ParamPath = Annotated[StrictStr, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$", max_length=1_024)]
+    def value(self, node: Any) -> Any:
+        if isinstance(node, dict):
+            if len(node) == 1:
+                (key,) = node
+                if key == "$class":
+                    return self.classes[node[key]]
+                if key == "$fn":
+                    return self.functions[node[key]]
+                if key == "$factory":
+                    return FACTORIES[node[key]]
+                if key == "$tuple":
+                    return tuple(self.value(v) for v in node[key])
+            kind = node.get("type")
+            if kind == "definition-ref":
+                self.refs.append(node["schema_ref"])
+            elif kind == "tagged-union" and self.keep is not None:
+                node = self.narrow(node)
+            return {k: self.value(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [self.value(v) for v in node]
+        return node
 
-
-class TieSpec(BaseModel):
-    model_config = _config("tie", "this parameter is the Parameter at `to`: one tensor under two names")
-    to: ParamPath = Field(description="the parameter it is, as a state_dict key: model.embed_tokens.weight")
-    if_: StrictStr | StrictBool | None = Field(None, alias="if", description="tie only when this holds "
-                                               "(a var: tie_word_embeddings)")
-
-
-TiesSpec = Annotated[dict[ParamPath, ParamPath | TieSpec], Field(
-    description="tied parameters: 'lm_head.weight: model.embed_tokens.weight' makes the first the second "
-    "Parameter itself (as transformers ties embeddings); counted once")]
-
-# ---------------------------------------------------------------- the spec
-
-
-class InputSpec(BaseModel):
-    model_config = _config("input", "a tensor input: its shape and dtype")
-    shape: Annotated[list[InputDim], Field(max_length=16)]
-    dtype: DType = "float32"
-
-
-ShapeSpec = Annotated[list[InputDim], Field(max_length=16)]
-InputsSpec = Annotated[dict[Identifier, ShapeSpec | InputSpec],
-                       Field(min_length=1, description="forward's tensor inputs: shapes of ints and symbols")]
-OutputsSpec = Annotated[ShapeSpec | Annotated[dict[Identifier, ShapeSpec], Field(min_length=1)],
-                        Field(description="the output shape forward must give (or one per returned value)")]
-# A var is a number, a flag, a list of them (a table of settings), or a string: an expression when it
-# reads as one over the names before it (`width * 4`), a plain string otherwise.
-VarScalar = AnyInt | StrictFloat | StrictBool | Annotated[StrictStr, Field(max_length=2_000)] | None
-VarValue = VarScalar | Annotated[list[VarScalar | Annotated[list[VarScalar], Field(max_length=1_024)]],
-                                 Field(max_length=1_024)]  # a value, a list, or a table (a list of lists)
-VarsSpec = Annotated[dict[Identifier, VarValue], Field(description="named values and expressions over them")]
-ArgKind = Literal["int", "float", "bool", "str", "list"]
-# A list argument's value: numbers, flags and strings, or lists of them (Permute's dims, a stage's widths).
-ArgList = Annotated[list[AnyInt | StrictFloat | StrictBool | StrictStr | Annotated[
-    list[AnyInt | StrictFloat | StrictBool | StrictStr], Field(max_length=1_024)]], Field(max_length=1_024)]
-
-
-class ArgDecl(BaseModel):
-    model_config = _config("block argument", "a constructor argument of the block's class")
-    type: ArgKind
-    default: AnyInt | StrictFloat | StrictBool | StrictStr | ArgList | None = None
-    doc: Annotated[StrictStr, Field(max_length=1_000)] | None = None
+    def narrow(self, union: dict[str, Any]) -> dict[str, Any]:
+        """The layer or step union left with the members the spec names (before its members are read)."""
+        layers, steps = self.keep  # type: ignore[misc]
+        found = union.get("discriminator")
+        name = found.get("$fn") if isinstance(found, dict) else None
+        if name == LAYER_TAG:
+            return {**union, "choices": {t: s for t, s in union["choices"].items() if t in layers or t == BARE}}
+        if name == "step_tag":
+            return {**union, "choices": {t: s for t, s in union["choices"].items() if t in steps or t == EXPR}}
+        return union
 
 
-# `planes: int` (required), `stride: 1` (a default, its type taken from it), `dims: [0, 2, 3, 1]`, or the full form.
-BlockArgSpec = ArgKind | AnyInt | StrictFloat | StrictBool | ArgList | ArgDecl
+class _ClassTable:
+    """One grammar's Node classes, each made when first named (a spec names a few of some 300)."""
+
+    def __init__(self, table: list[dict[str, Any]]) -> None:
+        self.table = table
+        self.made: dict[int, type[Node]] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, index: int) -> type[Node]:
+        found = self.made.get(index)
+        if found is not None:
+            return found
+        with self._lock:  # one class per entry, whichever thread names it first
+            found = self.made.get(index)
+            if found is not None:
+                return found
+            entry = self.table[index]
+            fixed = entry["fixed"]
+            made: type[Node] = _FIXED[fixed] if fixed is not None else _NodeType(  # type: ignore[assignment]
+                str(entry["name"]), (Node,), {"__slots__": ()})
+            if fixed is None or not made._fields:  # a fixed class's keys are the same in every grammar: set once
+                made._fields = {str(k): (None if v is None else str(v)) for k, v in entry["fields"].items()}
+                made._nested = {str(k): int(v) for k, v in entry["nested"].items()}
+                made._table = self
+            self.made[index] = made
+            return made
 
 
-class BlockSpec(BaseModel):
-    """A reusable module definition: one generated class with constructor arguments."""
-
-    model_config = _config("block", "a module definition: arguments, inputs, layers, params and forward")
-    description: StrictStr | None = Field(None, max_length=10_000)
-    args: dict[Identifier, BlockArgSpec] = Field(default_factory=dict,
-                                                 description="constructor arguments, in order")
-    inputs: InputsSpec
-    outputs: OutputsSpec | None = None
-    vars: VarsSpec = Field(default_factory=dict)
-    layers: dict[Identifier, LayerSpec] | list[LayerSpec] = Field(  # type: ignore[valid-type]
-        default_factory=dict, description="submodules; a list makes the block a Sequential")
-    params: dict[Identifier, ParamSpec] = Field(default_factory=dict)
-    buffers: BuffersSpec = Field(default_factory=dict)
-    forward: Annotated[list[Step], Field(min_length=1)] | None = None  # type: ignore[valid-type]
+# ---------------------------------------------------------------- the cache on disk
 
 
-ImportPath = Annotated[StrictStr, Field(min_length=1, max_length=1_024)]
+def cache_dir() -> Path:
+    """Where the grammar's core schema is kept: $NETSPEC_CACHE_DIR, else the user's cache directory."""
+    found = os.environ.get("NETSPEC_CACHE_DIR")
+    if found:
+        return Path(found)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "netspec"
 
 
-class Spec(BaseModel):
-    """A netspec model spec."""
-
-    model_config = ConfigDict(defer_build=True, extra="forbid", title="netspec spec")
-    netspec: Annotated[StrictInt, Field(ge=SPEC_VERSION, le=SPEC_VERSION, description="spec format version")]
-    name: Annotated[Identifier, Field(description="the generated class name")]
-    description: StrictStr | None = Field(None, max_length=10_000)
-    extends: ImportPath | None = Field(None, description="a spec file this one changes (relative path)")
-    imports: Annotated[list[ImportPath], Field(max_length=64)] = Field(
-        default_factory=list, description="spec files whose blocks this spec uses (relative paths)")
-    inputs: InputsSpec
-    outputs: OutputsSpec | None = None
-    vars: VarsSpec = Field(default_factory=dict)
-    args: dict[Identifier, ArgValue] = Field(default_factory=dict,
-                                            description="forward's non-tensor arguments, with their defaults")
-    blocks: dict[Identifier, BlockSpec] = Field(default_factory=dict,
-                                                description="module definitions, each generated as a class")
-    layers: dict[Identifier, LayerSpec] = Field(default_factory=dict,  # type: ignore[valid-type]
-                                                description="submodules, in registration order")
-    params: dict[Identifier, ParamSpec] = Field(default_factory=dict,
-                                                description="raw Parameter / ParameterList / ParameterDict")
-    buffers: BuffersSpec = Field(default_factory=dict)
-    ties: TiesSpec = Field(default_factory=dict)
-    forward: Annotated[list[Step], Field(min_length=1)] | None = Field(  # type: ignore[valid-type]
-        None, description="steps; omitted: apply layers in order")
+def _fingerprint(reg: Registry) -> str:
+    """What the grammar is made from: netspec's version and its grammar and registry sources, pydantic's
+    version, and each plugin layer type's arguments (a plugin set is a registry)."""
+    digest = hashlib.sha256(f"{_FORMAT} {__version__} {PYDANTIC_VERSION} {pydantic_core.__version__} "
+                            f"{sys.version_info[:2]}".encode())
+    here = Path(__file__).resolve().parent
+    for path in (here / "models.py", here / "tags.py", here / "schema.py", *sorted((here.parent / "ops").glob(
+            "*.py"))):
+        digest.update(path.name.encode())
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"?")
+    for name, layer in reg.layers.items():
+        if REGISTRY.layers.get(name) is not layer:
+            digest.update(repr((name, layer.args, layer.bare_ok)).encode())
+    return digest.hexdigest()
 
 
-TAG_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType({
-    **LAYER_MODELS, SEQUENTIAL: SequentialModel, "BlockUse": BlockUseModel, "Group": GroupModel,
-    "BlockSpec": BlockSpec, "ArgDecl": ArgDecl, "RepeatSpec": RepeatSpec, "Parameter": ParamItem,
-    "ParameterList": ParamListSpec,
-    "ParameterDict": ParamDictSpec, "InputSpec": InputSpec, "BufferSpec": BufferSpec, "TieSpec": TieSpec,
-    **{name: OP_ARG_MODELS[name] for name in STEP_OPS}, "ListItem": ListItem, "InitWithArgs": InitWithArgs,
-    **{model.__name__: model for model in INIT_ARGS.values()},
-})
+# The file: a first line of JSON (the root schema, the class table, the line of each definition and op), then one
+# line of JSON per definition and per op's arguments, so a narrowed grammar parses only the lines it reaches.
+_TEXTS = ("definitions", "ops")
+
+
+def _read_cache(path: Path, fingerprint: str) -> dict[str, Any] | None:
+    """The cached data, or None: missing, unreadable, another grammar's or not what this module writes."""
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+        data = json.loads(lines[0])
+        if not isinstance(data, dict) or data.get("fingerprint") != fingerprint or data.get("format") != _FORMAT:
+            return None
+        for key in _TEXTS:
+            data[key] = {name: lines[int(line)] for name, line in data[key].items()}
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError, IndexError, TypeError, AttributeError):
+        return None
+    return data
+
+
+_CACHE_FILES = 16
+
+
+def _write_cache(path: Path, data: dict[str, Any]) -> None:
+    """Written whole or not at all (a temporary file renamed); a cache that cannot be written is no error."""
+    header = {key: value for key, value in data.items() if key not in _TEXTS}
+    lines: list[str] = [""]
+    for key in _TEXTS:
+        header[key] = {}
+        for name, text in data[key].items():
+            header[key][name] = len(lines)
+            lines.append(text)
+    lines[0] = json.dumps(header, separators=(",", ":"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        temporary.write_text("\n".join(lines), encoding="utf-8")
+        os.replace(temporary, path)
+        kept = sorted(path.parent.glob("grammar-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[_CACHE_FILES:]:  # other versions' and plugin sets' grammars: the newest few are kept
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------- one registry's grammar
+
+_NARROWED_LIMIT = 8
+Tags = tuple[frozenset[str], frozenset[str]]
 
 
 class Grammar:
-    """The grammar of one registry: the models a spec is validated against and the validators built from
-    them.  Immutable once made, but for its caches (the whole grammar's validator, a few narrowed ones,
-    the JSON Schema), each built once, under the grammar's own lock.  :func:`grammar` makes one per
-    registry: a plugin makes a new registry, so a new grammar, and never changes this one, so a
-    validation that started with it finishes with it."""
+    """The grammar of one registry: its core schema (read once, from the cache or from the models) and the
+    validators built from it, the whole grammar's and a few narrowed ones, each built once under the grammar's
+    lock.  :func:`grammar` makes one per registry: a plugin makes a new registry, so a new grammar, and never
+    changes this one, so a validation that started with it finishes with it."""
 
-    def __init__(self, registry: Registry, base: Grammar | None = None) -> None:
-        self.registry = registry
+    def __init__(self, reg: Registry) -> None:
+        self.registry = reg
+        self.tag: Callable[[Any], str | None] = layer_tagger(reg.layers)
         self._lock = threading.RLock()
-        self._adapter: TypeAdapter[Spec] | None = None
-        self._narrowed: dict[tuple[frozenset[str], frozenset[str]], type[Spec]] = {}
-        self._json_schema: dict[str, Any] | None = None
-        if base is None:  # the built-in registry's grammar: the models above
-            self.layer_models: Mapping[str, type[BaseModel]] = LAYER_MODELS
-            self.tag_models: Mapping[str, type[BaseModel]] = TAG_MODELS
-            self.tag: Callable[[Any], str | None] = _layer_tag
-            self.block_use: type[BaseModel] = BlockUseModel
-            self.spec: type[Spec] = Spec
-            self._namespace: dict[str, Any] | None = None
-            self._containers: list[type[BaseModel]] = []
-            return
-        models = {name: base.layer_models.get(name) or _layer_model(layer) for name, layer in registry.layers.items()}
-        self.layer_models = MappingProxyType(models)
-        self.tag_models = MappingProxyType({**base.tag_models, **models})
-        self.tag = _layer_tagger(self.layer_models)
-        # a block's `type` is any name but a layer type's, a plugin's included
-        block_name = Annotated[StrictStr, Field(pattern=IDENTIFIER_PATTERN, max_length=64, json_schema_extra={
-            "not": {"enum": [*models, SEQUENTIAL]}})]
-        self.block_use = create_model("BlockUse", __base__=BlockUseModel, __module__=__name__,
-                                      type=(block_name, ...))
-        # built on first use, over this grammar's "LayerSpec" (a name in the models' module means the built-in one)
-        self.spec, self._namespace, self._containers = _derive(self, None, None)
+        self._data: dict[str, Any] | None = None
+        self._classes = _ClassTable([])
+        self._whole: SchemaValidator | None = None
+        self._narrowed: dict[Tags, SchemaValidator] = {}
+        self._cached = False
+        self._ops: dict[str, SchemaValidator] = {}
+
+    # -- reading the core schema
+
+    def _load(self, fresh: bool = False) -> dict[str, Any]:
+        with self._lock:
+            if self._data is None or fresh:
+                self._data = self._read(fresh)
+                self._classes = _ClassTable(self._data["classes"])
+                for index, entry in enumerate(self._data["classes"]):
+                    if entry["fixed"] is not None:
+                        self._classes[index]  # the fixed classes learn their keys now (model_fields)
+            return self._data
+
+    def _read(self, fresh: bool) -> dict[str, Any]:
+        """The core schema as data: from the cache on disk, else made from the models (and cached)."""
+        fingerprint = _fingerprint(self.registry)
+        path = cache_dir() / f"grammar-{fingerprint[:40]}.json"
+        data = None if fresh else _read_cache(path, fingerprint)
+        if data is not None:
+            self._cached = True
+            return data
+        self._cached = False
+        from .models import model_grammar  # the models: only when the cache has no grammar of this registry
+
+        data = _schema_data(model_grammar(self.registry))
+        data |= {"format": _FORMAT, "fingerprint": fingerprint}
+        _write_cache(path, data)
+        return data
+
+    def _validator(self, keep: Tags | None) -> SchemaValidator:
+        """A validator (see :meth:`_build`); a cache whose data cannot be built is ignored, and written again."""
+        with self._lock:
+            data = self._load()
+            try:
+                return self._build(data, keep)
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError, pydantic_core.SchemaError):
+                if not self._cached:
+                    raise
+            return self._build(self._load(fresh=True), keep)
+
+    def _build(self, data: dict[str, Any], keep: Tags | None) -> SchemaValidator:
+        """A validator from the data, the layer and step unions narrowed to ``keep`` (None: the whole grammar):
+        one pass over the root and the definitions it reaches."""
+        decoder = _Decoder(self._classes, self.tag, keep)
+        root = decoder.value(data["root"])
+        texts: Mapping[str, str] = data["definitions"]
+        definitions: list[Any] = []
+        seen: set[str] = set()
+        while decoder.refs:
+            ref = decoder.refs.pop()
+            if ref not in seen:
+                seen.add(ref)
+                definitions.append(decoder.value(json.loads(texts[ref])))
+        schema = {"type": "definitions", "schema": root, "definitions": definitions} if definitions else root
+        return SchemaValidator(schema)
+
+    # -- the validators
+
+    def whole(self) -> SchemaValidator:
+        """The whole grammar's validator (from then on it is used alone)."""
+        with self._lock:
+            if self._whole is None:
+                self._whole = self._validator(None)
+            return self._whole
 
     @property
     def whole_built(self) -> bool:
-        """Whether the whole grammar's validator is built (from then on it is used alone)."""
-        return self._adapter is not None
+        return self._whole is not None
 
     @property
     def narrowed_count(self) -> int:
         return len(self._narrowed)
 
-    def adapter(self) -> TypeAdapter[Spec]:
-        """The whole grammar's validator, built here (under the lock), not lazily by the first validation:
-        a validator once built is self-contained, so threads may use it at once."""
+    def narrowed(self, data: Any) -> SchemaValidator | None:
+        """The grammar narrowed to what ``data`` names (see :meth:`used_tags`), or None: use the whole grammar."""
         with self._lock:
-            if self._adapter is None:
-                self._build_spec()
-                adapter: TypeAdapter[Spec] = TypeAdapter(self.spec)
-                adapter.rebuild()
-                self._adapter = adapter
-            return self._adapter
-
-    def narrowed_spec(self, data: Any) -> type[Spec] | None:
-        """The grammar narrowed to what ``data`` names (see below), or None: use the whole grammar."""
-        with self._lock:
-            if self._adapter is not None:
+            if self._whole is not None:
                 return None
             tags = self.used_tags(data)
             if tags is None:
                 return None
+            return self.narrowed_to(tags)
+
+    def narrowed_to(self, tags: Tags) -> SchemaValidator | None:
+        with self._lock:
             if tags not in self._narrowed:
                 if len(self._narrowed) >= _NARROWED_LIMIT:
                     return None
-                model = _build(*_derive(self, *tags))  # built now, under the lock, not by its first use
-                self._narrowed[tags] = model
+                self._narrowed[tags] = self._validator(tags)
             return self._narrowed[tags]
 
-    def used_tags(self, data: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]] | None:
+    def used_tags(self, data: dict[str, Any]) -> Tags | None:
         """The layer-union and step-union tags the spec's data names (its blocks' too); None if one is unknown."""
         blocks = data.get("blocks")
         definitions = ([data, *(b for b in blocks.values() if isinstance(b, dict))] if isinstance(blocks, dict)
@@ -583,23 +557,55 @@ class Grammar:
                 stack.extend(children.values() if isinstance(children, dict) else children
                              if isinstance(children, list) else ())
             forward = definition.get("forward")
-            steps |= {tag for tag in map(_step_tag, forward if isinstance(forward, list) else ())
-                      if tag not in (None, "expr")}
-        if not layers <= {*self.layer_models, SEQUENTIAL, SEQUENCE, BLOCK, GROUP} or not steps <= STEP_MODELS.keys():
+            steps |= {tag for tag in map(step_tag, forward if isinstance(forward, list) else ())
+                      if tag not in (None, EXPR)}
+        if not layers <= {*self.registry.layers, SEQUENTIAL, SEQUENCE, BLOCK, GROUP} or not steps <= set(STEP_OPS):
             return None
         return frozenset(layers), frozenset(steps)
 
-    def json_schema(self) -> dict[str, Any]:
-        with self._lock:
-            if self._json_schema is None:
-                self._build_spec()
-                self._json_schema = schema_json.json_schema_of(self.spec)
-            return self._json_schema
+    def validate(self, data: Any) -> Spec:
+        """``data`` as a Spec, checked by the grammar narrowed to what it names, else by the whole grammar;
+        raises pydantic-core's ValidationError (:mod:`netspec.frontend.validate` turns it into diagnostics)."""
+        narrowed = self.narrowed(data) if isinstance(data, dict) else None
+        if narrowed is not None:
+            try:
+                return narrowed.validate_python(data)  # type: ignore[no-any-return]
+            except pydantic_core.ValidationError:
+                pass  # the whole grammar reports the errors, exactly as without the narrowing
+        return self.whole().validate_python(data)  # type: ignore[no-any-return]
 
-    def _build_spec(self) -> None:
-        if self._namespace is not None:
-            _build(self.spec, self._namespace, self._containers)
-            self._namespace = None
+    def op_validator(self, name: str) -> SchemaValidator:
+        """The validator of op ``name``'s arguments (built on first use)."""
+        with self._lock:
+            found = self._ops.get(name)
+            if found is None:
+                data = self._load()
+                decoder = _Decoder(self._classes, self.tag, None)
+                found = self._ops[name] = SchemaValidator(decoder.value(json.loads(data["ops"][name])))
+            return found
+
+    # -- what the error translation reads
+
+    @property
+    def spec(self) -> type[Node]:
+        index: int = self._load()["spec"]
+        return self._classes[index]
+
+    @property
+    def tag_models(self) -> Mapping[str, type[Node]]:
+        """The Node classes by union tag and by model name (what an error's location names)."""
+        data = self._load()
+        return MappingProxyType({name: self._classes[i] for name, i in data["tag_models"].items()})
+
+    @property
+    def layer_models(self) -> Mapping[str, type[Node]]:
+        data = self._load()
+        return MappingProxyType({name: self._classes[i] for name, i in data["layer_models"].items()})
+
+    def json_schema(self) -> dict[str, Any]:
+        from .models import model_grammar  # pydantic's Python layer: only for the JSON Schema editors read
+
+        return model_grammar(self.registry).json_schema()
 
 
 _BASE_GRAMMAR = Grammar(REGISTRY)
@@ -616,7 +622,7 @@ def grammar(of: Registry | None = None) -> Grammar:
     with _GRAMMARS_LOCK:
         found = _GRAMMARS.get(reg)
         if found is None:
-            found = _GRAMMARS[reg] = Grammar(reg, _BASE_GRAMMAR)
+            found = _GRAMMARS[reg] = Grammar(reg)
         return found
 
 
@@ -631,121 +637,28 @@ def add_layers(layers: Collection[tuple[LayerType, str]]) -> Registry:
 
     def change(current: Registry) -> Registry:
         new = current.with_layers(list(layers))
-        grammar(new)  # made now: a layer type the grammar cannot take is refused here, the registry unchanged
+        grammar(new)._load()  # read now: a layer type the grammar cannot take is refused here, the registry unchanged
         return new
 
     return publish(change)
 
 
-# ---------------------------------------------------------------- the narrowed grammar (start-up speed)
-#
-# Building the validator of the whole grammar (every layer type, every op) is most
-# of `netspec validate`'s own start-up, yet a spec names a handful of them.  So a
-# spec is first checked against the grammar narrowed to the layer types and ops it
-# names: the same models, the same discriminators, fewer union members.  A spec it
-# accepts gets exactly what the whole grammar would give (each value went through
-# the same member); a spec it refuses is checked again by the whole grammar, which
-# reports the errors, so diagnostics never depend on the narrowing.  Once the whole
-# grammar is built, or after a few narrowed ones (a long test run), it is used alone.
-
-_NARROWED_LIMIT = 8
-
-
 def validate(data: Any) -> Spec:
-    """``data`` as a Spec, checked by the grammar narrowed to what it names, else by the whole grammar;
-    raises pydantic's ValidationError (:mod:`netspec.frontend.validate` turns it into diagnostics)."""
-    current = grammar()
-    narrowed = _narrowed_spec(data)
-    if narrowed is not None:
-        try:
-            return narrowed.model_validate(data)
-        except ValidationError:
-            pass  # the whole grammar reports the errors, exactly as without the narrowing
-    return current.adapter().validate_python(data)
+    """``data`` as a Spec, checked by the current registry's grammar (see :meth:`Grammar.validate`)."""
+    return grammar().validate(data)
 
 
-def _narrowed_spec(data: Any) -> type[Spec] | None:
-    return grammar().narrowed_spec(data)
-
-
-def _used_tags(data: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]] | None:
+def _used_tags(data: dict[str, Any]) -> Tags | None:
     return grammar().used_tags(data)
 
 
-def _build_narrowed(layers: frozenset[str], steps: frozenset[str]) -> type[Spec]:
-    return _build(*_derive(grammar(), layers, steps))
+def _narrowed_validator(layers: frozenset[str], steps: frozenset[str]) -> SchemaValidator:
+    """A narrowed grammar's validator, built afresh (for tests: the cached ones are limited in number)."""
+    return grammar()._validator((layers, steps))
 
 
-def _spec_adapter() -> TypeAdapter[Spec]:
-    return grammar().adapter()
-
-
-# A derived grammar's layer union refers to itself by this name, bound only in the namespace its models are
-# built with (a name of this module, such as LayerSpec, would be resolved to the built-in union at once).
-_GRAMMAR_REF = "GrammarLayerSpec"
-# Sequential's and Group's `layers` in a derived grammar.
-_CONTAINER_LAYERS: dict[str, Any] = {
-    SEQUENTIAL: list[_GRAMMAR_REF] | dict[Identifier, _GRAMMAR_REF],  # type: ignore[valid-type]
-    GROUP: list[_GRAMMAR_REF] | dict[KeyPattern, _GRAMMAR_REF],  # type: ignore[valid-type]
-}
-
-
-def _derive(g: Grammar, layers: frozenset[str] | None,
-            steps: frozenset[str] | None) -> tuple[type[Spec], dict[str, Any], list[type[BaseModel]]]:
-    """The spec model over ``g``'s layer models, narrowed to the layer tags ``layers`` and the ops ``steps``
-    (None: all of them): the same models, the same discriminators, fewer union members.  Not built: see
-    :func:`_build`, given what this returns (the namespace naming this union, the models holding layers)."""
-    # Sequential and Group hold layers themselves: re-declared so their `layers` refer to this union
-    containers: dict[str, Any] = {}
-    for tag, base in ((SEQUENTIAL, SequentialModel), (GROUP, GroupModel)):
-        if layers is None or tag in layers:
-            containers[tag] = create_model(base.__name__, __base__=base,
-                                           layers=(_CONTAINER_LAYERS[tag], copy.copy(base.model_fields["layers"])))
-    alias = TypeAliasType("LayerSpec", _layer_union(layers, containers.get(SEQUENTIAL),  # type: ignore[misc]
-                                                    containers.get(GROUP), g))
-    swaps: dict[str, Any] = {"LayerSpec": alias}
-    if steps is not None:
-        swaps["Step"] = _step_union(steps)
-    block = create_model("BlockSpec", __base__=BlockSpec, __module__=__name__,
-                         layers=_narrowed_field(BlockSpec, "layers", swaps),
-                         forward=_narrowed_field(BlockSpec, "forward", swaps))
-    swaps["BlockSpec"] = block
-    spec = create_model("Spec", __base__=Spec, __module__=__name__, blocks=_narrowed_field(Spec, "blocks", swaps),
-                        layers=_narrowed_field(Spec, "layers", swaps), forward=_narrowed_field(Spec, "forward", swaps))
-    return spec, {_GRAMMAR_REF: alias}, list(containers.values())
-
-
-def _build(spec: type[Spec], namespace: dict[str, Any], containers: list[type[BaseModel]]) -> type[Spec]:
-    """Build a derived grammar's validators (costly: the whole union of layer types, unless narrowed)."""
-    for model in containers:
-        model.model_rebuild(_types_namespace=namespace)
-    spec.model_rebuild(_types_namespace=namespace)
-    return spec
-
-
-def _narrowed_field(model: type[BaseModel], name: str, swaps: dict[str, Any]) -> tuple[Any, Any]:
-    """``model``'s field, its annotation with the whole-grammar unions swapped for narrowed ones."""
-    info = model.model_fields[name]
-    return _swap(info.annotation, swaps), copy.copy(info)
-
-
-def _swap(annotation: Any, swaps: dict[str, Any]) -> Any:
-    if annotation is LayerSpec and "LayerSpec" in swaps:
-        return swaps["LayerSpec"]
-    if annotation is BlockSpec and "BlockSpec" in swaps:
-        return swaps["BlockSpec"]
-    if annotation is Step and "Step" in swaps:
-        return swaps["Step"]
-    args = get_args(annotation)
-    if not args or isinstance(annotation, TypeAliasType):
-        return annotation
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return Annotated[(_swap(args[0], swaps), *annotation.__metadata__)]
-    new = tuple(_swap(arg, swaps) for arg in args)
-    if all(a is b for a, b in zip(new, args, strict=True)):
-        return annotation
-    return Union[new] if origin in (Union, UnionType) else origin[new]  # noqa: UP007 - built from a tuple
+def _whole_validator() -> SchemaValidator:
+    return grammar().whole()
 
 
 def json_schema() -> dict[str, Any]:
@@ -755,3 +668,28 @@ def json_schema() -> dict[str, Any]:
 
 def json_schema_text() -> str:
     return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+# ---------------------------------------------------------------- the models' tables, read from the grammar
+
+class _OpArgs:
+    """An op's argument model as shape inference uses it: ``model_validate(arguments).model_dump()``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def model_validate(self, value: Any) -> Node:
+        return _BASE_GRAMMAR.op_validator(self.name).validate_python(value)  # type: ignore[no-any-return]
+
+
+# Each op's argument check (for shapes' check of an op's constant arguments), by op name.
+OP_ARG_MODELS: Mapping[str, _OpArgs] = MappingProxyType({name: _OpArgs(name) for name in OPS})
+
+
+def __getattr__(name: str) -> Any:
+    """The built-in grammar's tables of Node classes, by layer type and by tag: read on first use."""
+    if name == "LAYER_MODELS":
+        return _BASE_GRAMMAR.layer_models
+    if name == "TAG_MODELS":
+        return _BASE_GRAMMAR.tag_models
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

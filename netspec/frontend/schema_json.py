@@ -3,7 +3,7 @@
 pydantic writes the layer and step unions as a bare `oneOf`: a typo in one layer argument fails
 every member, and a validator reports one error per member (42 in ajv).  Here each union becomes
 an `if`/`then` chain keyed on what netspec's own discriminators (the grammar's layer and step tags
-in :mod:`netspec.frontend.schema`) look at, so exactly one member applies and its own error is the
+in :mod:`netspec.frontend.tags`) look at, so exactly one member applies and its own error is the
 only one; `required` is checked only when every key is known, so a misspelt required argument is
 one "not allowed" error, not two.
 

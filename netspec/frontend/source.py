@@ -21,10 +21,11 @@ from ..errors import Diagnostic, Path, Span, SpecError, short_repr
 from . import files
 
 # Limits that keep every later stage bounded in time and memory.  A hand-written
-# AlexNet is ~2 KiB and ~100 nodes; these leave a thousandfold margin.
+# AlexNet is ~2 KiB and ~100 nodes; these leave a thousandfold margin, and 100,000 layers written
+# out one by one (~4 nodes and ~30 bytes each) fit.
 MAX_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
-MAX_NODES = 100_000
+MAX_NODES = 500_000
 MAX_INT_DIGITS = 40  # 2**63 has 19 digits; the limit only keeps int() far from Python's 4300-digit guard
 MAX_KEY_CHARS = 256  # keys are names: they reach messages and paths, so they stay short and printable
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, ValidationError
 
 from ..errors import Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
 from ..ops import INT64_MAX, LAYERS, OPS
 from . import schema
-from .schema import SEQUENTIAL, SPEC_VERSION, STEP_OPS, Spec, grammar
+from .schema import SEQUENTIAL, SPEC_VERSION, STEP_OPS, Node, Spec, grammar
 from .source import Source
 
 
@@ -369,18 +368,17 @@ def _unknown_op(path: Path, name: str, span: Any) -> Diagnostic:
     return Diagnostic("unknown-op", f"unknown op {short_repr(name)}", span, path, hint)
 
 
-def _model_for(loc: tuple[int | str, ...]) -> type[BaseModel]:
-    """The model whose keys an unknown-key error at ``loc`` should be compared with."""
-    tag_models = grammar().tag_models
+def _model_for(loc: tuple[int | str, ...]) -> type[Node]:
+    """The mapping whose keys an unknown-key error at ``loc`` should be compared with."""
+    current = grammar()
+    tag_models = current.tag_models
     by_name = {model.__name__: model for model in tag_models.values()} | dict(tag_models)
-    model: type[BaseModel] = Spec
+    model: type[Node] = current.spec
     for part in loc[:-1]:
         if isinstance(part, str) and part in by_name:
             model = by_name[part]
         elif isinstance(part, str) and part in model.model_fields:
-            annotation = model.model_fields[part].annotation
-            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-                model = annotation
+            model = model.nested_model(part) or model
     return model
 
 

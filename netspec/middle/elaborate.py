@@ -23,8 +23,8 @@ from ..frontend.source import Source
 from ..ops import INT64_MAX, LAYERS, Tensor
 from . import ir
 
-MAX_CHILDREN = 100_000  # children one spec may build, over all instances and repeats
-MAX_INSTANCES = 20_000  # block instances one spec may build
+MAX_CHILDREN = 500_000  # children one spec may build, over all instances and repeats
+MAX_INSTANCES = 100_000  # block instances one spec may build (50,000 residual blocks fit)
 MAX_NESTING = 32  # blocks inside blocks
 
 
