@@ -225,15 +225,15 @@ def _schema_of(annotation: Any) -> dict[str, Any]:
 
 def limits_block() -> str:
     """Every size limit netspec enforces, read from the constants and models that enforce it."""
-    from netspec.frontend import expand, expr, schema, source, validate
+    from netspec.frontend import expand, expr, models, source, validate
     from netspec.middle import elaborate, resolve, shapes
     from netspec.ops import _core
 
-    name = _schema_of(schema.Identifier)
-    shape = schema.InputSpec.model_json_schema()["properties"]["shape"]
-    description = schema.Spec.model_json_schema()["properties"]["description"]["anyOf"][0]
-    repeat = schema.ListItem.model_json_schema()["properties"]["repeat"]
-    count = next(c for c in schema.RepeatSpec.model_json_schema()["properties"]["count"]["anyOf"]
+    name = _schema_of(models.Identifier)
+    shape = models.InputSpec.model_json_schema()["properties"]["shape"]
+    description = models.Spec.model_json_schema()["properties"]["description"]["anyOf"][0]
+    repeat = models.ListItem.model_json_schema()["properties"]["repeat"]
+    count = next(c for c in models.RepeatSpec.model_json_schema()["properties"]["count"]["anyOf"]
                  if c.get("type") == "integer")
     rows = [
         ("spec file size", f"{source.MAX_BYTES // 2**20} MiB", "`file-too-large`"),
@@ -267,6 +267,11 @@ def limits_block() -> str:
         ("children built (layers, over all instances and repeats)", f"{elaborate.MAX_CHILDREN:,}", "`too-large`"),
         ("block instances built", f"{elaborate.MAX_INSTANCES:,}", "`too-large`"),
         ("blocks nested inside blocks", f"{elaborate.MAX_NESTING} levels", "`too-deep`"),
+        ("statements shape inference executes (all loops, instances and forward-argument combinations)",
+         f"{shapes.MAX_EXECUTED:,}", "`too-large`"),
+        ("expressions and layers shape inference evaluates (likewise)", f"{shapes.MAX_WORK:,}", "`too-large`"),
+        ("rows, events and entries copied for block instances identical to an earlier one (inferred once)",
+         f"{shapes.MAX_COPIED:,}", "none: further identical instances are inferred (and counted) again"),
         ("errors reported per spec by the grammar check", f"{validate.MAX_DIAGNOSTICS}",
          "`too-many-errors` (a note: the rest follow once these are fixed)"),
         ("sizes and constants", f"64-bit: at most {_core.INT64_MAX:,}", "`bad-value`, `too-large`"),

@@ -37,12 +37,12 @@ from .api import (  # noqa: E402
 from .errors import Diagnostic, Span, SpecError  # noqa: E402
 from .middle.shapes import DEFAULT_MAX_PARAMS  # noqa: E402
 from .plugins import PluginError, layer, load_plugins  # noqa: E402
-from .tools.dump import DumpError, dump  # noqa: E402
 
 if _gc_was_enabled:
     _gc.enable()
 
 if TYPE_CHECKING:
+    from .tools.dump import DumpError, dump
     from .tools.export import export_onnx
 
 __all__ = ["DEFAULT_MAX_PARAMS", "DTYPE_NAMES", "Diagnostic", "Span", "SpecError", "Summary", "__version__",
@@ -51,13 +51,21 @@ __all__ = ["DEFAULT_MAX_PARAMS", "DTYPE_NAMES", "Diagnostic", "Span", "SpecError
 
 
 def __getattr__(name: str) -> Any:
-    """``export_onnx`` on first use: :mod:`netspec.tools.export` stays unimported until someone exports."""
+    """``export_onnx``, ``dump`` and ``DumpError`` on first use: :mod:`netspec.tools.export` and
+    :mod:`netspec.tools.dump` stay unimported (start-up of every command) until someone exports or dumps."""
     if name == "export_onnx":
         from .tools.export import export_onnx
 
         return export_onnx
+    if name in ("dump", "DumpError"):
+        from .tools import dump as dumping
+
+        return getattr(dumping, name)
     raise AttributeError(f"module 'netspec' has no attribute {name!r}")
 
 
 __all__ += ["PluginError", "layer", "load_plugins"]  # user layer types (netspec/plugins.py)
 __all__ += ["DumpError", "dump"]  # netspec.dump(module): a spec from a built module (netspec/tools/dump.py)
+from .api import named_weights_of as named_weights  # noqa: E402
+
+__all__ += ["named_weights"]  # the weights a spec declares in `weights:` (docs/spec.md, "Weights")

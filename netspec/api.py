@@ -13,17 +13,21 @@ name the file, ``<string>`` for text (or ``filename=``), ``<mapping>`` for a map
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
+import itertools
 import json
 import os
+import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path as FsPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 import yaml
 
@@ -35,7 +39,7 @@ from .backend.summary import COLUMNS, DEFAULT_COLUMNS, MemoryFigures, Summary
 from .errors import Diagnostic, Path, Span, SpecError, short_repr
 from .frontend import expand, hf_config, schema, shipped, source
 from .frontend.validate import validate_data
-from .middle import resolve, shapes
+from .middle import ir, named_weights, resolve, shapes
 
 if TYPE_CHECKING:
     from torch import nn
@@ -54,12 +58,26 @@ class Compiled:
     """A spec taken through every pure stage."""
 
     inference: shapes.Inference
-    source_code: str
     digest: str  # sha256 of the spec text
     files: Mapping[str, str] = field(default_factory=dict)  # other files read (imports, extends): path -> text
     codegen_warnings: list[Diagnostic] = field(default_factory=list)  # what writing the source found
-    # generated line number (1-based) -> the spec entry it was written from (codegen.Generated.lineno_map)
-    lineno_map: Mapping[int, codegen.Origin] = field(default_factory=dict)
+    # writes the source when first asked (``generated``): which root vars its class takes at any value is found
+    # by inferring the spec again per var (codegen.Probe), which validate and summary never need
+    generate: Callable[[], codegen.Generated] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def generated(self) -> codegen.Generated:
+        assert self.generate is not None
+        return self.generate()
+
+    @property
+    def source_code(self) -> str:
+        return self.generated.source
+
+    @property
+    def lineno_map(self) -> Mapping[int, codegen.Origin]:
+        """Generated line number (1-based) -> the spec entry it was written from (codegen.Generated.lineno_map)."""
+        return self.generated.lineno_map
 
     @property
     def name(self) -> str:
@@ -106,6 +124,7 @@ def compile_spec(spec: SpecLike | None = None, *, text: str | None = None, filen
         plugins_module.load_plugins([os.fspath(plugins)] if isinstance(plugins, (str, os.PathLike)) else
                                     [os.fspath(p) for p in plugins])
     body, file = spec_text(spec, text=text, filename=filename)
+    overrides = expand.plain_overrides(overrides)  # plain data, bounded, before it keys the cache
     if config is not None:
         overrides = hf_config.spec_overrides(config, body, file, search_path, overrides)
     return _compile_text(body, file, overrides, search_path)
@@ -142,22 +161,32 @@ def list_specs() -> list[str]:
 def mapping_text(spec: Mapping[str, Any]) -> str:
     """A mapping as YAML text, keys in their order, so it takes the same path as a file."""
     try:
-        return yaml.safe_dump(_plain(spec, 0), sort_keys=False, allow_unicode=True, width=2**20)
+        return yaml.safe_dump(_plain(spec, 0, [source.MAX_NODES]), sort_keys=False, allow_unicode=True,
+                              width=2**20)
     except yaml.YAMLError as exc:  # RepresenterError: a value YAML has no plain spelling for
         found = exc.args[1] if len(exc.args) > 1 else exc
         raise _mapping_error("bad-type", f"the mapping holds {short_repr(found)}, which is not a plain value",
                              "use only mappings, lists, strings, numbers, booleans and null") from None
 
 
-def _plain(value: Any, depth: int) -> Any:
-    """Config nodes (OmegaConf's DictConfig, ListConfig...) as plain dicts and lists, which YAML can write."""
+def _plain(value: Any, depth: int, budget: list[int]) -> Any:
+    """Config nodes (OmegaConf's DictConfig, ListConfig...) as plain dicts and lists, which YAML can write: at most
+    ``budget`` nodes in all, read as a YAML file's are (lists that share a sublist are walked once per use)."""
     if depth > source.MAX_DEPTH:  # also stops a mapping that contains itself
         raise _mapping_error("too-deep", f"the mapping is nested deeper than {source.MAX_DEPTH} levels")
+    if not isinstance(value, Mapping) and (not isinstance(value, Sequence) or isinstance(value, (str, bytes))):
+        return value
+    try:
+        items = list(itertools.islice(value.items() if isinstance(value, Mapping) else value, budget[0] + 1))
+    except Exception as exc:  # a config node that cannot be read (OmegaConf's ???): the user's object raised
+        raise _mapping_error("bad-value", f"cannot read the mapping: {type(exc).__name__}: {str(exc)[:120]}") \
+            from None
+    budget[0] -= len(items)
+    if budget[0] < 0:
+        raise _mapping_error("too-large", f"the mapping holds more than {source.MAX_NODES:,} nodes")
     if isinstance(value, Mapping):
-        return {key: _plain(item, depth + 1) for key, item in value.items()}
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return [_plain(item, depth + 1) for item in value]
-    return value
+        return {key: _plain(item, depth + 1, budget) for key, item in items}
+    return [_plain(item, depth + 1, budget) for item in items]
 
 
 def _mapping_error(code: str, message: str, hint: str | None = None) -> SpecError:
@@ -201,14 +230,30 @@ def _compile_fresh(text: str, file: str, overrides: Mapping[str, Any] | None,
         spec = validate_data(src)
         program = resolve.resolve(spec, src)
         inference = shapes.infer(program)
-        try:
-            generated = codegen.generate_code(inference)
+        try:  # what writing the classes finds (a block's cannot-infer, its warnings) is said now
+            prepared = codegen.prepare(inference)
         except codegen.CodegenError as exc:
             raise SpecError([exc.diagnostic]) from None
     files = {path: body for path, body in reader.files.items() if path != os.path.realpath(file)}
-    return (Compiled(inference, generated.source, hashlib.sha256(text.encode()).hexdigest(), files,
-                     generated.warnings, generated.lineno_map),
+    probe = _prober(text, file, overrides, search_path)
+    return (Compiled(inference, hashlib.sha256(text.encode()).hexdigest(), files, prepared.warnings,
+                     lambda: prepared.generated(probe)),
             (reader.roots, tuple(reader.located)))
+
+
+def _prober(text: str, file: str, overrides: Mapping[str, Any] | None,
+            search_path: Sequence[str | os.PathLike[str]]) -> codegen.Probe:
+    """The spec inferred with some vars set otherwise, or None where that fails: codegen checks with it which vars
+    the root class can take as constructor arguments (the same class must serve both)."""
+    def probe(values: dict[str, Any]) -> shapes.Inference | None:
+        try:
+            src = expand.expand(source.load_text(text, file), expand.reader_for(file, [os.fspath(p) for p in
+                                                                                        search_path]),
+                                {**(overrides or {}), **values})
+            return shapes.infer(resolve.resolve(validate_data(src), src))
+        except SpecError:
+            return None
+    return probe
 
 
 def _overrides_key(overrides: Mapping[str, Any] | None) -> str:
@@ -334,9 +379,11 @@ def load(spec: SpecLike | None = None, *, text: str | None = None, filename: str
     ``--set`` do: ``netspec.load("resnet18", num_classes=10)``.
 
     ``config`` names a Hugging Face ``config.json`` read into the vars (overrides win over it), and
-    ``weights`` a ``.safetensors`` file or a sharded checkpoint's ``.index.json``, loaded strictly into
-    the module built: every key and shape checked first, one diagnostic per mismatch (needs the ``hf``
-    extra; :mod:`netspec.backend.weights`, docs/huggingface.md).
+    ``weights`` the weights loaded strictly into the module built, every key and shape checked first, one
+    diagnostic per mismatch: a PyTorch ``state_dict`` file (``.pt``/``.pth``, read weights-only), a
+    ``.safetensors`` file or a sharded checkpoint's ``.index.json`` (the ``hf`` extra; docs/huggingface.md),
+    or the name of weights the spec declares in ``weights:`` (``"IMAGENET1K_V2"``), read from torch.hub's
+    cache and downloaded there first if absent (:mod:`netspec.backend.pretrained`; docs/spec.md, "Weights").
 
     >>> model = netspec.load("lenet.yaml", device="cuda", dtype="bf16")
     """
@@ -345,12 +392,18 @@ def load(spec: SpecLike | None = None, *, text: str | None = None, filename: str
     device, dtype = torch_device(device), torch_dtype(dtype)
     if var_values:
         overrides = {**(overrides or {}), **var_values}
-    if weights is not None:  # a missing extra is said before any work
+    if weights is not None and weights_name(weights) is None:  # a missing extra is said before any work
         from .backend import weights as checkpoint
 
-        checkpoint.require_safetensors(os.fspath(weights))
+        if not checkpoint.is_torch_file(os.fspath(weights)):
+            checkpoint.require_safetensors(os.fspath(weights))
     compiled = compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path,
                             plugins=plugins, config=config)
+    entry = None if weights is None else named_entry(compiled, weights)
+    if entry is not None:  # downloaded (or found in the cache) before anything is allocated
+        from .backend import pretrained
+
+        weights = pretrained.fetch(entry)
     unavailable = build.device_problem(device)
     if unavailable:  # the machine, not the spec: said before any layer is built
         raise SpecError([Diagnostic(
@@ -367,8 +420,83 @@ def load(spec: SpecLike | None = None, *, text: str | None = None, filename: str
     except Exception as exc:  # whatever torch refuses that the static checks let through, at the spec's line
         raise build_failure(compiled, exc, device) from exc
     if weights is not None:
-        checkpoint.load_weights(module, weights)
+        from .backend import weights as checkpoint
+
+        checkpoint.load_weights(module, weights, entry.renames if entry is not None else ())
     return module
+
+
+def weights_name(weights: str | os.PathLike[str]) -> str | None:
+    """``weights`` as the name of weights a spec declares (``IMAGENET1K_V2``: an identifier, no dot or slash),
+    or None for a file's path."""
+    text = os.fspath(weights)
+    return text if isinstance(weights, str) and text.isidentifier() and text.isascii() else None
+
+
+def named_entry(compiled: Compiled, weights: str | os.PathLike[str]) -> ir.NamedWeights | None:
+    """The spec's entry ``weights`` names (None for a file's path), its vars checked against the model's;
+    SpecError ``unknown-weights`` / ``weights-vars-mismatch``.  Torch-free."""
+    name = weights_name(weights)
+    if name is None:
+        return None
+    program = compiled.inference.program
+    where = Span(compiled.inference.model.source.file, 0, 0)
+    entry = program.weights.get(name)
+    if entry is None:
+        problem = named_weights.unknown_name(name, program.weights, compiled.name, where)
+        if os.path.exists(name):  # a file without a suffix reads as a name
+            problem = dataclasses.replace(problem, hint=f"to load the file '{name}', write its path: ./{name}")
+        raise SpecError([problem])
+    problems = named_weights.check_vars(entry, program.var_values, None)
+    if problems:
+        raise SpecError(problems)
+    return entry
+
+
+def weights_file(compiled: Compiled, weights: str | os.PathLike[str], progress: bool = False) -> str:
+    """The file ``weights`` stands for: a named entry's file in torch.hub's cache (downloaded first if absent,
+    its hash checked), or the path itself.  Imports torch for a named entry."""
+    entry = named_entry(compiled, weights)
+    if entry is None:
+        return os.fspath(weights)
+    from .backend import pretrained
+
+    return pretrained.fetch(entry, progress)
+
+
+def check_weights(compiled: Compiled, weights: str | os.PathLike[str], progress: bool = False) -> str:
+    """Check ``weights`` against ``compiled``'s module built on the meta device (every key and shape, nothing
+    allocated or copied), as :func:`load` would load them; the file read (a named entry's in torch.hub's
+    cache, downloaded first if absent).  Imports torch."""
+    from .backend import build
+
+    entry = named_entry(compiled, weights)
+    try:
+        module = build.instantiate(build.make_class(compiled.source_code, compiled.name), torch_device("meta"))
+    except Exception as exc:
+        raise build_failure(compiled, exc) from exc
+    if entry is not None:
+        from .backend import pretrained
+
+        return pretrained.load_named(module, entry, progress)
+    from .backend import weights as checkpoint
+
+    checkpoint.load_weights(module, weights)
+    return os.fspath(weights)
+
+
+def named_weights_of(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
+                     overrides: Mapping[str, Any] | None = None,
+                     search_path: Sequence[str | os.PathLike[str]] = ()) -> dict[str, ir.NamedWeights]:
+    """The weights a spec declares, by name (an alias maps to its target's entry): URL, file name, hash, the
+    vars they were trained with, their renames, ``meta`` (transforms, metrics, num_params) and
+    ``categories`` (the class names, in output order).  Torch-free.
+
+    >>> netspec.named_weights("zoo/resnet50")["IMAGENET1K_V2"].meta["transforms"]["resize_size"]
+    232
+    """
+    return dict(compile_spec(spec, text=text, filename=filename, overrides=overrides,
+                             search_path=search_path).inference.program.weights)
 
 
 def build_failure(compiled: Compiled, exc: BaseException, device: Any = None) -> SpecError:
@@ -418,32 +546,62 @@ def explain(exc: BaseException, spec: SpecLike | None = None, *, text: str | Non
     return [origin for _, origin in compiled.locate(exc)]
 
 
-def summary(spec: SpecLike | None = None, *, text: str | None = None, filename: str | None = None,
+def summary(spec: SpecLike | nn.Module | None = None, *, text: str | None = None, filename: str | None = None,
             overrides: Mapping[str, Any] | None = None,
             search_path: Sequence[str | os.PathLike[str]] = (), batch: int = 1,
             dims: Mapping[str, int] | None = None, plugins: Plugins = None,
-            config: str | os.PathLike[str] | None = None) -> Summary:
+            config: str | os.PathLike[str] | None = None, inputs: Any = None, dtype: str | None = None) -> Summary:
     """Every layer's and op's output shape, parameter count and MACs, with totals and memory figures; torch is
     not imported.
 
     ``batch`` binds the batch dim ``N`` for the memory figures and ``batch_macs`` (MACs are per sample
-    regardless); ``dims`` binds other symbolic dims (``{"H": 32, "W": 32}``) everywhere.
+    regardless); ``dims`` binds other symbolic dims (``{"H": 32, "W": 32}``) everywhere.  ``dtype`` (a spelling
+    of :data:`DTYPE_NAMES`: ``"bf16"``...) gives the memory figures of the module built in that dtype.
+
+    ``spec`` may also be any ``nn.Module``, with ``inputs=`` its forward's input shapes by parameter name
+    (``{"x": ["N", 3, 224, 224]}``; a tensor gives a shape and a dtype; one shape alone is passed
+    positionally): it runs once on the meta device with hooks, under FlopCounterMode, and gives the same
+    table and figures (:mod:`netspec.backend.module_summary`; a forward that reads values runs for real).
 
     >>> print(netspec.summary("alexnet"))                # the table ``netspec summary`` prints
     >>> netspec.summary("alexnet").total_params
     46764746
     >>> netspec.summary("lenet").total_macs
     416520
+    >>> netspec.summary(torchvision.models.resnet18(), inputs={"x": [1, 3, 224, 224]}).total_macs
+    1814073344
     """
-    return summarise(compile_spec(spec, text=text, filename=filename, overrides=overrides, search_path=search_path,
-                                  plugins=plugins, config=config), batch=batch, dims=dims)
+    if _is_module(spec):
+        from .backend import module_summary
+
+        if inputs is None:
+            raise TypeError("summary of an nn.Module needs inputs=, e.g. inputs={'x': [1, 3, 224, 224]}")
+        return module_summary.summarise_module(spec, inputs, batch=batch, dims=dims, dtype=dtype)
+    if inputs is not None:
+        raise TypeError("inputs= is for summary of an nn.Module; a spec declares its own inputs")
+    return summarise(compile_spec(cast("SpecLike | None", spec), text=text, filename=filename, overrides=overrides,
+                                  search_path=search_path, plugins=plugins, config=config), batch=batch, dims=dims,
+                     dtype=dtype)
 
 
-def summarise(compiled: Compiled, batch: int = 1, dims: Mapping[str, int] | None = None) -> Summary:
-    """:func:`summary` of a spec already compiled (:mod:`netspec.backend.summary` draws it)."""
-    return summary_table.summarise(compiled.inference, compiled.warnings, batch, dims)
+def _is_module(value: Any) -> TypeGuard[nn.Module]:
+    """Whether ``value`` is an ``nn.Module``, asked without importing torch (a module means torch is loaded)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.nn.Module)
+
+
+def summarise(compiled: Compiled, batch: int = 1, dims: Mapping[str, int] | None = None,
+              dtype: str | None = None) -> Summary:
+    """:func:`summary` of a spec already compiled (:mod:`netspec.backend.summary` draws it); ``dtype`` (a
+    spelling of :data:`DTYPE_NAMES`: ``"bf16"``...) gives the memory figures of the module built in it."""
+    name = DTYPE_NAMES.get(dtype.strip().lower().removeprefix("torch.")) if isinstance(dtype, str) else None
+    if dtype is not None and name is None:
+        raise ValueError(f"dtype={dtype!r} is not a floating-point dtype; use one of: {', '.join(DTYPE_NAMES)}")
+    return summary_table.summarise(compiled.inference, compiled.warnings, batch, dims, name)
 
 
 __all__ = ["COLUMNS", "DEFAULT_COLUMNS", "DTYPE_NAMES", "Compiled", "MemoryFigures", "SpecError", "SpecLike",
            "Summary", "build_class", "compile_source", "compile_spec", "compile_string", "explain", "list_specs",
            "load", "loads", "spec_text", "summarise", "summary", "torch_device", "torch_dtype", "validate"]
+# a spec's `weights:` (docs/spec.md, "Weights")
+__all__ += ["check_weights", "named_entry", "named_weights_of", "weights_file", "weights_name"]

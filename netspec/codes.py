@@ -213,12 +213,15 @@ STAGES: tuple[Stage, ...] = (
          "a config field that names a var holds a value that does not fit it (a string or a float for an "
          "integer var, an object), or one past the limits of a var's value."),
         ("missing-extra",
-         "`weights=` needs the `safetensors` package, which is not installed: `pip install 'netspec[hf]'`."),
+         "a `.safetensors` checkpoint (`weights=`) needs the `safetensors` package, which is not installed: "
+         "`pip install 'netspec[hf]'`."),
         ("weights-unreadable",
-         "a checkpoint file (`.safetensors`, or a sharded checkpoint's `.index.json` and the shards it "
-         "names) cannot be read or is not what it says: missing, not a regular file, a corrupt header, an "
-         "index without a `weight_map`, a shard outside the index's directory, a tensor the index places in "
-         "a shard that does not hold it."),
+         "a checkpoint file (a PyTorch `.pt`/`.pth` state_dict, a `.safetensors` file, or a sharded "
+         "checkpoint's `.index.json` and the shards it names) cannot be read or is not what it says: missing, "
+         "not a regular file, a corrupt header, a pickle holding more than weights (refused by "
+         "`torch.load(weights_only=True)`, never run), something other than a state_dict, an index without a "
+         "`weight_map`, a shard outside the index's directory, a tensor the index places in a shard that does "
+         "not hold it."),
         ("missing-weight",
          "a `state_dict` key of the module that the checkpoint does not hold (a key tied to one the "
          "checkpoint holds is not missing: the tensor is shared)."),
@@ -227,6 +230,44 @@ STAGES: tuple[Stage, ...] = (
         ("tied-weight-mismatch",
          "the checkpoint holds both names of a tensor the module shares (tied weights), with different values: "
          "the checkpoint was not trained tied."),
+    )),
+    Stage("Named weights (a spec's `weights:` section, `weights=NAME`, `--weights NAME`; "
+          "`netspec/middle/named_weights.py`, `netspec/backend/pretrained.py`; see docs/spec.md, \"Weights\")", (
+        ("unknown-weights",
+         "`weights=` names weights the spec does not declare, or an alias in `weights:` names no entry; the hint "
+         "offers the closest name."),
+        ("bad-weights",
+         "a `weights:` entry that cannot be used as written: a URL not ending in a plain file name, a hash that "
+         "disagrees with the one the file name carries, a rename whose target uses a {name} its pattern does not "
+         "bind, `categories:` naming no shipped list."),
+        ("weights-vars-mismatch",
+         "the named weights were trained with a var value (`num_classes: 1000`) the model being built differs "
+         "from: an override changed it."),
+        ("weights-download-failed",
+         "the named weights are not in torch.hub's cache and downloading them failed (offline, refused, "
+         "interrupted); the hint names the file to place in the cache."),
+        ("weights-hash-mismatch",
+         "the downloaded file's SHA-256 does not start with the `hash:` the spec declares: the file is not the "
+         "one published (it is not kept)."),
+    )),
+    Stage("Summarising a Python module (`netspec.summary(module, inputs=...)`, `netspec summary FILE.py:CLASS`; "
+          "`netspec/backend/module_summary.py`)", (
+        ("module-unloadable",
+         "`FILE.py:CLASS` names no file, a file whose import raised, no such class in it, or something that "
+         "is not an `nn.Module` class."),
+        ("module-constructor-failed",
+         "`CLASS()` raised: the class needs constructor arguments (the message names them), or its "
+         "constructor failed."),
+        ("bad-module-input",
+         "an input shape that is not a list of positive sizes and names, a name nothing binds (`N` is bound by "
+         "the batch, others by `dims=`), or `--batch`/`batch=` with no input naming the batch dim `N`."),
+        ("module-forward-failed",
+         "the module's forward raised at the input shapes given (for real, after the meta device refused "
+         "it); the diagnostic points at the user's line that raised."),
+        ("module-ran-for-real",
+         "(warning) forward could not run on the meta device (it reads values: `if x.sum() > 0`, or an op "
+         "without a meta kernel), so it ran once for real with random inputs on its own device; the figures "
+         "hold for the branches those inputs took."),
     )),
     Stage("Writing an output (`-o` of `netspec compile`, `graph`, `dump`; `netspec export`; "
           "`netspec.export_onnx()`; `netspec/frontend/files.py`)", (

@@ -7,7 +7,6 @@ rendering returns text and the CLI decides where it goes.
 
 from __future__ import annotations
 
-import difflib
 import heapq
 import itertools
 import operator
@@ -95,6 +94,12 @@ class SpecError(Exception):
     def __str__(self) -> str:
         return "\n".join(d.render() for d in self.diagnostics)
 
+    def __repr__(self) -> str:
+        # What a traceback prints (``SpecError: file:line:col: error[code] ...``), not a dump of the dataclass:
+        # tools that show an exception by its repr (Hydra's "Error in call to target") read like the CLI.
+        text = str(self)
+        return f"SpecError: {text}" if text else "SpecError()"
+
     @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity == "error"]
@@ -116,6 +121,8 @@ MAX_HINT_CHARS = 100  # no name is longer (keys are at most 256 characters): no 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A hint naming the closest known word, or None when nothing is close."""
     pool = list(itertools.islice(choices, MAX_HINT_CHOICES))
+    import difflib  # here: only a misspelling needs it
+
     close = difflib.get_close_matches(word, _shortlist(word, pool), n=1, cutoff=0.6)
     if not close:
         lowered = {c.lower(): c for c in pool}

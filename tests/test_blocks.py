@@ -126,7 +126,10 @@ def test_generated_source_has_one_class_per_block_with_arguments() -> None:
     code = netspec.compile_source(text=BASIC)
     assert code.count("class BasicBlock(nn.Module):") == 1
     assert "def __init__(self, inplanes, planes, stride=1, device=None, dtype=None):" in code
-    assert "BasicBlock(8, 16, stride=2, device=device, dtype=dtype)" in code
+    # the root takes its vars as constructor arguments: its entries are written over them (issue 19)
+    assert "def __init__(self, widths=(8, 16), depth=2, num_classes=5, device=None, dtype=None):" in code
+    assert "BasicBlock(widths[0] if i == 0 else widths[1], widths[1], stride=2 if i == 0 else 1, device=device, " \
+        "dtype=dtype)" in code
     assert "if stride != 1 or inplanes != planes:" in code
     assert "self.downsample = None" in code
     assert "NETSPEC_VARS = {'widths': [8, 16], 'depth': 2, 'num_classes': 5}" in code

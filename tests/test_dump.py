@@ -185,8 +185,8 @@ def test_basic_block_residual_becomes_blocks() -> None:
     text = _round_trip(model, {"x": ["N", 3, 16, 16]})
     spec = netspec.compile_spec(text=text)
     assert "BasicBlock:" in text and " + " in text
-    # layer1.0 and layer1.1 are one definition, so one block
-    assert text.count("  - BasicBlock\n") == 2, text
+    # layer1.0 and layer1.1 are one definition, so one use repeated; every variant is one block with arguments
+    assert "  - {type: BasicBlock, repeat: 2}\n" in text and text.count("BasicBlock:") == 1, text
     assert spec.name == "TinyResNet"
 
 

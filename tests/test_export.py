@@ -96,7 +96,10 @@ def test_onnxruntime_matches_pytorch(path: Path, ort: Any) -> None:
             expected = model(*tensors.values()).numpy()
         (got,) = session.run(None, {name: t.numpy() for name, t in tensors.items()})
         assert got.shape == expected.shape
-        torch.testing.assert_close(torch.from_numpy(got), torch.from_numpy(expected), rtol=1e-4, atol=1e-4)
+        # float32 rounding grows with the outputs' size: torchvision's kaiming (fan_out) initialisation, which
+        # the zoo now declares, makes resnet50's logits larger than PyTorch's default initialisation did
+        scale = max(1.0, float(abs(expected).max()))
+        torch.testing.assert_close(torch.from_numpy(got), torch.from_numpy(expected), rtol=1e-4, atol=1e-4 * scale)
 
 
 def test_api_writes_the_file_and_names_the_axes(ort: Any, tmp_path: Path) -> None:

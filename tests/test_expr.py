@@ -55,7 +55,7 @@ KINDS: dict[str, Any] = {
 # Each function with the value in every position, the other arguments well formed, and each operator.
 ONE_HOLE = [
     "min(v)", "min(v, 1)", "min(1, v)", "min([v, 1])", "max(v)", "max(v, 1)", "max(2, v, 1)", "max([1, v])",
-    "abs(v)", "round(v)", "int(v)", "float(v)", "len(v)", "len([v])",
+    "abs(v)", "round(v)", "int(v)", "float(v)", "len(v)", "len([v])", "sqrt(v)",
     "make_divisible(v, 8)", "make_divisible(30, v)", "make_divisible(30, 8, v)", "make_divisible(v, v, v)",
     "v + 1", "1 - v", "v * 2", "2 * v", "v / 2", "2 / v", "v // 3", "3 // v", "v % 3", "3 % v", "v * v",
     "-v", "+v", "not v", "v and 1", "v or 1", "1 and v",

@@ -84,7 +84,8 @@ def test_a_field_that_names_a_var_sets_it_even_when_it_is_bookkeeping(tmp_path: 
     spec.write_text("netspec: 1\nname: D\nvars: {attention_dropout: 0.5}\ninputs: {x: [N, 4]}\n"
                     "layers:\n  drop: {type: Dropout, p: attention_dropout}\n", encoding="utf-8")
     config = _json(tmp_path, {"attention_dropout": 0.25})
-    assert "p=0.25" in netspec.compile_source(spec, config=config)
+    source = netspec.compile_source(spec, config=config)  # the vars: constructor arguments (issue 19)
+    assert "attention_dropout=0.25" in source and "nn.Dropout(p=attention_dropout)" in source
 
 
 @pytest.mark.parametrize("field, value", [
@@ -261,7 +262,8 @@ def test_cli_config_sets_vars_and_set_wins(twin: Path, tmp_path: Path) -> None:
     result = run_cli("summary", twin, "--config", config, "--set", "out=2", "--json")
     assert json.loads(result.stdout)["total_params"] == 16 * 2 + 2 + 2 * 2 + 2
     assert run_cli("validate", twin, "--config", config).exit_code == 0
-    assert "nn.Linear(16, 4" in run_cli("compile", twin, "--config", config).stdout
+    compiled = run_cli("compile", twin, "--config", config).stdout  # the vars: constructor arguments (issue 19)
+    assert "width=16,\n        out=4," in compiled and "nn.Linear(width, out" in compiled
 
 
 def test_cli_reports_a_refused_field_at_its_line(twin: Path, tmp_path: Path) -> None:

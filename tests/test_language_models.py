@@ -86,8 +86,9 @@ def test_a_tie_whose_condition_is_false_is_not_made() -> None:
     assert sum(p.numel() for p in tied.parameters()) == count - 1000 * 64
     summary = netspec.summary("zoo/llama", overrides=config)
     assert summary.total_params == count - 1000 * 64
-    assert "self.lm_head.weight = self.model.embed_tokens.weight" not in netspec.compile_source(
-        "zoo/llama", overrides=REFERENCE["llama_tiny"]["config"])
+    # the class takes tie_word_embeddings as a constructor argument (issue 19): the tie is made when it holds
+    assert "        if tie_word_embeddings:\n            self.lm_head.weight = self.model.embed_tokens.weight\n" in \
+        netspec.compile_source("zoo/llama", overrides=REFERENCE["llama_tiny"]["config"])
 
 
 def test_rope_buffer_is_transformers_inv_freq_and_stays_out_of_the_state_dict() -> None:

@@ -368,7 +368,8 @@ _NOT_REGISTRY_NAMES: set[tuple[str, str]] = {
     *(("backend/placement.py", name) for name in ("float", "half", "double", "bfloat16")),
     ("tools/dump.py", "contiguous"),  # a traced x.contiguous() is dropped from the dumped spec: it changes no value
     ("frontend/hf_config.py", "dropout"),  # a config.json field
-    ("frontend/schema.py", "zeros"), ("middle/resolve.py", "zeros"),  # the default fill of a buffer (ops/buffers.py)
+    ("frontend/models.py", "zeros"), ("middle/resolve.py", "zeros"),  # the default fill of a buffer (ops/buffers.py)
+    ("frontend/expr.py", "sqrt"),  # the build-time language's sqrt (math.sqrt), beside forward's op of that name
 }
 # Words that are registry names and also the language's own vocabulary everywhere: dtype names (x.to(float32),
 # dtype: bfloat16), Python's float, abs and sum (a block argument's kind, build-time functions).

@@ -10,13 +10,17 @@ quoting right.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator, Sequence
+import builtins
+import copy
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._version import __version__
 from ..errors import Diagnostic, Path, Span, format_path
-from ..frontend.expr import Expr, ExprError, evaluate, helper_source, helpers_used, to_python
+from ..frontend.expr import Expr, ExprError, evaluate, helper_source, helpers_used, modules_used, to_python
 from ..frontend.expr import parse as parse_expr
 from ..frontend.schema import SEQUENTIAL
 from ..middle import ir
@@ -25,10 +29,13 @@ from ..middle.names import Namespace
 from ..middle.shapes import Inference, buffer_tensor
 from ..ops import LAYERS, OPS, REQUIRED, DTypeName, LayerType, Op
 from ..ops.buffers import FILLS
-from ..ops.init import init_source
+from ..ops.init import fill_source, init_source, is_default_init_arg
 from ..ops.operators import BY_SYMBOL, COMPARE_BY_SYMBOL
 
 INDENT = "    "
+# root vars are tried at other values (one inference each, up to two a var) while the rows the probes inferred
+# stay under this; any var after that is fixed (resnet50: about 200 rows an inference)
+MAX_PROBED_ROWS = 50_000
 
 
 # Fixed text: Python reads lines 1-2 for a PEP 263 coding declaration, so a file name or
@@ -42,9 +49,14 @@ HEADER = (
 )
 
 
-def generate(inference: Inference) -> str:
+# Shape inference of the same spec with some root vars set otherwise (``--set``), or None where it fails: how
+# codegen learns which vars the root class can take as constructor arguments (netspec.api passes it).
+Probe = Callable[[dict[str, Any]], "Inference | None"]
+
+
+def generate(inference: Inference, probe: Probe | None = None) -> str:
     """The module's source: one class per block the spec uses, dependencies first, then the root's."""
-    return _Module(inference).text()
+    return generate_code(inference, probe).source
 
 
 @dataclass(frozen=True)
@@ -72,9 +84,61 @@ class Generated:
     warnings: list[Diagnostic] = field(default_factory=list)  # what writing the classes found (ambiguous-inference)
 
 
-def generate_code(inference: Inference) -> Generated:
-    """:func:`generate` with the map from generated lines to spec entries."""
-    return _Module(inference).code()
+def generate_code(inference: Inference, probe: Probe | None = None) -> Generated:
+    """:func:`generate` with the map from generated lines to spec entries.
+
+    The root class takes the root's vars as constructor arguments, their values as defaults. Its
+    ``__init__`` is written over them (conditions, repeats and written arguments as code of the
+    arguments) where it can be, and ``probe`` says for which vars that code is right: a var is *free*
+    when the spec inferred with that var set to another value gives the very same source. A var that is
+    not (its inferred sizes follow no expression codegen finds, or there is no probe) is *fixed*: the
+    class refuses any other value of it, naming it and ``--set``."""
+    return prepare(inference).generated(probe)
+
+
+class Prepared:
+    """The classes written, all but the root's signature and checks: what writing them found (``warnings``; a
+    :class:`CodegenError` is raised by :func:`prepare`) is known before the probes, which only
+    :meth:`generated` runs (validate needs the warnings, not the source)."""
+
+    def __init__(self, inference: Inference) -> None:
+        self.inference = inference
+        self.module: _Module | None = None
+        self.comparable = ""
+        self.done: Generated | None = None
+        if not inference.program.var_values:
+            self.done = _Module(inference).code()
+            return
+        try:
+            module = _Module(inference, over_vars=True)
+            self.comparable = module.code(None).source
+        except CodegenError:  # some inferred size follows no expression: the root as its one instance built it
+            self.done = _Module(inference, over_vars=False).code(set())
+            return
+        # a var named as a class, an imported plugin or a builtin the code calls would hide it in __init__: the
+        # root is then written as its one instance, and such a var is no constructor argument
+        called = set(re.findall(r"\b([A-Za-z_]\w*)\(", self.comparable)) & set(dir(builtins))
+        hidden = {name for name in inference.program.var_values if name in module.names or name in called or
+                  name == "isinstance"}
+        if hidden:
+            self.done = _Module(inference, over_vars=False, hidden=hidden).code(set())
+        else:
+            self.module = module
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return list(self.done.warnings if self.done is not None else self.module.warnings if self.module else [])
+
+    def generated(self, probe: Probe | None = None) -> Generated:
+        if self.done is not None:
+            return self.done
+        assert self.module is not None
+        return self.module.code(_free_vars(self.inference, self.comparable, probe))
+
+
+def prepare(inference: Inference) -> Prepared:
+    """The classes of :func:`generate_code` written, the root's free vars not yet decided."""
+    return Prepared(inference)
 
 
 class _Line(str):
@@ -129,10 +193,17 @@ class CodegenError(Exception):
 class _Module:
     """What the classes of one generated file share: imports and module-level helpers."""
 
-    def __init__(self, inference: Inference) -> None:
+    def __init__(self, inference: Inference, over_vars: bool = False, hidden: AbstractSet[str] = frozenset()
+                 ) -> None:
         self.inf = inference
+        self.hidden = hidden  # root vars that are no constructor argument (their names would hide a global)
+        # the root written over its vars (constructor arguments), not as the one instance inference built
+        self.over_vars = over_vars
+        self._classes: list[_ClassWriter] | None = None
+        self._class_lines: list[list[str]] = []
         self.uses_ordered_dict = False
         self.uses_functional = False
+        self.uses_math = False  # a build-time expression calls sqrt: generated code imports math
         self.helpers: dict[str, str] = {}
         self.plugin_imports: dict[str, None] = {}  # plugin layers' import lines, in first-use order
         program = inference.program
@@ -154,8 +225,8 @@ class _Module:
 
     def written_for(self, definition: ir.ModuleDef) -> Instance | None:
         """The one instance a definition's class is written for: the root's (the class is built once, as
-        that instance); None for a block, whose class serves every instance."""
-        return self.inf.instances[""] if definition is self.inf.program.root else None
+        that instance) unless it is written over its vars; None for a block, whose class serves every instance."""
+        return self.inf.instances[""] if definition is self.inf.program.root and not self.over_vars else None
 
     def plugin_name(self, kind: LayerType) -> str:
         """A plugin layer's name in the generated file, imported as that: the layer type's name, or, when a
@@ -169,27 +240,142 @@ class _Module:
     def text(self) -> str:
         return self.code().source
 
-    def code(self) -> Generated:
+    def code(self, free: AbstractSet[str] | None = frozenset()) -> Generated:
+        """The file. Given the root's free vars, every var is a constructor argument and the others are
+        checked; ``free=None`` writes the root's signature without defaults and no checks: the text two
+        inferences of one spec share exactly when the same class serves both."""
         program = self.inf.program
-        by_entry = _children_by_entry(self.inf)
-        classes: list[list[str]] = []
-        for definition in program.definitions():  # the blocks, then the root
-            classes.append(_ClassWriter(self, definition, by_entry, self.written_for(definition)).lines())
+        if self._classes is None:
+            by_entry = _children_by_entry(self.inf)
+            self._classes = []
+            for definition in program.definitions():  # the blocks, then the root
+                writer = _ClassWriter(self, definition, by_entry, self.written_for(definition))
+                self._classes.append(writer)
+                self._class_lines.append(writer.lines())
+        classes = [*self._class_lines[:-1], self._classes[-1].finish(self._class_lines[-1], free)]
+        if free is not None and program.var_values and set(program.var_values) - free:
+            self.helpers["_generated_for"] = _GENERATED_FOR
         out = list(HEADER)
         if self.uses_ordered_dict:
             out += ["from collections import OrderedDict", ""]
-        out += ["import torch", "from torch import nn"]
+        out += [*(["import math", ""] if self.uses_math else []), "import torch", "from torch import nn"]
         if self.uses_functional or any("F." in helper for helper in self.helpers.values()):
             out.append("from torch.nn import functional as F")
         if self.plugin_imports:  # plugin layers (netspec/plugins.py): the user's own modules, imported by name
             out += ["", *self.plugin_imports]
-        if program.var_values:  # the vars this source was generated with, overrides applied
+        if program.var_values and free is not None:  # the vars this source was generated with, overrides applied
             out += ["", *_vars_lines(program.var_values)]
         for helper in self.helpers.values():
             out += ["", "", *helper.rstrip("\n").split("\n")]
         for lines in classes:
             out += ["", "", *lines]
         return Generated("\n".join(out) + "\n", _lineno_map(out), warnings=list(self.warnings))
+
+
+def _free_vars(inference: Inference, comparable: str, probe: Probe | None) -> set[str]:
+    """The root vars the class written over them serves at any value: for each, the spec inferred with that var
+    at another value (:func:`_other_value`) gives the same source, signature defaults aside, and so does a
+    second, unrelated value where the spec takes it (one value can hide a rule: 320 is still a multiple of
+    ``round_nearest`` doubled, 16, but not of 11).  A var with no other value the spec takes (a string no word
+    of the spec fits, None) is not free."""
+    values = inference.program.var_values
+    data = inference.program.root.source.data
+    read = _names_read(data)
+    free = {name for name in values if name not in read}  # named nowhere: nothing can follow it
+    words = _words(data)
+    if probe is None:
+        return free
+    work = 0  # rows inferred by the probes so far: bounded, and the same for the same spec (deterministic)
+    for name, value in values.items():
+        if name in free:
+            continue
+        # text is tried with up to three of the spec's words, until one is a value the spec takes; a number
+        # with two values, the second only if the first is served, and it counts only if the spec takes it
+        tries = [w for w in words if w != value][:3] if isinstance(value, str) else [
+            _other_value(value), _other_value(value, second=True)]
+        verdicts: list[bool | None] = []  # per value tried: served, not served, or None (the spec refuses it)
+        for other in tries:
+            if other is _NOTHING or work + len(inference.rows) > MAX_PROBED_ROWS:
+                break
+            work += len(inference.rows)
+            probed = probe({name: other})
+            if probed is None:
+                verdicts.append(None)
+                if isinstance(value, str) or len(verdicts) == 1:
+                    continue
+                break
+            try:
+                verdicts.append(_Module(probed, over_vars=True).code(None).source == comparable)
+            except CodegenError:
+                verdicts.append(False)
+            if isinstance(value, str) or not verdicts[-1]:
+                break
+        served = [v for v in verdicts if v is not None]
+        if served and all(served):
+            free.add(name)
+    return free
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_QUOTED = re.compile(r"'([^'\\\n]*)'|\"([^\"\\\n]*)\"")
+
+
+def _words(data: Any) -> list[str]:
+    """What a var whose value is text is tried with: the texts quoted in the spec's expressions (``'gelu'`` of
+    ``activation_function == 'gelu'``), sorted, then the blocks' names (``type: block``)."""
+    found: set[str] = set()
+    blocks = data.get("blocks") if isinstance(data, dict) else None
+    stack: list[Any] = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str):
+            found.update(a or b for a, b in _QUOTED.findall(node) if (a or b).isidentifier())
+    return sorted(found) + sorted(str(name) for name in blocks or () if name not in found)
+
+
+def _names_read(data: Any) -> set[str]:
+    """Every identifier in the merged spec's keys and text values but the root vars' own names (their keys
+    under ``vars:``): a var not among them is read by no expression, shape, type or key."""
+    found: set[str] = set()
+    stack: list[tuple[Any, bool]] = [(data, True)]
+    while stack:
+        node, top = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and not (top and key == "vars"):
+                    found.update(_IDENTIFIER.findall(key))
+                stack.append((value, False))
+                if top and key == "vars" and isinstance(value, dict):
+                    stack.pop()
+                    stack.extend((v, False) for v in value.values())
+        elif isinstance(node, list):
+            stack.extend((item, False) for item in node)
+        elif isinstance(node, str):
+            found.update(_IDENTIFIER.findall(node))
+    return found
+
+
+def _other_value(value: Any, second: bool = False) -> Any:
+    """Another value of a var's type to probe it with: a number doubled (0 -> 1, 0.0 -> 0.5), a bool negated, a
+    list's every number so; ``second``: a number plus 3 (a float times 0.3), a bool has none. _NOTHING for one
+    with no other value to try (a string, None, a list of strings)."""
+    if isinstance(value, bool):
+        return _NOTHING if second else not value
+    if isinstance(value, int):
+        return value + 3 if second else value * 2 if value else 1
+    if isinstance(value, float):
+        return (value * 0.3 if value else 0.3) if second else value / 2 if value else 0.5
+    if isinstance(value, (list, tuple)):
+        items = [_other_value(item, second) if isinstance(item, (int, float, list, tuple)) else item
+                 for item in value]
+        if not items or any(item is _NOTHING for item in items) or items == list(value):
+            return _NOTHING
+        return items
+    return _NOTHING
 
 
 def _children_by_entry(inf: Inference, instances: Iterable[Instance] | None = None
@@ -226,6 +412,7 @@ class _ClassWriter(ir.NodeVisitor):
         init += self.param_group_lines()
         init += self.buffer_lines()
         init += self.tie_lines()
+        init += self.init_pass_lines()
         params = "".join(f", {a.name}" if a.required else f", {a.name}=None" if isinstance(a.default, ir.Build)
                          else f", {a.name}={_literal(a.default)}" for a in self.definition.block_args)
         init = [*(f"{INDENT}if {a.name} is None:\n{INDENT * 2}{a.name} = {self.value(a.default)}"
@@ -242,10 +429,60 @@ class _ClassWriter(ir.NodeVisitor):
         if self.definition.description:
             out += [INDENT + _docstring(self.definition.description), ""]
         body = [f"def __init__(self{params}, device=None, dtype=None):", INDENT + "super().__init__()", *init]
+        if self.takes_vars():  # the signature and what it checks are written last (finish), once free vars are known
+            body = [_SIGNATURE, INDENT + "super().__init__()", INDENT + _PRELUDE, *init]
         if forward:
             body += ["", *forward]
         out += [_keep(INDENT + line, line) if line else "" for line in body]
         return _tag(out, self.origin(self.definition.path, "class"))
+
+    def takes_vars(self) -> bool:
+        """The root of a spec with vars: its class takes them as constructor arguments."""
+        return self.definition.is_root and bool(self.inf.program.var_values)
+
+    def var_defs(self) -> list[ir.Var]:
+        """The root's vars as declared (a constant, or an expression of the vars before it)."""
+        if self.definition.vars:
+            return list(self.definition.vars)
+        return [ir.Var(name, value, ("vars", name)) for name, value in self.inf.program.var_values.items()]
+
+    def finish(self, lines: list[str], free: AbstractSet[str] | None) -> list[str]:
+        """The root class's lines with its signature and checks: every var a constructor argument with its value
+        as default (an expression var: None, computed in ``__init__``), each var not in ``free`` refused when
+        it differs from the value the class was generated for.  ``free=None``: names only, no checks."""
+        if not self.takes_vars():
+            return lines
+        values = self.inf.program.var_values
+        defs = [var for var in self.var_defs() if var.name not in self.module.hidden]
+        names = [var.name for var in defs]
+        if free is None:
+            params = [*names, "device=None", "dtype=None"]
+        else:
+            params = [f"{var.name}=None" if isinstance(var.value, ir.Build) else
+                      f"{var.name}={_var_value(var.name, values.get(var.name), True)}" for var in defs]
+            params += ["device=None", "dtype=None"]
+        one_line = f"def __init__(self, {', '.join(params)}):"
+        signature = [one_line] if len(INDENT + one_line) <= 110 else [
+            "def __init__(", *(f"{INDENT}{p}," for p in ["self", *params]), "):"]
+        prelude: list[str] = []
+        for var in defs if free is not None else ():
+            # an expression var is checked only where given: computed, it follows the vars it reads, each checked
+            check = [] if free is None or var.name in free else [
+                f"_generated_for({var.name!r}, {var.name}, {_var_value(var.name, values.get(var.name))})"]
+            written = check
+            if isinstance(var.value, ir.Build):
+                written = [f"if {var.name} is None:", f"{INDENT}{var.name} = {self.value(var.value)}"]
+                written += ["else:", *(INDENT + line for line in check)] if check else []
+            prelude += _tag(written, self.origin(var.path, "var", var.name))
+        out: list[str] = []
+        for line in lines:
+            if line.strip() == _SIGNATURE:
+                out += [_keep(INDENT + part, line) for part in signature]
+            elif line.strip() == _PRELUDE:
+                out += [_keep(INDENT * 2 + part, part) for part in prelude]
+            else:
+                out.append(line)
+        return out
 
     def origin(self, path: Path, kind: str, name: str = "", span: Span | None = None) -> Origin:
         """Where a line written for the entry at ``path`` of this definition came from."""
@@ -347,7 +584,8 @@ class _ClassWriter(ir.NodeVisitor):
                 shape = _literal(tuple(tensor.shape))
             else:  # a block's class: its constructor arguments
                 args = {k: self.value(v) for k, v in buf.args.items()}
-                shape = "(" + "".join(f"{d}, " for d in buf.shape or ()) + ")"
+                dims = [self.value(d) if isinstance(d, ir.Build) else str(d) for d in buf.shape or ()]
+                shape = f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
             dtype = f"torch.{buf.dtype}" if buf.dtype else f"torch.{fill.dtype}" if fill.dtype else "dtype"
             source = fill.source(args, shape, f"device=device, dtype={dtype}")
             persistent = "" if buf.persistent else ", persistent=False"
@@ -364,8 +602,69 @@ class _ClassWriter(ir.NodeVisitor):
                     tie.cond.expr, self.instance.env)):
                 continue
             target, source = _attr_path(tie.target), _attr_path(tie.source)
-            lines += _tag([f"{INDENT}{target} = {source}"], self.origin(tie.path, "tie", tie.target))
+            if isinstance(tie.cond, ir.Build) and self.instance is None:  # written over the vars: decided when built
+                tied = [f"{INDENT}if {self.value(tie.cond)}:", f"{INDENT * 2}{target} = {source}"]
+            else:
+                tied = [f"{INDENT}{target} = {source}"]
+            lines += _tag(tied, self.origin(tie.path, "tie", tie.target))
         return lines
+
+    def init_pass_lines(self) -> list[str]:
+        """torchvision's re-initialisation, last in ``__init__``: each pass one loop over ``self.modules()``
+        (``if isinstance(m, nn.Conv2d): nn.init.kaiming_normal_(m.weight, ...)``), or fills of ``self``'s own
+        parameters; a pass under ``if`` runs when it holds (in the root: decided now)."""
+        lines: list[str] = []
+        for init_pass in self.definition.init_passes:
+            cond = init_pass.cond
+            if cond is False or (isinstance(cond, ir.Build) and self.instance is not None and not evaluate(
+                    cond.expr, self.instance.env)):
+                continue
+            # a rule for a block this spec never uses (resnet50's for BasicBlock) reaches no module: no class
+            rules = [r for r in init_pass.rules if r.target in self.inf.program.blocks or r.target in LAYERS]
+            if not init_pass.on_self and not rules:
+                continue
+            indent = INDENT
+            body: list[str] = []
+            if isinstance(cond, ir.Build) and self.instance is None:
+                body.append(f"{indent}if {self.value(cond)}:")
+                indent += INDENT
+            if init_pass.on_self:
+                body += [f"{indent}{line}" for rule in init_pass.rules for line in self.fill_lines(rule, "self")]
+            else:
+                module = self.loop_name()
+                body.append(f"{indent}for {module} in self.modules():")
+                for index, rule in enumerate(rules):
+                    test = "if" if index == 0 else "elif"
+                    body.append(f"{indent + INDENT}{test} isinstance({module}, {self.class_of(rule.target)}):")
+                    body += [f"{indent + INDENT * 2}{line}" for line in self.fill_lines(rule, module)]
+            lines += _tag(body, self.origin(init_pass.path, "init"))
+        return lines
+
+    def loop_name(self) -> str:
+        """torchvision's ``m``, unless a constructor argument, var or kept name is called so (the loop would
+        shadow it): then a local no spec name can be (spec names start with a letter)."""
+        taken = {a.name for a in self.definition.block_args} | {v.name for v in self.definition.vars} | set(
+            self.inf.program.var_values) | set(self.stored)
+        return "m" if "m" not in taken else self.locals.create_name("_m")
+
+    def fill_lines(self, rule: ir.InitRule, owner: str) -> list[str]:
+        """``nn.init.kaiming_normal_(m.weight, mode='fan_out')``; a parameter some reached module lacks (a
+        Conv2d without bias) is filled only where it is there."""
+        lines: list[str] = []
+        for fill in rule.fills:
+            args = {k: self.value(v) if isinstance(v, ir.Build) else _literal(v) for k, v in fill.args.items()
+                    if isinstance(v, ir.Build) or not is_default_init_arg(fill.init, k, v)}
+            target = _attr_path(fill.param, owner)
+            call = fill_source(fill.init, target, args)
+            lines += [f"if {target} is not None:", f"{INDENT}{call}"] if id(fill) in self.inf.init_guards else [call]
+        return lines
+
+    def class_of(self, target: str) -> str:
+        """The class ``isinstance`` tests for: ``nn.Conv2d``, a plugin's imported name, or a block's class."""
+        if target in self.inf.program.blocks:
+            return target
+        kind = LAYERS[target]
+        return self.module.plugin_name(kind) if kind.import_line else kind.call_name
 
     def parameter(self, item: ir.ParamTensor) -> str:
         dtype = f"torch.{item.dtype}" if item.dtype else "dtype"
@@ -581,7 +880,7 @@ class _ClassWriter(ir.NodeVisitor):
     def entry_lines(self) -> list[str]:
         """``__init__``'s body before the parameters: the vars, then the statements that build each entry."""
         init: list[str] = []
-        for var in self.definition.vars:
+        for var in self.definition.vars if not self.definition.is_root else ():  # the root's are its arguments
             init += _tag([f"{INDENT}{var.name} = {self.value(var.value)}"], self.origin(var.path, "var", var.name))
         for layer in self.definition.layers:
             init += self.entry(layer, INDENT, self.top_target(layer))
@@ -606,6 +905,7 @@ class _ClassWriter(ir.NodeVisitor):
         if isinstance(value, ir.Build):
             for name in helpers_used(value.expr):
                 self.module.helpers[name] = helper_source(name)
+            self.module.uses_math = self.module.uses_math or bool(modules_used(value.expr))
             return to_python(value.expr)
         return _literal(value)
 
@@ -715,6 +1015,8 @@ class _ClassWriter(ir.NodeVisitor):
 
     def inferred(self, layer: ir.Layer, arg: str) -> str:
         """An argument the instances inferred, written as an expression that gives it in every one of them."""
+        if self.definition.is_root:
+            return self.root_inferred(layer, arg)
         real = _observed(self.by_entry.get(id(layer), []), self.inf.layer_args, arg)
         made: list[tuple[Any, dict[str, Any]]] = []  # what made-up instances inferred (shapes._probe_unbuilt)
         if self.inf.hypothetical is not None:
@@ -757,6 +1059,68 @@ class _ClassWriter(ir.NodeVisitor):
             self.definition.source.key_span(layer.path), layer.path,
             f"write {arg} as an expression of the block's arguments"))
 
+    def root_inferred(self, layer: ir.Layer, arg: str) -> str:
+        """An argument the root's one instance inferred for each child an entry made: an expression of the vars
+        and repeat indexes that gives them all, the one constant they all are, ``A if i == 0 else B`` (a first
+        iteration that differs), else the values looked up by the repeat indexes.  No warning where another
+        expression fits too: whether the code serves other values of the vars is what the probes decide."""
+        real = _observed(self.by_entry.get(id(layer), []), self.inf.layer_args, arg)
+        if not real:  # an entry the instance does not build (its `if:` is false): made-up instances may say
+            made = self.module.made_up_by_entry().get(id(layer), []) if self.inf.hypothetical is not None else []
+            real = _observed(made, self.inf.hypothetical.layer_args, arg) if made and self.inf.hypothetical else []
+            if not real:
+                return self.not_inferred(layer, arg)
+        candidates = list(_candidates(self.definition, self.written, layer))
+        chosen = next((c for c in candidates if all(_same(_try(c, env), value) for value, env in real)), None)
+        if chosen is not None:
+            return self.expression(chosen)
+        first = real[0][0]
+        if all(_same(value, first) for value, _ in real):
+            return _literal(first)
+        indexes = self.indexes_of(layer)
+        # what the iteration before wrote (`widths[s - 1]`): a first iteration often takes the previous one's size
+        candidates += [c for c in (_shifted(c, index) for c in candidates for index in indexes) if c is not None]
+        text = _split(real, candidates, indexes, 2)
+        if text is not None:
+            expr = parse_expr(text)
+            if all(_same(_try(expr, env), value) for value, env in real):
+                return self.expression(expr)
+        return self.lookup(layer, arg, real, indexes)
+
+    def indexes_of(self, layer: ir.Layer) -> list[str]:
+        """The repeat indexes in effect where ``layer``'s children are made, outermost first."""
+        def path_to(layers: Sequence[ir.Layer], found: list[str]) -> list[str] | None:
+            for entry in layers:
+                inner = [*found, entry.repeat.index] if entry.repeat is not None else found
+                if entry is layer:
+                    return inner
+                deeper = path_to(entry.children, inner)
+                if deeper is not None:
+                    return deeper
+            return None
+
+        return path_to(self.definition.layers, []) or []
+
+    def lookup(self, layer: ir.Layer, arg: str, observed: list[tuple[Any, dict[str, Any]]], indexes: list[str]
+               ) -> str:
+        """``(64, 128, 128)[i]``, ``{(0, 0): 16, (1, 0): 16, (1, 1): 24}[j, i]``: the values by iteration, right
+        for the vars the class was generated for only (a var whose other values change them is not free)."""
+        table: dict[tuple[Any, ...], Any] = {}
+        for value, env in observed:
+            key = tuple(env.get(index) for index in indexes)
+            if not indexes or any(type(k) is not int for k in key) or table.get(key, value) != value:
+                raise CodegenError(Diagnostic(
+                    "cannot-infer", f"{arg} of this layer is inferred as different values that no expression of "
+                    "the vars gives", self.definition.source.key_span(layer.path), layer.path,
+                    f"write {arg} as an expression of the vars"))
+            table[key] = value
+        if len(indexes) == 1 and sorted(k[0] for k in table) == list(range(len(table))):
+            items = ast.Tuple([_const(table[(k,)]) for k in range(len(table))], ast.Load())
+            return f"{ast.unparse(items)}[{indexes[0]}]"
+        keys = [_const(k[0]) if len(k) == 1 else _const(k) for k in table]
+        mapping = ast.unparse(ast.Dict(keys, [_const(v) for v in table.values()]))  # type: ignore[arg-type]
+        return f"{mapping}[{', '.join(indexes)}]"
+
     def expression(self, expr: Expr) -> str:
         for name in helpers_used(expr):
             self.module.helpers[name] = helper_source(name)
@@ -790,6 +1154,20 @@ class _ClassWriter(ir.NodeVisitor):
         return f"_not_inferred({format_path(layer.path)!r}, {arg!r})"
 
 
+# the lines of the root's __init__ that finish() writes: its signature, and the vars computed and checked
+_SIGNATURE = "\0signature"
+_PRELUDE = "\0prelude"
+
+_GENERATED_FOR = '''def _generated_for(name, value, generated):
+    def plain(v):
+        return tuple(map(plain, v)) if isinstance(v, (list, tuple)) else v
+
+    if plain(value) != plain(generated):
+        raise ValueError(f"{name}={value!r}: this class was generated for {name}={generated!r} and cannot build "
+                         f"another value of it (sizes inferred from it are written for that value); generate the "
+                         f"class for the value you want with `netspec compile SPEC --set {name}=...`")
+'''
+
 _NOT_INFERRED = '''def _not_inferred(layer, arg):
     raise ValueError(f"{layer}: {arg} is not known for these arguments: no instance in the spec this class was "
                      f"generated from builds this layer, so it was never inferred; write {arg} in the spec")
@@ -807,6 +1185,43 @@ def _branch(observed: list[tuple[Any, dict[str, Any]]], candidates: list[Expr]) 
     if type(first) is int and all(_same(value, first) for value, _ in observed):
         return repr(first)
     return None
+
+
+def _split(observed: list[tuple[Any, dict[str, Any]]], candidates: list[Expr], indexes: list[str], depth: int
+           ) -> str | None:
+    """``A if i == 0 else B`` (A and B candidates, constants, or at most ``depth`` such splits on the other
+    indexes, innermost first) giving every observed value; None when none does."""
+    found = _branch(observed, candidates)
+    if found is not None or depth == 0:
+        return found
+    for index in reversed(indexes):
+        first = [o for o in observed if o[1].get(index) == 0]
+        rest = [o for o in observed if o[1].get(index) != 0]
+        if not first or not rest:
+            continue
+        others = [i for i in indexes if i != index]
+        body, orelse = _split(first, candidates, others, depth - 1), _split(rest, candidates, others, depth - 1)
+        if body is not None and orelse is not None:
+            return f"({body}) if {index} == 0 else ({orelse})"
+    return None
+
+
+def _shifted(expr: Expr, index: str) -> Expr | None:
+    """``expr`` read at the iteration before (``index`` -> ``index - 1``), if it reads ``index``."""
+    if index not in expr.names:
+        return None
+
+    class Shift(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.expr:
+            if node.id == index:
+                return ast.BinOp(ast.Name(index, ast.Load()), ast.Sub(), ast.Constant(1))
+            return node
+
+    tree = Shift().visit(copy.deepcopy(expr.tree))
+    try:
+        return parse_expr(ast.unparse(tree))  # checked again as any expression is
+    except ExprError:
+        return None
 
 
 def _warn_narrow(writer: _ClassWriter, layer: ir.Layer, arg: str, chosen: str) -> None:
@@ -986,9 +1401,9 @@ class _Code(str):
         return f"({self})"
 
 
-def _attr_path(key: str) -> str:
+def _attr_path(key: str, owner: str = "self") -> str:
     """A state_dict key as attribute access from ``self``: ``h.0.attn.weight`` -> ``self.h[0].attn.weight``."""
-    text = "self"
+    text = owner
     for part in key.split("."):
         text += f"[{part}]" if part.isdigit() else f".{part}"
     return text
@@ -1033,6 +1448,14 @@ def _literal(value: Any) -> str:
     if isinstance(value, list):
         value = tuple(value)
     return ast.unparse(_const(value))
+
+
+def _var_value(name: str, value: Any, default: bool = False) -> str:
+    """A root var's value where the root class writes it (a default, a check): the literal when short, else
+    ``NETSPEC_VARS['name']``, so no value is written out more than twice (the vars' written size is bounded).
+    A default writes lists as tuples: a default is never a list that a call could change."""
+    text = _literal(value) if default else _literal_value(value)
+    return text if len(text) <= 80 else f"NETSPEC_VARS[{name!r}]"
 
 
 def _vars_lines(values: dict[str, Any]) -> list[str]:

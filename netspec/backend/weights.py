@@ -1,7 +1,13 @@
-"""A checkpoint's weights into a built module: a ``.safetensors`` file, or a sharded checkpoint's
+"""A checkpoint's weights into a built module: a PyTorch ``state_dict`` file (``.pt``/``.pth``, read with
+``torch.load(weights_only=True)``: no code in it runs), a ``.safetensors`` file, or a sharded checkpoint's
 ``.index.json`` (its ``weight_map`` names each tensor's shard file, relative to the index).
 
     >>> netspec.load("llama.yaml", config="config.json", weights="model.safetensors.index.json")
+    >>> netspec.load("my_net.yaml", weights="runs/best.pth")
+
+A PyTorch file's keys may be renamed first (a spec's ``weights:`` entry's ``renames``,
+:func:`netspec.middle.named_weights.rename`), and a BatchNorm counter an old file lacks is filled with 0,
+as ``load_state_dict`` fills it.
 
 Strict, as ``load_state_dict(strict=True)`` is, and checked before a single value is read: every
 ``state_dict`` key of the module must be in the checkpoint and every tensor of the checkpoint must be a
@@ -18,13 +24,16 @@ On ``meta`` (``load(..., device="meta")``) nothing is copied: the keys and shape
 reads only the files' headers.
 
 The ``safetensors`` package is the ``hf`` extra (``pip install 'netspec[hf]'``); without it,
-:func:`load_weights` raises SpecError ``missing-extra``.  Imports torch: only :mod:`netspec.api`
+:func:`load_weights` of a safetensors checkpoint raises SpecError ``missing-extra`` (PyTorch files need
+nothing more).  Imports torch: only :mod:`netspec.api`
 (when ``weights=`` is given) and the tools import this module.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +43,15 @@ from torch import nn
 
 from ..errors import Diagnostic, Span, SpecError, did_you_mean, printable
 from ..frontend import files, hf_config
+from ..middle import ir, named_weights
 
 EXTRA_HINT = "pip install 'netspec[hf]'"
+# PyTorch files: by suffix, else by their first bytes (torch.save's zip, or the legacy pickle's protocol byte)
+TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+ZIP_MAGIC, PICKLE_MAGIC = b"PK\x03\x04", b"\x80"
+BN_COUNTER = "num_batches_tracked"
+# what torch.load(weights_only=True) says it refused: "Unsupported global: GLOBAL module.Class was not an allowed..."
+WEIGHTS_ONLY_REASON = re.compile(r"(Unsupported global: GLOBAL [\w.]+|Unsupported operand \d+)")
 # A checkpoint whose name ends so is a sharded checkpoint's index; anything else is one safetensors file.
 INDEX_SUFFIX = ".json"
 
@@ -64,11 +80,22 @@ def require_safetensors(file: str | None = None) -> Any:
     return safetensors
 
 
-def load_weights(module: nn.Module, path: str | os.PathLike[str]) -> None:
-    """Load the checkpoint at ``path`` (``.safetensors``, or a sharded checkpoint's ``.index.json``) into
-    ``module`` strictly; SpecError with one diagnostic per mismatch, before anything is copied."""
+def load_weights(module: nn.Module, path: str | os.PathLike[str], renames: tuple[ir.Rename, ...] = ()) -> None:
+    """Load the checkpoint at ``path`` (a PyTorch ``state_dict`` file, ``.safetensors``, or a sharded
+    checkpoint's ``.index.json``) into ``module`` strictly; SpecError with one diagnostic per mismatch, before
+    anything is copied.  ``renames`` (a ``weights:`` entry's) rename a PyTorch file's keys first."""
     shown = os.fspath(path)
+    if is_torch_file(shown):
+        load_torch_file(module, shown, renames)
+        return
     safetensors = require_safetensors(shown)
+    if renames:  # the keys change before the check: every tensor is read first, then checked as a state_dict is
+        tensors: dict[str, torch.Tensor] = {}
+        for shard in read_shards(safetensors, shown):
+            with safetensors.safe_open(shard.file, framework="pt", device="cpu") as opened:
+                tensors.update({key: opened.get_tensor(key) for key in shard.shapes})
+        load_state(module, tensors, shown, renames)
+        return
     shards = read_shards(safetensors, shown)
     aliases = tied_names(module)
     expected = {key: tuple(tensor.shape) for key, tensor in module.state_dict(keep_vars=True).items()}
@@ -96,6 +123,127 @@ def load_weights(module: nn.Module, path: str | os.PathLike[str]) -> None:
         del values
     if later:
         _compare_tied(module, safetensors, shards, later, aliases)
+
+
+def is_torch_file(path: str) -> bool:
+    """Whether ``path`` is a PyTorch file (``torch.save``'s zip or legacy pickle) rather than safetensors: by its
+    suffix, else by its first bytes (a safetensors file starts with its header's length)."""
+    if path.endswith(TORCH_SUFFIXES):
+        return True
+    if path.endswith((".safetensors", INDEX_SUFFIX)):
+        return False
+    try:
+        with open(path, "rb") as stream:
+            start = stream.read(4)
+    except OSError:
+        return False
+    return start.startswith((ZIP_MAGIC, PICKLE_MAGIC))
+
+
+def read_torch_file(path: str) -> dict[str, torch.Tensor]:
+    """The ``state_dict`` a PyTorch file holds, read with ``torch.load(weights_only=True)`` (no code runs:
+    a pickle holding more than tensors and plain containers is refused), memory-mapped where the format
+    allows.  SpecError ``weights-unreadable`` for a file that is not one."""
+    where = Span(path, 0, 0)
+    if not files.is_regular(path):
+        reason = "no such file" if not os.path.lexists(path) else "not a regular file"
+        raise _error("weights-unreadable", f"cannot read the weights file {printable(path)}: {reason}", where,
+                     "name a .pt/.pth state_dict file, a .safetensors file, or weights the spec declares")
+    try:
+        with open(path, "rb") as stream:
+            start = stream.read(4)
+    except OSError as exc:
+        raise _error("weights-unreadable", f"cannot read the weights file {printable(path)}: {exc.strerror}",
+                     where) from None
+    if not start.startswith((ZIP_MAGIC, PICKLE_MAGIC)):
+        raise _error("weights-unreadable", f"{printable(path)} is not a readable PyTorch file: it is neither "
+                     "torch.save's zip nor a pickle", where,
+                     "name a .pt/.pth file torch.save wrote, or a .safetensors file")
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=start.startswith(ZIP_MAGIC))
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        if "Weights only load failed" not in text:
+            detail = (text.strip().splitlines() or [""])[0][:200]
+            raise _error("weights-unreadable", f"{printable(path)} is not a readable PyTorch file: {detail}",
+                         where) from None
+        found = WEIGHTS_ONLY_REASON.search(text)
+        reason = f": {found.group(1)[:200]}" if found else ""
+        raise _error("weights-unreadable", f"{printable(path)} holds more than weights: torch.load(weights_only=True) "
+                     f"refuses it{reason}", where,
+                     "netspec never unpickles code: save the weights alone, torch.save(model.state_dict(), path), "
+                     "or as .safetensors") from None
+    except Exception as exc:  # a truncated zip: the file, not netspec
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise _error("weights-unreadable", f"{printable(path)} is not a readable PyTorch file: "
+                     f"{type(exc).__name__}: {detail}", where) from None
+    if not isinstance(loaded, Mapping):
+        raise _error("weights-unreadable", f"{printable(path)} holds a {type(loaded).__name__}, not a state_dict "
+                     "(a mapping of names to tensors)", where, "save model.state_dict(), not the model")
+    wrong = [key for key, value in loaded.items() if not isinstance(key, str) or not isinstance(value, torch.Tensor)]
+    if wrong:
+        nested = [key for key in wrong if isinstance(loaded[key], Mapping)]
+        hint = (f"the state_dict may be the entry '{nested[0]}' of a training checkpoint: save "
+                f"checkpoint[{nested[0]!r}] alone" if nested else "a state_dict maps each name to one tensor")
+        raise _error("weights-unreadable", f"{printable(path)} is not a state_dict: entry "
+                     f"{printable(str(wrong[0]))!r} holds a {type(loaded[wrong[0]]).__name__}, not a tensor",
+                     where, hint)
+    return dict(loaded)
+
+
+def load_torch_file(module: nn.Module, path: str, renames: tuple[ir.Rename, ...] = ()) -> None:
+    """A PyTorch ``state_dict`` file into ``module``: its keys renamed, then checked strictly as a safetensors
+    checkpoint's are (one diagnostic per missing, unexpected or misshapen key), then copied."""
+    load_state(module, read_torch_file(path), path, renames)
+
+
+def load_state(module: nn.Module, held: dict[str, torch.Tensor], path: str,
+               renames: tuple[ir.Rename, ...] = ()) -> None:
+    """The tensors ``held`` (read from ``path``) into ``module``: renamed, checked strictly, copied."""
+    if renames:
+        renamed: dict[str, torch.Tensor] = {}
+        origin: dict[str, str] = {}
+        for key, value in held.items():
+            new = named_weights.rename(key, renames)
+            if new in renamed:
+                raise _error("bad-weights", f"the renames give two tensors of {printable(path)} one name '{new}': "
+                             f"'{origin[new]}' and '{key}'", Span(path, 0, 0),
+                             "make each rename's pattern match only the keys it is meant for")
+            renamed[new], origin[new] = value, key
+        held = renamed
+    aliases = tied_names(module)
+    current = module.state_dict(keep_vars=True)
+    for key in current:  # a checkpoint older than BatchNorm's counter (PyTorch 0.4.1): torch fills it with 0
+        stem = key[: -len(BN_COUNTER)]
+        if key.endswith("." + BN_COUNTER) and key not in held and stem + "running_mean" in held:
+            held[key] = torch.zeros((), dtype=torch.long)
+    expected = {key: tuple(tensor.shape) for key, tensor in current.items()}
+    shard = Shard(path, {key: tuple(value.shape) for key, value in held.items()})
+    problems = check(expected, [shard], aliases, path)
+    if problems:
+        raise SpecError(problems)
+    if any(t.is_meta for t in current.values()):
+        return  # nothing to copy into: the check is the answer
+    first = {name: names[0] for names in aliases.values() for name in names}
+    later = set()
+    for names in aliases.values():
+        present = [n for n in names if n in held]
+        later.update(present[1:])
+    try:
+        _copy(module, {key: value for key, value in held.items() if key not in later})
+    except Exception as exc:  # a dtype torch cannot convert
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise _error("weights-unreadable", f"loading the tensors of {printable(path)} failed: "
+                     f"{type(exc).__name__}: {detail}", Span(path, 0, 0)) from None
+    loaded = module.state_dict(keep_vars=True)
+    differ = [key for key in later if not torch.equal(
+        loaded[key].detach(), held[key].to(dtype=loaded[key].dtype, device=loaded[key].device))]
+    if differ:
+        raise SpecError([Diagnostic(
+            "tied-weight-mismatch", f"'{key}' shares its tensor with '{first[key]}' in the module, but the "
+            "checkpoint holds different values for the two", Span(path, 0, 0), (),
+            "the checkpoint was trained with the weights untied: build the spec without tying them")
+            for key in sorted(differ)])
 
 
 def read_shards(safetensors: Any, path: str) -> list[Shard]:
@@ -251,4 +399,5 @@ def _error(code: str, message: str, span: Span, hint: str | None = None) -> Spec
     return SpecError([Diagnostic(code, message, span, (), hint)])
 
 
-__all__ = ["EXTRA_HINT", "Shard", "check", "load_weights", "read_shards", "require_safetensors", "tied_names"]
+__all__ = ["EXTRA_HINT", "Shard", "check", "is_torch_file", "load_state", "load_torch_file", "load_weights",
+           "read_shards", "read_torch_file", "require_safetensors", "tied_names"]

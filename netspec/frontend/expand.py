@@ -11,8 +11,10 @@ and a refused file is never opened, so no diagnostic can quote it.
 from __future__ import annotations
 
 import errno
+import itertools
+import numbers
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -21,7 +23,7 @@ from ..errors import Diagnostic, Path, Span, SpecError, did_you_mean, printable,
 from . import files as files_mod
 from . import shipped as shipped_mod
 from . import source as source_mod
-from .expr import ExprError, check_value
+from .expr import MAX_ITEMS, MAX_LIST_DEPTH, ExprError, check_value
 from .source import Source
 
 MAX_FILES = 64  # spec files one spec may read, itself included
@@ -144,7 +146,7 @@ def expand(src: Source, reader: Reader, overrides: Mapping[str, Any] | None = No
         reader.files.setdefault(os.path.realpath(src.file), src.text)
     merged = _expand_file(src, reader, os.path.realpath(src.file) if _on_disk(src.file) else src.file)
     if overrides:
-        _override(merged, overrides)
+        _override(merged, plain_overrides(overrides))
     return merged
 
 
@@ -237,6 +239,77 @@ def _import_blocks(into: Source, library: Source, where: Path) -> None:
     into.others.update({**library.others, library.file: library.text})
 
 
+OVERRIDES = Span("<overrides>", 0, 0)
+
+
+def plain_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``overrides`` as a dict of plain values: any mapping of names to numbers, booleans, strings, None and
+    sequences of them (a tuple, OmegaConf's ``ListConfig`` when Hydra passes one) becomes a dict of lists, read
+    once, inside the bounds of a value written in a spec (items, depth: a list that holds itself is too deep),
+    so every later stage, the compile cache's key included, sees plain data."""
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, Mapping):
+        raise _error("bad-value", f"expected a mapping of var names to values, found a value of type "
+                     f"{type(overrides).__name__!r}", OVERRIDES, (), "e.g. overrides={'num_classes': 10}")
+    budget = [MAX_ITEMS]
+    out: dict[str, Any] = {}
+    for name, value in _read(overrides.items(), "the overrides", (), budget):
+        if not isinstance(name, str):
+            raise _error("unknown-var", f"expected a var's name, found {short_repr(name)}", OVERRIDES,
+                         ("vars",), "var names are strings")
+        out[name] = _plain_value(value, name, 0, budget)
+    return out
+
+
+def _plain_value(value: Any, name: str, depth: int, budget: list[int]) -> Any:
+    path: Path = ("vars", name)
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, str):  # a subclass (an enum's value...): the text itself
+        return str.__str__(value)
+    if isinstance(value, (numbers.Integral, numbers.Real)):  # an IntEnum, numpy's integers and floats, a Fraction
+        try:
+            return int(value) if isinstance(value, numbers.Integral) else float(value)
+        except Exception as exc:  # the user's own number class raised
+            raise _error("bad-value", f"cannot read '{name}': {_raised(exc)}", OVERRIDES, path) from None
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray, memoryview)):
+        if depth >= MAX_LIST_DEPTH:  # also stops a list that holds itself
+            raise _error("too-deep", f"cannot set '{name}': lists nest more than {MAX_LIST_DEPTH} deep",
+                         OVERRIDES, path)
+        return [_plain_value(item, name, depth + 1, budget) for item in _read(value, f"'{name}'", path, budget)]
+    raise _error("bad-value", f"cannot set '{name}': expected a number, boolean, string, null or a list of them, "
+                 f"found a value of type {type(value).__name__!r}", OVERRIDES, path,
+                 "vars hold numbers, booleans, strings and lists of them")
+
+
+def _read(items: Iterable[Any], what: str, path: Path, budget: list[int]) -> list[Any]:
+    """The items of a user's container, read once and at most ``budget`` of them in all (a ``range(10**9)`` is
+    a sequence too).  A config object may fail when read (OmegaConf's missing value ``???``, an interpolation
+    that cannot be resolved): that is a diagnostic, not a traceback."""
+    try:
+        found = list(itertools.islice(items, budget[0] + 1))
+    except Exception as exc:  # the user's own container raised: report it, whatever it was
+        raise _error("bad-value", f"cannot read {what}: {_raised(exc)}", OVERRIDES, path) from None
+    budget[0] -= len(found)
+    if budget[0] < 0 and not path:
+        raise _error("too-large", f"expected at most {MAX_ITEMS:,} overrides and items in their values, found more",
+                     OVERRIDES, path)
+    if budget[0] < 0:
+        raise _error("too-large", f"cannot set {what}: the value holds more than {MAX_ITEMS:,} items in all",
+                     OVERRIDES, path)
+    return found
+
+
+def _raised(exc: Exception) -> str:
+    """What a user's object raised, in a few words: its type and its text cut to 120 characters."""
+    try:
+        text = str(exc)
+    except Exception:  # an exception whose own __str__ fails
+        text = ""
+    return f"{type(exc).__name__}: {text if len(text) <= 120 else text[:117] + '...'}"
+
+
 def _override(src: Source, overrides: Mapping[str, Any]) -> None:
     data = src.data if isinstance(src.data, dict) else {}
     found = data.get("vars")
@@ -289,4 +362,4 @@ def _error(code: str, message: str, span: Span, path: Path, hint: str | None = N
     return SpecError([Diagnostic(code, message, span, path, hint)])
 
 
-__all__ = ["Reader", "expand", "parse_override", "reader_for"]
+__all__ = ["Reader", "expand", "parse_override", "plain_overrides", "reader_for"]

@@ -142,8 +142,10 @@ def make_divisible(value, divisor, min_value=None):  # type: ignore[no-untyped-d
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
     "min": (min, 1, 8), "max": (max, 1, 8), "abs": (abs, 1, 1), "round": (round, 1, 1),
     "int": (int, 1, 1), "float": (float, 1, 1), "len": (len, 1, 1), "make_divisible": (make_divisible, 2, 3),
-    "sum": (sum, 1, 2), "range": (range, 1, 3),
+    "sum": (sum, 1, 2), "range": (range, 1, 3), "sqrt": (math.sqrt, 1, 1),
 }
+# Functions generated code reaches through a module it imports (``sqrt`` is ``math.sqrt`` there too).
+MODULE_FUNCTIONS: dict[str, str] = {"sqrt": "math"}
 MAX_RANGE = MAX_LIST  # items a range() may make: as many as a list written out may hold
 # Generated code defines these at module level, as the very functions evaluated here: everything else
 # above is a Python builtin.
@@ -529,9 +531,27 @@ def check_value(value: Any, where: str = "value") -> Value:
 
 
 def to_python(expr: Expr, rename: Callable[[str], ast.expr] | None = None) -> str:
-    """The expression as Python source; ``rename`` maps each name to the node generated code uses."""
-    tree = _Renamer(rename).visit(_copy(expr.tree)) if rename else expr.tree
-    return ast.unparse(tree)
+    """The expression as Python source; ``rename`` maps each name to the node generated code uses, and a
+    function of MODULE_FUNCTIONS is written through its module (``math.sqrt``)."""
+    if not rename and not modules_used(expr):
+        return ast.unparse(expr.tree)
+    tree = _copy(expr.tree)
+    tree = _Renamer(rename).visit(tree) if rename else tree  # first: the module's name is not a variable
+    return ast.unparse(_Qualifier().visit(tree))
+
+
+def modules_used(expr: Expr) -> set[str]:
+    """The modules generated code imports for this expression's functions (``math`` for ``sqrt``)."""
+    return {MODULE_FUNCTIONS[node.func.id] for node in ast.walk(expr.tree) if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name) and node.func.id in MODULE_FUNCTIONS}
+
+
+class _Qualifier(ast.NodeTransformer):
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id in MODULE_FUNCTIONS:
+            node.func = ast.Attribute(ast.Name(MODULE_FUNCTIONS[node.func.id], ast.Load()), node.func.id, ast.Load())
+        return node
 
 
 def _copy(tree: ast.expr) -> ast.expr:
@@ -559,6 +579,7 @@ __all__ = [
     "FUNCTIONS",
     "HELPERS",
     "MAX_WRITTEN",
+    "MODULE_FUNCTIONS",
     "Expr",
     "ExprError",
     "ListValue",
@@ -568,6 +589,7 @@ __all__ = [
     "helpers_used",
     "list_expr",
     "make_divisible",
+    "modules_used",
     "parse",
     "sized",
     "to_python",

@@ -17,11 +17,10 @@ import tokenize
 import warnings
 from typing import Any, Protocol
 
-from pydantic import BaseModel
-
 from ..errors import Collector, Path, Span, did_you_mean, short_repr
 from ..frontend.expr import ExprError
 from ..frontend.expr import parse as parse_expr
+from ..frontend.schema import Node
 from ..frontend.source import Source
 from ..ops import DTYPE_NAMES, INT64_MAX, OPS, DTypeName
 from ..ops.operators import FORWARD_COMPARISONS, FORWARD_OPERATORS, symbol_of
@@ -145,7 +144,7 @@ class ForwardParser:
         return body
 
     def step(self, step: Any) -> ir.Stmt | None:
-        if isinstance(step, BaseModel):
+        if isinstance(step, Node):
             (op,) = step.model_dump(exclude_unset=True, by_alias=True)
             raw = self.r.raw((*self.path, op))
             return self.apply(op, "op", *self.op_args(op, raw))

@@ -117,6 +117,44 @@ class Tie:
 
 
 @dataclass
+class InitFill:
+    """One parameter an init pass fills: ``param`` a dotted path relative to the module, ``init`` a key of
+    ops.init's initialisers, ``args`` its arguments (constants, or ``Build`` over block arguments)."""
+
+    param: str
+    init: str
+    args: dict[str, Any]
+    path: Path
+
+
+@dataclass
+class InitRule:
+    """The fills of every submodule of type ``target`` (a layer type or a block), or of the module itself
+    (``target`` is ``SELF``)."""
+
+    target: str
+    fills: list[InitFill]
+    path: Path
+
+
+SELF = "self"
+
+
+@dataclass
+class InitPass:
+    """One entry of ``init:``: one loop over ``self.modules()`` after every child is built, each module taking
+    the rule of its type (torchvision's re-initialisation), run when ``cond`` holds."""
+
+    rules: list[InitRule]
+    cond: Build | bool | None
+    path: Path
+
+    @property
+    def on_self(self) -> bool:
+        return any(rule.target == SELF for rule in self.rules)
+
+
+@dataclass
 class Input:
     name: str
     shape: tuple[int | str, ...]
@@ -321,6 +359,7 @@ class ModuleDef:
     sequential: bool = False  # a block whose layers are a list and which has no forward: an nn.Sequential
     buffers: list[BufferDef] = field(default_factory=list)
     ties: list[Tie] = field(default_factory=list)  # the root's only: paths run through the whole module
+    init_passes: list[InitPass] = field(default_factory=list)
 
     @property
     def is_root(self) -> bool:
@@ -343,6 +382,40 @@ class ModuleDef:
         return out
 
 
+@dataclass(frozen=True)
+class RenameSegment:
+    """One dotted segment of a rename pattern: literal text, or ``prefix{name}suffix``."""
+
+    prefix: str
+    placeholder: str | None = None
+    suffix: str = ""
+
+
+@dataclass(frozen=True)
+class Rename:
+    """A checkpoint key pattern and the module key it becomes (``weights: NAME: renames:``)."""
+
+    source: tuple[RenameSegment, ...]
+    target: tuple[RenameSegment, ...]
+    text: str  # "FROM -> TO", as written
+
+
+@dataclass(frozen=True)
+class NamedWeights:
+    """A published checkpoint of the spec's model (``weights: NAME:``): plain data, read at load time."""
+
+    name: str
+    url: str
+    file: str  # the URL's last segment: its name in torch.hub's cache
+    hash: str  # the SHA-256, or its first 8+ hex digits
+    vars: dict[str, Any]
+    renames: tuple[Rename, ...]
+    meta: dict[str, Any]
+    categories: tuple[str, ...] | None = field(repr=False)
+    path: Path = ()
+    span: Span | None = None
+
+
 @dataclass
 class Program:
     """A spec: its root definition and the blocks it can use, by name."""
@@ -350,6 +423,8 @@ class Program:
     root: ModuleDef
     blocks: dict[str, ModuleDef] = field(default_factory=dict)
     var_values: dict[str, Any] = field(default_factory=dict)  # the root's vars, overrides applied
+    # the spec's `weights:` by name; an alias (DEFAULT: IMAGENET1K_V2) maps to its target's entry
+    weights: dict[str, NamedWeights] = field(default_factory=dict)
 
     def definitions(self) -> list[ModuleDef]:
         return [*self.blocks.values(), self.root]
@@ -402,7 +477,7 @@ class NodeVisitor:
 
 
 NODE_TYPES: frozenset[type] = frozenset({
-    Build, KeyPattern, Repeat, Layer, ParamTensor, ParamGroup, BufferDef, Tie, Input, Name, Const, Seq, Call, BinOp,
-    Neg, Invert, Index, Cond, Attr, Slice, Subscript, Assign, Unpack, Return, For, If, BlockArg, Var, ModuleDef,
-    Program})
+    Build, KeyPattern, Repeat, Layer, ParamTensor, ParamGroup, BufferDef, Tie, InitFill, InitRule, InitPass, Input,
+    Name, Const, Seq, Call, BinOp, Neg, Invert, Index, Cond, Attr, Slice, Subscript, Assign, Unpack, Return, For, If,
+    BlockArg, Var, ModuleDef, Program})
 _FIELDS: dict[type, tuple[str, ...]] = {t: tuple(f.name for f in dataclasses.fields(t)) for t in NODE_TYPES}

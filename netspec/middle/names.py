@@ -25,7 +25,7 @@ from ..ops import OPS
 # (resolve), a plugin layer may not be called so (plugins), and dump never picks one for a local.
 RESERVED: frozenset[str] = frozenset({
     "self", "torch", "nn", "F", "OrderedDict", "device", "dtype", "super", "NETSPEC_VARS", "getattr", "range",
-    *(name for name, op in OPS.items() if op.helper), *HELPERS,
+    "math", *(name for name, op in OPS.items() if op.helper), *HELPERS,
 })
 # Reserved names a submodule or parameter may still take: generated code only ever reads it as an attribute,
 # ``self.self`` (BERT's ``attention.self``), never as a local.

@@ -14,8 +14,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
-
 from ..errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
 from ..frontend.expr import MAX_WRITTEN, ExprError, evaluate, list_expr, sized, written_size
 from ..frontend.expr import parse as parse_expr
@@ -25,6 +23,7 @@ from ..frontend.schema import (
     BufferSpec,
     Expression,
     ListItem,
+    Node,
     ParamDictSpec,
     ParamItem,
     ParamListSpec,
@@ -40,6 +39,7 @@ from ..ops.init import INIT_ARGS, WORD_ARGS, init_problem
 from ..ops.tensor import PLACEHOLDER_LAYER
 from . import ir
 from .forward import MAX_EXPR_DEPTH, MAX_EXPR_NODES, MAX_FORWARD_NODES, MAX_STEP_CHARS, ForwardParser
+from .named_weights import resolve_weights
 from .names import ATTRIBUTE_NAMES_OK, CONTAINER_ATTRIBUTES, MODULE_ATTRIBUTES, RESERVED  # naming rules: one place
 
 MAX_PARAM_TENSORS = 10_000
@@ -62,12 +62,13 @@ class DefView:
     block_args: dict[str, Any] = field(default_factory=dict)
     buffers: dict[str, Any] = field(default_factory=dict)
     ties: dict[str, Any] = field(default_factory=dict)
+    init: list[Any] = field(default_factory=list)
 
 
 def resolve(spec: Spec, source: Source) -> ir.Program:
     """The spec's program: its root definition and every block it uses, dependencies first."""
     root_view = DefView(spec.name, spec.description, (), spec.inputs, spec.args, spec.vars, spec.layers, spec.params,
-                        spec.forward, spec.outputs, buffers=spec.buffers, ties=spec.ties)
+                        spec.forward, spec.outputs, buffers=spec.buffers, ties=spec.ties, init=spec.init)
     diag = Collector()
     kinds = {name: {arg: _arg_kind(decl) for arg, decl in block.args.items()} for name, block in spec.blocks.items()}
     root_resolver = _Resolver(root_view, source, diag, set(spec.blocks))
@@ -75,10 +76,11 @@ def resolve(spec: Spec, source: Source) -> ir.Program:
     root_resolver.root_name = spec.name
     var_values = root_resolver.root_vars()
     root_resolver.var_values = var_values
+    named_weights = resolve_weights(spec.weights, source, var_values, diag)
     blocks: dict[str, ir.ModuleDef] = {}
     for name, block in spec.blocks.items():
         view = DefView(name, block.description, ("blocks", name), block.inputs, {}, block.vars, block.layers,
-                       block.params, block.forward, block.outputs, block.args, block.buffers)
+                       block.params, block.forward, block.outputs, block.args, block.buffers, init=block.init)
         resolver = _Resolver(view, source, diag, set(spec.blocks))
         resolver.var_values = var_values
         resolver.block_kinds = kinds
@@ -103,7 +105,7 @@ def resolve(spec: Spec, source: Source) -> ir.Program:
     ordered = _dependency_order(root, blocks, source, diag)
     diag.raise_if_errors()
     root.warnings = [d for d in diag.diagnostics if d.severity == "warning"]
-    return ir.Program(root, ordered, var_values)
+    return ir.Program(root, ordered, var_values, named_weights)
 
 
 def _is_size(value: Any) -> bool:
@@ -176,6 +178,7 @@ class _Resolver:
         self.blocks = blocks or set()
         self.var_values: dict[str, Any] = {}
         self.root_name = ""  # the root class's name: a block, argument or var must not take it
+        self.root_var_defs: list[ir.Var] = []  # the root's vars as declared (codegen: its constructor arguments)
         self.block_kinds: dict[str, dict[str, str]] = {}  # block -> argument -> "int" | "float" | "bool" | "str"
         self.layer_names: set[str] = set()
         self.param_kinds: dict[str, str] = {}
@@ -231,7 +234,7 @@ class _Resolver:
                 self.error("bad-value", f"expected an integer that fits in 64 bits, found {written}",
                            self.P("args", name), "torch takes Python ints up to 2**63 - 1")
         block_args = self.block_arguments()
-        variables = [] if self.is_root else self.variables()  # the root's were read by root_vars
+        variables = self.root_var_defs if self.is_root else self.variables()  # the root's: read by root_vars
         self.scope = {a.name for a in block_args} | {v.name for v in variables} if not self.is_root else set(
             self.var_values)
         layer_items = self.spec.layers.items() if isinstance(self.spec.layers, dict) else enumerate(self.spec.layers)
@@ -241,6 +244,7 @@ class _Resolver:
         params = [self.param_group(name, value) for name, value in self.spec.params.items()]
         buffers = [self.buffer(name, value) for name, value in self.spec.buffers.items()]
         ties = [self.tie(target, value) for target, value in self.spec.ties.items()]
+        init_passes = [self.init_pass(index, value) for index, value in enumerate(self.spec.init)]
         self.layer_names = {str(layer.key) for layer in layers if isinstance(layer.key, str)}
         self.check_clashes()
         if self.errors_since(start):
@@ -258,7 +262,7 @@ class _Resolver:
                        self.P("buffers"), "give the layers names to write a forward")
         return ir.ModuleDef(self.spec.name, self.spec.description, self.source, inputs, dict(self.spec.args), layers,
                             params, body, [], self.spec.base, block_args, variables, self.outputs(),
-                            sequential and self.spec.forward is None, buffers, ties)
+                            sequential and self.spec.forward is None, buffers, ties, init_passes)
 
     # ------------------------------------------------------------ vars, block arguments, outputs
 
@@ -266,7 +270,8 @@ class _Resolver:
         """The root's vars, evaluated in order (each may use the ones before it)."""
         values: dict[str, Any] = {}
         written = 0  # characters of the values written out (NETSPEC_VARS, the summary's Vars:)
-        for var in self.variables(scope_of=values):
+        self.root_var_defs = self.variables(scope_of=values)
+        for var in self.root_var_defs:
             if isinstance(var.value, ir.Build):
                 try:
                     values[var.name] = evaluate(var.value.expr, values)
@@ -660,25 +665,12 @@ class _Resolver:
         if isinstance(entry, list):
             return ir.ParamTensor(key, attr, path, self.shape(entry, path))
         item: ParamItem = entry
-        init: Any = item.init  # a name, or the InitWithArgs model (generated, so untyped)
-        init_args: dict[str, Any] = {}
-        if isinstance(init, BaseModel):
-            chosen = init.model_dump(exclude_unset=True)
-            if len(chosen) != 1:
-                self.error("bad-init", f"expected one initialiser in init, found {len(chosen)}", (*path, "init"),
-                           "write e.g. init: {uniform: {a: -0.1, b: 0.1}}")
-                return ir.ParamTensor(key, attr, path, self.shape(item.shape, (*path, "shape")))
-            ((init, _),) = chosen.items()
-            init_args = getattr(item.init, init).model_dump()
-        elif init in INIT_ARGS:
-            required = [n for n, f in INIT_ARGS[init].model_fields.items() if f.is_required()]
-            if required:
-                self.error("missing-key", f"init '{init}' needs {', '.join(required)}", (*path, "init"),
-                           f"write init: {{{init}: {{{required[0]}: ...}}}}")
-                return ir.ParamTensor(key, attr, path, self.shape(item.shape, (*path, "shape")))
-            init_args = INIT_ARGS[init]().model_dump()
+        chosen = self.initialiser(item.init, (*path, "init"))
         shape = self.shape(item.shape, (*path, "shape"))
-        init_args = {k: self.init_arg(v, (*path, "init", init, k)) for k, v in init_args.items()}
+        if chosen is None:
+            return ir.ParamTensor(key, attr, path, shape)
+        init, raw_args = chosen
+        init_args = {k: self.init_arg(v, (*path, "init", init, k)) for k, v in raw_args.items()}
         if any(isinstance(v, ir.Build) for v in init_args.values()) or any(isinstance(d, str) for d in shape):
             return ir.ParamTensor(key, attr, path, shape, init, init_args, item.requires_grad, item.dtype)
         problem = init_problem(init, init_args, shape, item.dtype or MODULE_DTYPE)
@@ -687,12 +679,66 @@ class _Resolver:
             self.error(code, message, (*path, "init"), hint)
         return ir.ParamTensor(key, attr, path, shape, init, init_args, item.requires_grad, item.dtype)
 
+    def initialiser(self, value: Any, path: Path) -> tuple[str, dict[str, Any]] | None:
+        """An ``init`` as written (a name, or the InitWithArgs model: generated, so untyped) read into its name
+        and arguments as written; None, with the error collected, when it names none or several."""
+        init: Any = value
+        args: dict[str, Any] = {}
+        if isinstance(value, Node):
+            chosen = value.model_dump(exclude_unset=True)
+            if len(chosen) != 1:
+                self.error("bad-init", f"expected one initialiser in init, found {len(chosen)}", path,
+                           "write e.g. init: {uniform: {a: -0.1, b: 0.1}}")
+                return None
+            ((init, _),) = chosen.items()
+            args = getattr(value, init).model_dump()
+        elif init in INIT_ARGS:
+            required = [n for n, f in INIT_ARGS[init].model_fields.items() if f.is_required()]
+            if required:
+                self.error("missing-key", f"init '{init}' needs {', '.join(required)}", path,
+                           f"write init: {{{init}: {{{required[0]}: ...}}}}")
+                return None
+            args = INIT_ARGS[init]().model_dump()
+        return init, args
+
+    def init_pass(self, index: int, value: Any) -> ir.InitPass:
+        """One pass of ``init:``: its rules by layer type, block or ``self``, each parameter's initialiser read
+        as a raw parameter's is.  Which modules a rule reaches, and whether they have the parameter, shapes
+        checks once the modules are built."""
+        path: Path = self.P("init", index)
+        cond = value.if_
+        test = cond if cond is None or isinstance(cond, bool) else self.build(cond, (*path, "if"), self.scope,
+                                                                               always=True)
+        rules: list[ir.InitRule] = []
+        for target, params in (value.__pydantic_extra__ or {}).items():
+            rule_path: Path = (*path, target)
+            if target != ir.SELF and target not in LAYERS and target not in self.blocks:
+                self.error("unknown-layer", f"init names {short_repr(target)}, which is neither a layer type, a "
+                           "block nor self", rule_path, did_you_mean(target, [*LAYERS, *self.blocks, ir.SELF]))
+                continue
+            fills = []
+            for param, init in params.items():
+                if not all(part.isdigit() or (part.isidentifier() and not keyword.iskeyword(part)
+                                              and not part.startswith("__")) for part in param.split(".")):
+                    self.error("bad-init", f"init: {short_repr(param)} is not a parameter path", (*rule_path, param),
+                               "name a parameter as its state_dict key does, relative to the module: bn2.weight")
+                    continue
+                chosen = self.initialiser(init, (*rule_path, param))
+                if chosen is not None:
+                    args = {k: self.init_arg(v, (*rule_path, param, chosen[0], k)) for k, v in chosen[1].items()}
+                    fills.append(ir.InitFill(param, chosen[0], args, (*rule_path, param)))
+            rules.append(ir.InitRule(target, fills, rule_path))
+        if len(rules) > 1 and any(rule.target == ir.SELF for rule in rules):
+            self.error("bad-init", "an init pass names self and layer types together: self is filled once, "
+                       "types in a loop over the submodules", path, "put self in a pass of its own")
+        return ir.InitPass(rules, test, path)
+
     def buffer(self, name: str, value: BufferSpec) -> ir.BufferDef:
         path: Path = self.P("buffers", name)
         self.check_name(name, path, "buffer")
         init: Any = value.init
         args: dict[str, Any] = {}
-        if isinstance(init, BaseModel):
+        if isinstance(init, Node):
             chosen = init.model_dump(exclude_unset=True)
             if len(chosen) != 1:
                 self.error("bad-init", f"expected one fill in init, found {len(chosen)}", (*path, "init"),

@@ -41,6 +41,7 @@ from ..ops import (
     matmul_macs,
     matmul_shape,
     promote_types,
+    registry,
     size_arith,
 )
 from ..ops.buffers import FILLS
@@ -49,15 +50,22 @@ from ..ops.operators import BITWISE, BY_SYMBOL, COMPARE_BY_SYMBOL, operator_func
 from ..ops.weights import OUTPUT_FREE_BACKWARD, PARAM_SHAPES
 from . import counts, ir
 from .elaborate import MAX_CHILDREN, MAX_INSTANCES, Budget, Child, Elaborator, Instance, Refusal, default_of
+from .init_passes import check_init_passes, condition_holds
 
 DEFAULT_MAX_PARAMS = 10_000_000_000  # ~40 GB of float32 (a 7B model fits): past this, load() refuses unless told so
 MAX_WORLDS = 256
 # Statements inference may execute, over all loops and forward-argument worlds together:
-# loops over ParameterLists and worlds multiply the work a short spec asks for.
-MAX_EXECUTED = 50_000
+# loops over ParameterLists and worlds multiply the work a short spec asks for.  100,000 layers applied
+# in order fit (one statement each).  A block instance identical to an earlier one is not executed again
+# (its inference is repeated: see ``Memo``) and takes from MAX_COPIED instead.
+MAX_EXECUTED = 120_000
 # Expressions evaluated and layers applied, over all loops and worlds together: one statement can
-# expand to hundreds of calls (a 390-call loop body over 10,000 parameters ran for minutes).
-MAX_WORK = 200_000
+# expand to hundreds of calls (a 390-call loop body over 10,000 parameters ran for minutes).  100,000
+# layers in order take ~300,000.
+MAX_WORK = 320_000
+# Rows, trace events and entries that repeating identical block instances' inference copies: 50,000
+# residual blocks take ~1,500,000 (a block's inference repeated costs ~1 us per item).
+MAX_COPIED = 4_000_000
 # Dims of any tensor: torch's TensorIterator refuses more than 64 ("only tensors with up to 64 dims
 # are supported"), and 20,000 unsqueeze steps would otherwise hold shapes of 20,000 dims per row.
 MAX_RANK = 64
@@ -98,6 +106,7 @@ class Inference:
     hypothetical: Hypothetical | None = None
     trace: list[Event] = field(default_factory=list)  # the forward at the default arguments, event by event
     in_place: frozenset[int] = frozenset()  # the `x += y` statements (by id) generated code keeps in place
+    init_guards: frozenset[int] = frozenset()  # init fills (by id) some reached module lacks: `is not None` first
 
     @property
     def model(self) -> ir.ModuleDef:
@@ -168,18 +177,23 @@ class _Group:
 
 @dataclass
 class Steps:
-    """Statements and work units left, shared by every world's evaluator."""
+    """Statements and work units left, shared by every world's evaluator; and the items repeated instances may
+    still copy."""
 
     left: int
     work: int = MAX_WORK
+    copies: int = MAX_COPIED
 
 
 class _Fail(Exception):
     """Stops one world's evaluation after its diagnostic is recorded."""
 
 
-def infer(program: ir.Program) -> Inference:
-    """Every instance of the program inferred at its own arguments and input shapes."""
+def infer(program: ir.Program, keep: list[Shared] | None = None) -> Inference:
+    """Every instance of the program inferred at its own arguments and input shapes.
+
+    ``keep`` (the language server's) receives the shared state as soon as it exists, so what was inferred
+    before an error (rows, trace, instances) can still be read when this raises."""
     model = program.root
     diag = Collector()
     elaborator = Elaborator(program)
@@ -189,7 +203,10 @@ def infer(program: ir.Program) -> Inference:
         raise SpecError([exc.diagnostic]) from None
     worlds = list(_worlds(model, diag))
     diag.raise_if_errors()
-    shared = Shared(elaborator, {}, [], diag, Steps(MAX_EXECUTED), {"": root}, trace=[], memo={})
+    shared = Shared(elaborator, {}, [], diag, Steps(MAX_EXECUTED, MAX_WORK, MAX_COPIED), {"": root}, trace=[],
+                    memo={})
+    if keep is not None:
+        keep.append(shared)
     variants: dict[str, Tensor] = {}
     output: Tensor | None = None
     for i, world in enumerate(worlds):
@@ -208,7 +225,9 @@ def infer(program: ir.Program) -> Inference:
     hypothetical = _probe_unbuilt(shared)
     layer_args = shared.layer_args
     sizes = _sizes(shared)
-    tied = _check_ties(shared, root, diag)
+    shapes, dtypes, layers = _parameter_shapes(shared)
+    tied = _check_ties(root, shapes, dtypes, layers, diag)
+    init_guards = check_init_passes(shared.instances, shapes, dtypes, layer_args, diag)
     diag.raise_if_errors()
     total = sum(sizes.values()) - tied
     frozen = sum(math.prod(param_shape(t, inst)) for inst in shared.instances.values()
@@ -221,7 +240,7 @@ def infer(program: ir.Program) -> Inference:
     return Inference(program, layer_args, shared.rows, output, variants, total, total - frozen, sizes,
                      model.warnings + diag.diagnostics, shared.instances, _memory(shared, sizes, tied),
                      hypothetical, shared.trace or [],
-                     frozenset(key for key, safe in shared.in_place.items() if safe))
+                     frozenset(key for key, safe in shared.in_place.items() if safe), init_guards)
 
 
 @dataclass
@@ -336,6 +355,7 @@ class Interpreter(ir.NodeVisitor):
         self.env: dict[str, Any] = {}
         self.buffers: dict[str, Tensor] = {}
         self.fresh: dict[int, Tensor] = {}  # tensors a later `x += y` may change in place (held: ids stay unique)
+        self.looping = 0  # forward loops running (a refusal's hint says to loop over fewer parameters)
         self.reads: dict[int, int] = {}  # how often each fresh tensor was read since it was made
         self.groups = {group.name: group for group in self.model.params}
         self.stmt_path: Path = (*self.model.path, "forward")
@@ -423,7 +443,7 @@ class Interpreter(ir.NodeVisitor):
         self.steps.left -= 1
         if self.steps.left < 0:
             raise self.fail("too-large", f"shape inference would execute more than {MAX_EXECUTED:,} statements",
-                            stmt.path, stmt.span, "loop over fewer parameters, or use fewer forward arguments")
+                            stmt.path, stmt.span, self.budget_hint("loop over fewer parameters"))
         result: Tensor | None = self.visit(stmt)
         return result
 
@@ -472,6 +492,13 @@ class Interpreter(ir.NodeVisitor):
         return None
 
     def visit_For(self, stmt: ir.For) -> None:
+        self.looping += 1
+        try:
+            self.loop(stmt)
+        finally:
+            self.looping -= 1
+
+    def loop(self, stmt: ir.For) -> None:
         if stmt.iterable.kind == "layer":
             for child in self.layer_group(stmt.iterable.id, stmt):
                 self.env[stmt.target] = child
@@ -556,7 +583,19 @@ class Interpreter(ir.NodeVisitor):
         if self.steps.work < 0:
             raise self.fail("too-large", f"shape inference would evaluate more than {MAX_WORK:,} expressions and "
                             "layers", self.stmt_path, self.stmt_span,
-                            "loop over fewer parameters, shorten the loop body, or use fewer forward arguments")
+                            self.budget_hint("loop over fewer parameters, shorten the loop body"))
+
+    def budget_hint(self, in_loop: str) -> str:
+        """What to change when the statements or work run out, by where they ran out: in a loop, in a block
+        instance (distinct instances are each inferred), or in the root's own steps."""
+        if self.looping:
+            return f"{in_loop}, or use fewer forward arguments" if self.world else in_loop
+        if self.world:
+            return "use fewer forward arguments: forward is inferred once for each combination of their values"
+        if self.instance.prefix:
+            return ("block instances with the same arguments and input shapes are inferred once: build fewer "
+                    "distinct ones")
+        return "apply fewer layers, or repeat a block (instances with the same arguments are inferred once)"
 
     def check_rank(self, rank: int, path: Path, span: Span | None) -> None:
         if rank > MAX_RANK:
@@ -1279,8 +1318,11 @@ class Memo:
     arguments and instances are all named under it) but the budgets; so another instance with the same key
     would do the same, under its own path.  Repeating it makes the same rows and trace events (renamed, with
     fresh tensors), the same entries in ``layer_args``, ``instances``, ``inputs`` and ``step_rows``, clones of
-    the instances (the elaborator's work), and takes the same statements, work and elaboration budget; where
-    the budgets left would not cover it, the instance is inferred after all, to fail where it would.  Its
+    the instances (the elaborator's work), and takes the same elaboration budget; instead of the statements and
+    work it does not execute, it takes what it copies from ``MAX_COPIED`` (so 50,000 identical blocks fit where
+    50,000 distinct ones would not).  Where the budgets left would not cover it, the instance is inferred after
+    all, charged as any inference, to fail where it would.  (A pass that subclasses the interpreter infers
+    every instance, charged for each.)  Its
     diagnostics need not be repeated: only an instance without errors is kept, and each of its warnings is said
     once per spec entry, which the first instance did.
     """
@@ -1292,13 +1334,14 @@ class Memo:
         self.row: Row | None = None
         self.output: Tensor | None = None  # set once the instance ran without errors: the memo keeps it
         self.tails: dict[str, str | None] = {}  # a path's part after the instance's own (None: not under it)
+        self.plan: _Plan | None = None  # how to repeat it, worked out at the first repeat
         elaborator = shared.elaborator
         self.children0, self.instances0 = elaborator.budget.children, elaborator.budget.instances
         self.left0, self.work0 = shared.steps.left, shared.steps.work
         self.outer_tightest, elaborator.tightest = elaborator.tightest, elaborator.budget.children
         self.diag0 = len(shared.diag.diagnostics)
         self.rows = self.trace = self.writes = (0, 0)
-        self.children = self.instances = self.need = self.tight = self.left = self.work = 0
+        self.children = self.instances = self.need = self.tight = self.left = self.work = self.cost = 0
 
     def start(self, shared: Shared, instance: Instance, row: Row | None) -> None:
         """The instance's forward starts (after its block row ``row``, when rows are recorded)."""
@@ -1320,6 +1363,9 @@ class Memo:
         self.tight = self.children0 - elaborator.tightest  # a repeat's check, from the budget at the start
         self.need = max(self.children, self.tight)
         self.left, self.work = self.left0 - shared.steps.left, self.work0 - shared.steps.work
+        # what a repeat copies: rows, events, dict entries, and the instances and children it clones
+        self.cost = (self.rows[1] - self.rows[0]) + (self.trace[1] - self.trace[0]) + \
+            (self.writes[1] - self.writes[0]) + self.children + self.instances
         self.output = out
 
     def close(self, shared: Shared) -> None:
@@ -1339,8 +1385,7 @@ class Memo:
         """The rows' paths under ``prefix``, or None where the inference cannot be repeated there: a budget
         left would not cover it (the instance then runs and fails where it would), or a path is taken."""
         budget, steps = shared.elaborator.budget, shared.steps
-        if budget.instances < self.instances or budget.children < self.need or steps.left < self.left or \
-                steps.work < self.work:
+        if budget.instances < self.instances or budget.children < self.need or steps.copies < self.cost:
             return None
         paths = [self.rename(row.path, prefix) for row in shared.rows[self.rows[0]:self.rows[1]]]
         if any(path in shared.recorded for path in paths):
@@ -1355,55 +1400,107 @@ class Memo:
         elaborator.tightest = min(elaborator.tightest, elaborator.budget.children - self.tight)
         elaborator.budget.children -= self.children
         elaborator.budget.instances -= self.instances
-        steps.left -= self.left
-        steps.work -= self.work
+        steps.copies -= self.cost
         clones: dict[int, Instance] = {}
         child.instance = _clone_instance(self.instance, len(self.prefix), prefix, clones)
         return clones
 
+    def make_plan(self, shared: Shared) -> _Plan:
+        """The tensors a repeat makes (slots: the n-th new input, or a copy of one made inside; the same
+        slot wherever the first instance had the same object) and each event, entry and the output in slots."""
+        slots: dict[int, int] = {}
+        sources: list[Any] = []  # per slot: the input's position (an int), or the tensor made inside to copy
+        for position, tensor in enumerate(self.inputs):
+            if id(tensor) not in slots:
+                slots[id(tensor)] = len(sources)
+                sources.append(position)
+
+        def encode(value: Any) -> Any:
+            slot = slots.get(id(value))
+            if slot is not None:
+                return slot
+            if type(value) is tuple:
+                items = tuple(encode(v) for v in value)
+                return (_SLOTS, items) if all(type(i) is int for i in items) else (_TUPLE, items)
+            if not isinstance(value, Tensor):
+                return (_VALUE, value)
+            slots[id(value)] = len(sources)
+            sources.append(value)
+            return len(sources) - 1
+
+        rows = {id(row): i for i, row in enumerate(shared.rows[self.rows[0]:self.rows[1]])}
+        tail = self.tail
+        events = [(e, tail(e.instance), tail(e.path), encode(e.inputs), encode(e.output),
+                   None if e.row is None else rows[id(e.row)])
+                  for e in (shared.trace[self.trace[0]:self.trace[1]] if shared.trace is not None else ())]
+        writes = [(kind, key, tail(key), [encode(t) for t in value] if kind == _INPUTS else value)
+                  for kind, key, value in shared.writes[self.writes[0]:self.writes[1]]]
+        self.plan = _Plan(sources, events, writes, encode(self.output))
+        return self.plan
+
+    def tail(self, path: str) -> str | None:
+        """``path``'s part after this instance's own (None: not under it)."""
+        old = self.prefix
+        inside = path.startswith(old) and (len(path) == len(old) or path[len(old)] == ".")
+        return path[len(old):] if inside else None
+
     def replay(self, shared: Shared, clones: dict[int, Instance], paths: list[str], inputs: list[Tensor],
                prefix: str) -> Tensor:
         """What the instance's forward added, added again under ``prefix``; gives its output."""
-        tensors: dict[int, Any] = {id(old): new for old, new in zip(self.inputs, inputs, strict=True)}
+        plan = self.plan if self.plan is not None else self.make_plan(shared)
+        made = [inputs[s] if type(s) is int else _copied(s) for s in plan.sources]
 
-        def tensor(value: Any) -> Any:  # the same tensor for the same one, a fresh one for each made inside
-            new = tensors.get(id(value))
-            if new is None:
-                if type(value) is tuple:
-                    return tuple(map(tensor, value))
-                if not isinstance(value, Tensor):
-                    return value
-                new = tensors[id(value)] = _copied(value)
-            return new
+        def value(code: Any) -> Any:  # the same tensor for the same one, a fresh one for each made inside
+            if type(code) is int:
+                return made[code]
+            if code[0] is _SLOTS:
+                return tuple([made[i] for i in code[1]])
+            if code[0] is _TUPLE:
+                return tuple([value(c) for c in code[1]])
+            return code[1]
 
-        rows: dict[int, Row] = {}
+        new_rows: list[Row] = []
         for row, path in zip(shared.rows[self.rows[0]:self.rows[1]], paths, strict=True):
-            rows[id(row)] = new_row = _copied(row)
+            new_row = _copied(row)
             new_row.path = path
-            shared.rows.append(new_row)
+            new_rows.append(new_row)
             shared.recorded.add(path)
+        shared.rows.extend(new_rows)
         if shared.trace is not None:
-            rename = self.rename
             shared.trace.extend([
-                Event(event.kind, event.node, rename(event.instance, prefix), rename(event.path, prefix), event.type,
-                      tensor(event.inputs), tensor(event.output), None if event.row is None else rows[id(event.row)],
-                      event.span) for event in shared.trace[self.trace[0]:self.trace[1]]])
-        for kind, key, value in shared.writes[self.writes[0]:self.writes[1]]:
-            key = self.rename(key, prefix)
+                Event(e.kind, e.node, e.instance if where is None else prefix + where,
+                      e.path if path is None else prefix + path, e.type, value(ins), value(out),
+                      None if row is None else new_rows[row], e.span)
+                for e, where, path, ins, out, row in plan.events])
+        for kind, key, tail, written in plan.writes:
+            if tail is not None:
+                key = prefix + tail
             if kind == _ARGS:
-                value = shared.layer_args[key] = dict(value)
+                written = shared.layer_args[key] = dict(written)
             elif kind == _STEP_ROWS:
-                shared.step_rows[key] = value
+                shared.step_rows[key] = written
             elif kind == _INSTANCES:
-                value = shared.instances[key] = clones[id(value)]
+                written = shared.instances[key] = clones[id(written)]
             elif key not in shared.inputs:
-                value = shared.inputs[key] = [tensor(t) for t in value]
+                written = shared.inputs[key] = [value(c) for c in written]
             else:
                 continue
-            shared.note(kind, key, value)
-        assert self.output is not None
-        out: Tensor = tensor(self.output)
-        return out
+            shared.note(kind, key, written)
+        result: Tensor = value(plan.output)
+        return result
+
+
+_SLOTS, _TUPLE, _VALUE = "slots", "tuple", "value"  # how a plan writes a tuple of tensors, any tuple, a value
+
+
+@dataclass
+class _Plan:
+    """How :meth:`Memo.replay` repeats an instance's inference (:meth:`Memo.make_plan`)."""
+
+    sources: list[Any]
+    events: list[tuple[Event, str | None, str | None, Any, Any, int | None]]
+    writes: list[tuple[int, str, str | None, Any]]
+    output: Any
 
 
 _NO_TAIL: Any = object()
@@ -1786,11 +1883,13 @@ def _needs_inference(program: ir.Program, layer: ir.Layer) -> bool:
 
 def _sizes(shared: Shared) -> dict[str, int]:
     sizes: dict[str, int] = {}
+    layer_types = registry().layers  # one registry for the whole pass, read once (a plain dict: 100,000s of lookups)
     for instance in shared.instances.values():
         for child in instance.walk():
-            if child.type in LAYERS:
+            kind = layer_types.get(child.type)
+            if kind is not None:
                 qualified = instance.qualified(child.attr)
-                sizes[qualified] = LAYERS[child.type].count(shared.layer_args[qualified])
+                sizes[qualified] = kind.count(shared.layer_args[qualified])
         for group in instance.definition.params:
             for item in group.items:
                 sizes[instance.qualified(item.attr)] = math.prod(param_shape(item, instance))
@@ -1803,15 +1902,17 @@ def _memory(shared: Shared, sizes: dict[str, int], tied: int = 0) -> Memory:
     params: dict[str, int] = {MODULE_DTYPE: -tied * DTYPE_BYTES[MODULE_DTYPE]} if tied else {}
     buffers: dict[str, int] = {}
     trainable = 0
+    layer_types = registry().layers
     for instance in shared.instances.values():
         for child in instance.walk():
-            if child.type not in LAYERS:
+            kind = layer_types.get(child.type)
+            if kind is None:
                 continue
             qualified = instance.qualified(child.attr)
             n = sizes[qualified] * DTYPE_BYTES[MODULE_DTYPE]
             params[MODULE_DTYPE] = params.get(MODULE_DTYPE, 0) + n
             trainable += n
-            for dtype, count in LAYERS[child.type].buffers(shared.layer_args[qualified]).items():
+            for dtype, count in kind.buffers(shared.layer_args[qualified]).items():
                 buffers[dtype] = buffers.get(dtype, 0) + count * DTYPE_BYTES[dtype]
         for group in instance.definition.params:
             for item in group.items:
@@ -1829,15 +1930,15 @@ def _memory(shared: Shared, sizes: dict[str, int], tied: int = 0) -> Memory:
     return Memory(params, buffers, trainable - tied * DTYPE_BYTES[MODULE_DTYPE])
 
 
-def _check_ties(shared: Shared, root: Instance, diag: Collector) -> int:
+def _check_ties(root: Instance, shapes: dict[str, tuple[int, ...]], dtypes: dict[str, str], layers: dict[str, str],
+                diag: Collector) -> int:
     """The root's ties checked against what was built: both ends parameters of one shape and dtype, no
     parameter tied twice.  Returns the elements the ties share (counted once in the totals)."""
-    shapes, dtypes, layers = _parameter_shapes(shared)
     tied = 0
     targets: set[str] = set()
     sources: set[str] = set()
     for tie in root.definition.ties:
-        if not _tie_holds(tie, root, diag):
+        if not condition_holds(tie.cond, root, diag):
             continue
         span = root.definition.source.key_span(tie.path)
         problem = _tie_problem(tie, shapes, dtypes, layers, targets, sources)
@@ -1849,16 +1950,6 @@ def _check_ties(shared: Shared, root: Instance, diag: Collector) -> int:
         sources.add(tie.source)
         tied += math.prod(shapes[tie.target])
     return tied
-
-
-def _tie_holds(tie: ir.Tie, root: Instance, diag: Collector) -> bool:
-    if not isinstance(tie.cond, ir.Build):
-        return tie.cond is not False
-    try:
-        return bool(evaluate(tie.cond.expr, root.env))
-    except ExprError as exc:
-        diag.add(Diagnostic(exc.code, exc.message, tie.cond.span, tie.cond.path, exc.hint))
-        return False
 
 
 def _tie_problem(tie: ir.Tie, shapes: dict[str, tuple[int, ...]], dtypes: dict[str, str], layers: dict[str, str],
@@ -1888,9 +1979,10 @@ def _parameter_shapes(shared: Shared) -> tuple[dict[str, tuple[int, ...]], dict[
     shapes: dict[str, tuple[int, ...]] = {}
     dtypes: dict[str, str] = {}
     layers: dict[str, str] = {}
+    layer_types = registry().layers
     for instance in shared.instances.values():
         for child in instance.walk():
-            if child.type not in LAYERS:
+            if child.type not in layer_types:
                 continue
             qualified = instance.qualified(child.attr)
             layers[qualified] = child.type

@@ -152,5 +152,27 @@ def init_source(init: str, args: dict[str, Any], shape: tuple[Any, ...], factory
     return f"nn.init.{init}_(torch.empty({dims}, {factory}){kwargs})"
 
 
+# nn.init's in-place spelling of each initialiser: the factory names fill as the factories draw.
+_FILL_NAMES = {"randn": "normal", "rand": "uniform"}
+
+
+def is_default_init_arg(init: str, name: str, value: Any) -> bool:
+    """Whether ``value`` is the argument's default, which nn.init's functions share (left out when written)."""
+    model = INIT_ARGS.get(init)
+    field = model.model_fields.get(name) if model is not None else None
+    if field is None or field.is_required():
+        return False
+    return bool(value == field.default and type(value) is type(field.default))
+
+
+def fill_source(init: str, target: str, args: dict[str, str]) -> str:
+    """``nn.init.kaiming_normal_(m.weight, mode='fan_out')``: ``target`` filled in place; ``args`` the
+    arguments to write, as source text (constant's value is nn.init's positional ``val``)."""
+    if init == "constant":
+        return f"nn.init.constant_({target}, {args['value']})"
+    written = "".join(f", {k}={v}" for k, v in args.items())
+    return f"nn.init.{_FILL_NAMES.get(init, init)}_({target}{written})"
+
+
 __all__ = ["FLOAT_MAX", "INIT_ARGS", "SIMPLE_INITS", "WORD_ARGS", "Constant", "Kaiming", "Normal", "Problem",
-           "TruncNormal", "Uniform", "Xavier", "init_problem", "init_source"]
+           "TruncNormal", "Uniform", "Xavier", "fill_source", "init_problem", "init_source", "is_default_init_arg"]

@@ -67,10 +67,20 @@ PARAM_SHAPES: dict[str, Callable[[dict[str, Any]], Shapes]] = {
     **{f"BatchNorm{n}d": _channels("num_features", "affine") for n in (1, 2, 3)},
 }
 
+# The arguments that take a parameter away (bias=False, affine=False): set, a layer has every parameter it can.
+_OPTIONAL = {"bias": True, "affine": True, "elementwise_affine": True}
+
+
+def possible_params(layer_type: str, args: dict[str, Any]) -> frozenset[str]:
+    """The parameters a layer of this type and size can have, whether or not these arguments keep them."""
+    rule = PARAM_SHAPES.get(layer_type)
+    return frozenset(rule({**args, **_OPTIONAL})) if rule is not None else frozenset()
+
+
 # Layers whose backward reads their inputs and saved statistics, never their output: a later ``out += identity``
 # may change that output in place (relu's backward reads its output: in place after relu breaks training).
 OUTPUT_FREE_BACKWARD = frozenset({
     "Linear", "Bilinear", "Embedding", "LayerNorm", "GroupNorm", "RMSNorm", *(f"BatchNorm{n}d" for n in (1, 2, 3)),
     *(f"Conv{n}d" for n in (1, 2, 3)), *(f"ConvTranspose{n}d" for n in (1, 2, 3))})
 
-__all__ = ["OUTPUT_FREE_BACKWARD", "PARAM_SHAPES", "Shapes"]
+__all__ = ["OUTPUT_FREE_BACKWARD", "PARAM_SHAPES", "Shapes", "possible_params"]

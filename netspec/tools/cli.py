@@ -9,17 +9,20 @@ Diagnostics are coloured on a terminal only; ``NO_COLOR`` turns colour off and
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import gc
 import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, BinaryIO
 
 import click
 
 from .. import api, plugins
+from ..backend import summary as summary_table
 from ..errors import Diagnostic, Span, SpecError, printable
 from ..frontend import expand, files, schema, shipped, source
 from ..middle import shapes
@@ -227,7 +230,65 @@ Shell completion (bash; zsh_source and fish_source likewise):
 """
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=_MAIN_EPILOG)
+# Commands that run for long (the language server): the interpreter's usual collection and teardown.
+_LONG_RUNNING = frozenset({"lsp"})
+# Commands that never build a torch module: the collector is off for them.  The others (export, dump, and summary
+# and graph, which build with --weights or a FILE.py:CLASS target) may make much garbage: the collector stays on,
+# the import-time objects frozen.
+_PURE = frozenset({"validate", "compile", "schema", "layers", "list"})
+
+
+class _Netspec(click.Group):
+    """The command group.  Called as a function (the ``netspec`` script, ``python -m netspec``) with no arguments
+    of its own, a one-shot command spends nothing on what only a long-lived process needs: the cyclic collector
+    does not scan the objects alive after imports (frozen) and, for the commands that never build a module, does
+    not run at all; at the end the streams are flushed, ``atexit`` handlers run, and the process exits without the
+    interpreter's teardown (freeing every module's objects one by one: ~40 ms).  ``main([...])``, click's test
+    runner (which calls :meth:`main`, not this) and ``standalone_mode=False`` behave as any click group.  (The
+    override is ``__call__``, not ``main``: an extra frame under every command changed where the interpreter's
+    deep recursion crosses CPython 3.11's 16 KiB frame-stack chunks, which then thrashed on mmap/munmap.)"""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        command = _command_name(sys.argv[1:])
+        if args or kwargs.get("args") is not None or not kwargs.get("standalone_mode", True) or \
+                command in _LONG_RUNNING:
+            return self.main(*args, **kwargs)
+        gc.freeze()
+        if command in _PURE:
+            gc.disable()
+        try:
+            self.main(**kwargs)
+            status: Any = 0
+        except SystemExit as exc:
+            status = exc.code
+        _exit_now(status)
+
+
+def _command_name(argv: list[str]) -> str | None:
+    """The subcommand a command line names: its first word that is not an option (the group's options take no
+    value)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def _exit_now(status: Any) -> None:
+    """End the process as ``sys.exit(status)`` would, less the interpreter's teardown."""
+    if status is None:
+        status = 0
+    elif not isinstance(status, int):  # sys.exit("text"): the text on stderr, status 1
+        print(status, file=sys.stderr)
+        status = 1
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):  # `netspec list | head`: the reader left; quietly, as _reporting does
+        _silence_stdout()
+        status = status or 1
+    with suppress(OSError, ValueError):
+        sys.stderr.flush()
+    atexit._run_exitfuncs()
+    os._exit(status)
+
+
+@click.group(cls=_Netspec, context_settings={"help_option_names": ["-h", "--help"]}, epilog=_MAIN_EPILOG)
 @click.version_option(package_name="netspec")
 def main() -> None:
     """Compile declarative YAML model specs into PyTorch nn.Module classes.
@@ -361,29 +422,59 @@ def _spec_file(spec: str) -> str | None:
 Examples:
   netspec summary vgg16                 # a shipped spec, by name
   netspec summary --json specs/lenet.yaml | jq .total_params
-  netspec summary lenet --batch 32      # memory figures for a batch of 32
+  netspec summary lenet --batch 32      # shapes, MACs and memory figures at a batch of 32
+  netspec summary resnet18 --dtype bf16 # memory figures for the module built in bfloat16
+  netspec summary resnet18 --depth 0    # the top-level layers (torchinfo's depth=1)
   netspec summary lenet --columns input_size,output_size,mult_adds
+  netspec summary models.py:Net --input x=N,3,224,224   # any nn.Module class
 """)
 @click.argument("spec", type=_SPEC_PATH, shell_complete=_complete_spec)
 @click.option("--json", "as_json", is_flag=True,
               help="Print machine-readable JSON (for an invalid spec, its diagnostics).")
 @click.option("--depth", type=click.IntRange(min=0), default=None, metavar="N",
-              help="Fold what nests deeper than N (0: the top-level layers and blocks, with their totals).")
+              help="Fold what nests deeper than N: 0 the top-level layers and blocks (each with its totals), 1 "
+                   "what they hold too (as graph --depth counts; torchinfo's depth=N+1 shows the same rows).")
 @click.option("--batch", type=click.IntRange(min=1), default=1, metavar="B",
-              help="Bind the batch dim N to B for the memory figures and MACs at that batch (default 1).")
+              help="Bind the batch dim N to B: shapes, MACs and memory figures at that batch (default 1; "
+                   "the MACs per sample line stays).")
+@click.option("--dtype", type=click.Choice(sorted(api.DTYPE_NAMES), case_sensitive=False), default=None,
+              metavar="DTYPE", help="Memory figures for the module built in DTYPE, as load(..., dtype=) builds "
+              "it (bf16, fp16, float64...): floating parameters, buffers, inputs and activations.")
 @click.option("--columns", default=",".join(api.DEFAULT_COLUMNS), metavar="COLS",
               help="Comma-separated table columns after Layer and Type: " + ", ".join(api.COLUMNS)
               + f" (default {','.join(api.DEFAULT_COLUMNS)}).")
+@click.option("--input", "input_specs", multiple=True, metavar="[NAME=]D1,D2,...[:DTYPE]",
+              help="For FILE.py:CLASS: an input shape (repeatable, one per forward input), N the batch; "
+                   "DTYPE such as int64 for token ids (default: the module's).")
+@click.option("--weights", "weights", metavar="NAME|FILE", default=None,
+              help="Check these weights against the module (every key and shape, on the meta device: nothing "
+                   "allocated) and say where they were loaded from: a name the spec's weights: section declares, "
+                   "a .pt/.pth state_dict or a .safetensors file. Imports torch; without it summary never does.")
 @_max_params_option
 @_spec_options
 @_command
-def summary(spec: str, as_json: bool, max_params: int | None, depth: int | None, batch: int, columns: str) -> None:
-    """Show every layer's output shape, parameter count and MACs, with totals and memory figures."""
+def summary(spec: str, as_json: bool, max_params: int | None, depth: int | None, batch: int, columns: str,
+            input_specs: tuple[str, ...] = (), dtype: str | None = None, weights: str | None = None) -> None:
+    """Show every layer's output shape, parameter count and MACs, with totals and memory figures.
+
+    SPEC may also be FILE.py:CLASS, any nn.Module class (built with no arguments, run once on the meta
+    device with hooks): give its input shapes with --input.
+    """
     chosen = [c.strip() for c in columns.split(",") if c.strip()]
     unknown = [c for c in chosen if c not in api.COLUMNS]
     if unknown or not chosen:
-        raise click.BadParameter(f"unknown column {unknown[0]!r}" if unknown else "no column named",
+        raise click.BadParameter(summary_table.column_error(unknown[0]) if unknown else
+                                 f"no column named; the columns are {', '.join(api.COLUMNS)}",
                                  param_hint="'--columns'")
+    if _is_module_target(spec) and weights is not None:
+        raise click.UsageError("--weights is for a spec; load a module's weights in its own code")
+    if _is_module_target(spec):
+        module_result = _module_summary(spec, input_specs, batch, as_json, dtype=dtype)
+        _emit(module_result.warnings)
+        click.echo(json.dumps(module_result.to_json(), indent=2) if as_json else module_result.render(depth, chosen))
+        return
+    if input_specs:
+        raise click.UsageError("--input is for FILE.py:CLASS; a spec declares its own inputs")
     try:
         compiled = _compile(spec)
     except SpecError as exc:
@@ -391,12 +482,19 @@ def summary(spec: str, as_json: bool, max_params: int | None, depth: int | None,
             click.echo(json.dumps(report.reports_json([report.SpecReport(_display(spec), exc.diagnostics)]),
                                   indent=2))
         raise
-    result = api.summarise(compiled, batch=batch)
+    result = api.summarise(compiled, batch=batch, dtype=dtype)
     _emit(_budget_warnings(compiled, max_params) if max_params is not None else result.warnings)
+    loaded = None if weights is None else api.check_weights(compiled, weights, progress=True)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
+        data = result.to_json()
+        if loaded is not None:
+            data["weights"] = {"weights": weights, "loaded_from": loaded}
+        click.echo(json.dumps(data, indent=2))
     else:
         click.echo(result.render(depth, chosen))
+        if loaded is not None:
+            named = "" if loaded == weights else f" ({weights})"
+            click.echo(f"Weights: loaded from {printable(loaded)}{named}; every key and shape matches")
 
 
 @main.command(name="schema", epilog="""\b
@@ -489,17 +587,17 @@ _GRAPH_FORMATS = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".mmd": "mmd", ".m
                   ".htm": "html"}
 
 
-def _render_picture(picture: Any, fmt: str) -> str:
-    """The picture in ``fmt`` (one of graph.FORMATS): the HTML page builds on the SVG, so graph.py stays
-    below graph_html.py."""
+def _render_picture(picture: Any, fmt: str, depth: int | None = None) -> str:
+    """The picture in ``fmt`` (one of graph.FORMATS), folded at ``depth``: the HTML page gets the whole graph
+    and starts folded there (default 1), as it folds and unfolds itself; graph.py stays below graph_html.py."""
     from ..backend import graph as graphs
 
     if fmt == "html":
         from ..backend.graph_html import to_html
 
-        return to_html(picture)
+        return to_html(picture, depth=1 if depth is None else depth)
     writers = {"dot": graphs.to_dot, "svg": graphs.to_svg, "mmd": graphs.to_mermaid}
-    return writers[fmt](picture)
+    return writers[fmt](picture if depth is None else graphs.collapse(picture, depth))
 
 
 @main.command(name="graph", epilog="""\b
@@ -507,7 +605,9 @@ Examples:
   netspec graph lenet -o lenet.svg                    # Graphviz's dot lays it out
   netspec graph resnet18 -o resnet18.html             # fold blocks, hover nodes
   netspec graph resnet18 --only layer2 -o layer2.svg  # one block or Sequential
+  netspec graph resnet50 --depth 1 -o overview.svg    # each block one node
   netspec graph mlp --format mmd                      # Mermaid, for Markdown
+  netspec graph models.py:Net --input x=N,3,32,32 -o net.html   # any nn.Module class
 """)
 @click.argument("spec", type=_SPEC_PATH, shell_complete=_complete_spec)
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
@@ -517,12 +617,20 @@ Examples:
               help="The format, overriding the extension (default: from -o, else dot).")
 @click.option("--only", metavar="PATH", default=None,
               help="Draw only the block or Sequential at this module path (e.g. layer2.0).")
+@click.option("--depth", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Fold each block and Sequential nested at depth N into one node with its totals, as "
+                   "summary --depth counts (0: the top-level ones); .html starts folded there (default 1).")
+@click.option("--input", "input_specs", multiple=True, metavar="[NAME=]D1,D2,...[:DTYPE]",
+              help="For FILE.py:CLASS: an input shape, as summary takes it (repeatable).")
 @_spec_options
 @_command
-def graph_(spec: str, output: str | None, fmt: str | None, only: str | None) -> None:
+def graph_(spec: str, output: str | None, fmt: str | None, only: str | None, depth: int | None,
+           input_specs: tuple[str, ...] = ()) -> None:
     """Draw SPEC's data flow: layers and ops, blocks as clusters, the tensor shape on every edge.
 
-    .svg and .html need Graphviz's `dot` program; .dot and .mmd (Mermaid) do not.
+    SPEC may also be FILE.py:CLASS with --input, as for summary: the module runs once on the meta device.
+
+    .svg needs Graphviz's `dot` program; .dot, .mmd (Mermaid) and .html (laid out in the page) do not.
     """
     from ..backend import graph as graphs
 
@@ -532,20 +640,26 @@ def graph_(spec: str, output: str | None, fmt: str | None, only: str | None) -> 
             raise click.UsageError(f"cannot tell the format from {printable(output)!r}: use an extension "
                                    f"({', '.join(sorted(_GRAPH_FORMATS))}) or --format")
         fmt = _GRAPH_FORMATS.get(ext, "dot")
-    compiled = _compile(spec)
-    _emit(compiled.warnings)
+    reads: Iterable[str] = ()
+    if _is_module_target(spec):
+        picture = _module_graph(spec, input_specs)
+    else:
+        if input_specs:
+            raise click.UsageError("--input is for FILE.py:CLASS; a spec declares its own inputs")
+        compiled = _compile(spec)
+        _emit(compiled.warnings)
+        picture, reads = graphs.build(compiled.inference), compiled.files
     try:
-        picture = graphs.build(compiled.inference)
         if only is not None:
             picture = graphs.only(picture, only)
-        text = _render_picture(picture, fmt)
+        text = _render_picture(picture, fmt, depth)
     except graphs.GraphError as exc:
         click.echo(f"netspec: error: {exc}", err=True)
         sys.exit(1)
     if output is None:
         click.echo(text, nl=False)
         return
-    write_atomic(output, text, spec, compiled.files)
+    write_atomic(output, text, spec.rpartition(":")[0] if _is_module_target(spec) else spec, reads)
     click.echo(f"wrote {printable(output)}", err=True)
 
 
@@ -553,6 +667,7 @@ def graph_(spec: str, output: str | None, fmt: str | None, only: str | None) -> 
 Examples:
   netspec export lenet --onnx lenet.onnx                    # x: [N, 1, 32, 32], N dynamic
   netspec export resnet18 --onnx r18.onnx --set num_classes=10 --batch 1
+  netspec export zoo/resnet50 --onnx r50.onnx --weights IMAGENET1K_V2   # torchvision's weights
 \b
 Needs the onnx extra: pip install "netspec[onnx]".
 """)
@@ -565,9 +680,11 @@ Needs the onnx extra: pip install "netspec[onnx]".
               help="Fix the batch dim N to this size (default: dynamic, as every symbolic input dim is).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="torch.manual_seed before the weights are initialised.")
-@click.option("--weights", "weights", metavar="FILE", default=None,
-              help="Load these weights first: a .safetensors file or a sharded checkpoint's .index.json, "
-                   "checked strictly (needs the hf extra). See docs/huggingface.md.")
+@click.option("--weights", "weights", metavar="NAME|FILE", default=None,
+              help="Load these weights first, checked strictly: a name the spec's weights: section declares "
+                   "(IMAGENET1K_V1, from torch.hub's cache, downloaded if absent), a .pt/.pth state_dict, or a "
+                   ".safetensors file or sharded checkpoint's .index.json (the hf extra). See docs/spec.md, "
+                   "\"Weights\".")
 @_spec_options
 @_command
 def export_(spec: str, onnx_path: str, opset: int | None, batch: int | None, seed: int,
@@ -583,14 +700,16 @@ def export_(spec: str, onnx_path: str, opset: int | None, batch: int | None, see
     except exporting.MissingExtraError as exc:
         click.echo(f"netspec: error: {exc}", err=True)
         sys.exit(1)
-    if weights is not None:  # the hf extra, as early
-        from ..backend.weights import require_safetensors
+    if weights is not None and api.weights_name(weights) is None:  # a file: the hf extra, as early
+        from ..backend.weights import is_torch_file, require_safetensors
 
-        require_safetensors(weights)
+        if not is_torch_file(weights):
+            require_safetensors(weights)
     compiled = _compile(spec)
     _emit(compiled.warnings)
     try:
-        data, info = exporting.compiled_bytes(compiled, opset=opset, batch=batch, seed=seed, weights=weights)
+        data, info = exporting.compiled_bytes(compiled, opset=opset, batch=batch, seed=seed, weights=weights,
+                                              progress=True)
     except exporting.ExportError as exc:
         click.echo(f"netspec: error: {exc}", err=True)
         sys.exit(1)
@@ -646,25 +765,84 @@ def _load_user_class(target: str) -> Any:
     return cls
 
 
+def _is_module_target(spec: str) -> bool:
+    """``FILE.py:CLASS`` (and no file of that very name): a Python module class, not a spec."""
+    path, sep, name = spec.rpartition(":")
+    return bool(sep) and path.endswith(".py") and name.isidentifier() and not os.path.exists(spec)
+
+
+def _module_graph(target: str, input_specs: tuple[str, ...]) -> Any:
+    """The picture of ``FILE.py:CLASS`` (netspec/backend/module_summary.py's adapter to graph.py's form)."""
+    from ..backend import module_summary
+
+    picture, result = _module_summary(target, input_specs, 1, False, module_summary.graph_module)
+    _emit(result.warnings)
+    return picture
+
+
+def _module_summary(target: str, input_specs: tuple[str, ...], batch: int, as_json: bool,
+                    make: Callable[..., Any] | None = None, dtype: str | None = None) -> Any:
+    """The summary of ``FILE.py:CLASS`` built with no arguments (netspec/backend/module_summary.py), or
+    what ``make`` draws of it."""
+    from ..backend import module_summary
+
+    if not input_specs:
+        raise click.UsageError("give the input shape of FILE.py:CLASS: --input x=N,3,224,224")
+    file = target.rpartition(":")[0]
+    try:
+        inputs: dict[str, Any] = {}
+        for text in input_specs:
+            shape_text, colon, kind = text.rpartition(":") if ":" in text else (text, "", "")
+            name, shape = _parse_input(shape_text)
+            if name is None and len(input_specs) > 1:
+                raise click.BadParameter("with several inputs, name each: --input x=... --input y=...",
+                                         param_hint="--input")
+            inputs[name or ""] = {"shape": shape, "dtype": kind} if colon else shape
+        try:
+            cls = _load_user_class(target)
+        except click.ClickException as exc:
+            if isinstance(exc, click.BadParameter) and "FILE.py" in exc.message:
+                raise
+            raise module_summary.unloadable(exc.message, file) from None
+        module, rebuild = module_summary.build(cls, target, file)
+        if make is not None:
+            return make(module, inputs, rebuild=rebuild, file=file)
+        return module_summary.summarise_module(module, inputs, batch=batch, rebuild=rebuild, file=file,
+                                               dtype=dtype)
+    except SpecError as exc:
+        if as_json:  # as for a refused spec: the diagnostics as data on stdout too
+            click.echo(json.dumps(report.reports_json([report.SpecReport(target, exc.diagnostics)]), indent=2))
+        raise
+
+
 @main.command(name="dump", epilog="""\b
 Examples:
   netspec dump models.py:LeNet --input x=N,1,32,32
   netspec dump models.py:ResNet --input N,3,224,224 -o resnet.yaml
+  netspec dump models.py:ResNet --input N,3,224,224 --args '{"num_classes": 10}'
 """)
 @click.argument("target", metavar="FILE.py:CLASS")
 @click.option("--input", "input_specs", multiple=True, metavar="[NAME=]D1,D2,...",
               help="An input shape (repeatable, one per forward input); names are symbolic dims.")
 @click.option("--name", "class_name", default=None, help="The spec's class name (default: CLASS).")
+@click.option("--args", "args_json", default=None, metavar="JSON",
+              help='Keyword arguments for CLASS(...), a JSON object: --args \'{"num_classes": 10}\'.')
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
 @_command
-def dump_(target: str, input_specs: tuple[str, ...], class_name: str | None, output: str | None) -> None:
-    """Write the spec of a module class: imports FILE.py (your own code) and builds CLASS() with no arguments.
+def dump_(target: str, input_specs: tuple[str, ...], class_name: str | None, output: str | None,
+          args_json: str | None = None) -> None:
+    """Write the spec of a module class: imports FILE.py (your own code) and builds CLASS(), with the keyword
+    arguments of --args if given.
 
     A spec never names Python code; this command runs the file you name, as
     `python FILE.py` would, to read the module it builds.
     """
-    from .dump import DumpError, dump
+    from .dump import DumpError, dump, parse_args
 
+    try:
+        kwargs = parse_args(args_json) if args_json is not None else {}
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--args'") from None
     if not input_specs:
         raise click.UsageError("give the input shape: --input x=N,3,224,224")
     parsed = [_parse_input(text) for text in input_specs]
@@ -677,9 +855,10 @@ def dump_(target: str, input_specs: tuple[str, ...], class_name: str | None, out
         inputs = {name: shape for name, shape in parsed}
     cls = _load_user_class(target)
     try:
-        module = cls()
+        module = cls(**kwargs)
     except Exception as exc:
-        raise click.ClickException(f"{class_name or target}() failed: {type(exc).__name__}: {exc}") from None
+        call = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        raise click.ClickException(f"{class_name or target}({call}) failed: {type(exc).__name__}: {exc}") from None
     try:
         text = dump(module, name=class_name, inputs=inputs)
     except DumpError as exc:

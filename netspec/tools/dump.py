@@ -22,14 +22,20 @@ What a module is made of is read back from the module itself:
   forward step: calls of its children, netspec ops (``F.relu``,
   ``torch.flatten``, ``torch.cat``...), ``+ - * / @`` and unpacking.  Instances
   of one class with the same definition share one block; a class used with
-  different definitions gives one block per variant (``BasicBlock``,
-  ``BasicBlock2``...).  The root, unless it is a plain named ``nn.Sequential``,
-  is traced the same way.
+  different definitions is one block with arguments where the definitions
+  differ only in values, in layers some of them lack (``if:``) and in forwards
+  that differ with those layers (torchvision's resnet18: one ``BasicBlock``
+  with ``in_channels``, ``out_channels``, ``stride``, ``use_downsample``), else
+  one block per variant (``BasicBlock``, ``BasicBlock2``...).  The root, unless
+  it is a plain named ``nn.Sequential``, is traced the same way.
 
 Block input ranks are read by running the module once on fake tensors
 (``FakeTensorMode``, nothing allocated).  The spec written is checked before it
 is returned: compiled by netspec and built on the meta device, its
 ``state_dict`` must have the module's keys, shapes and order.
+
+A spec that merges variants is checked so too; when it fails, the spec with one
+block per variant is checked and written instead.
 
 Whatever cannot be described raises :class:`DumpError` naming the submodule
 path (``layer2.0.conv1``) and what it found there.
@@ -37,18 +43,21 @@ path (``layer2.0.conv1``) and what it found there.
 
 from __future__ import annotations
 
+import copy
+import functools
 import inspect
 import json
 import math
 import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from ..errors import SpecError
-from ..middle.names import DUMP_RESERVED, Namespace
+from ..middle.names import DUMP_RESERVED, MODULE_ATTRIBUTES, Namespace
 from ..ops import LAYERS, OMIT, OPS, REQUIRED, LayerType
 from ..ops.operators import TRACED_OPERATORS
 
@@ -135,8 +144,13 @@ class _FlowList(list):  # type: ignore[type-arg]
     """A shape, written on one line: ``[N, 3, 224, 224]``."""
 
 
+class _Literal(str):
+    """A forward step of several lines, written as a YAML literal block (``|``)."""
+
+
 class _Dumper(yaml.SafeDumper):
-    pass
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a spec has no anchors: a value used twice is written twice
 
 
 def _flow_mapping(dumper: yaml.SafeDumper, data: _Flow) -> yaml.Node:
@@ -155,6 +169,7 @@ def _list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
 _Dumper.add_representer(_Flow, _flow_mapping)
 _Dumper.add_representer(dict, _block_mapping)
 _Dumper.add_representer(list, _list)
+_Dumper.add_representer(_Literal, lambda d, data: d.represent_scalar("tag:yaml.org,2002:str", str(data), style="|"))
 _Dumper.add_representer(_FlowList, lambda d, data: d.represent_sequence("tag:yaml.org,2002:seq", data,
                                                                        flow_style=True))
 
@@ -173,18 +188,20 @@ def _fx_name(n: Any) -> str:
 class _Walker:
     """One dump: the blocks found so far and the options."""
 
-    def __init__(self, infer: bool, ranks: Mapping[int, list[tuple[int, str]]]):
+    def __init__(self, infer: bool, ranks: Mapping[int, list[tuple[int, str]]], infer_in_blocks: bool = True):
         import torch
         from torch import nn
 
         self.torch = torch
         self.nn = nn
         self.infer = infer
+        self.infer_in_blocks = infer_in_blocks  # False: a block's layers write every argument (for merging)
         self.ranks = ranks  # id(submodule) -> [(rank, dtype)] of its tensor inputs, from the fake run
         self.layer_classes = _layer_classes()
         self.blocks: dict[str, dict[str, Any]] = {}
         self.block_keys: dict[str, str] = {}  # definition text -> block name
         self.block_names = Namespace(reserved=LAYERS, separator="")  # BasicBlock, BasicBlock2, ...
+        self.classes: dict[type, list[str]] = {}  # each module class -> its variants' block names, in order
         self.functions = _function_ops()
 
     # ---- layers
@@ -221,6 +238,7 @@ class _Walker:
                 name = self.block_names.create_name("Block", key, numbered=True)
             self.blocks[name] = definition
             self.block_keys[key] = name
+            self.classes.setdefault(type(module), []).append(name)
         return self.block_keys[key]
 
     # ---- module definitions
@@ -228,6 +246,12 @@ class _Walker:
     def definition(self, module: Any, path: str, inputs: dict[str, Any] | None) -> dict[str, Any]:
         nn = self.nn
         kind = type(module)
+        if inputs is None and not self.infer_in_blocks and self.infer:
+            self.infer = False  # one definition may serve instances whose inputs differ: nothing is inferred
+            try:
+                return self.definition(module, path, None)
+            finally:
+                self.infer = True
         result: dict[str, Any] = {}
         if inputs is None:
             inputs = self.block_inputs(module, path)
@@ -683,6 +707,404 @@ def _fake_run(module: Any, inputs: dict[str, Any], watch: list[Any]) -> dict[int
     return seen
 
 
+# ---------------------------------------------------------------- one block per class
+
+
+class _NoMerge(Exception):
+    """The variants of a class differ in a way one block with arguments cannot say: they stay apart."""
+
+
+MAX_MERGED_ARGS = 8  # more, and one block per variant reads better than one block with its many arguments
+_MISSING: Any = object()  # a variant without this entry (its layer is absent there)
+_SCALARS = (bool, int, float)
+
+
+@dataclass
+class _Arg:
+    """A place where the variants differ: one value per variant (None where the place is absent)."""
+
+    hint: str
+    kind: type
+    values: list[Any]
+    layer: str = ""  # a flag's: the layer present where it is true
+    name: str = ""
+    twin: _Arg | None = None  # the argument this one shares (values agree wherever both are given)
+
+
+class _Merger:
+    """Turns the variants of one module class (``BasicBlock``, ``BasicBlock2``...) into one block with
+    arguments: each value the variants disagree on becomes an argument (values that agree variant by variant
+    share one), a layer only some variants have an ``if:`` on a flag, and differing forwards one ``if`` on
+    the layers present.  Whatever it cannot say (another layer type, lists of other lengths, inputs or
+    parameters that differ) leaves the variants as they are."""
+
+    def __init__(self, blocks: Mapping[str, dict[str, Any]], defaults: Mapping[str, Mapping[str, Any]]):
+        self.blocks = blocks
+        self.defaults = defaults  # merged block -> its arguments' defaults (a use leaves those out)
+        self.args: list[_Arg] = []
+
+    def arg(self, hint: str, kind: type, values: list[Any], layer: str = "") -> _Arg:
+        found = _Arg(hint, kind, values, layer)
+        self.args.append(found)
+        return found
+
+    def definition(self, variants: list[dict[str, Any]]) -> dict[str, Any]:
+        keys = list(variants[0])
+        if any(list(v) != keys for v in variants):
+            raise _NoMerge
+        out: dict[str, Any] = {}
+        for key in keys:
+            values = [v[key] for v in variants]
+            if key == "layers" and all(isinstance(v, dict) for v in values):
+                out[key] = self.layers(values)
+            elif key == "layers":
+                out[key] = self.entry(values, key)
+            elif key == "forward":
+                out[key] = values[0]  # decided once the flags are known (forward())
+            elif _same_data(values):
+                out[key] = values[0]
+            else:  # inputs, params
+                raise _NoMerge
+        return out
+
+    def layers(self, maps: list[Any]) -> dict[str, Any]:
+        """Layer maps by name: the union, in an order every variant keeps; a partial layer gets ``if:``."""
+        order: list[str] = []
+        for names in (list(m) for m in maps):
+            at = 0
+            for name in names:
+                if name in order:
+                    if order.index(name) < at:
+                        raise _NoMerge  # two variants order their layers differently
+                    at = order.index(name) + 1
+                else:
+                    order.insert(at, name)
+                    at += 1
+        out: dict[str, Any] = {}
+        for name in order:
+            values = [m.get(name, _MISSING) for m in maps]
+            entry = self.entry(values, name)
+            if any(v is _MISSING for v in values):
+                flag = self.arg(f"use_{name}", bool, [v is not _MISSING for v in values], name)
+                entry = {"type": "Sequential", "if": flag, "layers": entry} if isinstance(entry, list) else \
+                    _Flow({"type": entry, "if": flag}) if isinstance(entry, str) else _Flow({**entry, "if": flag})
+            out[name] = entry
+        return out
+
+    def entry(self, values: list[Any], hint: str) -> Any:
+        """One layer entry across the variants (``_MISSING`` where a variant lacks it)."""
+        present = [v for v in values if v is not _MISSING]
+        if _same_data(present):
+            return present[0]
+        if all(isinstance(v, list) for v in present):
+            if len({len(v) for v in present}) != 1:
+                raise _NoMerge
+            return [self.entry([v[i] if v is not _MISSING else _MISSING for v in values], hint)
+                    for i in range(len(present[0]))]
+        forms = [_entry_dict(v) if v is not _MISSING else _MISSING for v in values]
+        kinds = {f["type"] for f in forms if f is not _MISSING}
+        if len(kinds) != 1 or any(not isinstance(k, str) for k in kinds):
+            raise _NoMerge  # another layer type, or a Sequential against a layer
+        (kind,) = kinds
+        if kind == "Sequential":
+            layers = [f["layers"] if f is not _MISSING else _MISSING for f in forms]
+            if any(set(f) != {"type", "layers"} for f in forms if f is not _MISSING):
+                raise _NoMerge
+            if all(isinstance(v, dict) for v in layers if v is not _MISSING):
+                if any(v is _MISSING for v in layers):
+                    raise _NoMerge
+                return {"type": "Sequential", "layers": self.layers(layers)}
+            return {"type": "Sequential", "layers": self.entry(layers, hint)}
+        defaults = _entry_defaults(kind, self.defaults)
+        names: list[str] = []
+        for form in forms:
+            if form is not _MISSING:
+                names += [k for k in form if k not in names]
+        layer = LAYERS.get(kind)
+        if layer is not None:  # the constructor's order, as each variant writes its own
+            order = {a.name: i for i, a in enumerate(layer.args, start=1)}
+            names.sort(key=lambda n: 0 if n == "type" else order.get(n, len(order) + 1))
+        out = _Flow()
+        for name in names:
+            column = []
+            for form in forms:
+                if form is _MISSING:
+                    column.append(_MISSING)
+                elif name in form:
+                    column.append(form[name])
+                elif name in defaults:
+                    column.append(defaults[name])
+                else:
+                    raise _NoMerge  # left out, and no default known to stand for it
+            out[name] = self.value(column, name)
+        return out
+
+    def value(self, values: list[Any], hint: str) -> Any:
+        present = [v for v in values if v is not _MISSING]
+        if _same_data(present):
+            return present[0]
+        kinds = {type(v) for v in present}
+        if len(kinds) == 1 and next(iter(kinds)) in _SCALARS:
+            return self.arg(hint, next(iter(kinds)), [None if v is _MISSING else v for v in values])
+        if all(isinstance(v, list) for v in present) and len({len(v) for v in present}) == 1:
+            return [self.value([v[i] if v is not _MISSING else _MISSING for v in values], hint)
+                    for i in range(len(present[0]))]
+        raise _NoMerge  # strings (a str field reads a bare name as text), or values of other kinds
+
+    def forward(self, forwards: list[Any], flags: list[_Arg]) -> Any:
+        """One forward: the variants' own when they agree, else an ``if`` over the partial layers present."""
+        if _same_data(forwards):
+            return forwards[0]
+        if not all(isinstance(f, list) and all(isinstance(s, str) and "\n" not in s for s in f) for f in forwards):
+            raise _NoMerge
+        shared = 0  # the steps every forward starts with stay outside the `if`
+        while all(len(f) > shared + 1 and f[shared] == forwards[0][shared] for f in forwards):
+            shared += 1
+        tests: dict[str, list[str]] = {}
+        for index, steps in enumerate(forwards):
+            test = " and ".join(flag.layer if flag.values[index] else f"not {flag.layer}" for flag in flags)
+            if tests.setdefault(test, steps[shared:]) != steps[shared:] or not test:
+                raise _NoMerge  # two forwards under the same layers present: not a matter of layers
+        branches = sorted(tests.items(), key=lambda item: item[0].count("not "))  # `if downsample:` first
+        lines = []
+        for number, (test, steps) in enumerate(branches):
+            head = "else:" if number == len(branches) - 1 else f"{'if' if number == 0 else 'elif'} {test}:"
+            lines.append(head)
+            lines += [f"    {step}" for step in steps]
+        return [*forwards[0][:shared], _Literal("\n".join(lines) + "\n")]
+
+
+def _same_data(values: Sequence[Any]) -> bool:
+    first = _canonical(values[0]) if values else None
+    return all(_canonical(v) == first for v in values[1:])
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=repr)  # 1, 1.0 and true stay apart
+
+
+def _entry_dict(entry: Any) -> dict[str, Any]:
+    if isinstance(entry, str):
+        return {"type": entry}
+    if isinstance(entry, list):
+        return {"type": "Sequential", "layers": entry}
+    if isinstance(entry, dict):
+        return dict(entry)
+    raise _NoMerge
+
+
+def _entry_defaults(kind: str, merged: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    if kind in merged:
+        return dict(merged[kind])
+    layer = LAYERS.get(kind)
+    if layer is None:
+        return {}
+    return {a.name: a.default for a in layer.args if a.default is not REQUIRED and not a.inferred}
+
+
+def _entries(data: Any, visit: Callable[[Any], Any]) -> Any:
+    """``data`` (a layer entry) with ``visit`` applied to every layer entry in it, inner ones first."""
+    if isinstance(data, list):
+        return visit([_entries(e, visit) for e in data])
+    if isinstance(data, dict) and data.get("type") == "Sequential" and "layers" in data:
+        inner = data["layers"]
+        layers = {k: _entries(v, visit) for k, v in inner.items()} if isinstance(inner, dict) else \
+            _entries(inner, visit)
+        return visit(type(data)({**data, "layers": layers}))
+    return visit(data)
+
+
+def _each_entry_map(data: dict[str, Any], visit: Callable[[Any], Any]) -> None:
+    """``visit`` on every layer entry of the root and of every block, in place."""
+    tables = [data, *data.get("blocks", {}).values()]
+    for table in tables:
+        layers = table.get("layers")
+        if isinstance(layers, dict):
+            table["layers"] = {k: _entries(v, visit) for k, v in layers.items()}
+        elif isinstance(layers, list):
+            table["layers"] = _entries(layers, visit)
+
+
+def _uses(entry: Any) -> set[str]:
+    found: set[str] = set()
+
+    def visit(e: Any) -> Any:
+        if isinstance(e, str):
+            found.add(e)
+        elif isinstance(e, dict) and isinstance(e.get("type"), str):
+            found.add(e["type"])
+        return e
+
+    _entries(entry, visit)
+    return found
+
+
+def merge_variants(data: dict[str, Any], classes: Mapping[Any, list[str]]) -> dict[str, Any]:
+    """``data`` (a dumped spec) with the variants of each class merged into one block with arguments where they
+    can be; a copy, so the caller keeps the plain dump to fall back on."""
+    data = copy.deepcopy(data)
+    blocks: dict[str, dict[str, Any]] = data.get("blocks", {})
+    merged_defaults: dict[str, dict[str, Any]] = {}
+    for names in classes.values():
+        if len(names) < 2 or not all(n in blocks for n in names):
+            continue
+        reach = _reachable(blocks, names)
+        if reach & set(names):
+            continue  # a variant holds another variant of its own class: one block would hold itself
+        counts = _use_counts(data, names)
+        merger = _Merger(blocks, merged_defaults)
+        try:
+            definition = merger.definition([blocks[n] for n in names])
+            flags = [a for a in merger.args if a.layer]
+            if "forward" in definition:
+                definition["forward"] = merger.forward([blocks[n]["forward"] for n in names], flags)
+        except _NoMerge:
+            continue
+        args = _name_args(merger.args, definition, counts)
+        if len(args) > MAX_MERGED_ARGS:
+            continue  # the variants have little in common (DenseNet's blocks of 6, 12, 24 and 16 layers)
+        merged_defaults[names[0]] = {a.name: a.values[_most_common(a, counts)] for a in args}
+        _substitute(definition, {id(a): a for a in merger.args})
+        defaults = merged_defaults[names[0]]
+        declared = {"args": dict(defaults)}
+        blocks[names[0]] = {**declared, **definition}
+        for other in names[1:]:
+            del blocks[other]
+        uses = {}
+        for index, name in enumerate(names):
+            given = {a.name: a.values[index] for a in args
+                     if a.values[index] is not None and _canonical(a.values[index]) != _canonical(defaults[a.name])}
+            uses[name] = _Flow({"type": names[0], **given}) if given else names[0]
+        _each_entry_map(data, functools.partial(_rename_use, uses))
+    _each_entry_map(data, lambda e: _repeats(e, set(blocks)) if isinstance(e, list) else e)
+    return data
+
+
+def _rename_use(uses: Mapping[str, Any], entry: Any) -> Any:
+    return uses.get(entry, entry) if isinstance(entry, str) else entry
+
+
+def _reachable(blocks: Mapping[str, dict[str, Any]], names: list[str]) -> set[str]:
+    """The blocks the variants ``names`` use, directly or through other blocks."""
+    seen: set[str] = set()
+    todo = [u for n in names for u in _uses(blocks[n].get("layers", {}) if isinstance(blocks[n].get("layers"), list)
+                                            else list(blocks[n].get("layers", {}).values()))]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in blocks:
+            continue
+        seen.add(name)
+        layers = blocks[name].get("layers", {})
+        todo += _uses(layers if isinstance(layers, list) else list(layers.values()))
+    return seen
+
+
+def _use_counts(data: dict[str, Any], names: list[str]) -> list[int]:
+    counted = dict.fromkeys(names, 0)
+
+    def visit(e: Any) -> Any:
+        if isinstance(e, str) and e in counted:
+            counted[e] += 1
+        return e
+
+    _each_entry_map(data, visit)
+    return [counted[n] for n in names]
+
+
+def _most_common(arg: _Arg, counts: list[int]) -> int:
+    """The variant whose value of ``arg`` the most uses share (the first on a tie): the argument's default."""
+    tally: dict[str, int] = {}
+    for value, count in zip(arg.values, counts, strict=True):
+        if value is not None:
+            tally[_canonical(value)] = tally.get(_canonical(value), 0) + max(count, 1)
+    best = max(tally.values())
+    return next(i for i, v in enumerate(arg.values) if v is not None and tally[_canonical(v)] == best)
+
+
+def _name_args(found: list[_Arg], definition: dict[str, Any], counts: list[int]) -> list[_Arg]:
+    """One argument per column of values (``conv1``'s and ``conv2``'s ``out_channels`` agree variant by
+    variant, where both are given: one), named after the field it sets, clear of every name the block uses."""
+    taken = set(definition.get("layers", {})) if isinstance(definition.get("layers"), dict) else set()
+    taken |= set(definition.get("params", {})) | set(definition.get("inputs", {}))
+    taken |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", json.dumps(definition.get("forward", []))))
+    names = Namespace(taken, DUMP_RESERVED | MODULE_ATTRIBUTES | set(LAYERS) | set(OPS), python_names=True)
+    kept: list[_Arg] = []
+    for arg in found:
+        twin = next((k for k in kept if k.kind is arg.kind and bool(k.layer) == bool(arg.layer) and all(
+            a is None or b is None or _canonical(a) == _canonical(b) for a, b in zip(k.values, arg.values,
+                                                                                     strict=True))), None)
+        if twin is None:
+            kept.append(arg)
+        else:
+            twin.values = [a if a is not None else b for a, b in zip(twin.values, arg.values, strict=True)]
+            arg.twin = twin
+    for arg in kept:
+        arg.name = names.create_name(arg.hint if arg.hint.isidentifier() else "arg")
+        default = arg.values[_most_common(arg, counts)]  # a value absent in a variant is the default there
+        arg.values = [default if v is None else v for v in arg.values]
+    for arg in found:
+        if arg.twin is not None:
+            arg.name = arg.twin.name
+    return kept
+
+
+def _substitute(data: Any, args: Mapping[int, _Arg]) -> None:
+    """Every :class:`_Arg` placeholder in ``data`` replaced by its argument's name, in place."""
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in list(items):
+        if isinstance(value, _Arg):
+            data[key] = value.name
+        else:
+            _substitute(value, args)
+
+
+def _repeats(entries: list[Any], blocks: set[str]) -> list[Any]:
+    """Runs of one block use, ``[B, B, B]``, written once with ``repeat: 3``."""
+    out: list[Any] = []
+    for entry in entries:
+        kind = entry if isinstance(entry, str) else entry.get("type") if isinstance(entry, dict) else None
+        last = out[-1] if out else None
+        if kind in blocks and last is not None and isinstance(last, dict) and "repeat" in last and \
+                _canonical({k: v for k, v in last.items() if k != "repeat"}) == _canonical(_entry_dict(entry)):
+            last["repeat"] += 1
+        elif kind in blocks and last is not None and _canonical(_entry_dict(last)) == _canonical(_entry_dict(entry)):
+            out[-1] = _Flow({**_entry_dict(entry), "repeat": 2})
+        else:
+            out.append(entry)
+    return out
+
+
+# ---------------------------------------------------------------- constructor arguments
+
+MAX_ARGS_CHARS = 65_536  # `--args` text: constructor arguments, not data
+MAX_ARGS_DEPTH = 32
+
+
+def parse_args(text: str) -> dict[str, Any]:
+    """``--args '{"num_classes": 10}'``: a JSON object of keyword arguments for the class's constructor, plain
+    values only (JSON has no other kind), bounded in size and nesting; ValueError saying what is wrong."""
+    if len(text) > MAX_ARGS_CHARS:
+        raise ValueError(f"expected at most {MAX_ARGS_CHARS:,} characters of JSON, found {len(text):,}")
+    depth = deepest = 0
+    for char in text:  # before json.loads, whose recursion a deep '[[[[...' would exhaust
+        depth += (char in "[{") - (char in "]}")
+        deepest = max(deepest, depth)
+    if deepest > MAX_ARGS_DEPTH:
+        raise ValueError(f"expected JSON nested at most {MAX_ARGS_DEPTH} deep, found {deepest}")
+    try:
+        value = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError, or a number too long for int()
+        raise ValueError(f"expected a JSON object such as '{{\"num_classes\": 10}}', found invalid JSON ({exc})") \
+            from None
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a JSON object of keyword arguments such as '{{\"num_classes\": 10}}', found a "
+                         f"JSON {type(value).__name__}")
+    bad = [key for key in value if not key.isidentifier()]
+    if bad:
+        raise ValueError(f"expected argument names, found {bad[0]!r}")
+    return value
+
+
 # ---------------------------------------------------------------- the entry point
 
 
@@ -705,26 +1127,38 @@ def dump(module: Any, *, name: str | None = None, inputs: Any = None) -> str:
     if type(module) in _layer_classes():
         raise DumpError("", f"{type(module).__name__} is one layer, not a model: its state_dict keys have no layer "
                         "name, and a spec's root always names its layers", "wrap it: nn.Sequential(OrderedDict(...))")
+    custom = [m for m in module.modules() if type(m) not in _layer_classes() and type(m) is not nn.Sequential
+              and not isinstance(m, (nn.ParameterList, nn.ParameterDict)) and m is not module]
+    ranks = _fake_run(module, spec_inputs, custom) if custom else {}
     last: Exception | None = None
-    for infer in (True, False):
-        text = _dump_once(module, class_name, spec_inputs, infer)
+    for text in _texts(module, class_name, spec_inputs, ranks):
         try:
             _verify(module, text)
         except DumpError as exc:
-            last = exc
+            last = exc  # the plainest text is tried last: its error is the one reported
             continue
         return text
     assert last is not None
     raise last
 
 
-def _dump_once(module: Any, class_name: str, spec_inputs: dict[str, Any], infer: bool) -> str:
+def _texts(module: Any, class_name: str, spec_inputs: dict[str, Any],
+           ranks: Mapping[int, list[tuple[int, str]]]) -> Iterator[str]:
+    """The texts to try, best first: one block per class with arguments (the variants of each class merged,
+    where they can be), then one block per variant, the arguments inferred from the input left out, then
+    written out."""
+    plain, walker = _dump_data(module, class_name, spec_inputs, _Walker(True, ranks))
+    if any(len(names) > 1 for names in walker.classes.values()):  # else no walk could merge anything
+        data, walker = _dump_data(module, class_name, spec_inputs, _Walker(True, ranks, infer_in_blocks=False))
+        yield _yaml(merge_variants(data, walker.classes))
+    yield _yaml(plain)
+    yield _yaml(_dump_data(module, class_name, spec_inputs, _Walker(False, ranks))[0])
+
+
+def _dump_data(module: Any, class_name: str, spec_inputs: dict[str, Any], walker: _Walker) -> \
+        tuple[dict[str, Any], _Walker]:
     from torch import nn
 
-    custom = [m for m in module.modules() if type(m) not in _layer_classes() and type(m) is not nn.Sequential
-              and not isinstance(m, (nn.ParameterList, nn.ParameterDict)) and m is not module]
-    ranks = _fake_run(module, spec_inputs, custom) if custom else {}
-    walker = _Walker(infer, ranks)
     if type(module) is nn.Sequential:
         names = [n for n, _ in module.named_children()]
         bad = [n for n in names if not _NAME.fullmatch(n)]
@@ -740,7 +1174,7 @@ def _dump_once(module: Any, class_name: str, spec_inputs: dict[str, Any], infer:
     if walker.blocks:
         data["blocks"] = walker.blocks
     data.update(root)
-    return _yaml(data)
+    return data, walker
 
 
 def _verify(module: Any, text: str) -> None:
@@ -768,5 +1202,5 @@ def _verify(module: Any, text: str) -> None:
         raise DumpError("", "requires_grad differs between the spec and the module")
 
 
-__all__ = ["DumpError", "dump"]
+__all__ = ["DumpError", "dump", "parse_args"]
 

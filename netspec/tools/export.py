@@ -129,10 +129,12 @@ def onnx_bytes(spec: api.SpecLike | None = None, *, text: str | None = None, fil
 
 
 def compiled_bytes(compiled: api.Compiled, *, opset: int | None = None, batch: int | None = None,
-                   seed: int = 0, weights: str | os.PathLike[str] | None = None) -> tuple[bytes, OnnxExport]:
+                   seed: int = 0, weights: str | os.PathLike[str] | None = None,
+                   progress: bool = False) -> tuple[bytes, OnnxExport]:
     """:func:`onnx_bytes` of a spec already compiled (``netspec export`` reads stdin once); ``weights`` (a
-    ``.safetensors`` file or a sharded checkpoint's index) are loaded into the module first, strictly
-    (:func:`netspec.backend.weights.load_weights`)."""
+    ``.pt``/``.pth`` state_dict, a ``.safetensors`` file or a sharded checkpoint's index, or the name of
+    weights the spec declares) are loaded into the module first, strictly, as ``netspec.load`` loads them
+    (``progress``: torch.hub's download bar, for a named entry not yet in the cache)."""
     if batch is not None and batch < 1:
         raise ValueError(f"batch={batch!r}: a batch size is a positive integer")
     inputs = compiled.inference.model.inputs
@@ -152,10 +154,16 @@ def compiled_bytes(compiled: api.Compiled, *, opset: int | None = None, batch: i
             model = build.instantiate(build.make_class(compiled.source_code, compiled.name), "cpu")
         except Exception as exc:  # as netspec.load reports it
             raise api.build_failure(compiled, exc) from exc
-    if weights is not None:
-        from ..backend.weights import load_weights
+    if weights is not None:  # a name the spec's `weights:` declares, or a file
+        entry = api.named_entry(compiled, weights)
+        if entry is not None:
+            from ..backend.pretrained import load_named
 
-        load_weights(model, weights)
+            load_named(model, entry, progress=progress)
+        else:
+            from ..backend.weights import load_weights
+
+            load_weights(model, weights)
     return export_module(model, compiled, opset=opset, batch=batch)
 
 
