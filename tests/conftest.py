@@ -4,6 +4,7 @@ a fresh registry for plugins, and state_dict layouts."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 import tempfile
@@ -11,6 +12,7 @@ import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -85,6 +87,15 @@ def fresh_registry(tmp_path: Path) -> Iterator[Registry]:
     """A fresh registry for this test (see plugin_sandbox): its plugins are gone when it ends."""
     with plugin_sandbox(tmp_path) as registry:
         yield registry
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """A script of benchmarks/ as a module (benchmarks/ is no package), for the tests that share its specs."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def layout(module: Any) -> list[tuple[str, tuple[int, ...]]]:

@@ -11,10 +11,8 @@ benchmarks/scale.py.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, fields
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -25,18 +23,9 @@ from netspec.frontend import expand, source, validate
 from netspec.middle import ir, resolve, shapes
 from netspec.ops import Tensor
 from tests import programs
-from tests.conftest import ROOT, SPECS_DIR
+from tests.conftest import SPECS_DIR, load_benchmark
 
-
-def _benchmark_module(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-specs = _benchmark_module("_specs")
+specs = load_benchmark("_specs")
 
 
 def program_of(text: str, file: str = "spec.yaml", base: Path | None = None) -> ir.Program:

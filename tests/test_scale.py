@@ -8,7 +8,6 @@ measured in the same run); here only what holds on any machine is asserted.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -23,19 +22,10 @@ import netspec
 from netspec import api
 from netspec.backend import codegen
 from netspec.frontend import schema, source, validate
-from tests.conftest import ROOT, SHIPPED, SPECS_DIR, spec_ids
+from tests.conftest import ROOT, SHIPPED, SPECS_DIR, load_benchmark, spec_ids
 from tests.seed_modules import Net
 
-
-def _load_benchmark(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-huge = _load_benchmark("make_huge_spec")
+huge = load_benchmark("make_huge_spec")
 
 
 # ---------------------------------------------------------------- huge models on meta
