@@ -46,6 +46,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from netspec.frontend.models import pydantic_type
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "spec.md"
 
@@ -92,7 +94,7 @@ def _line(page: str, offset: int) -> int:
 
 def type_text(annotation: Any) -> str:
     """A short reading of an argument's type, drawn from the same JSON Schema editors see."""
-    return _schema_text(TypeAdapter(annotation).json_schema())
+    return _schema_text(TypeAdapter(pydantic_type(annotation)).json_schema())
 
 
 def _schema_text(schema: dict[str, Any]) -> str:
@@ -220,7 +222,7 @@ def reference_block() -> str:
 
 
 def _schema_of(annotation: Any) -> dict[str, Any]:
-    return TypeAdapter(annotation).json_schema()
+    return TypeAdapter(pydantic_type(annotation)).json_schema()
 
 
 def limits_block() -> str:

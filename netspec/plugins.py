@@ -22,8 +22,6 @@ import typing
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from pydantic import StrictStr
-
 from .frontend import schema
 from .middle.names import RESERVED
 from .ops import (
@@ -42,6 +40,7 @@ from .ops import (
     publish,
     registry,
 )
+from .ops.annotations import StrictStr
 
 ENTRY_POINT_GROUP = "netspec.layers"
 ENTRY_POINTS = "@entry-points"  # the plugin name that loads every installed entry point of the group

@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    Strict,
     StrictBool,
     StrictFloat,
     StrictInt,
@@ -33,18 +34,18 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
+from .. import ops
 from ..ops import (
     OPS,
     REGISTRY,
     REQUIRED,
-    AnyInt,
     Arg,
     LayerType,
     Op,
-    PosInt,
     Registry,
     arg_doc,
 )
+from ..ops.annotations import STRICT, ArgsModel, Constraint
 from ..ops.buffers import FILLS
 from ..ops.init import INIT_ARGS, SIMPLE_INITS
 from . import schema_json
@@ -64,6 +65,47 @@ from .tags import (
     step_tag,
 )
 
+
+def pydantic_type(annotation: Any) -> Any:
+    """``annotation`` in pydantic's words: the registry's markers (:mod:`netspec.ops.annotations`) turned into
+    pydantic's own, ``STRICT`` into ``Strict()`` and a ``Constraint`` into ``Field(...)``, inside unions, lists,
+    tuples and dicts too; anything else as it is."""
+    args = get_args(annotation)
+    if not args or isinstance(annotation, TypeAliasType) or get_origin(annotation) is Literal:
+        return annotation
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return Annotated[(pydantic_type(args[0]), *map(_pydantic_marker, annotation.__metadata__))]
+    new = tuple(pydantic_type(arg) for arg in args)
+    if all(a is b for a, b in zip(new, args, strict=True)):
+        return annotation
+    return Union[new] if origin in (Union, UnionType) else origin[new]  # noqa: UP007 - built from a tuple
+
+
+def _pydantic_marker(marker: Any) -> Any:
+    if marker is STRICT:
+        return Strict()
+    if isinstance(marker, Constraint):
+        return Field(**marker.bounds)
+    return marker
+
+
+_ARGS_MODELS: dict[int, type[BaseModel]] = {}
+
+
+def args_model(decl: ArgsModel, config: ConfigDict) -> type[BaseModel]:
+    """The pydantic model of an initialiser's or a buffer fill's arguments, one per declaration (two
+    initialisers sharing a declaration share the model, and the JSON Schema has it once)."""
+    found = _ARGS_MODELS.get(id(decl))
+    if found is None:
+        fields = {name: (pydantic_type(arg.annotation), arg.default if arg.description is None
+                         else Field(arg.default, description=arg.description)) for name, arg in decl.fields.items()}
+        found = _ARGS_MODELS[id(decl)] = create_model(decl.name, __config__=config, **fields)
+    return found
+
+
+PosInt = pydantic_type(ops.PosInt)
+AnyInt = pydantic_type(ops.AnyInt)
 Identifier = Annotated[StrictStr, Field(pattern=IDENTIFIER_PATTERN, max_length=64)]
 SymbolicDim = Annotated[StrictStr, Field(pattern=IDENTIFIER_PATTERN, max_length=64)]
 InputDim = PosInt | SymbolicDim
@@ -84,6 +126,7 @@ def _config(title: str, description: str = "") -> ConfigDict:
 # ---------------------------------------------------------------- layers
 
 def _field(arg_default: Any, inferred: bool, annotation: Any) -> tuple[Any, Any]:
+    annotation = pydantic_type(annotation)
     if inferred:
         return annotation | None, None
     return annotation, ... if arg_default is REQUIRED else arg_default
@@ -213,7 +256,7 @@ OP_ARG_MODELS: dict[str, type[BaseModel]] = {name: _op_args_model(op) for name, 
 
 
 def _op_step_model(op: Op) -> type[BaseModel]:
-    shorthand = [a.annotation for a in op.args[:1]]
+    shorthand = [pydantic_type(a.annotation) for a in op.args[:1]]
     value = OP_ARG_MODELS[op.name] if not shorthand else OP_ARG_MODELS[op.name] | shorthand[0]
     return create_model(f"{op.name}_step", __config__=_config(f"{op.name} step", op.summary),
                         **{op.name: (value, ...)})
@@ -244,7 +287,7 @@ ParamShape = Annotated[list[PosInt | Identifier], Field(max_length=16)]
 # The initialisers and their argument models live in ops/init.py (with their checks and torch spelling).
 InitWithArgs = create_model(
     "InitWithArgs", __config__=ConfigDict(defer_build=True, extra="forbid", title="init with arguments"),
-    **{name: (model, None) for name, model in INIT_ARGS.items()},
+    **{name: (args_model(decl, _STRICT), None) for name, decl in INIT_ARGS.items()},
 )
 Init = Literal[SIMPLE_INITS] | Literal[tuple(INIT_ARGS)] | InitWithArgs  # type: ignore[valid-type]
 
@@ -284,12 +327,18 @@ ParamSpec = Annotated[
 
 # ---------------------------------------------------------------- buffers
 
+
+def _fill_config(decl: ArgsModel) -> ConfigDict:
+    return ConfigDict(extra="forbid", defer_build=True, title=decl.title,
+                      json_schema_extra={"description": decl.description})
+
+
 BufferInitWithArgs = create_model(
     "BufferInitWithArgs", __config__=ConfigDict(defer_build=True, extra="forbid", title="buffer fill with arguments"),
-    **{name: (fill.args, None) for name, fill in FILLS.items()},
+    **{name: (args_model(fill.args, _fill_config(fill.args)), None) for name, fill in FILLS.items()},
 )
-BufferInit = Literal[tuple(name for name, fill in FILLS.items() if not any(  # type: ignore[misc]
-    f.is_required() for f in fill.args.model_fields.values()))] | BufferInitWithArgs
+BufferInit = Literal[tuple(name for name, fill in FILLS.items()  # type: ignore[misc]
+                           if not fill.args.required)] | BufferInitWithArgs
 
 
 class BufferSpec(BaseModel):
@@ -474,7 +523,7 @@ TAG_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType({
     "ParameterDict": ParamDictSpec, "InputSpec": InputSpec, "BufferSpec": BufferSpec, "TieSpec": TieSpec,
     "WeightSpec": WeightSpec, "InitPassSpec": InitPassSpec,
     **{name: OP_ARG_MODELS[name] for name in STEP_OPS}, "ListItem": ListItem, "InitWithArgs": InitWithArgs,
-    **{model.__name__: model for model in INIT_ARGS.values()},
+    **{decl.name: args_model(decl, _STRICT) for decl in INIT_ARGS.values()},
 })
 
 
@@ -520,6 +569,18 @@ class ModelGrammar:
     def op_core_schemas(self) -> dict[str, Any]:
         """Each op's argument model's core schema (shape inference checks an op's constant arguments with it)."""
         return {name: _core_schema(model) for name, model in OP_ARG_MODELS.items()}
+
+    def arg_core_schemas(self) -> dict[str, Any]:
+        """Each layer argument's own type as a core schema, by ``layer.arg`` (an argument written as an expression is
+        checked with it once its value is known), and each call keyword's, by ``layer(arg)``."""
+        found: dict[str, Any] = {}
+        for name, layer in self.registry.layers.items():
+            for arg in layer.args:
+                annotation = pydantic_type(arg.annotation)
+                found[f"{name}.{arg.name}"] = TypeAdapter(annotation | None if arg.inferred else annotation).core_schema
+            for arg in layer.call_args:
+                found[f"{name}({arg.name})"] = TypeAdapter(pydantic_type(arg.annotation)).core_schema
+        return found
 
     def json_schema(self) -> dict[str, Any]:
         with self._lock:

@@ -16,6 +16,7 @@ whole grammar, which reports the errors, so diagnostics never depend on the narr
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import sys
@@ -27,7 +28,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pydantic_core
-from pydantic.version import VERSION as PYDANTIC_VERSION
 from pydantic_core import SchemaValidator
 
 from .._version import __version__
@@ -199,7 +199,7 @@ _FIXED_NAMES = frozenset(_FIXED)
 # `metadata` and `serialization` (the JSON Schema's and the serialiser's, not the validator's) are left out.
 # The definitions are kept as JSON texts by ref, so a narrowed grammar reads only those it reaches.
 
-_FORMAT = 2
+_FORMAT = 3
 _DROPPED = frozenset({"metadata", "serialization"})
 
 
@@ -273,8 +273,10 @@ def _schema_data(models: ModelGrammar) -> dict[str, Any]:
            models.op_core_schemas().items()}
     tag_models = {name: encoder.model(cls) for name, cls in models.tag_models.items()}
     layer_models = {name: encoder.model(cls) for name, cls in models.layer_models.items()}
+    args = {key: json.dumps(encoder.value(core), separators=(",", ":")) for key, core in
+            models.arg_core_schemas().items()}
     data |= {"classes": encoder.classes, "tag_models": tag_models, "layer_models": layer_models,
-             "spec": encoder.model(models.spec), "ops": ops}
+             "spec": encoder.model(models.spec), "ops": ops, "args": args}
     return data
 
 
@@ -365,8 +367,8 @@ def cache_dir() -> Path:
 def _fingerprint(reg: Registry) -> str:
     """What the grammar is made from: netspec's version and its grammar and registry sources, pydantic's
     version, and each plugin layer type's arguments (a plugin set is a registry)."""
-    digest = hashlib.sha256(f"{_FORMAT} {__version__} {PYDANTIC_VERSION} {pydantic_core.__version__} "
-                            f"{sys.version_info[:2]}".encode())
+    digest = hashlib.sha256(f"{_FORMAT} {__version__} {pydantic_core.__version__} {sys.version_info[:2]}".encode())
+    digest.update(_pydantic_version())
     here = Path(__file__).resolve().parent
     for path in (here / "models.py", here / "tags.py", here / "schema.py", *sorted((here.parent / "ops").glob(
             "*.py"))):
@@ -381,9 +383,20 @@ def _fingerprint(reg: Registry) -> str:
     return digest.hexdigest()
 
 
-# The file: a first line of JSON (the root schema, the class table, the line of each definition and op), then one
-# line of JSON per definition and per op's arguments, so a narrowed grammar parses only the lines it reaches.
-_TEXTS = ("definitions", "ops")
+def _pydantic_version() -> bytes:
+    """pydantic's version module as text, read without importing pydantic (its package costs every start-up
+    ~10 ms): the models the core schema is generated from are pydantic's, so another pydantic makes another."""
+    found = importlib.util.find_spec("pydantic")
+    try:
+        return Path(found.origin).with_name("version.py").read_bytes() if found and found.origin else b"?"
+    except OSError:
+        return b"?"
+
+
+# The file: a first line of JSON (the root schema, the class table, the line of each definition, op and layer
+# argument), then one line of JSON per definition, per op's arguments and per layer argument, so a narrowed grammar
+# parses only the lines it reaches.
+_TEXTS = ("definitions", "ops", "args")
 
 
 def _read_cache(path: Path, fingerprint: str) -> dict[str, Any] | None:
@@ -446,7 +459,7 @@ class Grammar:
         self._whole: SchemaValidator | None = None
         self._narrowed: dict[Tags, SchemaValidator] = {}
         self._cached = False
-        self._ops: dict[str, SchemaValidator] = {}
+        self._lines: dict[tuple[str, str], SchemaValidator] = {}  # an op's arguments, a layer argument's type
 
     # -- reading the core schema
 
@@ -576,12 +589,21 @@ class Grammar:
 
     def op_validator(self, name: str) -> SchemaValidator:
         """The validator of op ``name``'s arguments (built on first use)."""
+        return self._line_validator("ops", name)
+
+    def arg_validator(self, key: str) -> SchemaValidator:
+        """The validator of a layer argument's own type, by ``layer.arg`` (a call keyword's: ``layer(arg)``), built
+        on first use: what an argument written as an expression is checked with once its value is known."""
+        return self._line_validator("args", key)
+
+    def _line_validator(self, section: str, key: str) -> SchemaValidator:
+        """A validator of one of the cache's lines (see _TEXTS), built once."""
         with self._lock:
-            found = self._ops.get(name)
+            found = self._lines.get((section, key))
             if found is None:
                 data = self._load()
                 decoder = _Decoder(self._classes, self.tag, None)
-                found = self._ops[name] = SchemaValidator(decoder.value(json.loads(data["ops"][name])))
+                found = self._lines[section, key] = SchemaValidator(decoder.value(json.loads(data[section][key])))
             return found
 
     # -- what the error translation reads
@@ -659,6 +681,11 @@ def _narrowed_validator(layers: frozenset[str], steps: frozenset[str]) -> Schema
 
 def _whole_validator() -> SchemaValidator:
     return grammar().whole()
+
+
+def arg_validator(layer_type: str, arg_name: str, call: bool = False) -> SchemaValidator:
+    """The check of one argument's own type (``call``: a call keyword's) in the current registry's grammar."""
+    return grammar().arg_validator(f"{layer_type}({arg_name})" if call else f"{layer_type}.{arg_name}")
 
 
 def json_schema() -> dict[str, Any]:

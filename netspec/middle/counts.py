@@ -26,6 +26,9 @@ def tensor_bytes(shape: Sequence[Dim], dtype: str) -> Dim:
 
 def total(counts: Iterable[Dim], env: Mapping[str, int] | None = None) -> Dim:
     """The sum of ``counts``, with the symbols in ``env`` bound: an int once no symbol is left, else text."""
+    counts = counts if isinstance(counts, (list, tuple)) else list(counts)
+    if all(type(count) is int for count in counts):  # static shapes: most sums, on every layer's row
+        return sum(counts)
     merged: dict[tuple[str, ...], int] = {}
     for count in counts:
         for coefficient, factors in _terms(count, env or {}):

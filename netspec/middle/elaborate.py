@@ -12,12 +12,12 @@ import keyword
 from collections import ChainMap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any, cast
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic_core import SchemaValidator, ValidationError
 
 from ..errors import Diagnostic, Path, Span, did_you_mean, short_repr
+from ..frontend import schema
 from ..frontend.expr import ExprError, evaluate
 from ..frontend.source import Source
 from ..ops import INT64_MAX, LAYERS, Tensor
@@ -50,6 +50,7 @@ class Child:
     block: str | None = None  # the definition of a block child
     instance: Instance | None = None  # a block child's instance, once its inputs are known
     env: dict[str, Any] = field(default_factory=dict)  # the build-time names in effect where it was made
+    span: Span | None = None  # where its entry is written, once shapes has looked it up
 
 
 @dataclass
@@ -295,11 +296,9 @@ def literal_problem(layer_type: str, arg_name: str, value: Any) -> tuple[str, st
     return None
 
 
-@cache
-def _adapter(layer_type: str, arg_name: str) -> TypeAdapter[Any]:
-    arg = next(a for a in LAYERS[layer_type].args if a.name == arg_name)
-    annotation = arg.annotation | None if arg.inferred else arg.annotation
-    return TypeAdapter(annotation)
+def _adapter(layer_type: str, arg_name: str) -> SchemaValidator:
+    """The check of the argument's own type (None allowed where it is inferred), from the grammar."""
+    return schema.arg_validator(layer_type, arg_name)
 
 
 # ---------------------------------------------------------------- binding a block's arguments

@@ -693,12 +693,12 @@ class _Resolver:
             ((init, _),) = chosen.items()
             args = getattr(value, init).model_dump()
         elif init in INIT_ARGS:
-            required = [n for n, f in INIT_ARGS[init].model_fields.items() if f.is_required()]
+            required = INIT_ARGS[init].required
             if required:
                 self.error("missing-key", f"init '{init}' needs {', '.join(required)}", path,
                            f"write init: {{{init}: {{{required[0]}: ...}}}}")
                 return None
-            args = INIT_ARGS[init]().model_dump()
+            args = INIT_ARGS[init].defaults()
         return init, args
 
     def init_pass(self, index: int, value: Any) -> ir.InitPass:
@@ -747,7 +747,7 @@ class _Resolver:
             ((init, _),) = chosen.items()
             args = getattr(value.init, init).model_dump()
         else:
-            args = FILLS[init].args().model_dump()
+            args = FILLS[init].args.defaults()
         args = {key: self.build(arg, (*path, "init", init, key), self.scope, always=isinstance(arg, str))
                 for key, arg in args.items()}
         shape = None if value.shape is None else self.shape(value.shape, (*path, "shape"))

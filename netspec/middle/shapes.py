@@ -14,11 +14,13 @@ import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ValidationError
 
 from ..errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, format_path, short_repr
+from ..frontend import schema
 from ..frontend.expr import ExprError, evaluate
 from ..frontend.schema import OP_ARG_MODELS, SEQUENTIAL
 from ..frontend.validate import describe_value, expected_text
@@ -884,10 +886,10 @@ class Interpreter(ir.NodeVisitor):
                 raise self.fail("bad-call", f"layer '{call.func}' takes tensors only, no keyword argument '{key}'"
                                 if not allowed else f"layer '{call.func}' has no call argument '{key}'",
                                 self.path_of(call), call.span, hint)
-            kwargs[key] = self.call_option(call, arg, value)
+            kwargs[key] = self.call_option(call, child.type, arg, value)
         return {f"__{key}__": value for key, value in kwargs.items()}
 
-    def call_option(self, call: ir.Call, arg: Any, value: Any) -> Any:
+    def call_option(self, call: ir.Call, layer_type: str, arg: Any, value: Any) -> Any:
         """One call keyword checked against its declared type: a flag (need_weights) or a value (MaxUnpool's
         output_size)."""
         if arg.annotation is Bool or arg.annotation is bool:
@@ -896,7 +898,7 @@ class Interpreter(ir.NodeVisitor):
                                 f"{_describe(value)}", self.path_of(call), call.span)
             return value
         try:
-            return TypeAdapter(arg.annotation).validate_python(value)
+            return schema.arg_validator(layer_type, arg.name, call=True).validate_python(value)
         except ValidationError as exc:
             raise self.fail("bad-value", f"layer '{call.func}': '{arg.name}' expected "
                             f"{expected_text(exc.errors()[0])}, found {_describe(value)}", self.path_of(call),
@@ -912,7 +914,10 @@ class Interpreter(ir.NodeVisitor):
     # ------------------------------------------------------------ layers
 
     def span_of(self, child: Child) -> Span:
-        return self.model.source.key_span(child.entry.path)
+        """Where ``child`` is written (kept on it: a layer in a loop is applied thousands of times)."""
+        if child.span is None:
+            child.span = self.model.source.key_span(child.entry.path)
+        return child.span
 
     def apply_children(self, children: Sequence[Child], inputs: list[Tensor], depth: int) -> Tensor:
         x = inputs
@@ -969,7 +974,7 @@ class Interpreter(ir.NodeVisitor):
             outputs = tuple(_computed(o) if isinstance(o, Tensor) else o for o in outputs)
         self.layer_args[qualified] = completed
         self.shared.note(_ARGS, qualified, completed)
-        for item in _flat_tensors(outputs):  # LSTM's (output, (h_n, c_n)) too
+        for item in _tensors_in(outputs):  # LSTM's (output, (h_n, c_n)) too
             self.check_size(item, layer.path, self.span_of(child))
         macs = kind.macs({**completed, **(options or {})}, inputs, out)
         shown = f"{child.type} ({kind.shape_source})" if kind.shape_source else child.type  # a plugin's meta run
@@ -1131,7 +1136,7 @@ class Interpreter(ir.NodeVisitor):
                kernel_size: Any = None) -> Row | None:
         if self.rows is None:
             return None
-        activation = counts.total(counts.tensor_bytes(t.shape, t.dtype) for t in _flat_tensors(list(outputs)))
+        activation = _activation_bytes(tuple([(t.shape, t.dtype) for t in _tensors_in(outputs)]))
         if path in self.recorded and not step:
             kind, params = f"{kind} (shared)", 0  # a layer called again: its parameters are counted once
             path = self.unique_call_path(path)
@@ -1524,7 +1529,7 @@ def _clone_instance(instance: Instance, cut: int, prefix: str, clones: dict[int,
     def clone(child: Child) -> Child:
         inner = None if child.instance is None else _clone_instance(child.instance, cut, prefix, clones)
         new = Child(child.entry, child.key, child.attr, child.type, dict(child.args),
-                    [clone(c) for c in child.children], child.named, child.block, inner, child.env)
+                    [clone(c) for c in child.children], child.named, child.block, inner, child.env, child.span)
         children[id(child)] = new
         return new
 
@@ -1603,6 +1608,13 @@ def _tensors(bound: dict[str, Any], names: Sequence[str]) -> list[Tensor]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def _activation_bytes(outputs: tuple[tuple[tuple[Dim, ...], str], ...]) -> Dim:
+    """Bytes of tensors of these (shape, dtype): a row's activation figure, the same few shapes on thousands of
+    rows (a loop over a Sequential, a deep stack of one width)."""
+    return counts.total(counts.tensor_bytes(shape, dtype) for shape, dtype in outputs)
+
+
 def _flat_tensors(values: Any) -> Iterator[Tensor]:
     """The tensors in a value, in order: inside lists, tuples and dict values too."""
     if isinstance(values, Tensor):
@@ -1619,10 +1631,20 @@ def _fresh(value: Any, inputs: Sequence[Any]) -> Any:
     """``value`` (each item of a tuple) with any tensor that is one of ``inputs`` itself (nn.Identity's output)
     replaced by a copy: in a trace each value has one producer."""
     if isinstance(value, tuple):
-        return tuple(_fresh(item, inputs) for item in value)
-    if isinstance(value, Tensor) and any(value is x for x in inputs):
-        return copy.copy(value)
+        return tuple([_fresh(item, inputs) for item in value])
+    if isinstance(value, Tensor):
+        for x in inputs:
+            if value is x:
+                return Tensor(value.shape, value.dtype, value.leaf)
     return value
+
+
+def _tensors_in(values: Sequence[Any]) -> Sequence[Tensor]:
+    """The tensors in ``values`` in order, as :func:`_flat_tensors` finds them (most often ``values`` itself)."""
+    for value in values:
+        if type(value) is not Tensor:
+            return list(_flat_tensors(values))
+    return values
 
 
 def _computed(out: Tensor) -> Tensor:

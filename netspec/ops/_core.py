@@ -17,8 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictFloat, StrictInt
-
+from .annotations import Constraint, StrictBool, StrictFloat, StrictInt
 from .examples import Example
 
 Dim = int | str
@@ -27,18 +26,18 @@ Shape = tuple[Dim, ...]
 INT64_MAX = 2**63 - 1
 
 # Annotations shared by the argument models (the schema is generated from these).
-PosInt = Annotated[StrictInt, Field(ge=1, le=INT64_MAX)]
-NonNegInt = Annotated[StrictInt, Field(ge=0, le=INT64_MAX)]
-AnyInt = Annotated[StrictInt, Field(ge=-INT64_MAX, le=INT64_MAX)]
-Real = Annotated[StrictFloat, Field(allow_inf_nan=False)]
-PosReal = Annotated[StrictFloat, Field(gt=0, allow_inf_nan=False)]
-Probability = Annotated[StrictFloat, Field(ge=0, le=1, allow_inf_nan=False)]
+PosInt = Annotated[StrictInt, Constraint(ge=1, le=INT64_MAX)]
+NonNegInt = Annotated[StrictInt, Constraint(ge=0, le=INT64_MAX)]
+AnyInt = Annotated[StrictInt, Constraint(ge=-INT64_MAX, le=INT64_MAX)]
+Real = Annotated[StrictFloat, Constraint(allow_inf_nan=False)]
+PosReal = Annotated[StrictFloat, Constraint(gt=0, allow_inf_nan=False)]
+Probability = Annotated[StrictFloat, Constraint(ge=0, le=1, allow_inf_nan=False)]
 Bool = StrictBool
 
 
 def size_n(n: int, item: Any = PosInt) -> Any:
     """An int, or a list of exactly ``n`` ints, as PyTorch's ``_size_Nd_t``."""
-    return item | Annotated[tuple[(item,) * n], Field()]  # type: ignore[misc]
+    return item | Annotated[tuple[(item,) * n], Constraint()]  # type: ignore[misc]
 
 
 REQUIRED: Any = object()

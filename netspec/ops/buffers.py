@@ -14,27 +14,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
-
 from ._core import INT64_MAX, ShapeError
+from .annotations import ArgsModel, ArgSpec, StrictBool, StrictFloat, StrictInt, StrictStr
 from .init import FLOAT_MAX
 
 Number = StrictInt | StrictFloat | StrictStr  # a string is an expression over vars and block arguments
 Value = StrictBool | Number  # a fill value may be a flag: full with true and dtype bool is an all-True mask
 
 
-def _model(name: str, doc: str, **fields: Any) -> type[BaseModel]:
-    from pydantic import create_model
-
-    config = ConfigDict(extra="forbid", defer_build=True, title=f"{name} buffer fill",
-                        json_schema_extra={"description": doc})
-    return create_model(f"Buffer_{name}", __config__=config, **fields)
+def _model(name: str, doc: str, **fields: ArgSpec) -> ArgsModel:
+    return ArgsModel(f"Buffer_{name}", fields, title=f"{name} buffer fill", description=doc)
 
 
 @dataclass(frozen=True)
 class BufferFill:
     name: str
-    args: type[BaseModel]
+    args: ArgsModel
     shape: Callable[[dict[str, Any], tuple[int, ...] | None], tuple[int, ...]]  # (arguments, written shape)
     dtype: str | None  # the default dtype; None: the module's floating dtype
     source: Callable[[dict[str, str], str, str], str]  # (argument texts, shape text, "device=..., dtype=...")
@@ -116,13 +111,13 @@ def _triangle_shape(fill: str) -> Callable[[dict[str, Any], tuple[int, ...] | No
     return rule
 
 
-_DIAGONAL = (Number, Field(0, description="The diagonal: 0 the main one, > 0 above it, < 0 below."))
+_DIAGONAL = ArgSpec(Number, 0, "The diagonal: 0 the main one, > 0 above it, < 0 below.")
 FILLS: dict[str, BufferFill] = {fill.name: fill for fill in (
     BufferFill("zeros", _model("zeros", "every element 0"), _written("zeros"), None,
                lambda a, shape, kw: f"torch.zeros({shape}, {kw})", "every element 0 (shape required)"),
     BufferFill("ones", _model("ones", "every element 1"), _written("ones"), None,
                lambda a, shape, kw: f"torch.ones({shape}, {kw})", "every element 1 (shape required)"),
-    BufferFill("full", _model("full", "every element one value", value=(Value, ...)), _full_shape, None,
+    BufferFill("full", _model("full", "every element one value", value=ArgSpec(Value)), _full_shape, None,
                lambda a, shape, kw: f"torch.full({shape}, float({a['value']}), {kw})", "every element `value`",
                _fits),
     BufferFill("tril", _model("tril", "ones on and below a diagonal, zeros above", diagonal=_DIAGONAL),
@@ -134,11 +129,12 @@ FILLS: dict[str, BufferFill] = {fill.name: fill for fill in (
                lambda a, shape, kw: f"torch.ones({shape}, {kw}).triu({a['diagonal']})",
                "ones on and above `diagonal` of the last two dims, zeros below"),
     BufferFill("arange", _model("arange", "start, start + step, ... up to end (not included)",
-                                start=(Number, 0), end=(Number, ...), step=(Number, 1)), _arange_shape, "int64",
+                                start=ArgSpec(Number, 0), end=ArgSpec(Number), step=ArgSpec(Number, 1)),
+               _arange_shape, "int64",
                lambda a, shape, kw: f"torch.arange({a['start']}, {a['end']}, {a['step']}, {kw})",
                "`start`, `start + step`, ... below `end` (int64 unless dtype says otherwise): position ids", _no_bool),
     BufferFill("rope", _model("rope", "RoPE's inverse frequencies 1 / theta ** (arange(0, dim, 2) / dim)",
-                              dim=(Number, ...), theta=(Number, 10000.0)), _rope_shape, "float32",
+                              dim=ArgSpec(Number), theta=ArgSpec(Number, 10000.0)), _rope_shape, "float32",
                lambda a, shape, kw: (f"(1.0 / {_paren(a['theta'])} ** (torch.arange(0, {a['dim']}, 2, "
                                      f"dtype=torch.int64, device=device).float() / {_paren(a['dim'])}))"
                                      f".to({kw.split('dtype=', 1)[1]})"),

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from pydantic import Field, StrictFloat
-
 from ._core import (
     REGISTRY,
     AnyInt,
@@ -22,10 +20,11 @@ from ._core import (
     promote_types,
     read_attribute,
 )
+from .annotations import Constraint, StrictFloat
 from .examples import Input as I
 from .examples import LayerExample as L
 
-NonNegReal = Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)]
+NonNegReal = Annotated[StrictFloat, Constraint(ge=0, allow_inf_nan=False)]
 
 
 def _cosine_rule(args: dict[str, Any], inputs: Sequence[Tensor]) -> tuple[Tensor, dict[str, Any]]:

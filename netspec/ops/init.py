@@ -9,63 +9,37 @@ import math
 import sys
 from typing import Annotated, Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictStr
-
 from ._core import Real
-
-_STRICT = ConfigDict(defer_build=True, extra="forbid", strict=False, hide_input_in_errors=True)
+from .annotations import ArgsModel, ArgSpec, Constraint, StrictFloat, StrictStr
 
 # ---------------------------------------------------------------- argument models
 
 
 # A number, or an expression over vars and block arguments (``value: layer_scale``): resolve evaluates it.
-Expression = Annotated[StrictStr, Field(min_length=1, max_length=2_000)]
+Expression = Annotated[StrictStr, Constraint(min_length=1, max_length=2_000)]
 RealOrExpr = Real | Expression
 
-
-class Uniform(BaseModel):
-    model_config = _STRICT
-    a: RealOrExpr = 0.0
-    b: RealOrExpr = 1.0
-
-
-class Normal(BaseModel):
-    model_config = _STRICT
-    mean: RealOrExpr = 0.0
-    std: Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)] | Expression = 1.0
-
-
-class TruncNormal(Normal):
-    a: RealOrExpr = -2.0
-    b: RealOrExpr = 2.0
-
-
-class Constant(BaseModel):
-    model_config = _STRICT
-    value: RealOrExpr
-
-
-class Kaiming(BaseModel):
-    model_config = _STRICT
-    a: RealOrExpr = 0.0
-    mode: Literal["fan_in", "fan_out"] = "fan_in"
-    nonlinearity: Literal["relu", "leaky_relu", "linear", "sigmoid", "tanh"] = "leaky_relu"
-
-
-class Xavier(BaseModel):
-    model_config = _STRICT
-    gain: RealOrExpr = 1.0
+_NORMAL = {"mean": ArgSpec(RealOrExpr, 0.0),
+           "std": ArgSpec(Annotated[StrictFloat, Constraint(ge=0, allow_inf_nan=False)] | Expression, 1.0)}
+Uniform = ArgsModel("Uniform", {"a": ArgSpec(RealOrExpr, 0.0), "b": ArgSpec(RealOrExpr, 1.0)})
+Normal = ArgsModel("Normal", _NORMAL)
+TruncNormal = ArgsModel("TruncNormal", {**_NORMAL, "a": ArgSpec(RealOrExpr, -2.0), "b": ArgSpec(RealOrExpr, 2.0)})
+Constant = ArgsModel("Constant", {"value": ArgSpec(RealOrExpr)})
+Kaiming = ArgsModel("Kaiming", {
+    "a": ArgSpec(RealOrExpr, 0.0), "mode": ArgSpec(Literal["fan_in", "fan_out"], "fan_in"),
+    "nonlinearity": ArgSpec(Literal["relu", "leaky_relu", "linear", "sigmoid", "tanh"], "leaky_relu")})
+Xavier = ArgsModel("Xavier", {"gain": ArgSpec(RealOrExpr, 1.0)})
 
 
 # Initialisers that take arguments, and those that take none (torch's factory functions).
-INIT_ARGS: dict[str, type[BaseModel]] = {
+INIT_ARGS: dict[str, ArgsModel] = {
     "uniform": Uniform, "normal": Normal, "trunc_normal": TruncNormal, "constant": Constant,
     "kaiming_uniform": Kaiming, "kaiming_normal": Kaiming, "xavier_uniform": Xavier, "xavier_normal": Xavier,
 }
 SIMPLE_INITS = ("randn", "rand", "zeros", "ones")
 # The arguments that name a choice (Kaiming's mode and nonlinearity): a word, never an expression.
-WORD_ARGS = frozenset(name for model in INIT_ARGS.values() for name, f in model.model_fields.items()
-                      if get_origin(f.annotation) is Literal)
+WORD_ARGS = frozenset(name for model in INIT_ARGS.values() for name, arg in model.fields.items()
+                      if get_origin(arg.annotation) is Literal)
 
 # ---------------------------------------------------------------- checks
 
@@ -159,8 +133,8 @@ _FILL_NAMES = {"randn": "normal", "rand": "uniform"}
 def is_default_init_arg(init: str, name: str, value: Any) -> bool:
     """Whether ``value`` is the argument's default, which nn.init's functions share (left out when written)."""
     model = INIT_ARGS.get(init)
-    field = model.model_fields.get(name) if model is not None else None
-    if field is None or field.is_required():
+    field = model.fields.get(name) if model is not None else None
+    if field is None or field.default is ...:
         return False
     return bool(value == field.default and type(value) is type(field.default))
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from pydantic import Field, StrictFloat
-
 from ._core import (
     REGISTRY,
     Arg,
@@ -32,6 +30,7 @@ from ._core import (
     symbol,
     window_out,
 )
+from .annotations import Constraint, StrictFloat
 from .examples import X1D, X3D, X
 from .examples import Input as I
 from .examples import LayerExample as L
@@ -101,7 +100,7 @@ def _pool_args(kind: str, n: int) -> tuple[Arg, ...]:
                 Arg("ceil_mode", Bool, False))
     avg: tuple[Arg, ...] = (*common, Arg("ceil_mode", Bool, False), Arg("count_include_pad", Bool, True))
     if n > 1:
-        avg = (*avg, Arg("divisor_override", Annotated[int, Field(strict=True, ge=1)] | None, None))
+        avg = (*avg, Arg("divisor_override", Annotated[int, Constraint(strict=True, ge=1)] | None, None))
     return avg
 
 
@@ -163,7 +162,7 @@ def _adaptive_shape(n: int, output_size: Any, x: Tensor) -> Tensor:
 def _adaptive(kind: str, n: int) -> None:
     """AdaptiveAvgPoolNd or AdaptiveMaxPoolNd (return_indices left out) and its functional twin."""
     # a whole None is refused by torch (TypeError); entries may be None (keep that input size) from 2-D up
-    entries = Annotated[tuple[(PosInt | None,) * n], Field()]  # type: ignore[misc, valid-type]
+    entries = Annotated[tuple[(PosInt | None,) * n], Constraint()]  # type: ignore[misc, valid-type]
     size = size_n(1, PosInt) if n == 1 else PosInt | entries
     shape = _adaptive_shape if kind == "Avg" else _adaptive_max_shape
     word = "average" if kind == "Avg" else "max"
@@ -327,7 +326,7 @@ def _lp_pool(n: int) -> LayerType:
     )
 
 
-_RATIO = Annotated[StrictFloat, Field(gt=0, lt=1, allow_inf_nan=False)]
+_RATIO = Annotated[StrictFloat, Constraint(gt=0, lt=1, allow_inf_nan=False)]
 
 
 def _fractional(n: int) -> LayerType:

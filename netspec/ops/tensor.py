@@ -9,8 +9,6 @@ import math
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
-
 from ._core import (
     INT64_MAX,
     REGISTRY,
@@ -44,6 +42,7 @@ from ._core import (
     size_n,
     symbol,
 )
+from .annotations import Constraint
 from .examples import X1D, X3D, X, Y
 from .examples import Input as I
 from .examples import LayerExample as L
@@ -358,7 +357,7 @@ PLACEHOLDER_LAYER = "Identity"
 # The op ``x.shape[i]`` reads as: ``x.size(i)``.
 SHAPE_INDEX_OP = "size"
 
-DimList = Annotated[list[AnyInt], Field(min_length=1)]
+DimList = Annotated[list[AnyInt], Constraint(min_length=1)]
 # reshape and permute take an empty list as torch does: a 0-D tensor's permutation is (), and a one-element
 # tensor reshapes to () (mean/sum keep DimList: torch reads dim=[] there as "every dim", a trap worth refusing).
 SizeList = list[AnyInt]
@@ -414,17 +413,17 @@ for _layer in (
               rule=lambda a, xs: (flatten_shape(xs[0], a.get("start_dim", 1), a.get("end_dim", -1)), {})),
     LayerType(name="Unflatten", family="tensor", rule=_unflatten_rule, summary="splits dim into unflattened_size",
               args=(Arg("dim", AnyInt, doc="Dimension to be unflattened."),
-                    Arg("unflattened_size", Annotated[list[Annotated[int, Field(
-                  strict=True, ge=-1, le=2**63 - 1)]], Field(min_length=1)]))),
+                    Arg("unflattened_size", Annotated[list[Annotated[int, Constraint(
+                  strict=True, ge=-1, le=2**63 - 1)]], Constraint(min_length=1)]))),
     LayerType(name="Dropout", family="tensor", summary="zeroes elements with probability p while training",
               args=(Arg("p", Probability, 0.5), Arg("inplace", Bool, False)),
               rule=lambda a, xs: (_check_float_passthrough({"input": xs[0]}), {})),
     LayerType(name="Upsample", family="tensor", rule=_upsample_rule,
               summary="resizes the spatial dims (N, C, ...) by size or scale_factor",
-              args=(Arg("size", size_n(3, PosInt) | Annotated[list[PosInt], Field(min_length=1, max_length=3)] | None,
-                        None, doc="Output spatial sizes."),
-                    Arg("scale_factor", PosReal | Annotated[list[PosReal], Field(min_length=1, max_length=3)] | None,
-                        None),
+              args=(Arg("size", size_n(3, PosInt) | Annotated[list[PosInt], Constraint(min_length=1, max_length=3)]
+                        | None, None, doc="Output spatial sizes."),
+                    Arg("scale_factor", PosReal | Annotated[list[PosReal], Constraint(min_length=1, max_length=3)]
+                        | None, None),
                     Arg("mode", Literal["nearest", "linear", "bilinear", "bicubic", "trilinear"], "nearest"),
                     Arg("align_corners", Bool | None, None),
                     Arg("recompute_scale_factor", Bool | None, None))),
@@ -607,7 +606,7 @@ def _feature_alpha_dropout_caution(args: dict[str, Any], inputs: Sequence[Tensor
 
 # nn.UpsamplingNearest2d and nn.UpsamplingBilinear2d: Upsample with its mode (and align_corners) fixed
 _UPSAMPLING_2D = (Arg("size", size_n(2, PosInt) | None, None, doc="Output spatial sizes."),
-                  Arg("scale_factor", PosReal | Annotated[tuple[PosReal, PosReal], Field()] | None, None))
+                  Arg("scale_factor", PosReal | Annotated[tuple[PosReal, PosReal], Constraint()] | None, None))
 
 
 # Most pieces chunk or split may give: each piece is a name in forward, so far fewer are ever meant.
@@ -714,7 +713,7 @@ STOCHASTIC_DEPTH_HELPER = '''def stochastic_depth(input, p, mode, training=True)
     return input * noise
 '''
 
-Sections = Annotated[list[NonNegInt], Field(min_length=1)]
+Sections = Annotated[list[NonNegInt], Constraint(min_length=1)]
 
 for _layer in (
     LayerType(name="Dropout2d", family="tensor", summary="zeroes whole channels (dim 1) with probability p while "
