@@ -437,19 +437,26 @@ def iter_child_nodes(node: Any) -> Iterator[Any]:
     """The IR nodes directly inside ``node``, in field order (inside lists, tuples and dict values too):
     a statement's expressions and inner statements, an expression's operands, a layer's children and
     the Build values among its arguments, a definition's layers, parameters and body."""
+    found: list[Any] = []
     for name in _FIELDS.get(type(node), ()):
-        yield from _nodes_in(getattr(node, name))
+        _nodes_in(getattr(node, name), found)
+    return iter(found)
 
 
-def _nodes_in(value: Any) -> Iterator[Any]:
-    if type(value) in NODE_TYPES:
-        yield value
+def _nodes_in(value: Any, found: list[Any]) -> None:
+    """The IR nodes in ``value`` appended to ``found`` (a list, not a generator: every step of shape inference
+    walks its statements, and nested generators cost more than the walk)."""
+    kind = type(value)
+    if kind in _LEAF_TYPES:
+        return
+    if kind in NODE_TYPES:
+        found.append(value)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _nodes_in(item)
+            _nodes_in(item, found)
     elif isinstance(value, dict):
         for item in value.values():
-            yield from _nodes_in(item)
+            _nodes_in(item, found)
 
 
 def walk(node: Any) -> Iterator[Any]:
@@ -481,3 +488,4 @@ NODE_TYPES: frozenset[type] = frozenset({
     Name, Const, Seq, Call, BinOp, Neg, Invert, Index, Cond, Attr, Slice, Subscript, Assign, Unpack, Return, For, If,
     BlockArg, Var, ModuleDef, Program})
 _FIELDS: dict[type, tuple[str, ...]] = {t: tuple(f.name for f in dataclasses.fields(t)) for t in NODE_TYPES}
+_LEAF_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None), Span})  # hold no node
