@@ -51,7 +51,7 @@ NETSPEC_BIN = Path(sys.executable).parent / "netspec"
 MARKER = "PWNED"  # every payload that tries to run code tries to create this file
 # CPU seconds of this process (time.process_time), not wall-clock: other processes on a busy
 # machine cannot push a case past it, while a quadratic stage (minutes) still fails it.
-# Cases take milliseconds to ~2 s.
+# Cases take milliseconds to ~5 s (those that spend the whole work limit, 320,000 steps, on a 2-core sandbox).
 SECONDS_PER_CASE = 10.0
 
 

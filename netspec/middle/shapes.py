@@ -1208,9 +1208,10 @@ class Interpreter(ir.NodeVisitor):
             return self.op_event(call, args, kwargs, items, row)  # type: ignore[no-any-return]
         out = _computed(result)
         self.check_size(out, path, call.span)
+        tensors = _tensors(bound, op.tensors)
         row = self.record(self.instance.qualified(format_path(path[len(self.model.path):])), call.func, out.shape, 0,
-                          self.depth, step=True, macs=op.macs(bound, _tensors(bound, op.tensors), out),
-                          outputs=(out,), inputs=_tensors(bound, op.tensors), kernel_size=bound.get("kernel_size"))
+                          self.depth, step=True, macs=op.macs(bound, tensors, out), outputs=(out,), inputs=tensors,
+                          kernel_size=bound.get("kernel_size"))
         return self.op_event(call, args, kwargs, out, row)  # type: ignore[no-any-return]
 
     def op_event(self, call: ir.Call, args: list[Any], kwargs: dict[str, Any], result: Any, row: Row | None) -> Any:
@@ -1219,7 +1220,7 @@ class Interpreter(ir.NodeVisitor):
         if self.trace is None:
             return result
         assert row is not None
-        inputs = tuple(_flat_tensors([args, kwargs]))
+        inputs = tuple(_tensors_in(args)) if not kwargs else tuple(_flat_tensors([args, kwargs]))
         result = _fresh(result, inputs)
         self.emit("op", call, row.path, call.func, inputs, result, row, call.span)
         return result
@@ -1250,7 +1251,7 @@ class Interpreter(ir.NodeVisitor):
         sized = {name: constants[name] for name in op.run_time_sizes if _holds_size(constants.get(name))}
         constants.update({name: _stand_in(value) for name, value in sized.items()})
         try:
-            checked = OP_ARG_MODELS[call.func].model_validate(constants).model_dump()
+            checked = _checked_constants(call.func, constants)
             checked.update({name: list(v) if isinstance(v, (list, tuple)) else v for name, v in sized.items()})
         except ValidationError as exc:
             first = exc.errors()[0]
@@ -1597,6 +1598,26 @@ def _stand_in(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(1 if isinstance(v, SymSize) else v for v in value)
     return 1 if isinstance(value, SymSize) else value
+
+
+_SCALARS = (int, float, str, bool, type(None))
+_CHECKED: dict[tuple[Any, ...], dict[str, Any]] = {}  # by op and its scalar arguments (with their types)
+_CHECKED_LIMIT = 4_096
+
+
+def _checked_constants(func: str, constants: dict[str, Any]) -> dict[str, Any]:
+    """An op's constant arguments checked by its argument model, defaults filled in (raises its ValidationError).
+    Scalar arguments are checked once per value: a loop calls the same op on the same arguments thousands of
+    times."""
+    if not all(type(v) in _SCALARS for v in constants.values()):
+        return OP_ARG_MODELS[func].model_validate(constants).model_dump()
+    key = (func, *((k, type(v), repr(v) if type(v) is float else v) for k, v in constants.items()))  # -0.0, nan
+    found = _CHECKED.get(key)
+    if found is None:
+        found = OP_ARG_MODELS[func].model_validate(constants).model_dump()
+        if len(_CHECKED) < _CHECKED_LIMIT and all(type(v) in _SCALARS for v in found.values()):
+            _CHECKED[key] = found
+    return dict(found)
 
 
 def _tensors(bound: dict[str, Any], names: Sequence[str]) -> list[Tensor]:
