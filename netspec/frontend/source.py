@@ -48,6 +48,7 @@ _BINARY = re.compile(r"[-+]?0b[01_]+")
 # ambiguous "[0-9_]*_[0-9_]*" backtracks quadratically on "1____...x" (40 KB took 54 s).
 # Every scalar pattern here must stay free of such nested or adjacent ambiguous repetition.
 _UNDERSCORED = re.compile(r"[-+]?[0-9]+_[0-9_]*(\.[0-9_]*)?")
+_NUMBER_START = frozenset("+-.0123456789")  # the first character every number pattern above can match
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -276,6 +277,10 @@ class _DataBuilder:
         return _error(self.file, span.line, span.col, code, message, hint)
 
     def feed(self, event: Any) -> None:
+        if type(event) is yaml.ScalarEvent:  # most events: what the chain below does for one, without the chain
+            self.check_node(event)
+            self.add_value(event, self.scalar(event))
+            return
         if isinstance(event, yaml.DocumentStartEvent):
             self.documents += 1
             if self.documents > 1:
@@ -391,6 +396,8 @@ class _DataBuilder:
         if text in _YAML11_BOOL:
             raise self.fail(event, "yaml-ambiguous", f"'{text}' is a boolean in YAML 1.1 but a string in YAML 1.2",
                             "write true or false, or quote the string")
+        if text[0] not in _NUMBER_START:  # a word (a layer type, a name): no number pattern below can match
+            return text
         if _LEADING_ZERO.fullmatch(text) or _BINARY.fullmatch(text) or _OCT.fullmatch(text) or \
                 _UNDERSCORED.fullmatch(text):
             raise self.fail(event, "yaml-ambiguous", f"'{text}' is read differently by YAML 1.1 and 1.2 parsers",
