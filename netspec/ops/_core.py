@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from .annotations import Constraint, StrictBool, StrictFloat, StrictInt
@@ -242,8 +241,8 @@ class Op:
     training_only: tuple[str, ...] = ()
     macs: MacsRule = lambda args, inputs, out: 0  # the bound arguments (tensors included), the tensors, the result
 
-    @cached_property
-    def params(self) -> tuple[str, ...]:  # kept: shape inference binds every call of an op with it
+    @property
+    def params(self) -> tuple[str, ...]:
         return tuple(t.lstrip("*") for t in self.tensors) + tuple(a.name for a in self.args)
 
     @property
