@@ -90,17 +90,17 @@ def _pydantic_marker(marker: Any) -> Any:
     return marker
 
 
-_ARGS_MODELS: dict[int, type[BaseModel]] = {}
+_ARGS_MODELS: dict[ArgsModel, type[BaseModel]] = {}
 
 
 def args_model(decl: ArgsModel, config: ConfigDict) -> type[BaseModel]:
     """The pydantic model of an initialiser's or a buffer fill's arguments, one per declaration (two
     initialisers sharing a declaration share the model, and the JSON Schema has it once)."""
-    found = _ARGS_MODELS.get(id(decl))
+    found = _ARGS_MODELS.get(decl)
     if found is None:
         fields = {name: (pydantic_type(arg.annotation), arg.default if arg.description is None
                          else Field(arg.default, description=arg.description)) for name, arg in decl.fields.items()}
-        found = _ARGS_MODELS[id(decl)] = create_model(decl.name, __config__=config, **fields)
+        found = _ARGS_MODELS[decl] = create_model(decl.name, __config__=config, **fields)
     return found
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from pydantic_core import SchemaValidator, ValidationError
+from pydantic_core import ValidationError
 
 from ..errors import Diagnostic, Path, Span, did_you_mean, short_repr
 from ..frontend import schema
@@ -251,7 +251,7 @@ class Elaborator:
             if value is None and arg.inferred:
                 continue
             try:
-                args[arg.name] = _adapter(layer.type, arg.name).validate_python(value)
+                args[arg.name] = schema.arg_validator(layer.type, arg.name).validate_python(value)
             except ValidationError as exc:
                 from ..frontend.validate import describe_value, expected_text
                 first = exc.errors()[0]
@@ -286,7 +286,7 @@ def literal_problem(layer_type: str, arg_name: str, value: Any) -> tuple[str, st
     """(code, message, hint) for a written value the argument's own type refuses, as the grammar reports it."""
     from ..frontend.validate import describe_value, expected_text, literal_hint
     try:
-        _adapter(layer_type, arg_name).validate_python(str(value))
+        schema.arg_validator(layer_type, arg_name).validate_python(str(value))
     except ValidationError as exc:
         kinds = [e["type"] for e in exc.errors()]
         expected = " or ".join(dict.fromkeys(expected_text(e) for e in exc.errors()))
@@ -294,11 +294,6 @@ def literal_problem(layer_type: str, arg_name: str, value: Any) -> tuple[str, st
         hint = next((h for e in exc.errors() if (h := literal_hint(e, str(value)))), None)
         return code, f"expected {expected}, found {describe_value(str(value))}", hint
     return None
-
-
-def _adapter(layer_type: str, arg_name: str) -> SchemaValidator:
-    """The check of the argument's own type (None allowed where it is inferred), from the grammar."""
-    return schema.arg_validator(layer_type, arg_name)
 
 
 # ---------------------------------------------------------------- binding a block's arguments

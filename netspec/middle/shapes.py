@@ -1191,7 +1191,7 @@ class Interpreter(ir.NodeVisitor):
         path = self.path_of(call)
         bound = self.bind(call, args, kwargs)
         try:
-            _check_in_place(bound, [bound["input"]] if "input" in _params(op) else [], call.func)
+            _check_in_place(bound, [bound["input"]] if "input" in op.params else [], call.func)
             if op.gives_size:
                 return op.rule(bound)  # type: ignore[no-any-return]  # a size value, not a tensor
             result = op.rule(bound)
@@ -1228,7 +1228,7 @@ class Interpreter(ir.NodeVisitor):
     def bind(self, call: ir.Call, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
         op = OPS[call.func]
         path = self.path_of(call)
-        params = _params(op)
+        params = op.params
         if len(args) > len(params):
             raise self.fail("bad-call", f"{call.func} takes at most {len(params)} arguments "
                             f"({', '.join(params)}), found {len(args)}", path, call.span)
@@ -1598,17 +1598,6 @@ def _stand_in(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(1 if isinstance(v, SymSize) else v for v in value)
     return 1 if isinstance(value, SymSize) else value
-
-
-_PARAMS: dict[int, tuple[Any, tuple[str, ...]]] = {}  # Op.params by op (held, so that its id stays its own)
-
-
-def _params(op: Any) -> tuple[str, ...]:
-    """``op.params``, worked out once per op: shape inference binds every call of an op with it."""
-    found = _PARAMS.get(id(op))
-    if found is None or found[0] is not op:
-        found = _PARAMS[id(op)] = (op, op.params)
-    return found[1]
 
 
 _SCALARS = (int, float, str, bool, type(None))
