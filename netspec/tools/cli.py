@@ -1,4 +1,6 @@
-"""The ``netspec`` command.  The only module that prints or exits.
+"""The ``netspec`` command, on click.  With :mod:`netspec.tools.launch` (the script, which runs a plain
+``netspec validate FILE...`` itself and hands every other command line here), the only module that prints or
+exits; both print through :mod:`netspec.tools.terminal`.
 
 Exit status: 0 all good, 1 a spec is invalid, missing or unreadable (or an output
 cannot be written), 2 usage errors (click's own), 3 an internal error, which is a
@@ -9,14 +11,13 @@ Diagnostics are coloured on a terminal only; ``NO_COLOR`` turns colour off and
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import gc
 import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any, BinaryIO
 
 import click
@@ -27,56 +28,35 @@ from ..errors import Diagnostic, Span, SpecError, printable
 from ..frontend import expand, files, schema, shipped, source
 from ..middle import shapes
 from ..ops import LAYERS, OPS, fmt_shape
-from . import report
+from . import report, terminal
+from .terminal import STDIN
 
-STDIN = "<stdin>"
 # The text read from stdin, so its diagnostics can show the line and caret as a file's do.
 _stdin_lines: list[str] | None = None
 
 
 def _lines(file: str) -> list[str] | None:
-    if file == STDIN:
-        return _stdin_lines
-    try:  # never a blocking open: the file named in a diagnostic may be a FIFO (that is what it says)
-        return files.read_spec(file, 8 * 1024 * 1024).data.decode("utf-8", "replace").splitlines()
-    except (OSError, ValueError):
-        return None
+    return _stdin_lines if file == STDIN else terminal.file_lines(file)
+
+
+class _ClickConsole:
+    """:class:`terminal.Console` through ``click.echo``: click's test runner and its colour setting see it."""
+
+    def out(self, text: str) -> None:
+        click.echo(text)
+
+    def err(self, text: str) -> None:
+        click.echo(text, err=True)
+
+    def diagnostic(self, text: str) -> None:
+        click.echo(text, err=True, color=terminal.colour())
+
+
+_CONSOLE = _ClickConsole()
 
 
 def _emit(diagnostics: list[Diagnostic]) -> None:
-    files: dict[str, list[str] | None] = {}  # read once per report, never cached across calls
-    for d in diagnostics:
-        if d.span and d.span.line and d.span.file not in files:  # a whole-file span shows no line: not read
-            files[d.span.file] = _lines(d.span.file)
-        click.echo(_paint(d.render(files.get(d.span.file) if d.span else None), d), err=True, color=_colour())
-
-
-def _colour() -> bool | None:
-    """False under NO_COLOR, True under FORCE_COLOR, else None: click colours a terminal and strips pipes."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR", "0") not in ("", "0"):
-        return True
-    return None
-
-
-def _paint(text: str, d: Diagnostic) -> str:
-    """Colour a rendered diagnostic: severity and code, the caret, the hint label.
-
-    Styles go on the rendered lines rather than into :meth:`Diagnostic.render`, which
-    stays plain text for exceptions, logs and tests; ``click.echo`` strips them when
-    the stream is not a terminal.
-    """
-    label = f"{d.severity}[{d.code}]"
-    styled = click.style(label, fg="red" if d.severity == "error" else "yellow", bold=True)
-    lines = text.split("\n")
-    lines[0] = lines[0].replace(label, styled, 1)
-    for i, line in enumerate(lines[1:], 1):
-        if line.startswith("       | ") and line.rstrip().endswith("^") and not line[9:].strip(" ^"):
-            lines[i] = line[:-1] + click.style("^", fg="green", bold=True)
-        elif line.startswith("  hint: "):
-            lines[i] = "  " + click.style("hint:", fg="cyan", bold=True) + line[7:]
-    return "\n".join(lines)
+    terminal.emit(diagnostics, _CONSOLE, _lines)
 
 
 # Where the running command keeps its --set and --search-path: in its click context, not in this module.
@@ -172,17 +152,7 @@ _PASS_THROUGH = (KeyboardInterrupt, click.exceptions.Exit, click.ClickException,
 
 def _report(exc: Exception) -> int:
     """Print a failure compiler-style, never as a traceback; return the exit status it means."""
-    if isinstance(exc, SpecError):
-        _emit(exc.diagnostics)
-        n = len(exc.errors)
-        click.echo(f"{n} error{'s' * (n != 1)}", err=True)
-        return 1
-    if isinstance(exc, RecursionError):
-        click.echo("netspec: error: the spec is nested too deeply to process", err=True)
-        return 1
-    click.echo(f"netspec: internal error: {type(exc).__name__}: {exc}", err=True)
-    click.echo("This is a bug in netspec; please report it with the spec that caused it.", err=True)
-    return 3
+    return terminal.report(exc, _CONSOLE, _lines)
 
 
 @contextmanager
@@ -192,19 +162,10 @@ def _reporting() -> Iterator[None]:
     except _PASS_THROUGH:
         raise
     except BrokenPipeError:  # `netspec list | head`: the reader left; stop quietly, as cat does
-        _silence_stdout()
+        terminal.silence_stdout()
         sys.exit(1)
     except Exception as exc:  # the last line of defence against tracebacks
         sys.exit(_report(exc))
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush cannot raise BrokenPipeError again."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # no real file descriptor (click's test runner): nothing to flush
-        pass
 
 
 def _command(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -261,31 +222,13 @@ class _Netspec(click.Group):
             status: Any = 0
         except SystemExit as exc:
             status = exc.code
-        _exit_now(status)
+        terminal.exit_now(status)
 
 
 def _command_name(argv: list[str]) -> str | None:
     """The subcommand a command line names: its first word that is not an option (the group's options take no
     value)."""
     return next((word for word in argv if not word.startswith("-")), None)
-
-
-def _exit_now(status: Any) -> None:
-    """End the process as ``sys.exit(status)`` would, less the interpreter's teardown."""
-    if status is None:
-        status = 0
-    elif not isinstance(status, int):  # sys.exit("text"): the text on stderr, status 1
-        print(status, file=sys.stderr)
-        status = 1
-    try:
-        sys.stdout.flush()
-    except (OSError, ValueError):  # `netspec list | head`: the reader left; quietly, as _reporting does
-        _silence_stdout()
-        status = status or 1
-    with suppress(OSError, ValueError):
-        sys.stderr.flush()
-    atexit._run_exitfuncs()
-    os._exit(status)
 
 
 @click.group(cls=_Netspec, context_settings={"help_option_names": ["-h", "--help"]}, epilog=_MAIN_EPILOG)
@@ -334,24 +277,10 @@ def validate(specs: tuple[str, ...], quiet: bool, fmt: str, as_json: bool, max_p
     if as_json or fmt != "text":
         _validate_for_tools(specs, "json" if as_json else fmt, max_params)
         return
-    failed = 0
-    for path in specs:
-        try:
-            compiled = _compile(path)
-        except _PASS_THROUGH:
-            raise
-        except Exception as exc:  # reported like any failure; the next spec still runs
-            status = _report(exc)
-            if status != 1:
-                sys.exit(status)
-            failed += 1
-            continue
-        _emit(_budget_warnings(compiled, max_params))
-        if not quiet:
-            click.echo(f"{printable(_display(path))}: ok ({compiled.name}, {compiled.inference.total_params:,} params)")
-    if failed:
-        click.echo(f"{failed} of {len(specs)} spec{'s' * (len(specs) != 1)} invalid", err=True)
-        sys.exit(1)
+    status = terminal.validate(specs, quiet, _CONSOLE, _compile,
+                               lambda compiled: _budget_warnings(compiled, max_params), _lines)
+    if status:
+        sys.exit(status)
 
 
 def _validate_for_tools(specs: tuple[str, ...], fmt: str, max_params: int | None) -> None:
