@@ -27,12 +27,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import pydantic_core
-from pydantic_core import SchemaValidator
-
 from .._version import __version__
 from ..ops import OPS, REGISTRY, LayerType, Registry, publish, registry
 from ..ops.init import INIT_ARGS, SIMPLE_INITS
+from . import core
+from .core import SchemaValidator
 from .tags import (
     BARE,
     BLOCK,
@@ -367,7 +366,7 @@ def cache_dir() -> Path:
 def _fingerprint(reg: Registry) -> str:
     """What the grammar is made from: netspec's version and its grammar and registry sources, pydantic's
     version, and each plugin layer type's arguments (a plugin set is a registry)."""
-    digest = hashlib.sha256(f"{_FORMAT} {__version__} {pydantic_core.__version__} {sys.version_info[:2]}".encode())
+    digest = hashlib.sha256(f"{_FORMAT} {__version__} {core.__version__} {sys.version_info[:2]}".encode())
     digest.update(_pydantic_version())
     here = Path(__file__).resolve().parent
     for path in (here / "models.py", here / "tags.py", here / "schema.py", *sorted((here.parent / "ops").glob(
@@ -495,7 +494,7 @@ class Grammar:
             data = self._load()
             try:
                 return self._build(data, keep)
-            except (KeyError, IndexError, TypeError, ValueError, AttributeError, pydantic_core.SchemaError):
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError, core.SchemaError):
                 if not self._cached:
                     raise
             return self._build(self._load(fresh=True), keep)
@@ -583,7 +582,7 @@ class Grammar:
         if narrowed is not None:
             try:
                 return narrowed.validate_python(data)  # type: ignore[no-any-return]
-            except pydantic_core.ValidationError:
+            except core.ValidationError:
                 pass  # the whole grammar reports the errors, exactly as without the narrowing
         return self.whole().validate_python(data)  # type: ignore[no-any-return]
 

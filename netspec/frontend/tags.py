@@ -12,9 +12,8 @@ import ast
 from collections.abc import Callable, Collection
 from typing import Any
 
-from pydantic_core import ValidationError
-
 from ..ops import OPS
+from .core import ValidationError
 
 SPEC_VERSION = 1
 IDENTIFIER_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"

@@ -9,13 +9,15 @@ that quote the user's token and point at its line, one per wrong place, at most
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic_core import ErrorDetails, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Diagnostic, Path, Span, SpecError, did_you_mean, short_repr
 from ..ops import INT64_MAX, LAYERS, OPS
 from . import schema
+from .core import ValidationError
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 from .schema import SEQUENTIAL, SPEC_VERSION, STEP_OPS, Node, Spec, grammar
 from .source import Source
 

@@ -14,10 +14,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from pydantic_core import ValidationError
-
 from ..errors import Diagnostic, Path, Span, did_you_mean, short_repr
 from ..frontend import schema
+from ..frontend.core import ValidationError
 from ..frontend.expr import ExprError, evaluate
 from ..frontend.source import Source
 from ..ops import INT64_MAX, LAYERS, Tensor

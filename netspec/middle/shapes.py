@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from pydantic_core import ValidationError
-
 from ..errors import Collector, Diagnostic, Path, Span, SpecError, did_you_mean, format_path, short_repr
 from ..frontend import schema
+from ..frontend.core import ValidationError
 from ..frontend.expr import ExprError, evaluate
 from ..frontend.schema import OP_ARG_MODELS, SEQUENTIAL
 from ..frontend.validate import describe_value, expected_text
