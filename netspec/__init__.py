@@ -22,7 +22,6 @@ _gc.disable()
 from ._version import __version__  # noqa: E402
 from .api import (  # noqa: E402
     DTYPE_NAMES,
-    Summary,
     build_class,
     compile_source,
     compile_spec,
@@ -42,6 +41,7 @@ if _gc_was_enabled:
     _gc.enable()
 
 if TYPE_CHECKING:
+    from .backend.summary import Summary
     from .tools.dump import DumpError, dump
     from .tools.export import export_onnx
 
@@ -51,8 +51,13 @@ __all__ = ["DEFAULT_MAX_PARAMS", "DTYPE_NAMES", "Diagnostic", "Span", "SpecError
 
 
 def __getattr__(name: str) -> Any:
-    """``export_onnx``, ``dump`` and ``DumpError`` on first use: :mod:`netspec.tools.export` and
-    :mod:`netspec.tools.dump` stay unimported (start-up of every command) until someone exports or dumps."""
+    """``export_onnx``, ``dump``, ``DumpError`` and ``Summary`` on first use: :mod:`netspec.tools.export`,
+    :mod:`netspec.tools.dump` and :mod:`netspec.backend.summary` stay unimported (start-up of every command) until
+    someone exports, dumps or summarises."""
+    if name == "Summary":
+        from .backend.summary import Summary
+
+        return Summary
     if name == "export_onnx":
         from .tools.export import export_onnx
 

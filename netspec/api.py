@@ -33,16 +33,27 @@ import yaml
 
 from . import plugins as plugins_module
 from .backend import codegen
-from .backend import summary as summary_table
 from .backend.placement import DTYPE_NAMES, torch_device, torch_dtype
-from .backend.summary import COLUMNS, DEFAULT_COLUMNS, MemoryFigures, Summary
 from .errors import Diagnostic, Path, Span, SpecError, short_repr
-from .frontend import expand, hf_config, schema, shipped, source
+from .frontend import expand, schema, shipped, source
 from .frontend.validate import validate_data
 from .middle import ir, named_weights, resolve, shapes
 
 if TYPE_CHECKING:
     from torch import nn
+
+    from .backend.summary import COLUMNS, DEFAULT_COLUMNS, MemoryFigures, Summary
+
+# The summary table's names, imported on first use: `netspec validate` never draws a table (start-up, issue 20).
+_SUMMARY_NAMES = frozenset({"COLUMNS", "DEFAULT_COLUMNS", "MemoryFigures", "Summary"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUMMARY_NAMES:
+        from .backend import summary as summary_table
+
+        return getattr(summary_table, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 SpecPath = str | FsPath
 # What every API function accepts as the spec: a path, a shipped name, or a mapping.
@@ -126,6 +137,8 @@ def compile_spec(spec: SpecLike | None = None, *, text: str | None = None, filen
     body, file = spec_text(spec, text=text, filename=filename)
     overrides = expand.plain_overrides(overrides)  # plain data, bounded, before it keys the cache
     if config is not None:
+        from .frontend import hf_config  # here: only a --config reads a Hugging Face config.json
+
         overrides = hf_config.spec_overrides(config, body, file, search_path, overrides)
     return _compile_text(body, file, overrides, search_path)
 
@@ -597,6 +610,8 @@ def summarise(compiled: Compiled, batch: int = 1, dims: Mapping[str, int] | None
     name = DTYPE_NAMES.get(dtype.strip().lower().removeprefix("torch.")) if isinstance(dtype, str) else None
     if dtype is not None and name is None:
         raise ValueError(f"dtype={dtype!r} is not a floating-point dtype; use one of: {', '.join(DTYPE_NAMES)}")
+    from .backend import summary as summary_table
+
     return summary_table.summarise(compiled.inference, compiled.warnings, batch, dims, name)
 
 
