@@ -51,6 +51,7 @@ class Client:
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         self.next_id = 0
         self.stderr: list[bytes] = []
+        self.capabilities: dict[str, Any] = {}
         self.threads = [threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True),
                         threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr or []), daemon=True)]
         for thread in self.threads:
@@ -120,8 +121,10 @@ def client(tmp_path: Path) -> Any:
     try:
         result = c.request("initialize", {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}})
         capabilities = result["capabilities"]
-        for feature in ("hoverProvider", "completionProvider", "definitionProvider", "inlayHintProvider"):
+        for feature in ("hoverProvider", "completionProvider", "definitionProvider", "inlayHintProvider",
+                        "semanticTokensProvider"):
             assert capabilities.get(feature), feature
+        c.capabilities = capabilities
         c.notify("initialized", {})
         yield c
     finally:
@@ -181,6 +184,21 @@ def test_session_end_to_end(client: Client, tmp_path: Path) -> None:
     assert [h["position"]["line"] for h in hints] == [block_forward] * 2 + list(range(forward + 1, len(lines)))
     assert [h["label"] for h in hints[:2]] == ["-> (N, 16, 30, 30)"] * 2
     assert hints[2]["label"] == "-> (N, 8, 30, 30)" and hints[-1]["label"] == "-> (N, 10)"
+
+    # semantic tokens, as LSP encodes them (relative lines and starts): the legend the server announced decodes them
+    legend = client.capabilities["semanticTokensProvider"]["legend"]
+    data = client.request("textDocument/semanticTokens/full", {"textDocument": doc})["data"]
+    decoded, line, start = [], 0, 0
+    for i in range(0, len(data), 5):
+        delta_line, delta_start, length, kind, bits = data[i:i + 5]
+        line, start = line + delta_line, (start if delta_line == 0 else 0) + delta_start
+        text = lines[line][start:start + length]
+        decoded.append((text, legend["tokenTypes"][kind],
+                        [m for j, m in enumerate(legend["tokenModifiers"]) if bits >> j & 1]))
+    assert ("Stage", "class", ["declaration"]) in decoded and ("Stage", "class", []) in decoded
+    assert ("width", "parameter", []) in decoded and ("Conv2d", "type", []) in decoded
+    assert ("adaptive_avg_pool2d", "function", []) in decoded and ("fc", "variable", ["declaration"]) in decoded
+    assert ("conv1", "variable", []) in decoded and ("x", "parameter", ["declaration"]) in decoded
 
     # completion of layer types after `type: `, then of a layer's arguments, then of forward names
     edited = SPEC.replace("  fc: {type: Linear, out_features: 10}", "  fc: {type: Linear, out_features: 10}\n"

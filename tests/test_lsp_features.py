@@ -6,6 +6,7 @@ JSON-RPC are in test_lsp.py and at the end of this file.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -396,3 +397,80 @@ def test_when_edits_queue_up_only_the_latest_is_analysed(monkeypatch: Any) -> No
     assert checked == ["file:///a.yaml", "file:///b.yaml"]
     asyncio.run(change("file:///a.yaml", 6))  # one alone is analysed
     assert checked[-1] == "file:///a.yaml" and len(checked) == 3
+
+
+# ---------------------------------------------------------------- semantic tokens
+
+
+def _tokens(text: str, path: Path | None = None) -> list[tuple[int, str, str, tuple[str, ...]]]:
+    doc, _ = _doc(text, path)
+    lines = text.splitlines()
+    return [(t.line, lines[t.line][t.start:t.start + t.length], t.type, t.modifiers) for t in f.semantic_tokens(doc)]
+
+
+def test_semantic_tokens_say_what_each_name_is() -> None:
+    text = RESNET18.read_text()
+    tokens = _tokens(text, RESNET18)
+    lines = text.splitlines()
+
+    def on(needle: str) -> list[tuple[str, str, tuple[str, ...]]]:
+        line = next(i for i, t in enumerate(lines) if needle in t)
+        return [(word, kind, modifiers) for i, word, kind, modifiers in tokens if i == line]
+
+    assert on("- out = relu(bn1(conv1(x)))") == [("relu", "variable", ()), ("bn1", "variable", ()),
+                                                 ("conv1", "variable", ()), ("x", "parameter", ())]
+    assert on("if: stride != 1") == [("stride", "parameter", ()), ("inplanes", "parameter", ()),
+                                     ("planes", "parameter", ()), ("expansion", "variable", ("readonly",))]
+    assert on("  BasicBlock:") == [("BasicBlock", "class", ("declaration",))]
+    assert ("block", "variable", ("declaration", "readonly")) in on("vars: {block: BasicBlock")
+    assert ("BasicBlock", "class", ()) in on("vars: {block: BasicBlock")
+    assert on("  layer1: [{type: block") == [("layer1", "variable", ("declaration",)),
+                                              ("block", "variable", ("readonly",)),
+                                              ("layers", "variable", ("readonly",))]
+    assert on("  bn1: BatchNorm2d")[1:] == [("BatchNorm2d", "type", ())]
+    assert ("flatten", "function", ()) in on("forward: [conv1, bn1")
+    assert ("out", "variable", ()) not in on("- out = bn2(conv2(out))")  # a step's own names are not coloured
+
+
+def test_semantic_tokens_skip_keywords_attributes_and_quoted_text() -> None:
+    text = """\
+netspec: 1
+name: Net
+inputs: {x: [N, 3, 8, 8]}
+layers:
+  conv1: {type: Conv2d, out_channels: 4, kernel_size: 3}
+  fc: {type: Linear, out_features: 2}
+forward:
+  - y = conv1(x)
+  - y = flatten(y, start_dim=1)  # conv1 in a comment
+  - "y = y if 'fc' else fc(y)"
+  - return fc(y)
+"""
+    tokens = _tokens(text)
+    words = [(word, kind) for _, word, kind, _ in tokens]
+    assert words == [("x", "parameter"), ("conv1", "variable"), ("Conv2d", "type"), ("fc", "variable"),
+                     ("Linear", "type"), ("conv1", "variable"), ("x", "parameter"), ("flatten", "function"),
+                     ("fc", "variable"), ("fc", "variable")]
+    assert [line for line, *_ in tokens].count(9) == 1  # 'fc' in quotes is a string, fc(y) a layer
+
+
+def test_semantic_tokens_of_every_shipped_spec_are_names_in_order() -> None:
+    for path in sorted((ROOT / "specs").rglob("*.yaml")):
+        text = path.read_text()
+        doc, _ = _doc(text, path)
+        tokens = f.semantic_tokens(doc)
+        assert tokens, path
+        assert tokens == sorted(tokens) and len(set(tokens)) == len(tokens)
+        lines = text.splitlines()
+        for before, after in itertools.pairwise(tokens):
+            assert (before.line, before.start + before.length) <= (after.line, after.start), (path, before, after)
+        for t in tokens:
+            word = lines[t.line][t.start:t.start + t.length]
+            assert f._WORD.fullmatch(word) and t.type in f.TOKEN_TYPES, (path, t)
+
+
+def test_semantic_tokens_wait_for_text_that_parses() -> None:
+    doc, _ = _doc(LENET)
+    assert f.semantic_tokens(doc)
+    doc.update(LENET + "layers: [\n")
+    assert f.semantic_tokens(doc) == []

@@ -67,6 +67,18 @@ def _symbol(s: f.Symbol) -> types.DocumentSymbol:
                                 children=[_symbol(c) for c in s.children] or None)
 
 
+def _token_data(tokens: list[f.Token]) -> list[int]:
+    """LSP's encoding: five numbers a token, its line and start relative to the token before it."""
+    data: list[int] = []
+    line = start = 0
+    for t in tokens:
+        start = t.start - start if t.line == line else t.start
+        data += [t.line - line, start, t.length, f.TOKEN_TYPES.index(t.type),
+                 sum(1 << f.TOKEN_MODIFIERS.index(m) for m in t.modifiers)]
+        line, start = t.line, t.start
+    return data
+
+
 def _edits(edits: Any) -> list[types.TextEdit]:
     return [types.TextEdit(range=_range(r), new_text=text) for r, text in edits]
 
@@ -135,6 +147,12 @@ def make_server() -> NetspecServer:
         return [types.InlayHint(position=types.Position(line=line, character=char), label=label,
                                 kind=types.InlayHintKind.Type, padding_left=True)
                 for (line, char), label in f.inlay_hints(doc) if first <= line <= last]
+
+    @server.feature(types.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL,
+                    types.SemanticTokensLegend(token_types=list(f.TOKEN_TYPES),
+                                               token_modifiers=list(f.TOKEN_MODIFIERS)))
+    def semantic_tokens(ls: NetspecServer, params: types.SemanticTokensParams) -> types.SemanticTokens:
+        return types.SemanticTokens(data=_token_data(f.semantic_tokens(ls.document(params.text_document.uri))))
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION,
                     types.CompletionOptions(trigger_characters=[":", " ", "{", ",", "("]))

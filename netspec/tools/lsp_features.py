@@ -1403,3 +1403,156 @@ def code_actions(doc: Document, where: Range) -> list[Action]:
                 seen.add(action.edits)
                 out.append(action)
     return out
+
+
+# ---------------------------------------------------------------------------------------------- semantic tokens
+
+# What each name in a spec is, as an editor colours it: a block is a class, a layer type a type, a layer a
+# variable, a var a read-only variable, a block argument (and a root input) a parameter, an op a function.
+TOKEN_TYPES = ("class", "type", "variable", "parameter", "function")
+TOKEN_MODIFIERS = ("declaration", "readonly")
+
+
+@dataclass(frozen=True, order=True)
+class Token:
+    """One coloured name: 0-based line and character, its length, its type and modifiers."""
+
+    line: int
+    start: int
+    length: int
+    type: str
+    modifiers: tuple[str, ...] = ()
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def semantic_tokens(doc: Document) -> list[Token]:
+    """Every block, layer type, layer, var, block argument, input and op the current text names, in order: their
+    keys (declarations), the names in forward steps and in expressions, and ``type:`` values.  Empty while the
+    current text does not parse (positions would not match it)."""
+    parsed = _parsed(doc)
+    if parsed is None or parsed.text != doc.text or not isinstance(parsed.data, dict):
+        return []
+    blocks = _keys(_node(parsed.data, ("blocks",)))
+    tokens: set[Token] = set()
+    for block in blocks:
+        tokens |= _declared(parsed, ("blocks",), [block], "class")
+    for scope in [(), *(("blocks", block) for block in blocks)]:
+        kinds = _scope_kinds(parsed, scope, blocks)
+        for section, kind in (("layers", "variable"), ("args", "parameter"), ("vars", "variable"),
+                              ("inputs", "parameter")):
+            names = _keys(_node(parsed.data, (*scope, section)))
+            tokens |= _declared(parsed, (*scope, section), names, kind, ("readonly",) if section == "vars" else ())
+        tokens |= _forward_tokens(parsed, scope, kinds)
+        tokens |= _value_tokens(parsed, scope, kinds)
+    return sorted(tokens)
+
+
+def _scope_kinds(parsed: source.Source, scope: Path, blocks: list[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """What each name means inside one definition: its layers, args, vars and inputs over the blocks and ops."""
+    kinds: dict[str, tuple[str, tuple[str, ...]]] = {name: ("class", ()) for name in blocks}
+    kinds |= {name: ("function", ()) for name in OPS}
+    for section, kind in (("inputs", "parameter"), ("vars", "variable"), ("args", "parameter"),
+                          ("layers", "variable")):
+        modifiers = ("readonly",) if section == "vars" else ()
+        kinds |= {name: (kind, modifiers) for name in _keys(_node(parsed.data, (*scope, section)))}
+    return kinds
+
+
+def _declared(parsed: source.Source, section: Path, names: list[str], kind: str,
+              modifiers: tuple[str, ...] = ()) -> set[Token]:
+    out = set()
+    for name in names:
+        where = _key_range(parsed, (*section, name), name)
+        if where is not None:
+            out.add(Token(where.start[0], where.start[1], len(name), kind, ("declaration", *modifiers)))
+    return out
+
+
+def _words(line: int, text: str, begin: int, kinds: Mapping[str, tuple[str, tuple[str, ...]]],
+           calls_only: bool = False) -> set[Token]:
+    """The names ``kinds`` knows in ``text`` from ``begin``: not attributes (``x.shape``), keyword names
+    (``dim=1``) or words inside quotes; ops only where called (``calls_only``: in an argument's expression, where
+    a bare word is a name: ``act: relu`` is not the op)."""
+    blanked = _QUOTED.sub(lambda m: " " * len(m.group()), text)
+    out = set()
+    for match in _WORD.finditer(blanked, begin):
+        word, start, end = match.group(), match.start(), match.end()
+        known = kinds.get(word)
+        if known is None or (start and blanked[start - 1] == "."):
+            continue
+        after = blanked[end:].lstrip()
+        if (after.startswith("=") and not after.startswith("==")) or \
+                (calls_only and known[0] == "function" and not after.startswith("(")):
+            continue
+        out.add(Token(line, start, end - start, known[0], known[1]))
+    return out
+
+
+def _forward_tokens(parsed: source.Source, scope: Path,
+                    kinds: Mapping[str, tuple[str, tuple[str, ...]]]) -> set[Token]:
+    """The names in the forward steps of ``scope``: each step's expression, and an op step's key
+    (``- max_pool2d: 2``)."""
+    out: set[Token] = set()
+
+    def walk(node: Any, path: Path) -> None:
+        if isinstance(node, str):
+            out.update(_scalar_tokens(parsed, path, node, kinds))
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, (*path, i))
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                known = kinds.get(str(key))
+                where = _key_range(parsed, (*path, key), str(key))
+                if known is not None and where is not None:
+                    out.add(Token(where.start[0], where.start[1], len(str(key)), *known))
+                walk(value, (*path, key))
+
+    walk(_node(parsed.data, (*scope, "forward")), (*scope, "forward"))
+    return out
+
+
+def _value_tokens(parsed: source.Source, scope: Path, kinds: Mapping[str, tuple[str, tuple[str, ...]]]) -> set[Token]:
+    """``type:`` values (a block or a layer type) and the names in expressions, in the layers, args and vars of
+    ``scope`` (a nested ``layers:`` included)."""
+    out: set[Token] = set()
+
+    def walk(node: Any, path: Path) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, (*path, key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, (*path, i))
+        elif isinstance(node, str):
+            out.update(_scalar_tokens(parsed, path, node, kinds))
+
+    for section in ("layers", "args", "vars"):
+        walk(_node(parsed.data, (*scope, section)), (*scope, section))
+    return out
+
+
+def _names_a_type(path: Path) -> bool:
+    """Whether a string at ``path`` names a layer type or a block: ``type: X``, a layer written as its type
+    (``relu: ReLU``), or an item of a layer list (``seq: [ReLU, ...]``)."""
+    return path[-1] == "type" or path[-2:-1] == ("layers",) or (
+        isinstance(path[-1], int) and path[-3:-2] == ("layers",))
+
+
+def _scalar_tokens(parsed: source.Source, path: Path, value: str,
+                   kinds: Mapping[str, tuple[str, tuple[str, ...]]]) -> set[Token]:
+    span = parsed.spans.get(path)
+    if span is None or span.file != parsed.file or not 0 < span.line <= len(parsed.lines):
+        return set()
+    line, col = span.line - 1, span.col - 1
+    text = parsed.lines[line]
+    if text[col:col + len(value)] != value and text[col + 1:col + 1 + len(value)] == value:
+        col += 1  # a quoted scalar
+    if text[col:col + len(value)] != value:
+        return set()  # written over several lines or with escapes: not placed
+    if _names_a_type(path):  # a layer type, a block, or a var that names one
+        known = ("type", ()) if value in LAYERS else kinds.get(value)
+        return {Token(line, col, len(value), *known)} if known is not None and known[0] != "function" else set()
+    return _words(line, text[:col + len(value)], col, kinds, calls_only=path[-2:-1] != ("forward",))
