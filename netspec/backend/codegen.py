@@ -209,14 +209,14 @@ class _Module:
         program = inference.program
         # the file's top-level names: its classes, then plugin layers' imported names
         self.names = Namespace(taken=[definition.name for definition in program.definitions()])
-        self._made_up: dict[int, list[tuple[Instance, Child]]] | None = None
+        self._made_up: dict[int, list[tuple[Child, str]]] | None = None
         self.warnings: list[Diagnostic] = []  # returned with the source: the inference is left as it is
 
     def warn(self, diagnostic: Diagnostic) -> None:
         if diagnostic not in self.inf.warnings and diagnostic not in self.warnings:
             self.warnings.append(diagnostic)
 
-    def made_up_by_entry(self) -> dict[int, list[tuple[Instance, Child]]]:
+    def made_up_by_entry(self) -> dict[int, list[tuple[Child, str]]]:
         """The children made-up instances built (entries no instance builds), by entry; found when first asked."""
         if self._made_up is None:
             made = self.inf.hypothetical.instances if self.inf.hypothetical is not None else []
@@ -379,12 +379,12 @@ def _other_value(value: Any, second: bool = False) -> Any:
 
 
 def _children_by_entry(inf: Inference, instances: Iterable[Instance] | None = None
-                       ) -> dict[int, list[tuple[Instance, Child]]]:
-    """Every child every instance built, grouped by the spec entry it came from."""
-    found: dict[int, list[tuple[Instance, Child]]] = {}
+                       ) -> dict[int, list[tuple[Child, str]]]:
+    """Every child every instance built, with its module path, grouped by the spec entry it came from."""
+    found: dict[int, list[tuple[Child, str]]] = {}
     for instance in inf.instances.values() if instances is None else instances:
-        for child in instance.walk():
-            found.setdefault(id(child.entry), []).append((instance, child))
+        for pair in instance.walk_qualified():
+            found.setdefault(id(pair[0].entry), []).append(pair)
     return found
 
 
@@ -396,7 +396,7 @@ class _ClassWriter(ir.NodeVisitor):
     inferred as an expression that gives it in every one of them (``by_entry``: what each instance built)."""
 
     def __init__(self, module: _Module, definition: ir.ModuleDef,
-                 by_entry: dict[int, list[tuple[Instance, Child]]], instance: Instance | None = None) -> None:
+                 by_entry: dict[int, list[tuple[Child, str]]], instance: Instance | None = None) -> None:
         self.module = module
         self.inf = module.inf
         self.definition = definition
@@ -1017,11 +1017,11 @@ class _ClassWriter(ir.NodeVisitor):
         """An argument the instances inferred, written as an expression that gives it in every one of them."""
         if self.definition.is_root:
             return self.root_inferred(layer, arg)
-        real = _observed(self.by_entry.get(id(layer), []), self.inf.layer_args, arg)
+        real = _distinct(_observed(self.by_entry.get(id(layer), []), self.inf.layer_args, arg))
         made: list[tuple[Any, dict[str, Any]]] = []  # what made-up instances inferred (shapes._probe_unbuilt)
         if self.inf.hypothetical is not None:
-            made = _observed(self.module.made_up_by_entry().get(id(layer), []), self.inf.hypothetical.layer_args,
-                             arg)
+            made = _distinct(_observed(self.module.made_up_by_entry().get(id(layer), []),
+                                       self.inf.hypothetical.layer_args, arg))
         observed = real or made  # an entry no instance builds: only made-up instances say
         if not observed:
             return self.not_inferred(layer, arg)
@@ -1041,7 +1041,8 @@ class _ClassWriter(ir.NodeVisitor):
                 _warn_narrow(self, layer, arg, fitting[0].text if fitting else repr(real[0][0]))
         if fitting:
             chosen = fitting[0]
-            probes = [p for _, env in observed for p in _perturbed(self.definition, env)]
+            # the probes only tell a rival apart: none to find where one expression fits (the common case)
+            probes = [p for _, env in observed for p in _perturbed(self.definition, env)] if len(fitting) > 1 else []
             rival = next((c for c in fitting[1:] if any(not _same(_try(c, p), _try(chosen, p)) for p in probes)),
                          None)
             if rival is not None:  # the instances cannot tell them apart: the class may be wrong for other arguments
@@ -1233,20 +1234,39 @@ def _warn_narrow(writer: _ClassWriter, layer: ir.Layer, arg: str, chosen: str) -
     writer.module.warn(diagnostic)
 
 
-def _observed(made: list[tuple[Instance, Child]], layer_args: dict[str, dict[str, Any]], arg: str
+def _observed(made: Sequence[tuple[Child, str]], layer_args: dict[str, dict[str, Any]], arg: str
               ) -> list[tuple[Any, dict[str, Any]]]:
     """(value, build-time names) of ``arg`` in each child made from one entry that inferred it."""
     observed: list[tuple[Any, dict[str, Any]]] = []
-    for instance, child in made:
+    for child, qualified in made:
         if child.type == ir.BLOCK:
             if child.instance is None:
                 continue
             observed.append((child.instance.env[arg], child.env))
         else:
-            args = layer_args.get(instance.qualified(child.attr), {})
+            args = layer_args.get(qualified, {})
             if arg in args:
                 observed.append((args[arg], child.env))
     return observed
+
+
+def _distinct(observed: list[tuple[Any, dict[str, Any]]]) -> list[tuple[Any, dict[str, Any]]]:
+    """``observed`` without repeats of one (value, build-time names) pair, first occurrences in order.
+
+    Identical block instances share one env and their layers' arguments share the value objects (shapes.Memo
+    repeats an instance with shallow copies), so 10,000 repeated blocks observe one pair 10,000 times; every use
+    of the list (``all``, ``any``, the first value, a set of values, the perturbed probes) reads the same from one
+    of them, as evaluating an expression in one env gives the same each time.  Pairs are told apart by identity,
+    which is exact: only a pair of the very same objects is dropped.
+    """
+    seen: set[tuple[int, int]] = set()
+    out: list[tuple[Any, dict[str, Any]]] = []
+    for pair in observed:
+        key = (id(pair[0]), id(pair[1]))
+        if key not in seen:
+            seen.add(key)
+            out.append(pair)
+    return out
 
 
 def _warn_ambiguous(writer: _ClassWriter, layer: ir.Layer, arg: str, chosen: Expr, other: Expr) -> None:

@@ -17,6 +17,7 @@ from ..ops import DTYPE_BYTES, Dim, count_product, paren
 BATCH = "N"  # the symbol --batch binds, and that per-sample counts set to 1
 
 _Term = tuple[int, tuple[str, ...]]
+_INT_ONLY = frozenset({int})  # the types of counts that are all plain ints (no bool, no text)
 
 
 def tensor_bytes(shape: Sequence[Dim], dtype: str) -> Dim:
@@ -27,7 +28,7 @@ def tensor_bytes(shape: Sequence[Dim], dtype: str) -> Dim:
 def total(counts: Iterable[Dim], env: Mapping[str, int] | None = None) -> Dim:
     """The sum of ``counts``, with the symbols in ``env`` bound: an int once no symbol is left, else text."""
     counts = counts if isinstance(counts, (list, tuple)) else list(counts)
-    if all(type(count) is int for count in counts):  # static shapes: most sums, on every layer's row
+    if set(map(type, counts)) <= _INT_ONLY:  # static shapes: most sums, on every layer's row (every count an int)
         return sum(counts)
     merged: dict[tuple[str, ...], int] = {}
     for count in counts:

@@ -12,6 +12,7 @@ import keyword
 from collections import ChainMap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, cast
 
 from ..errors import Diagnostic, Path, Span, did_you_mean, short_repr
@@ -60,17 +61,46 @@ class Instance:
     children: list[Child]
     names: dict[str, Any]  # forward's layer names: a Child, a list of Children (a group), or None (absent)
     depth: int = 0
+    # walk()'s order, found when first asked: an instance's children are all made before anything walks it
+    # (Elaborator.instance, shapes' clones) and never change after, while seven passes walk every instance
+    walked: list[Child] | None = field(default=None, repr=False, compare=False)
+    walked_paths: list[tuple[Child, str]] | None = field(default=None, repr=False, compare=False)  # and their paths
 
     def qualified(self, attr: str) -> str:
         return f"{self.prefix}.{attr}" if self.prefix else attr
 
-    def walk(self) -> Iterator[Child]:
+    def walk(self) -> Sequence[Child]:
         """Every child, parents first, in registration order (block children's insides excluded)."""
-        stack = list(reversed(self.children))
-        while stack:
-            child = stack.pop()
-            yield child
-            stack.extend(reversed(child.children))
+        if self.walked is None:
+            self.walked = _walk_order(self.children)
+        return self.walked
+
+    def walk_qualified(self) -> Sequence[tuple[Child, str]]:
+        """:meth:`walk`'s children, each with its module path in the whole model (``qualified``), found once: the
+        passes after inference read both for every child of every instance.  (An instance's prefix is never
+        changed either.)"""
+        if self.walked_paths is None:
+            prefix = self.prefix + "." if self.prefix else ""
+            self.walked_paths = [(child, prefix + child.attr) for child in self.walk()]
+        return self.walked_paths
+
+
+_CHILDREN_OF = attrgetter("children")  # any() over map(_CHILDREN_OF, ...) asks each child without a Python frame
+
+
+def _walk_order(children: list[Child]) -> list[Child]:
+    """``children`` and those inside them, parents first, in registration order: a plain copy where none has
+    children of its own (a block's layers, most often)."""
+    if not any(map(_CHILDREN_OF, children)):
+        return list(children)
+    order: list[Child] = []
+    stack = children[::-1]
+    while stack:
+        child = stack.pop()
+        order.append(child)
+        if child.children:
+            stack.extend(child.children[::-1])
+    return order
 
 
 @dataclass
@@ -356,7 +386,13 @@ def _bind_from_inputs(definition: ir.ModuleDef, env: dict[str, Any], inputs: Seq
                 f"{_fmt(decl.shape)} ({len(decl.shape)}-D), found {_fmt(tensor.shape)} (in {where})",
                 _arg_span(use, None, source), use.path, "check the layer before this block"))
         for want, got in zip(decl.shape, tensor.shape, strict=True):
-            _bind_dim(definition, decl, want, got, tensor, env, symbols, declared, use, where, source)
+            if type(want) is str and want not in declared and want not in symbols:
+                symbols[want] = got  # a symbol's first size: what _bind_dim does, without its call (10,000 blocks)
+            elif type(want) is str and want in declared and want in env and (not isinstance(got, int) or
+                                                                              env[want] == got):
+                pass  # an argument written at the use, which this size agrees with: nothing to check further
+            else:
+                _bind_dim(definition, decl, want, got, tensor, env, symbols, declared, use, where, source)
 
 
 def _bind_dim(definition: ir.ModuleDef, decl: ir.Input, want: Any, got: Any, tensor: Tensor, env: dict[str, Any],

@@ -26,6 +26,8 @@ def check_init_passes(instances: Mapping[str, Instance], shapes: Mapping[str, tu
                       dtypes: Mapping[str, str], layer_args: Mapping[str, dict[str, Any]],
                       diag: Collector) -> frozenset[int]:
     """Every instance's passes checked; returns the fills (by id) that need an ``is not None`` guard."""
+    if not any(instance.definition.init_passes for instance in instances.values()):
+        return frozenset()  # most specs have none: no need to type every module of the model
     types = _module_types(instances)
     modules = sorted(types.items())
     paths = [path for path, _ in modules]
@@ -49,8 +51,8 @@ def _module_types(instances: Mapping[str, Instance]) -> dict[str, str]:
     """Every built submodule's type by module path: a registry name, "Sequential" or a block's name."""
     types: dict[str, str] = {}
     for instance in instances.values():
-        for child in instance.walk():
-            types[instance.qualified(child.attr)] = child.block if child.type == ir.BLOCK and child.block else (
+        for child, qualified in instance.walk_qualified():
+            types[qualified] = child.block if child.type == ir.BLOCK and child.block else (
                 child.type)
     return types
 
