@@ -170,15 +170,28 @@ def _tag(lines: Iterable[str], origin: Origin) -> list[str]:
     return out
 
 
+def _split_lines(lines: list[str]) -> list[str]:
+    """``lines`` with each one that holds line breaks split at them, every part keeping its origin (a line without
+    one, nearly all, is kept itself)."""
+    out: list[str] = []
+    for line in lines:
+        if "\n" in line:
+            out += [_keep(part, line) for part in line.split("\n")]
+        else:
+            out.append(line)
+    return out
+
+
 def _lineno_map(lines: Sequence[str]) -> dict[int, Origin]:
     found: dict[int, Origin] = {}
     lineno = 1
     for line in lines:
         origin = getattr(line, "origin", None)
-        for k in range(line.count("\n") + 1):
-            if origin is not None:
+        breaks = line.count("\n")
+        if origin is not None:
+            for k in range(breaks + 1):
                 found[lineno + k] = origin
-        lineno += line.count("\n") + 1
+        lineno += breaks + 1
     return found
 
 
@@ -423,8 +436,7 @@ class _ClassWriter(ir.NodeVisitor):
     def class_lines(self, base: str, params: str, init: list[str]) -> list[str]:
         forward = [] if self.definition.sequential else list(self.forward_lines())
         init = [*init, *(f"{INDENT}self.{name} = {self.stored_value(name)}" for name in self.stored)]
-        # a long constructor spans several lines
-        init = [_keep(part, line) for line in init for part in line.split("\n")]
+        init = _split_lines(init)  # a long constructor spans several lines
         out = [f"class {self.definition.name}({base}):"]
         if self.definition.description:
             out += [INDENT + _docstring(self.definition.description), ""]
@@ -744,7 +756,7 @@ class _ClassWriter(ir.NodeVisitor):
         return ast.parse(to_python(test.expr, rename), mode="eval").body
 
     def expr(self, expr: ir.Expr) -> str:
-        return _unparse(self.node(expr))
+        return _layer_call_text(expr) or _unparse(self.node(expr))
 
     def node(self, expr: ir.Expr) -> ast.expr:
         """The Python expression for an IR expression: ``visit_<Node>`` below, one per kind."""
@@ -1445,9 +1457,15 @@ def _runs(items: Sequence[ir.ParamTensor]) -> Iterator[tuple[ir.ParamTensor, int
 
 
 def _literal(value: Any) -> str:
+    if type(value) in _REPR_LITERALS:  # most layer arguments: ast.unparse writes a constant of these as repr does
+        return repr(value)
     if isinstance(value, list):
         value = tuple(value)
     return ast.unparse(_const(value))
+
+
+# The constants ast.unparse writes exactly as repr() (not float: inf and nan are written otherwise).
+_REPR_LITERALS = frozenset({int, bool, str, type(None)})
 
 
 def _var_value(name: str, value: Any, default: bool = False) -> str:
@@ -1478,6 +1496,19 @@ def _plain_node(value: Any) -> ast.expr:
         return ast.List([_plain_node(v) for v in value], ast.Load())
     return ast.Constant(value)
 
+
+
+def _layer_call_text(expr: ir.Expr) -> str | None:
+    """``self.conv1(x)`` for a layer called on values, parameters or buffers (most steps of a long forward), as
+    visit_Call and _unparse write it but without the ast nodes; None for any other expression."""
+    if type(expr) is not ir.Call or expr.kind != "layer" or expr.kwargs:
+        return None
+    args: list[str] = []
+    for arg in expr.args:
+        if type(arg) is not ir.Name or arg.kind == "build":  # visit_Name keeps a build-time name: not here
+            return None
+        args.append(f"self.{arg.id}" if arg.kind in ("param", "buffer") else arg.id)
+    return f"self.{expr.func}({', '.join(args)})"
 
 
 def _unparse(node: ast.expr) -> str:

@@ -123,7 +123,9 @@ class ForwardParser:
                         for d in (value if isinstance(value, list) else value.shape) if isinstance(d, str)}
 
     def parse(self, steps: list[Any]) -> list[ir.Stmt]:
-        self.assigned_later = {m.group(1) for s in steps if isinstance(s, str) and (m := _ASSIGNED.match(s))}
+        # "=" first: the pattern needs one, and most steps of a long forward are bare layer names
+        self.assigned_later = {m.group(1) for s in steps
+                               if isinstance(s, str) and "=" in s and (m := _ASSIGNED.match(s))}
         body: list[ir.Stmt] = []
         for i, step in enumerate(steps):
             self.path = self.r.P("forward", i)

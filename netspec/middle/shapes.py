@@ -281,7 +281,8 @@ def _worlds(model: ir.ModuleDef, diag: Collector) -> Iterator[dict[str, Any]]:
     key, or a ParameterList position (each choice can give its own output shape)."""
     choices: dict[str, list[Any]] = {}
     reported: set[str] = set()
-    for index in _indexes(model.body):
+    # Only an index that names a forward argument picks a world: without arguments, skip the walk of every step.
+    for index in _indexes(model.body) if model.args else ():
         arg = index.index
         if not (isinstance(arg, ir.Name) and arg.id in model.args):
             continue
@@ -857,7 +858,7 @@ class Interpreter(ir.NodeVisitor):
 
     def visit_Call(self, call: ir.Call) -> Any:
         args = [self.eval(a) for a in call.args]
-        kwargs = {k: self.eval(v) for k, v in call.kwargs}
+        kwargs = {k: self.eval(v) for k, v in call.kwargs} if call.kwargs else {}
         if call.kind in ("layer", "layervar"):
             child = self.instance.names.get(call.func) if call.kind == "layer" else self.env.get(call.func)
             if child is None or isinstance(child, list):
@@ -905,8 +906,9 @@ class Interpreter(ir.NodeVisitor):
                             call.span) from None
 
     def n_inputs(self, child: Child) -> int:
-        if child.type in LAYERS:
-            return LAYERS[child.type].n_inputs
+        kind = registry().layers.get(child.type)  # one lookup: every layer call asks
+        if kind is not None:
+            return kind.n_inputs
         if child.type == ir.BLOCK and child.block is not None:
             return len(self.shared.elaborator.program.blocks[child.block].inputs)
         return 1
@@ -971,7 +973,7 @@ class Interpreter(ir.NodeVisitor):
         self.caution(layer, kind.caution(completed, inputs))
         outputs: tuple[Any, ...] = out if isinstance(out, tuple) else (out,)  # MultiheadAttention: (output, weights)
         if not kind.passthrough:  # nn.Identity hands back its input itself
-            outputs = tuple(_computed(o) if isinstance(o, Tensor) else o for o in outputs)
+            outputs = tuple([_computed(o) if isinstance(o, Tensor) else o for o in outputs])
         self.layer_args[qualified] = completed
         self.shared.note(_ARGS, qualified, completed)
         for item in _tensors_in(outputs):  # LSTM's (output, (h_n, c_n)) too
@@ -980,12 +982,12 @@ class Interpreter(ir.NodeVisitor):
         shown = f"{child.type} ({kind.shape_source})" if kind.shape_source else child.type  # a plugin's meta run
         row = self.record(qualified, shown, outputs[0].shape, kind.count(completed), depth, macs=macs,
                           outputs=outputs, inputs=inputs, kernel_size=completed.get("kernel_size"))
+        result = outputs if isinstance(out, tuple) else outputs[0]
         if self.trace is not None:
             assert row is not None
-            outputs = _fresh(outputs, inputs)
-            self.emit("layer", layer, row.path, child.type, tuple(inputs),
-                      outputs if isinstance(out, tuple) else outputs[0], row, self.span_of(child))
-        return outputs if isinstance(out, tuple) else outputs[0]
+            result = _fresh(result, inputs)
+            self.emit("layer", layer, row.path, child.type, tuple(inputs), result, row, self.span_of(child))
+        return result
 
     def rule_refused(self, child: Child, args: dict[str, Any], options: dict[str, Any] | None, inputs: list[Tensor],
                      exc: ShapeError, again: bool) -> tuple[Any, dict[str, Any]]:
@@ -1144,7 +1146,7 @@ class Interpreter(ir.NodeVisitor):
             path = self.unique_step_path(path)
         self.recorded.add(path)
         row = Row(path, kind, shape, params, depth, macs, activation,
-                  input_shapes=tuple(t.shape for t in inputs if isinstance(t, Tensor)), kernel_size=kernel_size)
+                  input_shapes=tuple([t.shape for t in inputs if isinstance(t, Tensor)]), kernel_size=kernel_size)
         self.rows.append(row)
         return row
 
@@ -1174,10 +1176,11 @@ class Interpreter(ir.NodeVisitor):
     def check_size(self, out: Tensor, path: Path, span: Span) -> None:
         self.check_rank(len(out.shape), path, span)  # every layer and op output passes here
         static = [d for d in out.shape if isinstance(d, int)]
-        if static and math.prod(static) > INT64_MAX:
+        elements = math.prod(static) if static else 0  # 0: no static dim, nothing to check
+        if elements > INT64_MAX:
             raise self.fail("too-large", f"output {fmt_shape(out.shape)} holds more elements than a tensor can",
                             path, span)
-        if static and math.prod(static) > MAX_ACTIVATION and path not in self.warned_sizes:
+        if elements > MAX_ACTIVATION and path not in self.warned_sizes:
             self.warned_sizes.add(path)  # once per step, not once per forward-argument world
             self.diag.add(Diagnostic(
                 "activation-size", f"output {fmt_shape(out.shape)} holds {math.prod(static):,} elements "
