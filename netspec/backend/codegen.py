@@ -148,26 +148,24 @@ class _Line(str):
     origin: Origin
 
 
-def _keep(text: str, like: str) -> str:
-    """``text`` with ``like``'s origin, if it has one."""
-    origin = getattr(like, "origin", None)
-    if origin is None:
-        return text
+def _marked(text: str, origin: Origin) -> _Line:
+    """``text`` as a line written from ``origin``."""
     line = _Line(text)
     line.origin = origin
     return line
 
 
+def _keep(text: str, like: str) -> str:
+    """``text`` with ``like``'s origin, if it has one."""
+    origin = getattr(like, "origin", None)
+    if origin is None:
+        return text
+    return _marked(text, origin)
+
+
 def _tag(lines: Iterable[str], origin: Origin) -> list[str]:
     """``lines``, each line no inner entry claimed marked as written from ``origin``."""
-    out: list[str] = []
-    for text in lines:
-        if text and not isinstance(text, _Line):
-            line = _Line(text)
-            line.origin = origin
-            text = line
-        out.append(text)
-    return out
+    return [_marked(text, origin) if text and not isinstance(text, _Line) else text for text in lines]
 
 
 def _split_lines(lines: list[str]) -> list[str]:
@@ -219,6 +217,7 @@ class _Module:
         self.uses_math = False  # a build-time expression calls sqrt: generated code imports math
         self.helpers: dict[str, str] = {}
         self.plugin_imports: dict[str, None] = {}  # plugin layers' import lines, in first-use order
+        self.constant_calls: dict[tuple[Any, ...], str] = {}  # constructor calls written, by _constant_key
         program = inference.program
         # the file's top-level names: its classes, then plugin layers' imported names
         self.names = Namespace(taken=[definition.name for definition in program.definitions()])
@@ -694,8 +693,13 @@ class _ClassWriter(ir.NodeVisitor):
         yield f"def forward({', '.join(params)}):"
         last = self.definition.inputs[0].name
         returned = False
+        in_place = self.inf.in_place
         for stmt in self.definition.body:
-            yield from _tag(self.statement(stmt, INDENT), self.origin(stmt.path, "forward", span=stmt.span))
+            origin = self.origin(stmt.path, "forward", span=stmt.span)
+            if type(stmt) is ir.Assign and not (id(stmt) in in_place and isinstance(stmt.value, ir.BinOp)):
+                yield _marked(f"{INDENT}{stmt.target} = {self.expr(stmt.value)}", origin)  # as statement() writes it
+            else:
+                yield from _tag(self.statement(stmt, INDENT), origin)
             if isinstance(stmt, ir.Assign):
                 last = stmt.target
             returned = returned or _always_returns(stmt)
@@ -847,7 +851,11 @@ class _ClassWriter(ir.NodeVisitor):
         init: list[str] = []
         assert self.instance is not None
         for child in self.instance.children:
-            init += _assign(f"self.{child.key} = ", _tag(self.child_expr(child), self.child_origin(child)), INDENT)
+            lines, origin = self.child_expr(child), self.child_origin(child)
+            if len(lines) == 1 and lines[0] and not isinstance(lines[0], _Line):  # a layer's one-line call
+                init.append(_marked(f"{INDENT}self.{child.key} = {lines[0]}", origin))  # as _assign(_tag()) writes it
+            else:
+                init += _assign(f"self.{child.key} = ", _tag(lines, origin), INDENT)
         for name, found in self.instance.names.items():
             if found is None:
                 init.append(f"{INDENT}self.{name} = None")
@@ -874,8 +882,21 @@ class _ClassWriter(ir.NodeVisitor):
             return [self.block_instance_call(child)]
         args = self.inf.layer_args.get(self.instance.qualified(child.attr) if self.instance else child.attr,
                                        child.args)
-        values, written = self.constant_args(child.type, args)
-        return [self.registry_call(child.type, values, written)]
+        return [self.constant_call(child.type, args)]
+
+    def constant_call(self, layer_type: str, args: dict[str, Any]) -> str:
+        """``nn.Linear(64, 64, ...)`` for concrete arguments: written once per layer type and argument values
+        in a file (a deep stack repeats a few), through :meth:`constant_args` and :meth:`registry_call`."""
+        key = _constant_key(layer_type, args)
+        kind = LAYERS[layer_type]
+        if key is None or kind.import_line:  # a plugin layer's call names its import, made when first written
+            values, written = self.constant_args(layer_type, args)
+            return self.registry_call(layer_type, values, written)
+        calls = self.module.constant_calls
+        if key not in calls:
+            values, written = self.constant_args(layer_type, args)
+            calls[key] = self.registry_call(layer_type, values, written)
+        return calls[key]
 
     def block_instance_call(self, child: Child) -> str:
         assert child.block is not None and child.instance is not None
@@ -1454,6 +1475,19 @@ def _runs(items: Sequence[ir.ParamTensor]) -> Iterator[tuple[ir.ParamTensor, int
             j += 1
         yield items[i], j - i + 1
         i = j + 1
+
+
+def _constant_key(layer_type: str, args: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What a constructor call of concrete arguments follows from: the type, and each argument's name, value and
+    value's type (True == 1, but they are written differently); None where a value is not a plain int, bool,
+    str or None (a float's -0.0 equals 0.0, a list is unhashable): such a call is written each time."""
+    key: list[Any] = [layer_type]
+    for name, value in args.items():
+        kind = type(value)
+        if kind not in _REPR_LITERALS:
+            return None
+        key += (name, kind, value)
+    return tuple(key)
 
 
 def _literal(value: Any) -> str:

@@ -10,6 +10,7 @@ spellings that change meaning between parsers (``no``, ``on``, ``017``,
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path as FsPath
@@ -164,9 +165,14 @@ def _feed_events(text: str, builder: _DataBuilder) -> None:
     (a few percent of reading a large spec)."""
     loader = _Loader(text)
     try:
-        check, get, feed = loader.check_event, loader.get_event, builder.feed
+        check, get, feed, add_scalar, stack = loader.check_event, loader.get_event, builder.feed, builder.add_scalar, \
+            builder.stack
         while check():
-            feed(get())
+            event = get()
+            if type(event) is _ScalarEvent and stack:  # what feed does with one, called directly
+                add_scalar(event)
+            else:
+                feed(event)
     finally:
         loader.dispose()
 
@@ -259,13 +265,18 @@ _MappingEndEvent = yaml.MappingEndEvent
 _SequenceEndEvent = yaml.SequenceEndEvent
 
 
-def _span(file: str, line: int, col: int) -> Span:
+def _new_span(file: str, line: int, col: int) -> Span:
     """``Span(file, line, col)``, made without the frozen dataclass's ``__init__``: that sets each field through
     ``object.__setattr__``, twice the cost, and reading a large spec makes a span for every node."""
     span: Span = object.__new__(Span)
     fields = span.__dict__
     fields["file"], fields["line"], fields["col"] = file, line, col
     return span
+
+
+# _new_span makes the same object as Span() only while its fields live in its __dict__ and nothing runs after them
+_span: Callable[[str, int, int], Span] = (
+    _new_span if not hasattr(Span, "__slots__") and not hasattr(Span, "__post_init__") else Span)
 
 
 class _Missing:

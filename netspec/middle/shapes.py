@@ -961,7 +961,8 @@ class Interpreter(ir.NodeVisitor):
         kind = LAYERS[child.type]
         args = self.layer_args.get(qualified, child.args)
         try:
-            _check_in_place(args, inputs, child.type)
+            if args.get("inplace"):  # what _check_in_place checks first: most layers have no inplace argument
+                _check_in_place(args, inputs, child.type)
             try:
                 out, inferred = kind.rule({**args, **(options or {})}, inputs)
             except ShapeError as exc:
@@ -970,7 +971,9 @@ class Interpreter(ir.NodeVisitor):
             kind.check(completed)  # the rules check it too; this keeps one that forgets from reaching torch
         except ShapeError as exc:
             raise self.layer_failure(child, exc, inputs) from None
-        self.caution(layer, kind.caution(completed, inputs))
+        warning = kind.caution(completed, inputs)
+        if warning is not None:
+            self.caution(layer, warning)
         outputs: tuple[Any, ...] = out if isinstance(out, tuple) else (out,)  # MultiheadAttention: (output, weights)
         if not kind.passthrough:  # nn.Identity hands back its input itself
             outputs = tuple([_computed(o) if isinstance(o, Tensor) else o for o in outputs])
@@ -1138,7 +1141,10 @@ class Interpreter(ir.NodeVisitor):
                kernel_size: Any = None) -> Row | None:
         if self.rows is None:
             return None
-        activation = _activation_bytes(tuple([(t.shape, t.dtype) for t in _tensors_in(outputs)]))
+        if len(outputs) == 1 and type(outputs[0]) is Tensor:  # most calls: one tensor out
+            activation = _activation_bytes(((outputs[0].shape, outputs[0].dtype),))
+        else:
+            activation = _activation_bytes(tuple([(t.shape, t.dtype) for t in _tensors_in(outputs)]))
         if path in self.recorded and not step:
             kind, params = f"{kind} (shared)", 0  # a layer called again: its parameters are counted once
             path = self.unique_call_path(path)
@@ -1175,15 +1181,18 @@ class Interpreter(ir.NodeVisitor):
 
     def check_size(self, out: Tensor, path: Path, span: Span) -> None:
         self.check_rank(len(out.shape), path, span)  # every layer and op output passes here
-        static = [d for d in out.shape if isinstance(d, int)]
-        elements = math.prod(static) if static else 0  # 0: no static dim, nothing to check
+        elements, static = 1, False  # the product of the static dims (0 where there is none: nothing to check)
+        for d in out.shape:
+            if isinstance(d, int):
+                elements, static = elements * d, True
+        elements = elements if static else 0
         if elements > INT64_MAX:
             raise self.fail("too-large", f"output {fmt_shape(out.shape)} holds more elements than a tensor can",
                             path, span)
         if elements > MAX_ACTIVATION and path not in self.warned_sizes:
             self.warned_sizes.add(path)  # once per step, not once per forward-argument world
             self.diag.add(Diagnostic(
-                "activation-size", f"output {fmt_shape(out.shape)} holds {math.prod(static):,} elements "
+                "activation-size", f"output {fmt_shape(out.shape)} holds {elements:,} elements "
                 f"(over {MAX_ACTIVATION:,}): running forward would need that much memory per call", span, path,
                 "check the input size and the layer widths", "warning"))
 
