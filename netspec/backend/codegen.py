@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
@@ -71,6 +72,21 @@ class Origin:
 
     def __str__(self) -> str:
         return f"{self.span}: {format_path(self.path) or '(spec)'}"
+
+
+def _new_origin(span: Span, path: Path, kind: str, name: str) -> Origin:
+    """``Origin(span, path, kind, name)``, its fields stored in its __dict__ directly: the frozen dataclass's
+    __init__ sets each through object.__setattr__, twice the cost, and a long class has an origin per line."""
+    origin: Origin = object.__new__(Origin)
+    fields = origin.__dict__
+    fields["span"], fields["path"], fields["kind"], fields["name"] = span, path, kind, name
+    return origin
+
+
+# _new_origin makes the same object as Origin() only while these are its fields, kept in its __dict__
+_origin: Callable[[Span, Path, str, str], Origin] = _new_origin if (
+    tuple(f.name for f in dataclasses.fields(Origin)) == ("span", "path", "kind", "name")
+    and not hasattr(Origin, "__slots__") and not hasattr(Origin, "__post_init__")) else Origin
 
 
 @dataclass(frozen=True)
@@ -497,7 +513,7 @@ class _ClassWriter(ir.NodeVisitor):
 
     def origin(self, path: Path, kind: str, name: str = "", span: Span | None = None) -> Origin:
         """Where a line written for the entry at ``path`` of this definition came from."""
-        return Origin(span or self.definition.source.key_span(path), path, kind, name)
+        return _origin(span or self.definition.source.key_span(path), path, kind, name)
 
     def stored_value(self, name: str) -> str:
         """What ``__init__`` keeps for a build-time name forward reads: the value it has in the instance

@@ -857,7 +857,8 @@ class Interpreter(ir.NodeVisitor):
             raise self.fail("bad-operand", exc.message, path, expr.span, exc.hint) from None
 
     def visit_Call(self, call: ir.Call) -> Any:
-        args = [self.eval(a) for a in call.args]
+        # one argument, most calls (a layer on x): evaluated without a comprehension's frame
+        args = [self.eval(call.args[0])] if len(call.args) == 1 else [self.eval(a) for a in call.args]
         kwargs = {k: self.eval(v) for k, v in call.kwargs} if call.kwargs else {}
         if call.kind in ("layer", "layervar"):
             child = self.instance.names.get(call.func) if call.kind == "layer" else self.env.get(call.func)
