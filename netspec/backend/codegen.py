@@ -201,6 +201,11 @@ def _lineno_map(lines: Sequence[str]) -> dict[int, Origin]:
     lineno = 1
     for line in lines:
         origin = getattr(line, "origin", None)
+        if "\n" not in line:  # nearly every line
+            if origin is not None:
+                found[lineno] = origin
+            lineno += 1
+            continue
         breaks = line.count("\n")
         if origin is not None:
             for k in range(breaks + 1):

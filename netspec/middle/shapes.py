@@ -975,9 +975,13 @@ class Interpreter(ir.NodeVisitor):
         warning = kind.caution(completed, inputs)
         if warning is not None:
             self.caution(layer, warning)
-        outputs: tuple[Any, ...] = out if isinstance(out, tuple) else (out,)  # MultiheadAttention: (output, weights)
-        if not kind.passthrough:  # nn.Identity hands back its input itself
-            outputs = tuple([_computed(o) if isinstance(o, Tensor) else o for o in outputs])
+        # nn.Identity hands back its input itself; any other layer's output is a new tensor
+        if not isinstance(out, tuple):
+            outputs: tuple[Any, ...] = (_computed(out) if isinstance(out, Tensor) and not kind.passthrough else out,)
+        elif kind.passthrough:
+            outputs = out
+        else:  # MultiheadAttention: (output, weights)
+            outputs = tuple([_computed(o) if isinstance(o, Tensor) else o for o in out])
         self.layer_args[qualified] = completed
         self.shared.note(_ARGS, qualified, completed)
         for item in _tensors_in(outputs):  # LSTM's (output, (h_n, c_n)) too
@@ -1814,6 +1818,8 @@ def _probe_unbuilt(shared: Shared) -> Hypothetical | None:
     here: a made-up instance that fails only leaves the entry without a value (codegen then writes a class
     that refuses to build it with those arguments)."""
     program = shared.elaborator.program
+    if not program.blocks:  # only a block's entries are wanted: no need to walk what was built
+        return None
     built = {id(child.entry) for instance in shared.instances.values() for child in instance.walk()}
     wanted = {id(layer) for definition in program.blocks.values() for layer in definition.walk_layers()
               if id(layer) not in built and _needs_inference(program, layer)}
