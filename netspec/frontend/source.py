@@ -51,6 +51,8 @@ _BINARY = re.compile(r"[-+]?0b[01_]+")
 _UNDERSCORED = re.compile(r"[-+]?[0-9]+_[0-9_]*(\.[0-9_]*)?")
 _NUMBER_START = frozenset("+-.0123456789")  # the first character every number pattern above can match
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# The plain scalars resolve_plain reads as null or a boolean, or refuses (YAML 1.1 booleans).
+_RESERVED_WORDS = frozenset(_NULL | _TRUE | _FALSE | _YAML11_BOOL)
 # The plain keys add_key refuses, each said otherwise below: booleans in YAML 1.1 or 1.2, and null spelled out.
 _AMBIGUOUS_KEYS = frozenset(_YAML11_BOOL | _TRUE | _FALSE | {key for key in _NULL if key.isalpha()})
 
@@ -462,13 +464,13 @@ class _DataBuilder:
         return self.resolve_plain(event, text)
 
     def resolve_plain(self, event: Any, text: str) -> Any:
-        if text in _NULL:
-            return None
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        if text in _YAML11_BOOL:
+        if text in _RESERVED_WORDS:  # one lookup for most text: none of these
+            if text in _NULL:
+                return None
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
             raise self.fail(event, "yaml-ambiguous", f"'{text}' is a boolean in YAML 1.1 but a string in YAML 1.2",
                             "write true or false, or quote the string")
         if text[0] not in _NUMBER_START:  # a word (a layer type, a name): no number pattern below can match
