@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
@@ -71,6 +72,21 @@ class Origin:
 
     def __str__(self) -> str:
         return f"{self.span}: {format_path(self.path) or '(spec)'}"
+
+
+def _new_origin(span: Span, path: Path, kind: str, name: str) -> Origin:
+    """``Origin(span, path, kind, name)``, its fields stored in its __dict__ directly: the frozen dataclass's
+    __init__ sets each through object.__setattr__, twice the cost, and a long class has an origin per line."""
+    origin: Origin = object.__new__(Origin)
+    fields = origin.__dict__
+    fields["span"], fields["path"], fields["kind"], fields["name"] = span, path, kind, name
+    return origin
+
+
+# _new_origin makes the same object as Origin() only while these are its fields, kept in its __dict__
+_origin: Callable[[Span, Path, str, str], Origin] = _new_origin if (
+    tuple(f.name for f in dataclasses.fields(Origin)) == ("span", "path", "kind", "name")
+    and not hasattr(Origin, "__slots__") and not hasattr(Origin, "__post_init__")) else Origin
 
 
 @dataclass(frozen=True)
@@ -148,25 +164,35 @@ class _Line(str):
     origin: Origin
 
 
-def _keep(text: str, like: str) -> str:
-    """``text`` with ``like``'s origin, if it has one."""
-    origin = getattr(like, "origin", None)
-    if origin is None:
-        return text
+def _marked(text: str, origin: Origin) -> _Line:
+    """``text`` as a line written from ``origin``."""
     line = _Line(text)
     line.origin = origin
     return line
 
 
+def _keep(text: str, like: str) -> str:
+    """``text`` with ``like``'s origin, if it has one."""
+    origin = getattr(like, "origin", None)
+    if origin is None:
+        return text
+    return _marked(text, origin)
+
+
 def _tag(lines: Iterable[str], origin: Origin) -> list[str]:
     """``lines``, each line no inner entry claimed marked as written from ``origin``."""
+    return [_marked(text, origin) if text and not isinstance(text, _Line) else text for text in lines]
+
+
+def _split_lines(lines: list[str]) -> list[str]:
+    """``lines`` with each one that holds line breaks split at them, every part keeping its origin (a line without
+    one, nearly all, is kept itself)."""
     out: list[str] = []
-    for text in lines:
-        if text and not isinstance(text, _Line):
-            line = _Line(text)
-            line.origin = origin
-            text = line
-        out.append(text)
+    for line in lines:
+        if "\n" in line:
+            out += [_keep(part, line) for part in line.split("\n")]
+        else:
+            out.append(line)
     return out
 
 
@@ -175,10 +201,16 @@ def _lineno_map(lines: Sequence[str]) -> dict[int, Origin]:
     lineno = 1
     for line in lines:
         origin = getattr(line, "origin", None)
-        for k in range(line.count("\n") + 1):
+        if "\n" not in line:  # nearly every line
             if origin is not None:
+                found[lineno] = origin
+            lineno += 1
+            continue
+        breaks = line.count("\n")
+        if origin is not None:
+            for k in range(breaks + 1):
                 found[lineno + k] = origin
-        lineno += line.count("\n") + 1
+        lineno += breaks + 1
     return found
 
 
@@ -206,6 +238,7 @@ class _Module:
         self.uses_math = False  # a build-time expression calls sqrt: generated code imports math
         self.helpers: dict[str, str] = {}
         self.plugin_imports: dict[str, None] = {}  # plugin layers' import lines, in first-use order
+        self.constant_calls: dict[tuple[Any, ...], str] = {}  # constructor calls written, by _constant_key
         program = inference.program
         # the file's top-level names: its classes, then plugin layers' imported names
         self.names = Namespace(taken=[definition.name for definition in program.definitions()])
@@ -423,8 +456,7 @@ class _ClassWriter(ir.NodeVisitor):
     def class_lines(self, base: str, params: str, init: list[str]) -> list[str]:
         forward = [] if self.definition.sequential else list(self.forward_lines())
         init = [*init, *(f"{INDENT}self.{name} = {self.stored_value(name)}" for name in self.stored)]
-        # a long constructor spans several lines
-        init = [_keep(part, line) for line in init for part in line.split("\n")]
+        init = _split_lines(init)  # a long constructor spans several lines
         out = [f"class {self.definition.name}({base}):"]
         if self.definition.description:
             out += [INDENT + _docstring(self.definition.description), ""]
@@ -486,7 +518,7 @@ class _ClassWriter(ir.NodeVisitor):
 
     def origin(self, path: Path, kind: str, name: str = "", span: Span | None = None) -> Origin:
         """Where a line written for the entry at ``path`` of this definition came from."""
-        return Origin(span or self.definition.source.key_span(path), path, kind, name)
+        return _origin(span or self.definition.source.key_span(path), path, kind, name)
 
     def stored_value(self, name: str) -> str:
         """What ``__init__`` keeps for a build-time name forward reads: the value it has in the instance
@@ -682,8 +714,13 @@ class _ClassWriter(ir.NodeVisitor):
         yield f"def forward({', '.join(params)}):"
         last = self.definition.inputs[0].name
         returned = False
+        in_place = self.inf.in_place
         for stmt in self.definition.body:
-            yield from _tag(self.statement(stmt, INDENT), self.origin(stmt.path, "forward", span=stmt.span))
+            origin = self.origin(stmt.path, "forward", span=stmt.span)
+            if type(stmt) is ir.Assign and not (id(stmt) in in_place and isinstance(stmt.value, ir.BinOp)):
+                yield _marked(f"{INDENT}{stmt.target} = {self.expr(stmt.value)}", origin)  # as statement() writes it
+            else:
+                yield from _tag(self.statement(stmt, INDENT), origin)
             if isinstance(stmt, ir.Assign):
                 last = stmt.target
             returned = returned or _always_returns(stmt)
@@ -744,7 +781,7 @@ class _ClassWriter(ir.NodeVisitor):
         return ast.parse(to_python(test.expr, rename), mode="eval").body
 
     def expr(self, expr: ir.Expr) -> str:
-        return _unparse(self.node(expr))
+        return _layer_call_text(expr) or _unparse(self.node(expr))
 
     def node(self, expr: ir.Expr) -> ast.expr:
         """The Python expression for an IR expression: ``visit_<Node>`` below, one per kind."""
@@ -835,7 +872,11 @@ class _ClassWriter(ir.NodeVisitor):
         init: list[str] = []
         assert self.instance is not None
         for child in self.instance.children:
-            init += _assign(f"self.{child.key} = ", _tag(self.child_expr(child), self.child_origin(child)), INDENT)
+            lines, origin = self.child_expr(child), self.child_origin(child)
+            if len(lines) == 1 and lines[0] and not isinstance(lines[0], _Line):  # a layer's one-line call
+                init.append(_marked(f"{INDENT}self.{child.key} = {lines[0]}", origin))  # as _assign(_tag()) writes it
+            else:
+                init += _assign(f"self.{child.key} = ", _tag(lines, origin), INDENT)
         for name, found in self.instance.names.items():
             if found is None:
                 init.append(f"{INDENT}self.{name} = None")
@@ -862,8 +903,21 @@ class _ClassWriter(ir.NodeVisitor):
             return [self.block_instance_call(child)]
         args = self.inf.layer_args.get(self.instance.qualified(child.attr) if self.instance else child.attr,
                                        child.args)
-        values, written = self.constant_args(child.type, args)
-        return [self.registry_call(child.type, values, written)]
+        return [self.constant_call(child.type, args)]
+
+    def constant_call(self, layer_type: str, args: dict[str, Any]) -> str:
+        """``nn.Linear(64, 64, ...)`` for concrete arguments: written once per layer type and argument values
+        in a file (a deep stack repeats a few), through :meth:`constant_args` and :meth:`registry_call`."""
+        key = _constant_key(layer_type, args)
+        kind = LAYERS[layer_type]
+        if key is None or kind.import_line:  # a plugin layer's call names its import, made when first written
+            values, written = self.constant_args(layer_type, args)
+            return self.registry_call(layer_type, values, written)
+        calls = self.module.constant_calls
+        if key not in calls:
+            values, written = self.constant_args(layer_type, args)
+            calls[key] = self.registry_call(layer_type, values, written)
+        return calls[key]
 
     def block_instance_call(self, child: Child) -> str:
         assert child.block is not None and child.instance is not None
@@ -1464,10 +1518,29 @@ def _runs(items: Sequence[ir.ParamTensor]) -> Iterator[tuple[ir.ParamTensor, int
         i = j + 1
 
 
+def _constant_key(layer_type: str, args: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What a constructor call of concrete arguments follows from: the type, and each argument's name, value and
+    value's type (True == 1, but they are written differently); None where a value is not a plain int, bool,
+    str or None (a float's -0.0 equals 0.0, a list is unhashable): such a call is written each time."""
+    key: list[Any] = [layer_type]
+    for name, value in args.items():
+        kind = type(value)
+        if kind not in _REPR_LITERALS:
+            return None
+        key += (name, kind, value)
+    return tuple(key)
+
+
 def _literal(value: Any) -> str:
+    if type(value) in _REPR_LITERALS:  # most layer arguments: ast.unparse writes a constant of these as repr does
+        return repr(value)
     if isinstance(value, list):
         value = tuple(value)
     return ast.unparse(_const(value))
+
+
+# The constants ast.unparse writes exactly as repr() (not float: inf and nan are written otherwise).
+_REPR_LITERALS = frozenset({int, bool, str, type(None)})
 
 
 def _var_value(name: str, value: Any, default: bool = False) -> str:
@@ -1498,6 +1571,19 @@ def _plain_node(value: Any) -> ast.expr:
         return ast.List([_plain_node(v) for v in value], ast.Load())
     return ast.Constant(value)
 
+
+
+def _layer_call_text(expr: ir.Expr) -> str | None:
+    """``self.conv1(x)`` for a layer called on values, parameters or buffers (most steps of a long forward), as
+    visit_Call and _unparse write it but without the ast nodes; None for any other expression."""
+    if type(expr) is not ir.Call or expr.kind != "layer" or expr.kwargs:
+        return None
+    args: list[str] = []
+    for arg in expr.args:
+        if type(arg) is not ir.Name or arg.kind == "build":  # visit_Name keeps a build-time name: not here
+            return None
+        args.append(f"self.{arg.id}" if arg.kind in ("param", "buffer") else arg.id)
+    return f"self.{expr.func}({', '.join(args)})"
 
 
 def _unparse(node: ast.expr) -> str:

@@ -566,8 +566,9 @@ class Grammar:
                 if tag is not None and tag != BARE:
                     layers.add(tag)
                 children = value.get("layers") if tag in (SEQUENTIAL, GROUP) else value if tag == SEQUENCE else None
-                stack.extend(children.values() if isinstance(children, dict) else children
-                             if isinstance(children, list) else ())
+                if children is not None:  # most layers: a leaf
+                    stack.extend(children.values() if isinstance(children, dict) else children
+                                 if isinstance(children, list) else ())
             forward = definition.get("forward")
             steps |= {tag for tag in map(step_tag, forward if isinstance(forward, list) else ())
                       if tag not in (None, EXPR)}

@@ -10,6 +10,7 @@ spellings that change meaning between parsers (``no``, ``on``, ``017``,
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path as FsPath
@@ -50,6 +51,10 @@ _BINARY = re.compile(r"[-+]?0b[01_]+")
 _UNDERSCORED = re.compile(r"[-+]?[0-9]+_[0-9_]*(\.[0-9_]*)?")
 _NUMBER_START = frozenset("+-.0123456789")  # the first character every number pattern above can match
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# The plain scalars resolve_plain reads as null or a boolean, or refuses (YAML 1.1 booleans).
+_RESERVED_WORDS = frozenset(_NULL | _TRUE | _FALSE | _YAML11_BOOL)
+# The plain keys add_key refuses, each said otherwise below: booleans in YAML 1.1 or 1.2, and null spelled out.
+_AMBIGUOUS_KEYS = frozenset(_YAML11_BOOL | _TRUE | _FALSE | {key for key in _NULL if key.isalpha()})
 
 
 @dataclass
@@ -80,9 +85,11 @@ class Source:
 
     def span(self, path: Path) -> Span:
         """The span of the node at ``path``, or of its nearest ancestor."""
-        while path not in self.spans and path:
+        spans = self.spans
+        while path not in spans and path:
             path = path[:-1]
-        return self.spans.get(path, Span(self.file, 1, 1))
+        found = spans.get(path)
+        return found if found is not None else Span(self.file, 1, 1)  # made only when needed: asked per step
 
     def key_span(self, path: Path) -> Span:
         return self.key_spans.get(path) or self.span(path)
@@ -137,8 +144,7 @@ def load_text(text: str, file: str = "<spec>") -> Source:
                      f"U+{ord(surrogate.group()):04X}", "decode the spec as UTF-8 with errors='strict'")
     builder = _DataBuilder(file)
     try:
-        for event in yaml.parse(text, Loader=_Loader):
-            builder.feed(event)
+        _feed_events(text, builder)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(file, exc, text) from None
     except yaml.reader.ReaderError as exc:  # control characters: a position, no mark
@@ -154,6 +160,23 @@ def load_text(text: str, file: str = "<spec>") -> Source:
         raise _error(file, 1, 1, "empty-spec", "expected a mapping with 'netspec: 1', found an empty file",
                      "start the spec with 'netspec: 1'")
     return Source(file, text, builder.result, builder.spans, builder.key_spans)
+
+
+def _feed_events(text: str, builder: _DataBuilder) -> None:
+    """Every parser event of ``text`` to ``builder``: what ``yaml.parse`` yields, without its generator
+    (a few percent of reading a large spec)."""
+    loader = _Loader(text)
+    try:
+        check, get, feed, add_scalar, stack = loader.check_event, loader.get_event, builder.feed, builder.add_scalar, \
+            builder.stack
+        while check():
+            event = get()
+            if type(event) is _ScalarEvent and stack:  # what feed does with one, called directly
+                add_scalar(event)
+            else:
+                feed(event)
+    finally:
+        loader.dispose()
 
 
 def _syntax_error(file: str, exc: yaml.MarkedYAMLError, text: str = "") -> SpecError:
@@ -239,6 +262,25 @@ def _error(file: str, line: int, col: int, code: str, message: str, hint: str | 
     return SpecError([Diagnostic(code, message, Span(file, line, col), (), hint)])
 
 
+_ScalarEvent = yaml.ScalarEvent
+_MappingEndEvent = yaml.MappingEndEvent
+_SequenceEndEvent = yaml.SequenceEndEvent
+
+
+def _new_span(file: str, line: int, col: int) -> Span:
+    """``Span(file, line, col)``, made without the frozen dataclass's ``__init__``: that sets each field through
+    ``object.__setattr__``, twice the cost, and reading a large spec makes a span for every node."""
+    span: Span = object.__new__(Span)
+    fields = span.__dict__
+    fields["file"], fields["line"], fields["col"] = file, line, col
+    return span
+
+
+# _new_span makes the same object as Span() only while its fields live in its __dict__ and nothing runs after them
+_span: Callable[[str, int, int], Span] = (
+    _new_span if not hasattr(Span, "__slots__") and not hasattr(Span, "__post_init__") else Span)
+
+
 class _Missing:
     pass
 
@@ -270,16 +312,20 @@ class _DataBuilder:
 
     def span_of(self, event: Any) -> Span:
         mark = event.start_mark
-        return Span(self.file, mark.line + 1, mark.column + 1)
+        return _span(self.file, mark.line + 1, mark.column + 1)
 
     def fail(self, event: Any, code: str, message: str, hint: str | None = None) -> SpecError:
         span = self.span_of(event)
         return _error(self.file, span.line, span.col, code, message, hint)
 
     def feed(self, event: Any) -> None:
-        if type(event) is yaml.ScalarEvent:  # most events: what the chain below does for one, without the chain
-            self.check_node(event)
-            self.add_value(event, self.scalar(event))
+        kind = type(event)
+        if kind is _ScalarEvent and self.stack:  # most events: what the chain below does for one, without the chain
+            self.add_scalar(event)
+            return
+        if kind is _MappingEndEvent or kind is _SequenceEndEvent:
+            if self.stack.pop().pending_key is not _MISSING:  # pragma: no cover - the parser pairs keys and values
+                raise self.fail(event, "yaml-syntax", "mapping key has no value")
             return
         if isinstance(event, yaml.DocumentStartEvent):
             self.documents += 1
@@ -303,8 +349,38 @@ class _DataBuilder:
             if frame.pending_key is not _MISSING:  # pragma: no cover - the parser pairs keys and values
                 raise self.fail(event, "yaml-syntax", "mapping key has no value")
 
+    def add_scalar(self, event: Any) -> None:
+        """A scalar inside a mapping or sequence: check_node, scalar and add_value for it, inlined (a large spec
+        is mostly scalars).  The checks run in the same order, so the same first error is raised."""
+        self.nodes += 1
+        stack = self.stack
+        if self.nodes > MAX_NODES or event.anchor is not None or event.tag is not None or len(stack) >= MAX_DEPTH:
+            self.check_limits(event)
+        frame = stack[-1]
+        container = frame.container
+        text: str = event.value
+        mark = event.start_mark
+        if type(container) is list:
+            value = text if event.style or event.tag == "!" else self.resolve_plain(event, text)
+            self.spans[(*frame.path, len(container))] = _span(self.file, mark.line + 1, mark.column + 1)
+            container.append(value)
+        elif frame.pending_key is _MISSING:  # a key: a name, kept as written
+            self.add_key(event, frame, text, _span(self.file, mark.line + 1, mark.column + 1))
+        else:
+            value = text if event.style or event.tag == "!" else self.resolve_plain(event, text)
+            path = (*frame.path, frame.pending_key)
+            self.spans[path] = _span(self.file, mark.line + 1, mark.column + 1)
+            if frame.pending_key_span is not None:
+                self.key_spans[path] = frame.pending_key_span
+            container[frame.pending_key] = value
+            frame.pending_key = _MISSING
+
     def check_node(self, event: Any) -> None:
         self.nodes += 1
+        self.check_limits(event)
+
+    def check_limits(self, event: Any) -> None:
+        """The node count (this node counted), anchors, tags and depth: the first broken limit raised."""
         if self.nodes > MAX_NODES:
             raise self.fail(event, "too-large", f"spec has more than {MAX_NODES} YAML nodes")
         if event.anchor is not None:
@@ -364,12 +440,13 @@ class _DataBuilder:
                             "keys are names: letters, digits and '_'")
         # A plain `on:` is {True: ...} to PyYAML and other YAML 1.1 readers, `true:` and `null:`
         # to every reader: the same file would name another layer (or none) for them.
-        plain = isinstance(event, yaml.ScalarEvent) and not event.style
-        kind = ("read as a boolean by YAML 1.1 parsers such as PyYAML" if key in _YAML11_BOOL
-                else "a boolean in YAML" if key in _TRUE or key in _FALSE
-                else "null in YAML" if key in _NULL and key.isalpha()  # '~' is refused as a name anyway
-                else None)
-        if plain and kind is not None:
+        plain = isinstance(event, _ScalarEvent) and not event.style
+        kind = None if not plain or key not in _AMBIGUOUS_KEYS else (  # most keys: one set lookup
+            "read as a boolean by YAML 1.1 parsers such as PyYAML" if key in _YAML11_BOOL
+            else "a boolean in YAML" if key in _TRUE or key in _FALSE
+            else "null in YAML" if key in _NULL and key.isalpha()  # '~' is refused as a name anyway
+            else None)
+        if kind is not None:
             raise self.fail(event, "yaml-ambiguous", f"key '{key}' is {kind}, not a name",
                             f"quote it ('{key}': ...) or rename it")
         if key in frame.container:
@@ -387,17 +464,19 @@ class _DataBuilder:
         return self.resolve_plain(event, text)
 
     def resolve_plain(self, event: Any, text: str) -> Any:
-        if text in _NULL:
-            return None
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        if text in _YAML11_BOOL:
+        if text in _RESERVED_WORDS:  # one lookup for most text: none of these
+            if text in _NULL:
+                return None
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
             raise self.fail(event, "yaml-ambiguous", f"'{text}' is a boolean in YAML 1.1 but a string in YAML 1.2",
                             "write true or false, or quote the string")
         if text[0] not in _NUMBER_START:  # a word (a layer type, a name): no number pattern below can match
             return text
+        if text.isdigit() and text.isascii() and (text[0] != "0" or len(text) == 1):
+            return self.integer(event, text)  # plain digits, no leading zero: only _INT below can match
         if _LEADING_ZERO.fullmatch(text) or _BINARY.fullmatch(text) or _OCT.fullmatch(text) or \
                 _UNDERSCORED.fullmatch(text):
             raise self.fail(event, "yaml-ambiguous", f"'{text}' is read differently by YAML 1.1 and 1.2 parsers",

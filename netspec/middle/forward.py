@@ -10,6 +10,7 @@ may use, and records every refusal as a diagnostic at the step's line.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import keyword
 import re
@@ -69,6 +70,42 @@ MAX_STEP_CHARS = 10_000
 MAX_FORWARD_NODES = 50_000
 
 
+def _applied_by_init(current: str, func: str, kind: str, args: tuple[ir.Expr, ...],
+                     kwargs: tuple[tuple[str, ir.Expr], ...], span: Span, path: Path) -> ir.Assign:
+    """``current = func(current, *args, **kwargs)``: a bare step, and an op step written as a mapping."""
+    value = ir.Name(current, "value", span)
+    return ir.Assign(current, ir.Call(func, kind, (value, *args), kwargs, span), span, path)
+
+
+def _applied_directly(current: str, func: str, kind: str, args: tuple[ir.Expr, ...],
+                      kwargs: tuple[tuple[str, ir.Expr], ...], span: Span, path: Path) -> ir.Assign:
+    """What :func:`_applied_by_init` makes, each node's fields stored in its __dict__ directly: a frozen
+    dataclass's __init__ sets each through object.__setattr__, twice the cost, and a long forward is mostly
+    such steps.  Used only while the three classes have exactly these fields (see _DIRECT_FIELDS)."""
+    new = object.__new__
+    name = new(ir.Name)
+    fields = name.__dict__
+    fields["id"], fields["kind"], fields["span"] = current, "value", span
+    call = new(ir.Call)
+    fields = call.__dict__
+    fields["func"], fields["kind"], fields["args"], fields["kwargs"], fields["span"], fields["method"] = (
+        func, kind, (name, *args), kwargs, span, False)
+    assign = new(ir.Assign)
+    fields = assign.__dict__
+    fields["target"], fields["value"], fields["span"], fields["path"], fields["in_place"] = (
+        current, call, span, path, False)
+    return assign
+
+
+# The fields _applied_directly stores; any other field, a __slots__ or a __post_init__ makes it use the classes'
+# own __init__ instead.
+_DIRECT_FIELDS = {ir.Name: ("id", "kind", "span"), ir.Call: ("func", "kind", "args", "kwargs", "span", "method"),
+                  ir.Assign: ("target", "value", "span", "path", "in_place")}
+_applied = _applied_directly if all(
+    tuple(f.name for f in dataclasses.fields(cls)) == names and not hasattr(cls, "__slots__")
+    and not hasattr(cls, "__post_init__") for cls, names in _DIRECT_FIELDS.items()) else _applied_by_init
+
+
 class Definition(Protocol):
     """What the parser reads of the definition whose forward it parses (:class:`resolve.DefView`)."""
 
@@ -123,7 +160,9 @@ class ForwardParser:
                         for d in (value if isinstance(value, list) else value.shape) if isinstance(d, str)}
 
     def parse(self, steps: list[Any]) -> list[ir.Stmt]:
-        self.assigned_later = {m.group(1) for s in steps if isinstance(s, str) and (m := _ASSIGNED.match(s))}
+        # "=" first: the pattern needs one, and most steps of a long forward are bare layer names
+        self.assigned_later = {m.group(1) for s in steps
+                               if isinstance(s, str) and "=" in s and (m := _ASSIGNED.match(s))}
         body: list[ir.Stmt] = []
         for i, step in enumerate(steps):
             self.path = self.r.P("forward", i)
@@ -176,8 +215,7 @@ class ForwardParser:
 
     def apply(self, func: str, kind: str, args: tuple[ir.Expr, ...], kwargs: tuple[tuple[str, ir.Expr], ...]
               ) -> ir.Assign:
-        value = ir.Name(self.current, "value", self.span)
-        return ir.Assign(self.current, ir.Call(func, kind, (value, *args), kwargs, self.span), self.span, self.path)
+        return _applied(self.current, func, kind, args, kwargs, self.span, self.path)
 
     # ------------------------------------------------------------ statements
 

@@ -161,7 +161,8 @@ def _block_uses(definition: ir.ModuleDef) -> list[tuple[ir.Layer, str]]:
         layer = stack.pop()
         if layer.block is not None:
             uses.append((layer, layer.block))
-        stack.extend(reversed(layer.children))
+        if layer.children:  # most layers have none
+            stack.extend(reversed(layer.children))
     return uses
 
 

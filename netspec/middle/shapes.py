@@ -281,7 +281,8 @@ def _worlds(model: ir.ModuleDef, diag: Collector) -> Iterator[dict[str, Any]]:
     key, or a ParameterList position (each choice can give its own output shape)."""
     choices: dict[str, list[Any]] = {}
     reported: set[str] = set()
-    for index in _indexes(model.body):
+    # Only an index that names a forward argument picks a world: without arguments, skip the walk of every step.
+    for index in _indexes(model.body) if model.args else ():
         arg = index.index
         if not (isinstance(arg, ir.Name) and arg.id in model.args):
             continue
@@ -856,8 +857,9 @@ class Interpreter(ir.NodeVisitor):
             raise self.fail("bad-operand", exc.message, path, expr.span, exc.hint) from None
 
     def visit_Call(self, call: ir.Call) -> Any:
-        args = [self.eval(a) for a in call.args]
-        kwargs = {k: self.eval(v) for k, v in call.kwargs}
+        # one argument, most calls (a layer on x): evaluated without a comprehension's frame
+        args = [self.eval(call.args[0])] if len(call.args) == 1 else [self.eval(a) for a in call.args]
+        kwargs = {k: self.eval(v) for k, v in call.kwargs} if call.kwargs else {}
         if call.kind in ("layer", "layervar"):
             child = self.instance.names.get(call.func) if call.kind == "layer" else self.env.get(call.func)
             if child is None or isinstance(child, list):
@@ -905,8 +907,9 @@ class Interpreter(ir.NodeVisitor):
                             call.span) from None
 
     def n_inputs(self, child: Child) -> int:
-        if child.type in LAYERS:
-            return LAYERS[child.type].n_inputs
+        kind = registry().layers.get(child.type)  # one lookup: every layer call asks
+        if kind is not None:
+            return kind.n_inputs
         if child.type == ir.BLOCK and child.block is not None:
             return len(self.shared.elaborator.program.blocks[child.block].inputs)
         return 1
@@ -959,7 +962,8 @@ class Interpreter(ir.NodeVisitor):
         kind = LAYERS[child.type]
         args = self.layer_args.get(qualified, child.args)
         try:
-            _check_in_place(args, inputs, child.type)
+            if args.get("inplace"):  # what _check_in_place checks first: most layers have no inplace argument
+                _check_in_place(args, inputs, child.type)
             try:
                 out, inferred = kind.rule({**args, **(options or {})}, inputs)
             except ShapeError as exc:
@@ -968,10 +972,16 @@ class Interpreter(ir.NodeVisitor):
             kind.check(completed)  # the rules check it too; this keeps one that forgets from reaching torch
         except ShapeError as exc:
             raise self.layer_failure(child, exc, inputs) from None
-        self.caution(layer, kind.caution(completed, inputs))
-        outputs: tuple[Any, ...] = out if isinstance(out, tuple) else (out,)  # MultiheadAttention: (output, weights)
-        if not kind.passthrough:  # nn.Identity hands back its input itself
-            outputs = tuple(_computed(o) if isinstance(o, Tensor) else o for o in outputs)
+        warning = kind.caution(completed, inputs)
+        if warning is not None:
+            self.caution(layer, warning)
+        # nn.Identity hands back its input itself; any other layer's output is a new tensor
+        if not isinstance(out, tuple):
+            outputs: tuple[Any, ...] = (_computed(out) if isinstance(out, Tensor) and not kind.passthrough else out,)
+        elif kind.passthrough:
+            outputs = out
+        else:  # MultiheadAttention: (output, weights)
+            outputs = tuple([_computed(o) if isinstance(o, Tensor) else o for o in out])
         self.layer_args[qualified] = completed
         self.shared.note(_ARGS, qualified, completed)
         for item in _tensors_in(outputs):  # LSTM's (output, (h_n, c_n)) too
@@ -980,12 +990,12 @@ class Interpreter(ir.NodeVisitor):
         shown = f"{child.type} ({kind.shape_source})" if kind.shape_source else child.type  # a plugin's meta run
         row = self.record(qualified, shown, outputs[0].shape, kind.count(completed), depth, macs=macs,
                           outputs=outputs, inputs=inputs, kernel_size=completed.get("kernel_size"))
+        result = outputs if isinstance(out, tuple) else outputs[0]
         if self.trace is not None:
             assert row is not None
-            outputs = _fresh(outputs, inputs)
-            self.emit("layer", layer, row.path, child.type, tuple(inputs),
-                      outputs if isinstance(out, tuple) else outputs[0], row, self.span_of(child))
-        return outputs if isinstance(out, tuple) else outputs[0]
+            result = _fresh(result, inputs)
+            self.emit("layer", layer, row.path, child.type, tuple(inputs), result, row, self.span_of(child))
+        return result
 
     def rule_refused(self, child: Child, args: dict[str, Any], options: dict[str, Any] | None, inputs: list[Tensor],
                      exc: ShapeError, again: bool) -> tuple[Any, dict[str, Any]]:
@@ -1136,7 +1146,10 @@ class Interpreter(ir.NodeVisitor):
                kernel_size: Any = None) -> Row | None:
         if self.rows is None:
             return None
-        activation = _activation_bytes(tuple([(t.shape, t.dtype) for t in _tensors_in(outputs)]))
+        if len(outputs) == 1 and type(outputs[0]) is Tensor:  # most calls: one tensor out
+            activation = _activation_bytes(((outputs[0].shape, outputs[0].dtype),))
+        else:
+            activation = _activation_bytes(tuple([(t.shape, t.dtype) for t in _tensors_in(outputs)]))
         if path in self.recorded and not step:
             kind, params = f"{kind} (shared)", 0  # a layer called again: its parameters are counted once
             path = self.unique_call_path(path)
@@ -1144,7 +1157,7 @@ class Interpreter(ir.NodeVisitor):
             path = self.unique_step_path(path)
         self.recorded.add(path)
         row = Row(path, kind, shape, params, depth, macs, activation,
-                  input_shapes=tuple(t.shape for t in inputs if isinstance(t, Tensor)), kernel_size=kernel_size)
+                  input_shapes=tuple([t.shape for t in inputs if isinstance(t, Tensor)]), kernel_size=kernel_size)
         self.rows.append(row)
         return row
 
@@ -1173,14 +1186,18 @@ class Interpreter(ir.NodeVisitor):
 
     def check_size(self, out: Tensor, path: Path, span: Span) -> None:
         self.check_rank(len(out.shape), path, span)  # every layer and op output passes here
-        static = [d for d in out.shape if isinstance(d, int)]
-        if static and math.prod(static) > INT64_MAX:
+        elements, static = 1, False  # the product of the static dims (0 where there is none: nothing to check)
+        for d in out.shape:
+            if isinstance(d, int):
+                elements, static = elements * d, True
+        elements = elements if static else 0
+        if elements > INT64_MAX:
             raise self.fail("too-large", f"output {fmt_shape(out.shape)} holds more elements than a tensor can",
                             path, span)
-        if static and math.prod(static) > MAX_ACTIVATION and path not in self.warned_sizes:
+        if elements > MAX_ACTIVATION and path not in self.warned_sizes:
             self.warned_sizes.add(path)  # once per step, not once per forward-argument world
             self.diag.add(Diagnostic(
-                "activation-size", f"output {fmt_shape(out.shape)} holds {math.prod(static):,} elements "
+                "activation-size", f"output {fmt_shape(out.shape)} holds {elements:,} elements "
                 f"(over {MAX_ACTIVATION:,}): running forward would need that much memory per call", span, path,
                 "check the input size and the layer widths", "warning"))
 
@@ -1806,6 +1823,8 @@ def _probe_unbuilt(shared: Shared) -> Hypothetical | None:
     here: a made-up instance that fails only leaves the entry without a value (codegen then writes a class
     that refuses to build it with those arguments)."""
     program = shared.elaborator.program
+    if not program.blocks:  # only a block's entries are wanted: no need to walk what was built
+        return None
     built = {id(child.entry) for instance in shared.instances.values() for child in instance.walk()}
     wanted = {id(layer) for definition in program.blocks.values() for layer in definition.walk_layers()
               if id(layer) not in built and _needs_inference(program, layer)}

@@ -5,6 +5,7 @@ registry is the single list the schema, shape inference, code generation,
 the docs and the test matrix are drawn from.
 """
 
+import operator
 from collections.abc import Iterator, Mapping
 from typing import TypeVar
 
@@ -71,19 +72,21 @@ class _Current(Mapping[str, _T]):
     registered is seen here at once, and each call reads one immutable registry, so iterating needs
     no lock.  A pass that must see one registry throughout reads ``registry()`` once instead."""
 
-    __slots__ = ("_table",)
+    __slots__ = ("_read", "_table")
 
     def __init__(self, table: str) -> None:
         self._table = table
+        self._read = operator.attrgetter(table)  # the table off a registry: no method call per lookup
 
     def _dict(self) -> dict[str, _T]:
-        return getattr(registry(), self._table)  # type: ignore[no-any-return]
+        return self._read(registry())  # type: ignore[no-any-return]
 
+    # Looked up once or more per layer by every stage: these read the table directly, not through _dict.
     def __getitem__(self, name: str) -> _T:
-        return self._dict()[name]
+        return self._read(registry())[name]  # type: ignore[no-any-return]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._dict()
+        return name in self._read(registry())
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._dict())

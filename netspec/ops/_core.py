@@ -353,8 +353,14 @@ def count_product(dims: Sequence[Dim]) -> Dim:
     """The product of ``dims`` as a count: an int, or ``N*150`` style text (ints folded into one coefficient,
     last).  Unlike :func:`product` the text is never shortened into an opaque symbol, so a bound count
     (``--batch``) can still be evaluated; it stays short, as each factor is a dim (itself capped)."""
-    static = math.prod(d for d in dims if isinstance(d, int))
-    factors = [paren(d) for d in dims if isinstance(d, str)]
+    static = 1  # math.prod's start: the ints multiplied in order, in one pass with the symbols (every layer's MACs)
+    factors: list[str] = []
+    for d in dims:
+        if isinstance(d, int):
+            static *= d
+        elif isinstance(d, str):
+            # an ASCII name (N) is what paren writes it as, without the pattern
+            factors.append(d if type(d) is str and d.isidentifier() and d.isascii() else paren(d))
     if not factors or static == 0:
         return static
     return "*".join(factors + ([str(static)] if static != 1 else []))
