@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
-import dataclasses
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
@@ -32,6 +31,7 @@ from ..ops import LAYERS, OPS, REQUIRED, DTypeName, LayerType, Op
 from ..ops.buffers import FILLS
 from ..ops.init import fill_source, init_source, is_default_init_arg
 from ..ops.operators import BY_SYMBOL, COMPARE_BY_SYMBOL
+from ..records import stores_fields
 
 INDENT = "    "
 # root vars are tried at other values (one inference each, up to two a var) while the rows the probes inferred
@@ -83,10 +83,8 @@ def _new_origin(span: Span, path: Path, kind: str, name: str) -> Origin:
     return origin
 
 
-# _new_origin makes the same object as Origin() only while these are its fields, kept in its __dict__
-_origin: Callable[[Span, Path, str, str], Origin] = _new_origin if (
-    tuple(f.name for f in dataclasses.fields(Origin)) == ("span", "path", "kind", "name")
-    and not hasattr(Origin, "__slots__") and not hasattr(Origin, "__post_init__")) else Origin
+_origin: Callable[[Span, Path, str, str], Origin] = _new_origin if stores_fields(
+    Origin, ("span", "path", "kind", "name")) else Origin
 
 
 @dataclass(frozen=True)

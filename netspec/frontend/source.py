@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from ..errors import Diagnostic, Path, Span, SpecError, short_repr
+from ..records import stores_fields
 from . import files
 
 # Limits that keep every later stage bounded in time and memory.  A hand-written
@@ -276,9 +277,7 @@ def _new_span(file: str, line: int, col: int) -> Span:
     return span
 
 
-# _new_span makes the same object as Span() only while its fields live in its __dict__ and nothing runs after them
-_span: Callable[[str, int, int], Span] = (
-    _new_span if not hasattr(Span, "__slots__") and not hasattr(Span, "__post_init__") else Span)
+_span: Callable[[str, int, int], Span] = _new_span if stores_fields(Span, ("file", "line", "col")) else Span
 
 
 class _Missing:

@@ -10,7 +10,6 @@ may use, and records every refusal as a diagnostic at the step's line.
 from __future__ import annotations
 
 import ast
-import dataclasses
 import io
 import keyword
 import re
@@ -26,6 +25,7 @@ from ..frontend.source import Source
 from ..ops import DTYPE_NAMES, INT64_MAX, OPS, DTypeName
 from ..ops.operators import FORWARD_COMPARISONS, FORWARD_OPERATORS, symbol_of
 from ..ops.tensor import SHAPE_INDEX_OP
+from ..records import stores_fields
 from . import ir
 from .names import RESERVED
 
@@ -97,13 +97,11 @@ def _applied_directly(current: str, func: str, kind: str, args: tuple[ir.Expr, .
     return assign
 
 
-# The fields _applied_directly stores; any other field, a __slots__ or a __post_init__ makes it use the classes'
-# own __init__ instead.
+# The fields _applied_directly stores (netspec/records.py); the classes' own __init__ wherever that would differ.
 _DIRECT_FIELDS = {ir.Name: ("id", "kind", "span"), ir.Call: ("func", "kind", "args", "kwargs", "span", "method"),
                   ir.Assign: ("target", "value", "span", "path", "in_place")}
-_applied = _applied_directly if all(
-    tuple(f.name for f in dataclasses.fields(cls)) == names and not hasattr(cls, "__slots__")
-    and not hasattr(cls, "__post_init__") for cls, names in _DIRECT_FIELDS.items()) else _applied_by_init
+_applied = _applied_directly if all(stores_fields(cls, names) for cls, names in _DIRECT_FIELDS.items()) \
+    else _applied_by_init
 
 
 class Definition(Protocol):
