@@ -81,7 +81,8 @@ def main() -> int:
             mine = before / spec.relative_to(ROOT) if spec.is_relative_to(ROOT) else spec
             return str(mine if mine.exists() else spec)
 
-        run = ["env", f"PYTHONPATH={before}", *cli, "validate"]
+        # `python -m netspec`: this tree's script imports what an older tree may not have (netspec.tools.launch)
+        run = ["env", f"PYTHONPATH={before}", sys.executable, "-m", "netspec", "validate"]
         cases |= {"validate-before": [*run, theirs(Path(args.spec))],
                   "resnet50-before": [*run, theirs(ZOO / "resnet50.yaml")]}
     rounds = 1 if args.quick else args.rounds
