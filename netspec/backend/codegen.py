@@ -779,7 +779,7 @@ class _ClassWriter(ir.NodeVisitor):
         return ast.parse(to_python(test.expr, rename), mode="eval").body
 
     def expr(self, expr: ir.Expr) -> str:
-        return _layer_call_text(expr) or _unparse(self.node(expr))
+        return _layer_call_text(expr) or ast.unparse(self.node(expr))
 
     def node(self, expr: ir.Expr) -> ast.expr:
         """The Python expression for an IR expression: ``visit_<Node>`` below, one per kind."""
@@ -1570,10 +1570,9 @@ def _plain_node(value: Any) -> ast.expr:
     return ast.Constant(value)
 
 
-
 def _layer_call_text(expr: ir.Expr) -> str | None:
     """``self.conv1(x)`` for a layer called on values, parameters or buffers (most steps of a long forward), as
-    visit_Call and _unparse write it but without the ast nodes; None for any other expression."""
+    visit_Call and ast.unparse write it but without the ast nodes; None for any other expression."""
     if type(expr) is not ir.Call or expr.kind != "layer" or expr.kwargs:
         return None
     args: list[str] = []
@@ -1582,26 +1581,6 @@ def _layer_call_text(expr: ir.Expr) -> str | None:
             return None
         args.append(f"self.{arg.id}" if arg.kind in ("param", "buffer") else arg.id)
     return f"self.{expr.func}({', '.join(args)})"
-
-
-def _unparse(node: ast.expr) -> str:
-    """``ast.unparse(node)``, written directly for the shape most steps have (a layer called on names,
-    ``self.conv1(x)``: a 1,000-layer forward is 1,000 of them), through ast.unparse otherwise."""
-    if type(node) is ast.Call and not node.keywords:
-        func = _dotted(node.func)
-        args = [_dotted(arg) for arg in node.args]
-        if func is not None and None not in args:
-            return f"{func}({', '.join(args)})"  # type: ignore[arg-type]
-    return _dotted(node) or ast.unparse(node)
-
-
-def _dotted(node: ast.expr) -> str | None:
-    """``x`` or ``self.conv1`` as ast.unparse writes it, else None."""
-    if type(node) is ast.Name:
-        return node.id
-    if type(node) is ast.Attribute and type(node.value) is ast.Name:
-        return f"{node.value.id}.{node.attr}"
-    return None
 
 
 def _const(value: Any) -> ast.expr:

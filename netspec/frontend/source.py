@@ -318,10 +318,7 @@ class _DataBuilder:
         return _error(self.file, span.line, span.col, code, message, hint)
 
     def feed(self, event: Any) -> None:
-        kind = type(event)
-        if kind is _ScalarEvent and self.stack:  # most events: what the chain below does for one, without the chain
-            self.add_scalar(event)
-            return
+        kind = type(event)  # (a scalar inside a container never comes here: _feed_events hands it to add_scalar)
         if kind is _MappingEndEvent or kind is _SequenceEndEvent:
             if self.stack.pop().pending_key is not _MISSING:  # pragma: no cover - the parser pairs keys and values
                 raise self.fail(event, "yaml-syntax", "mapping key has no value")
@@ -343,10 +340,6 @@ class _DataBuilder:
             self.open(event, {})
         elif isinstance(event, yaml.SequenceStartEvent):
             self.open(event, [])
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            frame = self.stack.pop()
-            if frame.pending_key is not _MISSING:  # pragma: no cover - the parser pairs keys and values
-                raise self.fail(event, "yaml-syntax", "mapping key has no value")
 
     def add_scalar(self, event: Any) -> None:
         """A scalar inside a mapping or sequence: check_node, scalar and add_value for it, inlined (a large spec

@@ -129,10 +129,6 @@ def _read_stdin() -> str:
     return text
 
 
-def _display(spec: str) -> str:
-    return STDIN if spec == "-" else spec
-
-
 def _complete_spec(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
     """Shell completion: the shipped specs' names, then files as the shell completes them."""
     del ctx, param
@@ -294,7 +290,7 @@ def _validate_for_tools(specs: tuple[str, ...], fmt: str, max_params: int | None
 
 def _check(spec: str, max_params: int | None) -> report.SpecReport:
     """A spec's diagnostics as data; anything but a spec problem still goes to :func:`_report`."""
-    file = _display(spec)
+    file = terminal.display(spec)
     try:
         compiled = _compile(spec)
     except SpecError as exc:
@@ -408,7 +404,7 @@ def summary(spec: str, as_json: bool, max_params: int | None, depth: int | None,
         compiled = _compile(spec)
     except SpecError as exc:
         if as_json:  # tools get data on stdout even for a refused spec; people get the text on stderr
-            click.echo(json.dumps(report.reports_json([report.SpecReport(_display(spec), exc.diagnostics)]),
+            click.echo(json.dumps(report.reports_json([report.SpecReport(terminal.display(spec), exc.diagnostics)]),
                                   indent=2))
         raise
     result = api.summarise(compiled, batch=batch, dtype=dtype)

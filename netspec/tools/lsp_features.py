@@ -1411,6 +1411,10 @@ def code_actions(doc: Document, where: Range) -> list[Action]:
 # variable, a var a read-only variable, a block argument (and a root input) a parameter, an op a function.
 TOKEN_TYPES = ("class", "type", "variable", "parameter", "function")
 TOKEN_MODIFIERS = ("declaration", "readonly")
+# What the names a definition declares are, by section; in this order, a later section's name wins (a layer over
+# an argument of the same name, as in forward).
+_SECTION_KINDS = {"inputs": ("parameter", ()), "vars": ("variable", ("readonly",)), "args": ("parameter", ()),
+                  "layers": ("variable", ())}
 
 
 @dataclass(frozen=True, order=True)
@@ -1440,10 +1444,9 @@ def semantic_tokens(doc: Document) -> list[Token]:
         tokens |= _declared(parsed, ("blocks",), [block], "class")
     for scope in [(), *(("blocks", block) for block in blocks)]:
         kinds = _scope_kinds(parsed, scope, blocks)
-        for section, kind in (("layers", "variable"), ("args", "parameter"), ("vars", "variable"),
-                              ("inputs", "parameter")):
+        for section, (kind, modifiers) in _SECTION_KINDS.items():
             names = _keys(_node(parsed.data, (*scope, section)))
-            tokens |= _declared(parsed, (*scope, section), names, kind, ("readonly",) if section == "vars" else ())
+            tokens |= _declared(parsed, (*scope, section), names, kind, modifiers)
         tokens |= _forward_tokens(parsed, scope, kinds)
         tokens |= _value_tokens(parsed, scope, kinds)
     return sorted(tokens)
@@ -1453,10 +1456,8 @@ def _scope_kinds(parsed: source.Source, scope: Path, blocks: list[str]) -> dict[
     """What each name means inside one definition: its layers, args, vars and inputs over the blocks and ops."""
     kinds: dict[str, tuple[str, tuple[str, ...]]] = {name: ("class", ()) for name in blocks}
     kinds |= {name: ("function", ()) for name in OPS}
-    for section, kind in (("inputs", "parameter"), ("vars", "variable"), ("args", "parameter"),
-                          ("layers", "variable")):
-        modifiers = ("readonly",) if section == "vars" else ()
-        kinds |= {name: (kind, modifiers) for name in _keys(_node(parsed.data, (*scope, section)))}
+    for section, kind in _SECTION_KINDS.items():
+        kinds |= {name: kind for name in _keys(_node(parsed.data, (*scope, section)))}
     return kinds
 
 

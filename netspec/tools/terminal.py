@@ -50,6 +50,11 @@ def style(text: str, fg: str) -> str:
     return f"\033[{_COLOURS[fg]}m\033[1m{text}\033[0m"
 
 
+def display(spec: str) -> str:
+    """How a spec argument is named in what the command prints: ``-`` is ``<stdin>``."""
+    return STDIN if spec == "-" else spec
+
+
 def colour() -> bool | None:
     """False under NO_COLOR, True under FORCE_COLOR, else None: a terminal is coloured and a pipe is not."""
     if os.environ.get("NO_COLOR"):
@@ -126,8 +131,7 @@ def validate(specs: Sequence[str], quiet: bool, console: Console, compile_spec: 
             continue
         emit(warnings(compiled), console, lines)
         if not quiet:
-            shown = STDIN if path == "-" else path
-            console.out(f"{printable(shown)}: ok ({compiled.name}, {compiled.inference.total_params:,} params)")
+            console.out(f"{printable(display(path))}: ok ({compiled.name}, {compiled.inference.total_params:,} params)")
     if failed:
         console.err(f"{failed} of {len(specs)} spec{'s' * (len(specs) != 1)} invalid")
         return 1
