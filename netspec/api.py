@@ -250,8 +250,14 @@ def _compile_fresh(text: str, file: str, overrides: Mapping[str, Any] | None,
     files = {path: body for path, body in reader.files.items() if path != os.path.realpath(file)}
     probe = _prober(text, file, overrides, search_path)
     return (Compiled(inference, hashlib.sha256(text.encode()).hexdigest(), files, prepared.warnings,
-                     lambda: prepared.generated(probe)),
+                     lambda: _generated(prepared, probe)),
             (reader.roots, tuple(reader.located)))
+
+
+def _generated(prepared: codegen.Prepared, probe: codegen.Probe) -> codegen.Generated:
+    """The source, written when first asked: a pure stage like the others, with the collector paused as theirs."""
+    with _gc_paused():
+        return prepared.generated(probe)
 
 
 def _prober(text: str, file: str, overrides: Mapping[str, Any] | None,

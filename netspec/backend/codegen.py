@@ -111,23 +111,24 @@ def generate_code(inference: Inference, probe: Probe | None = None) -> Generated
 
 
 class Prepared:
-    """The classes written, all but the root's signature and checks: what writing them found (``warnings``; a
-    :class:`CodegenError` is raised by :func:`prepare`) is known before the probes, which only
-    :meth:`generated` runs (validate needs the warnings, not the source)."""
+    """The classes written as far as validate needs: what writing them found (``warnings``; a
+    :class:`CodegenError` is raised by :func:`prepare`) is known before the probes and the root written as its
+    one instance, which only :meth:`generated` runs (validate needs the warnings, not the source)."""
 
     def __init__(self, inference: Inference) -> None:
         self.inference = inference
-        self.module: _Module | None = None
+        self.fixed: _Module | None = None  # the root written as its one instance: finished when the source is asked
+        self.module: _Module | None = None  # the root written over its vars: finished once the probes decide
         self.comparable = ""
         self.done: Generated | None = None
         if not inference.program.var_values:
-            self.done = _Module(inference).code()
+            self.fixed = _checked(_Module(inference))
             return
         try:
             module = _Module(inference, over_vars=True)
             self.comparable = module.code(None).source
         except CodegenError:  # some inferred size follows no expression: the root as its one instance built it
-            self.done = _Module(inference, over_vars=False).code(set())
+            self.fixed = _checked(_Module(inference, over_vars=False))
             return
         # a var named as a class, an imported plugin or a builtin the code calls would hide it in __init__: the
         # root is then written as its one instance, and such a var is no constructor argument
@@ -135,19 +136,29 @@ class Prepared:
         hidden = {name for name in inference.program.var_values if name in module.names or name in called or
                   name == "isinstance"}
         if hidden:
-            self.done = _Module(inference, over_vars=False, hidden=hidden).code(set())
+            self.fixed = _checked(_Module(inference, over_vars=False, hidden=hidden))
         else:
             self.module = module
 
     @property
     def warnings(self) -> list[Diagnostic]:
-        return list(self.done.warnings if self.done is not None else self.module.warnings if self.module else [])
+        module = self.fixed if self.fixed is not None else self.module
+        return list(module.warnings) if module is not None else []
 
     def generated(self, probe: Probe | None = None) -> Generated:
-        if self.done is not None:
+        if self.fixed is not None:
+            if self.done is None:
+                self.done = self.fixed.code(set())
             return self.done
         assert self.module is not None
         return self.module.code(_free_vars(self.inference, self.comparable, probe))
+
+
+def _checked(module: _Module) -> _Module:
+    """``module`` with every class written whose writing can refuse or warn (raises :class:`CodegenError`): what
+    validate needs; the rest is written when the source is asked."""
+    module.write_classes(everything=False)
+    return module
 
 
 def prepare(inference: Inference) -> Prepared:
@@ -229,8 +240,9 @@ class _Module:
         self.hidden = hidden  # root vars that are no constructor argument (their names would hide a global)
         # the root written over its vars (constructor arguments), not as the one instance inference built
         self.over_vars = over_vars
-        self._classes: list[_ClassWriter] | None = None
+        self._classes: list[_ClassWriter] = []  # written so far, in order: the blocks, then the root
         self._class_lines: list[list[str]] = []
+        self._by_entry: dict[int, list[tuple[Child, str]]] | None = None
         self.uses_ordered_dict = False
         self.uses_functional = False
         self.uses_math = False  # a build-time expression calls sqrt: generated code imports math
@@ -271,18 +283,29 @@ class _Module:
     def text(self) -> str:
         return self.code().source
 
+    def write_classes(self, everything: bool = True) -> None:
+        """Write the classes not written yet, in file order (the blocks, then the root): all of them, or only
+        those whose writing can find something to say. A class written for every instance (a block's, the root's
+        over its vars) infers arguments, which may be refused (cannot-infer) or ambiguous; the root written as
+        its one instance writes what that instance built, finds nothing, and is left for :meth:`code` (validate
+        never reads the source: that class is most of an edit's codegen time on a long flat spec)."""
+        definitions = self.inf.program.definitions()
+        for definition in definitions[len(self._classes):]:
+            instance = self.written_for(definition)
+            if instance is not None and not everything:
+                return
+            if self._by_entry is None:
+                self._by_entry = _children_by_entry(self.inf)
+            writer = _ClassWriter(self, definition, self._by_entry, instance)
+            self._classes.append(writer)
+            self._class_lines.append(writer.lines())
+
     def code(self, free: AbstractSet[str] | None = frozenset()) -> Generated:
         """The file. Given the root's free vars, every var is a constructor argument and the others are
         checked; ``free=None`` writes the root's signature without defaults and no checks: the text two
         inferences of one spec share exactly when the same class serves both."""
         program = self.inf.program
-        if self._classes is None:
-            by_entry = _children_by_entry(self.inf)
-            self._classes = []
-            for definition in program.definitions():  # the blocks, then the root
-                writer = _ClassWriter(self, definition, by_entry, self.written_for(definition))
-                self._classes.append(writer)
-                self._class_lines.append(writer.lines())
+        self.write_classes()
         classes = [*self._class_lines[:-1], self._classes[-1].finish(self._class_lines[-1], free)]
         if free is not None and program.var_values and set(program.var_values) - free:
             self.helpers["_generated_for"] = _GENERATED_FOR
