@@ -96,6 +96,7 @@ def measure(name: str, text: str, path: str | None, rounds: int) -> dict[str, fl
         first_hover.append(ms(lambda: f.hover(doc, points[0])))
         hover.append(statistics.median(ms(lambda p=p: f.hover(doc, p)) for p in points))
         hints.append(ms(lambda: f.inlay_hints(doc)))
+        doc.release()  # as the server does once the diagnostics are sent
     return {"edit": statistics.median(edit), "validate": statistics.median(baseline),
             "first hover": statistics.median(first_hover), "hover": statistics.median(hover),
             "hints": statistics.median(hints)}

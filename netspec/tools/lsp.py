@@ -103,6 +103,7 @@ class NetspecServer(LanguageServer):
         diagnostics = [types.Diagnostic(range=_range(p.range), message=p.message, severity=_SEVERITY[p.severity],
                                         code=p.code, source="netspec") for p in problems]
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
+        doc.release()  # what the update let go of is freed now that the editor has its answer
 
 
 def make_server() -> NetspecServer:

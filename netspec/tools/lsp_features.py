@@ -140,6 +140,8 @@ class Document:
     analysis: Analysis | None = None  # the current text's
     shown: Analysis | None = None  # the last analysis with shapes: hovers and hints read it
     cache: dict[str, Analysis] = field(default_factory=dict)
+    # analyses the cache let go of, freed by release(): after the answer, not inside it
+    retired: list[Analysis] = field(default_factory=list, repr=False)
     _data: dict[str, Any] = field(default_factory=dict, repr=False)
     _unread: Analysis | None = field(default=None, repr=False)  # an analysis whose text data has not read
 
@@ -169,18 +171,25 @@ class Document:
 
         The limits ``netspec validate`` applies to a file come first, so a document too big or too deep
         is refused at once with the diagnostic validate gives, before anything parses all of it."""
+        self.release()  # what the last update let go of, if no one freed it since
         self.text = text
         analysis = self.cache.pop(text, None)
         if analysis is None or not _still_current(self, analysis):
             analysis = analyse(self, text)
         self.cache[text] = analysis  # most recent last
         while len(self.cache) > CACHE_SIZE:
-            del self.cache[next(iter(self.cache))]
+            self.retired.append(self.cache.pop(next(iter(self.cache))))
         self.analysis = self._unread = analysis
         if analysis.has_shapes or self.shown is None:
             self.shown = analysis  # else: the last analysis with shapes keeps answering
         self.problems = analysis.problems
         return self.problems
+
+    def release(self) -> None:
+        """Free the analyses :meth:`update` let go of. The server calls it once the diagnostics are sent:
+        freeing a large spec's analysis (a 1,000-layer one's inference, trace and hovers: 2-5 ms) then costs
+        the editor no wait."""
+        self.retired.clear()
 
 
 @contextlib.contextmanager
