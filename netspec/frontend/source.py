@@ -168,14 +168,14 @@ def _feed_events(text: str, builder: _DataBuilder) -> None:
     (a few percent of reading a large spec)."""
     loader = _Loader(text)
     try:
-        check, get, feed, add_scalar, stack = loader.check_event, loader.get_event, builder.feed, builder.add_scalar, \
-            builder.stack
-        while check():
-            event = get()
+        get, feed, add_scalar, stack = loader.get_event, builder.feed, builder.add_scalar, builder.stack
+        event = get()
+        while event is not None:  # both parsers give None after the stream's end: no check_event call per event
             if type(event) is _ScalarEvent and stack:  # what feed does with one, called directly
                 add_scalar(event)
             else:
                 feed(event)
+            event = get()
     finally:
         loader.dispose()
 
