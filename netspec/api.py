@@ -236,7 +236,7 @@ def _compile_text(text: str, file: str, overrides: Mapping[str, Any] | None = No
 
 def _compile_fresh(text: str, file: str, overrides: Mapping[str, Any] | None,
                    search_path: Sequence[str | os.PathLike[str]]) -> tuple[Compiled, _Reads]:
-    with _gc_paused():
+    with gc_paused():
         src = source.load_text(text, file)
         reader = expand.reader_for(file, [os.fspath(p) for p in search_path])
         src = expand.expand(src, reader, overrides)
@@ -256,7 +256,7 @@ def _compile_fresh(text: str, file: str, overrides: Mapping[str, Any] | None,
 
 def _generated(prepared: codegen.Prepared, probe: codegen.Probe) -> codegen.Generated:
     """The source, written when first asked: a pure stage like the others, with the collector paused as theirs."""
-    with _gc_paused():
+    with gc_paused():
         return prepared.generated(probe)
 
 
@@ -298,13 +298,14 @@ def cache_clear() -> None:
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """The pure stages build many small objects and no garbage cycles worth collecting;
     the cyclic collector's passes over them cost a third of the time on large specs.
 
     The collector is the process's: the first compile to start turns it off and the last one to finish
     restores what the first found, counted under a lock, so threads compiling at once never turn it
-    back on under one another, nor leave it off."""
+    back on under one another, nor leave it off. The language server holds it around a whole answer (netspec's
+    tools, not the public API: not in ``__all__``)."""
     with _GC_PAUSE.lock:
         if _GC_PAUSE.count == 0:
             _GC_PAUSE.was_enabled = gc.isenabled()

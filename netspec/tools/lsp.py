@@ -99,11 +99,12 @@ class NetspecServer(LanguageServer):
 
     def check(self, uri: str) -> None:
         doc = self.documents.setdefault(uri, f.Document(uri_path(uri)))
-        problems = doc.update(self.workspace.get_text_document(uri).source)
+        doc.answer(self.workspace.get_text_document(uri).source, lambda problems: self.publish(uri, problems))
+
+    def publish(self, uri: str, problems: list[f.Problem]) -> None:
         diagnostics = [types.Diagnostic(range=_range(p.range), message=p.message, severity=_SEVERITY[p.severity],
                                         code=p.code, source="netspec") for p in problems]
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
-        doc.release()  # what the update let go of is freed now that the editor has its answer
 
 
 def make_server() -> NetspecServer:
