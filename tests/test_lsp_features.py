@@ -154,7 +154,25 @@ def test_resnet50s_bottleneck_gets_hints_and_its_inherited_forward_none() -> Non
     assert hints[_at(text, "- out = relu(bn1(conv1(x)))")[0]] == "-> (N, planes, H, W)"
     assert hints[_at(text, "- out = bn3(conv3(out))")[0]] == "-> (N, expansion * planes, H/stride, W/stride)"
     assert set(hints) == {_at(text, step)[0] for step in ("- out = relu(bn1", "- out = relu(bn2", "- out = bn3",
-                                                          "- identity = downsample", "- return relu(out")}
+                                                          "- identity = downsample", "- out += identity",
+                                                          "- return relu(out")}
+    assert hints[_at(text, "- out += identity")[0]] == "-> (N, expansion * planes, H/stride, W/stride)"
+
+
+def test_a_step_ending_in_arithmetic_shows_the_result_not_its_last_call() -> None:
+    """``x + fc(z)`` broadcasts: its shape is the sum's, not fc's. Steps of arithmetic alone, a negation and a step
+    written over several lines get theirs."""
+    text = ("netspec: 1\nname: M\ninputs: {x: [N, 4, 8], z: [4, 8]}\nlayers:\n  fc: {type: Linear, out_features: 8}\n"
+            "forward:\n  - y = x + fc(z)\n  - w = y * y\n  - w = -w\n  - |\n    v = relu(\n      w)\n  - return v\n")
+    doc, problems = _doc(text)
+    assert problems == []
+    assert f.inlay_hints(doc) == [((6, 17), "-> (N, 4, 8)"), ((7, 13), "-> (N, 4, 8)"), ((8, 10), "-> (N, 4, 8)"),
+                                  ((9, 5), "-> (N, 4, 8)")]
+    assert f.hover(doc, _at(text, "- y = x", 2)) == "**forward step 0**: `+`\n\n- output shape: `(N, 4, 8)`"
+    assert f.hover(doc, _at(text, "fc(z)", 1)) == ("**fc**: `Linear`\n\n- output shape: `(4, 8)`\n- parameters: 72\n"
+                                                   "- MACs per sample: 256")
+    relu = f.hover(doc, _at(text, "- |", 2))
+    assert relu is not None and relu.startswith("**forward step 3**: `relu`\n\n- output shape: `(N, 4, 8)`")
 
 
 def test_block_hints_where_no_name_fits_show_the_first_instance_and_how_many_others() -> None:

@@ -501,9 +501,34 @@ def _step_end(text: str, start: int) -> int:
     return start + len(text[start:i].rstrip())
 
 
+def _step_extent(lines: list[str], line: int, start: int, end: int) -> tuple[int, int]:
+    """The last line and character of a forward step written at ``line``:``start``..``end``: past ``end`` when it
+    goes on below (a block scalar, ``- |``, or a plain scalar folded over lines), on every line indented deeper
+    than its ``-``."""
+    prefix = lines[line][:start].rstrip()
+    if not prefix.endswith("-"):  # in a flow list, `forward: [a, b]`: one line
+        return line, end
+    dash = len(prefix) - 1
+    last = (line, end)
+    for i in range(line + 1, len(lines)):
+        text = lines[i]
+        if not text.strip():
+            continue
+        if len(text) - len(text.lstrip()) <= dash:
+            break
+        last = (i, len(text.rstrip()))
+    return last
+
+
 def _calls(trace: list[Event]) -> list[Event]:
     """The trace's calls, each once, in order: a layer, an op, a matmul, a Sequential or block (at its exit)."""
     return [e for e in trace if e.row is not None and e.kind != "enter"]
+
+
+def _step_events(trace: list[Event]) -> list[Event]:
+    """What a forward step can end with, in order: a call, or arithmetic on tensors (``x + y``, ``-x``: no row of
+    its own, and where it broadcasts, not the shape of any call in the step)."""
+    return [e for e in trace if (e.row is not None and e.kind != "enter") or e.kind in ("arith", "neg")]
 
 
 def _output_shape(output: Any) -> tuple[Dim, ...]:
@@ -516,13 +541,13 @@ def _output_shape(output: Any) -> tuple[Dim, ...]:
 def _place_events(events: list[Event], calls: list[frozenset[str]], starts: list[tuple[int, int]],
                   ends: list[tuple[int, int, int]], names: dict[int, str], here: Callable[[str], bool]
                   ) -> dict[int, Event]:
-    """Which step each of one instance's top-level calls belongs to (the last per step): an op by where it is
-    written (``starts``: each step's first character, in order; ``ends``: its line, last character and
+    """Which step each of one instance's top-level calls belongs to (the last per step): an op or arithmetic by
+    where it is written (``starts``: each step's first character, in order; ``ends``: its line, last character and
     index), a layer, Sequential or block by the next step, from the last placed, whose text names it."""
     last: dict[int, Event] = {}
     cursor = 0
     for event in events:
-        if event.kind in ("op", "arith"):
+        if event.kind in ("op", "arith", "neg"):
             span = event.span
             if span is None or not here(span.file):
                 continue
@@ -564,7 +589,7 @@ def _steps(doc: Document, analysis: Analysis) -> list[Step]:
     assert analysis.program is not None
     lines = analysis.text.splitlines()
     by_instance: dict[str, list[Event]] = {}
-    for event in _calls(analysis.trace):
+    for event in _step_events(analysis.trace):
         by_instance.setdefault(event.instance, []).append(event)
     prefixes: dict[int, list[str]] = {}
     for prefix, instance in analysis.instances.items():
@@ -587,15 +612,18 @@ def _steps(doc: Document, analysis: Analysis) -> list[Step]:
         layer_names = {str(layer.key) for layer in definition.layers}
         names = {id(layer): str(layer.key) for layer in definition.layers}
         calls: list[frozenset[str]] = [frozenset()] * len(body)
-        where: list[tuple[int, int, int]] = []  # line, start, end of each placed step
+        where: list[tuple[int, int, int]] = []  # line, start, end of each placed step (its first line)
+        extents: list[tuple[int, int]] = []  # the last line and character of each
         for i, span in placed:
             line, start = span.line - 1, span.col - 1
             end = _step_end(lines[line], start)
             where.append((line, start, end))
-            calls[i] = frozenset(_WORD.findall(lines[line][start:end])) & layer_names
+            extents.append(_step_extent(lines, line, start, end))
+            written = "\n".join([lines[line][start:end], *lines[line + 1:extents[-1][0] + 1]])
+            calls[i] = frozenset(_WORD.findall(written)) & layer_names
         order = sorted(range(len(placed)), key=lambda k: where[k][:2])
         starts = [where[k][:2] for k in order]
-        ends = [(where[k][0], where[k][2], placed[k][0]) for k in order]
+        ends = [(*extents[k], placed[k][0]) for k in order]
         per_instance = [(prefix, _place_events(by_instance.get(prefix, []), calls, starts, ends, names, here))
                         for prefix in prefixes.get(id(definition), [])]
         name = "" if definition.is_root else str(definition.path[-1])
@@ -717,7 +745,8 @@ def _row_text(title: str, row: Row, shape: tuple[Dim, ...]) -> str:
 
 
 def _event_text(title: str, event: Event) -> str:
-    assert event.row is not None
+    if event.row is None:  # elementwise arithmetic on tensors: no parameters, no MACs counted
+        return f"**{title}**: `{event.type}`\n\n- output shape: `{fmt_shape(_output_shape(event.output))}`"
     return _row_text(title, event.row, _output_shape(event.output))
 
 
