@@ -381,6 +381,136 @@ def test_one_analysis_per_text_shared_by_hover_hints_and_diagnostics() -> None:
     assert doc.analysis is first and f.inlay_hints(doc) == hints
 
 
+SHIPPED = sorted((ROOT / "specs").rglob("*.yaml"))
+
+
+def _assigned(stmt: Any) -> str | None:
+    """The name a root forward step leaves its value in, where there is one to return."""
+    from netspec.middle import ir
+
+    if isinstance(stmt, ir.Assign):
+        return stmt.target
+    if isinstance(stmt, ir.Unpack) and isinstance(stmt.targets[0], str) and stmt.targets[0] != "_":
+        return stmt.targets[0]
+    if isinstance(stmt, ir.For) and stmt.body:
+        return stmt.body[-1].target
+    return None
+
+
+# forwards of the kinds a language model and a hand-written net are made of: broadcasting arithmetic, matmul,
+# views, unpacking, loops over parameters, negation, a step over several lines
+_FORWARDS = [
+    """netspec: 1
+name: Attn
+inputs: {x: [B, T, 32], bias: [T, 32]}
+params:
+  w: {shape: [32, 96]}
+  gains: {list: [{shape: [32], repeat: 3}]}
+layers:
+  proj: {type: Linear, out_features: 32}
+  norm: LayerNorm
+forward:
+  - B, T, C = x.shape
+  - h = x + bias
+  - qkv = h @ w
+  - q, k, v = qkv.split(32, dim=2)
+  - q = q.view(B, T, 4, 8).transpose(1, 2)
+  - k = k.view(B, T, 4, 8).transpose(1, 2)
+  - att = q @ k.transpose(-2, -1) * 0.35
+  - att = softmax(att, dim=-1)
+  - "y = (att @ v.view(B, T, 4, 8).transpose(1, 2)).transpose(1, 2).reshape(B, T, 32)"
+  - "for g in gains: y = y * g"
+  - y = -y
+  - |
+    z = proj(
+      norm(y)) + bias
+  - return z + x
+""",
+    """netspec: 1
+name: Mix
+inputs: {x: [N, 3, 16, 16]}
+layers:
+  conv: {type: Conv2d, out_channels: 8, kernel_size: 3, padding: 1}
+  pool: {type: AdaptiveAvgPool2d, output_size: 1}
+  fc: {type: Linear, out_features: 8}
+forward:
+  - y = conv(x)
+  - s = pool(y)
+  - y = y * s
+  - y += conv(x)
+  - g = fc(flatten(s, 1))
+  - y = y + g.unsqueeze(-1).unsqueeze(-1)
+  - y = relu(y) - y
+  - return flatten(y, 1)
+""",
+]
+
+
+def _cut(data: dict[str, Any], analysis: f.Analysis, index: int, name: str | None) -> str:
+    """The spec with its forward cut after step ``index``, returning ``name``; each root layer's inferred arguments
+    (in_features...) written out as the whole forward inferred them, since the cut forward may not reach it."""
+    from netspec.ops import LAYERS
+
+    assert analysis.compiled is not None
+    layer_args = analysis.compiled.inference.layer_args
+
+    def pinned(entry: Any, key: str) -> Any:
+        if isinstance(entry, list):  # a Sequential: its children by index
+            return [pinned(child, f"{key}.{i}") for i, child in enumerate(entry)]
+        if isinstance(entry, str) and entry in LAYERS:  # `norm: LayerNorm`
+            entry = {"type": entry}
+        if isinstance(entry, dict) and entry.get("type") in LAYERS and key in layer_args:
+            inferred = {a.name for a in LAYERS[entry["type"]].args if a.inferred}
+            return {**entry, **{k: v for k, v in layer_args[key].items() if k in inferred and k not in entry}}
+        return entry
+
+    layers = {key: pinned(entry, key) for key, entry in (data.get("layers") or {}).items()}
+    cut = {k: v for k, v in data.items() if k != "outputs"}
+    cut["layers"] = layers
+    cut["forward"] = data["forward"][: index + 1] + ([f"return {name}"] if name else [])
+    return yaml.safe_dump(cut, sort_keys=False)
+
+
+def test_every_root_step_hint_is_the_shape_forward_has_there() -> None:
+    """The oracle is shape inference itself, on another spec: the forward cut after the step, returning what the
+    step assigned. A hint placed on the wrong event (the last call of a step that ends in arithmetic, a call of
+    another step) disagrees with it. Cuts that leave a block or a Sequential no forward reaches cannot infer its
+    arguments and are skipped."""
+    from netspec import api
+    from netspec.errors import SpecError
+    from netspec.middle import ir
+    from netspec.ops import fmt_shape
+
+    wrong, checked = [], 0
+    for path, text in [*((p, p.read_text()) for p in SHIPPED), *((Path(f"forward{i}.yaml"), t)
+                                                                  for i, t in enumerate(_FORWARDS))]:
+        doc, problems = _doc(text, path if path.exists() else None)
+        assert [p for p in problems if p.severity == "error"] == [], path
+        hints = dict(f.inlay_hints(doc))
+        analysis = doc.analysis
+        assert analysis is not None and analysis.program is not None
+        data = yaml.safe_load(text)
+        if not isinstance(data.get("forward"), list):
+            continue
+        for step in f.steps(doc):
+            label = hints.get((step.line, step.end))
+            stmt = analysis.program.root.body[step.index] if not step.definition else None
+            name = _assigned(stmt)
+            if label is None or stmt is None or (name is None and not isinstance(stmt, ir.Return)):
+                continue
+            try:
+                output = api.compile_spec(text=_cut(data, analysis, step.index, name),
+                                          filename=str(path) if path.exists() else None)
+            except SpecError as exc:
+                assert {d.code for d in exc.diagnostics} == {"cannot-infer"}, (path, step.index, exc)
+                continue
+            checked += 1
+            if label != f"-> {fmt_shape(output.inference.output.shape)}":
+                wrong.append((path.name, step.index, label, fmt_shape(output.inference.output.shape)))
+    assert wrong == []
+    assert checked >= 60, checked
+
+
 def test_analyses_the_cache_drops_are_freed_after_the_answer(monkeypatch: Any) -> None:
     """Freeing an old analysis (2-5 ms on a 1,000-layer spec) and the collector's pass over the new one (3-4 ms)
     wait until the diagnostics are sent."""
