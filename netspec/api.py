@@ -297,6 +297,15 @@ def cache_clear() -> None:
         _CACHE.clear()
 
 
+def cache_discard(*, text: str, filename: str | None = None) -> None:
+    """Forget the compile of ``text`` as ``compile_spec(text=text, filename=filename)`` made it. The language
+    server discards each text its documents stop keeping, so an editing session holds a few compiles, not those of
+    its last 64 keystrokes (4 MB each on a 1,000-layer spec). netspec's tools, not the public API."""
+    key = (text, filename or TEXT_FILE, _overrides_key(expand.plain_overrides(None)), (), schema.grammar())
+    with _CACHE_LOCK:
+        _CACHE.pop(key, None)
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """The pure stages build many small objects and no garbage cycles worth collecting;

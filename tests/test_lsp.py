@@ -391,12 +391,13 @@ def test_hover_and_hints_follow_the_forward_steps() -> None:
     hints = {line - first: label for (line, _), label in f.inlay_hints(doc) if line >= first}
     unit = lines.index("    forward: [conv, relu]")  # the block's forward: three instances agree
     assert [label for (line, _), label in f.inlay_hints(doc) if line == unit] == ["-> (N, 8, 8, 8)"] * 2
-    # a loop of additions (6) and a negation (10) end in arithmetic, hinted; a loop over a layer group (7) calls its
-    # layers through the loop variable and has no hint; a layer called again in the next step is placed at its
-    # first step (steps 8 and 9)
+    # every step is hinted, each where its calls are written: ending in arithmetic (a loop of additions, 6; a
+    # negation, 10), a loop over a layer group (7, its layers called through the loop variable), the same block
+    # called in two steps running (8, 9)
     assert hints == {0: "-> (N, 8, 8, 8)", 1: "-> (N, 8, 8, 8)", 2: "-> (N, 8, 8, 8)", 3: "-> (N, 4, 8, 8)",
-                     4: "-> (N, 8, 8, 8)", 5: "-> (N, 8, 8, 8)", 6: "-> (N, 8, 8, 8)", 8: "-> (N, 8, 8, 8)",
-                     10: "-> (N, 8, 8, 8)", 11: "-> (N, 8, 64)", 12: "-> (N, 8, 64)", 13: "-> (N, 8, 4)"}
+                     4: "-> (N, 8, 8, 8)", 5: "-> (N, 8, 8, 8)", 6: "-> (N, 8, 8, 8)", 7: "-> (N, 8, 8, 8)",
+                     8: "-> (N, 8, 8, 8)", 9: "-> (N, 8, 8, 8)", 10: "-> (N, 8, 8, 8)", 11: "-> (N, 8, 64)",
+                     12: "-> (N, 8, 64)", 13: "-> (N, 8, 4)"}
 
     def hover(needle: str, offset: int = 1) -> str | None:
         at = _at(OPS_SPEC, needle, offset)

@@ -443,6 +443,21 @@ forward:
   - y = relu(y) - y
   - return flatten(y, 1)
 """,
+    """netspec: 1
+name: Again
+inputs: {x: [N, 3, 256, 256]}
+layers:
+  pool: {type: MaxPool2d, kernel_size: 2}
+  conv: {type: Conv2d, out_channels: 3, kernel_size: 3, padding: 1}
+  blocks: [{type: Conv2d, out_channels: 3, kernel_size: 1, repeat: 2}]
+forward:
+  - x = pool(x)
+  - x = pool(x)
+  - x = conv(pool(conv(x)))
+  - "for block in blocks: x = pool(block(x))"
+  - x = pool(x) if pool else x
+  - return pool(x)
+""",
 ]
 
 
@@ -516,14 +531,18 @@ def test_analyses_the_cache_drops_are_freed_after_the_answer(monkeypatch: Any) -
     wait until the diagnostics are sent."""
     import gc
 
+    from netspec import api
     from netspec.tools import lsp
 
     doc, _ = _doc(LENET)
     for i in range(f.CACHE_SIZE):
         doc.update(f"{LENET}# edit {i}\n")
     assert [a.text for a in doc.retired] == [LENET] and len(doc.cache) == f.CACHE_SIZE
+    compiled = doc.retired[0].compiled
+    assert compiled is not None and api.compile_spec(text=LENET) is compiled  # netspec's compile cache has it
     doc.release()
     assert doc.retired == []
+    assert api.compile_spec(text=LENET) is not compiled  # ... and forgot it with the analysis
     doc.update(f"{LENET}# edit {f.CACHE_SIZE}\n")
     assert len(doc.retired) == 1
     doc.update(f"{LENET}# edit {f.CACHE_SIZE + 1}\n")  # a caller that never releases keeps at most one update's

@@ -194,9 +194,11 @@ class Document:
         self.release()
 
     def release(self) -> None:
-        """Free the analyses :meth:`update` let go of. The server calls it once the diagnostics are sent:
-        freeing a large spec's analysis (a 1,000-layer one's inference, trace and hovers: 2-5 ms) then costs
-        the editor no wait."""
+        """Free the analyses :meth:`update` let go of, and netspec's compile cache of their texts. The server
+        calls it once the diagnostics are sent: freeing a large spec's analysis (a 1,000-layer one's inference,
+        trace and hovers: 2-5 ms) then costs the editor no wait."""
+        for analysis in self.retired:
+            api.cache_discard(text=analysis.text, filename=self.path)
         self.retired.clear()
 
 
@@ -538,33 +540,21 @@ def _output_shape(output: Any) -> tuple[Dim, ...]:
     return output.shape  # type: ignore[no-any-return]
 
 
-def _place_events(events: list[Event], calls: list[frozenset[str]], starts: list[tuple[int, int]],
-                  ends: list[tuple[int, int, int]], names: dict[int, str], here: Callable[[str], bool]
-                  ) -> dict[int, Event]:
-    """Which step each of one instance's top-level calls belongs to (the last per step): an op or arithmetic by
-    where it is written (``starts``: each step's first character, in order; ``ends``: its line, last character and
-    index), a layer, Sequential or block by the next step, from the last placed, whose text names it."""
+def _place_events(events: list[Event], starts: list[tuple[int, int]], ends: list[tuple[int, int, int]],
+                  here: Callable[[str], bool]) -> dict[int, Event]:
+    """Which step each of one instance's events belongs to (the last per step), by where it happened
+    (``Event.span``: the call or the arithmetic in forward; ``starts``: each step's first character, in order;
+    ``ends``: its last line and character, and its index). A layer inside a Sequential is said to happen where it
+    is written, in no step: the Sequential's exit stands for it."""
     last: dict[int, Event] = {}
-    cursor = 0
     for event in events:
-        if event.kind in ("op", "arith", "neg"):
-            span = event.span
-            if span is None or not here(span.file):
-                continue
-            at = (span.line - 1, span.col - 1)
-            k = bisect.bisect_right(starts, at) - 1
-            if k < 0 or at > ends[k][:2]:
-                continue
-            cursor = ends[k][2]
-        else:
-            name = names.get(id(event.node))
-            if name is None:
-                continue  # inside a Sequential: its exit stands for it
-            found = next((j for j in range(cursor, len(calls)) if name in calls[j]), None)
-            if found is None:
-                continue
-            cursor = found
-        last[cursor] = event
+        span = event.span
+        if span is None or not here(span.file):
+            continue
+        at = (span.line - 1, span.col - 1)
+        k = bisect.bisect_right(starts, at) - 1
+        if k >= 0 and at <= ends[k][:2]:
+            last[ends[k][2]] = event
     return last
 
 
@@ -610,7 +600,6 @@ def _steps(doc: Document, analysis: Analysis) -> list[Step]:
         if not placed:
             continue
         layer_names = {str(layer.key) for layer in definition.layers}
-        names = {id(layer): str(layer.key) for layer in definition.layers}
         calls: list[frozenset[str]] = [frozenset()] * len(body)
         where: list[tuple[int, int, int]] = []  # line, start, end of each placed step (its first line)
         extents: list[tuple[int, int]] = []  # the last line and character of each
@@ -624,7 +613,7 @@ def _steps(doc: Document, analysis: Analysis) -> list[Step]:
         order = sorted(range(len(placed)), key=lambda k: where[k][:2])
         starts = [where[k][:2] for k in order]
         ends = [(*extents[k], placed[k][0]) for k in order]
-        per_instance = [(prefix, _place_events(by_instance.get(prefix, []), calls, starts, ends, names, here))
+        per_instance = [(prefix, _place_events(by_instance.get(prefix, []), starts, ends, here))
                         for prefix in prefixes.get(id(definition), [])]
         name = "" if definition.is_root else str(definition.path[-1])
         for (i, _), (line, start, end) in zip(placed, where, strict=True):
