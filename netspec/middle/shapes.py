@@ -875,8 +875,23 @@ class Interpreter(ir.NodeVisitor):
             if len(tensors) != len(args) or len(args) != n:
                 raise self.fail("bad-call", f"layer '{call.func}' takes {n} tensor input{'s' * (n > 1)}, found "
                                 f"{', '.join(_describe(a) for a in args) or 'none'}", self.path_of(call), call.span)
-            return self.apply_layer(child, tensors, self.depth, options, call.span)
+            start = len(self.trace) if self.trace is not None else 0
+            out = self.apply_layer(child, tensors, self.depth, options)
+            if self.trace is not None and len(self.trace) > start:
+                self.called_at(start, call.span)
+            return out
         return self.apply_op(call, args, kwargs)
+
+    def called_at(self, start: int, site: Span) -> None:
+        """The events of the layer, block or Sequential just called in forward (from ``start`` in the trace) say
+        where it was called: its own event (a layer's, a container's exit) and a container's enter. The layers
+        inside a Sequential keep where they are written."""
+        assert self.trace is not None
+        last = self.trace[-1]
+        last.span = site
+        first = self.trace[start]
+        if first.kind == "enter" and first.node is last.node:
+            first.span = site
 
     def call_options(self, call: ir.Call, child: Child, kwargs: dict[str, Any]) -> dict[str, Any]:
         """Keyword arguments of a layer call (MultiheadAttention's need_weights), checked against its type."""
@@ -943,27 +958,23 @@ class Interpreter(ir.NodeVisitor):
                             "call the layer in forward and unpack the tuple: `out, h = rnn(x)`")
         return x[0]
 
-    def apply_layer(self, child: Child, inputs: list[Tensor], depth: int, options: dict[str, Any] | None = None,
-                    site: Span | None = None) -> Any:
-        """``child`` applied to ``inputs``; ``site`` is the call in forward, where its trace events say it happened
-        (a layer inside a Sequential, or a Sequential model's, is said to happen where it is written)."""
+    def apply_layer(self, child: Child, inputs: list[Tensor], depth: int, options: dict[str, Any] | None = None
+                    ) -> Any:
         self.spend()  # a Sequential called in a loop applies every child each time
         qualified = self.instance.qualified(child.attr)
         if child.type == SEQUENTIAL:
             if self.trace is not None:
-                self.emit("enter", child.entry, qualified, SEQUENTIAL, tuple(inputs), None, None,
-                          site or self.span_of(child))
+                self.emit("enter", child.entry, qualified, SEQUENTIAL, tuple(inputs), None, None, self.span_of(child))
             row = self.record(qualified, SEQUENTIAL, (), 0, depth, inputs=inputs)
             start = len(self.rows) if self.rows is not None else 0
             out = self.apply_children(child.children, inputs, depth + 1)
             if row is not None:
                 self.close_container(row, start, out)
             if self.trace is not None:
-                self.emit("exit", child.entry, qualified, SEQUENTIAL, tuple(inputs), out, row,
-                          site or self.span_of(child))
+                self.emit("exit", child.entry, qualified, SEQUENTIAL, tuple(inputs), out, row, self.span_of(child))
             return out
         if child.type == ir.BLOCK:
-            return self.apply_block(child, inputs, depth, qualified, site)
+            return self.apply_block(child, inputs, depth, qualified)
         layer = child.entry
         kind = LAYERS[child.type]
         args = self.layer_args.get(qualified, child.args)
@@ -1000,7 +1011,7 @@ class Interpreter(ir.NodeVisitor):
         if self.trace is not None:
             assert row is not None
             result = _fresh(result, inputs)
-            self.emit("layer", layer, row.path, child.type, tuple(inputs), result, row, site or self.span_of(child))
+            self.emit("layer", layer, row.path, child.type, tuple(inputs), result, row, self.span_of(child))
         return result
 
     def rule_refused(self, child: Child, args: dict[str, Any], options: dict[str, Any] | None, inputs: list[Tensor],
@@ -1031,20 +1042,19 @@ class Interpreter(ir.NodeVisitor):
                          name, exc.code, f"one layer is one module with one {name}: call a layer of its own on "
                          "this input") from None
 
-    def apply_block(self, child: Child, inputs: list[Tensor], depth: int, qualified: str, site: Span | None = None
-                    ) -> Tensor:
+    def apply_block(self, child: Child, inputs: list[Tensor], depth: int, qualified: str) -> Tensor:
         memo = self.shared.memo
         if memo is not None and child.instance is None and type(self) is Interpreter:  # a pass sees every instance
-            return self.memo_block(memo, child, inputs, depth, qualified, site)
+            return self.memo_block(memo, child, inputs, depth, qualified)
         try:
             instance = self.shared.elaborator.block_instance(child, inputs, self.instance)
         except Refusal as exc:
             self.diag.add(exc.diagnostic)
             raise _Fail() from None
-        return self.enter_block(child, instance, inputs, depth, qualified, self.run_instance, site=site)
+        return self.enter_block(child, instance, inputs, depth, qualified, self.run_instance)
 
-    def memo_block(self, memo: dict[Any, Memo], child: Child, inputs: list[Tensor], depth: int, qualified: str,
-                   site: Span | None = None) -> Tensor:
+    def memo_block(self, memo: dict[Any, Memo], child: Child, inputs: list[Tensor], depth: int, qualified: str
+                   ) -> Tensor:
         """A block child's first call: the instance inferred, or, when an earlier instance had the same definition,
         argument values, inputs and depth, that one's inference repeated under this instance's path."""
         shared = self.shared
@@ -1061,7 +1071,7 @@ class Interpreter(ir.NodeVisitor):
             instances = found.reuse(shared, child, qualified)
             return self.enter_block(child, instances[id(found.instance)], inputs, depth, qualified,
                                     lambda _i, ins, _d, _q: found.replay(shared, instances, paths, ins, qualified),
-                                    None if found.row is None else found.row.macs, site)
+                                    None if found.row is None else found.row.macs)
         memo_entry = Memo(qualified, list(inputs), shared)
         shared.capturing += 1
         try:
@@ -1077,7 +1087,7 @@ class Interpreter(ir.NodeVisitor):
                 memo_entry.end(shared, out)
                 return out
 
-            out = self.enter_block(child, child.instance, inputs, depth, qualified, run, site=site)
+            out = self.enter_block(child, child.instance, inputs, depth, qualified, run)
         finally:
             shared.capturing -= 1
             memo_entry.close(shared)
@@ -1086,8 +1096,8 @@ class Interpreter(ir.NodeVisitor):
         return out
 
     def enter_block(self, child: Child, instance: Instance, inputs: list[Tensor], depth: int, qualified: str,
-                    run: Callable[[Instance, list[Tensor], int, str], Tensor | None], macs: Dim | None = None,
-                    site: Span | None = None) -> Tensor:
+                    run: Callable[[Instance, list[Tensor], int, str], Tensor | None], macs: Dim | None = None
+                    ) -> Tensor:
         """A block child's row and enter/exit events around its instance's forward (``run``; ``macs``, its
         rows' sum, where that is known)."""
         self.shared.instances[qualified] = instance
@@ -1099,7 +1109,7 @@ class Interpreter(ir.NodeVisitor):
         start = len(self.rows) if self.rows is not None else 0
         if self.trace is not None:
             self.emit("enter", child.entry, qualified, instance.definition.name, tuple(inputs), None, row,
-                      site or self.span_of(child))
+                      self.span_of(child))
         out = run(instance, inputs, depth + 1, qualified)
         if out is None:
             raise _Fail()
@@ -1107,7 +1117,7 @@ class Interpreter(ir.NodeVisitor):
             self.close_container(row, start, out, macs)
         if self.trace is not None:
             self.emit("exit", child.entry, qualified, instance.definition.name, tuple(inputs), out, row,
-                      site or self.span_of(child))
+                      self.span_of(child))
         return out
 
     def run_instance(self, instance: Instance, inputs: list[Tensor], depth: int, qualified: str) -> Tensor | None:
