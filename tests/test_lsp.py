@@ -393,11 +393,11 @@ def test_hover_and_hints_follow_the_forward_steps() -> None:
     assert [label for (line, _), label in f.inlay_hints(doc) if line == unit] == ["-> (N, 8, 8, 8)"] * 2
     # every step is hinted, each where its calls are written: ending in arithmetic (a loop of additions, 6; a
     # negation, 10), a loop over a layer group (7, its layers called through the loop variable), the same block
-    # called in two steps running (8, 9)
-    assert hints == {0: "-> (N, 8, 8, 8)", 1: "-> (N, 8, 8, 8)", 2: "-> (N, 8, 8, 8)", 3: "-> (N, 4, 8, 8)",
-                     4: "-> (N, 8, 8, 8)", 5: "-> (N, 8, 8, 8)", 6: "-> (N, 8, 8, 8)", 7: "-> (N, 8, 8, 8)",
-                     8: "-> (N, 8, 8, 8)", 9: "-> (N, 8, 8, 8)", 10: "-> (N, 8, 8, 8)", 11: "-> (N, 8, 64)",
-                     12: "-> (N, 8, 64)", 13: "-> (N, 8, 4)"}
+    # called in two steps running (8, 9); a tuple taken apart shows every item, discarded ones too (3, 12)
+    assert hints == {0: "-> (N, 8, 8, 8)", 1: "-> (N, 8, 8, 8)", 2: "-> (N, 8, 8, 8)",
+                     3: "-> (N, 4, 8, 8), (N, 4, 8, 8)", 4: "-> (N, 8, 8, 8)", 5: "-> (N, 8, 8, 8)",
+                     6: "-> (N, 8, 8, 8)", 7: "-> (N, 8, 8, 8)", 8: "-> (N, 8, 8, 8)", 9: "-> (N, 8, 8, 8)",
+                     10: "-> (N, 8, 8, 8)", 11: "-> (N, 8, 64)", 12: "-> (N, 8, 64), (N, 8, 8)", 13: "-> (N, 8, 4)"}
 
     def hover(needle: str, offset: int = 1) -> str | None:
         at = _at(OPS_SPEC, needle, offset)
@@ -405,8 +405,8 @@ def test_hover_and_hints_follow_the_forward_steps() -> None:
 
     assert hover("act(seq") == ("**act**: `ReLU`\n\n- output shape: `(N, 8, 8, 8)`\n- parameters: 0\n"
                                 "- MACs per sample: 0")
-    assert hover("chunk") == ("**forward step 3**: `chunk`\n\n- output shape: `(N, 4, 8, 8)`\n- parameters: 0\n"
-                              "- MACs per sample: 0")
+    assert hover("chunk") == ("**forward step 3**: `chunk`\n\n- output shape: `(N, 4, 8, 8), (N, 4, 8, 8)`\n"
+                              "- parameters: 0\n- MACs per sample: 0")
     assert hover("x @ w") == ("**forward step 5**: `matmul`\n\n- output shape: `(N, 8, 8, 8)`\n- parameters: 0\n"
                               "- MACs per sample: 4,096")
     assert hover("attn(") == ("**attn**: `MultiheadAttention`\n\n- output shape: `(N, 8, 64)`\n"

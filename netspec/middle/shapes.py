@@ -126,8 +126,10 @@ class Event:
     ``kind`` is "input" (a root input: ``node`` the :class:`ir.Input`), "param" (a parameter tensor read:
     the :class:`ir.ParamTensor`), "layer" (a leaf layer applied: its :class:`ir.Layer`), "op" (a functional
     op: its :class:`ir.Call`), "arith" (``+ - * / @`` on tensors: the :class:`ir.BinOp`; ``type`` the
-    symbol), "neg" (unary minus on a tensor), or "enter"/"exit" around a Sequential's or a block instance's
-    forward (the :class:`ir.Layer` of its entry; ``type`` "Sequential" or the definition's name).
+    symbol), "neg" (unary minus on a tensor), "index" (``x[...]``), "enter"/"exit" around a Sequential's or a block
+    instance's forward (the :class:`ir.Layer` of its entry; ``type`` "Sequential" or the definition's name), or
+    "step" (a forward statement done: the :class:`ir.Assign`, :class:`ir.Unpack` or :class:`ir.Return`, and in
+    ``output`` the value it assigned or returned, a tensor or not).
     ``instance`` is the module path of the instance that ran it ("" for the root), ``path`` the module path
     or row path, ``inputs`` the tensors it consumed and ``output`` what it gave (the same objects the next
     events consume: a value's producer is the event whose ``output`` holds it), ``row`` its summary row,
@@ -396,7 +398,7 @@ class Interpreter(ir.NodeVisitor):
         for stmt in body:
             self.stmt_path, self.stmt_span = stmt.path, stmt.span
             if isinstance(stmt, ir.Return):
-                return self.tensor_result(self.eval(stmt.value), stmt)
+                return self.tensor_result(self.stepped(stmt, self.eval(stmt.value)), stmt)
             returned = self.execute(stmt)
             if returned is not None:
                 return returned
@@ -464,6 +466,15 @@ class Interpreter(ir.NodeVisitor):
         self.env[stmt.target] = value
         if isinstance(value, Tensor) and self.fresh_result(stmt.value):
             self.fresh[id(value)] = value
+        if self.trace is not None:
+            self.stepped(stmt, value)
+
+    def stepped(self, stmt: ir.Stmt, value: Any) -> Any:
+        """``value``, what statement ``stmt`` assigned or returned, recorded as a "step" event where there is a trace:
+        the language server reads each forward step's value off these, whatever the step ended with."""
+        if self.trace is not None:
+            self.emit("step", stmt, "", "", (), value, None, stmt.span)
+        return value
 
     def fresh_result(self, expr: ir.Expr) -> bool:
         """The value was made by a layer or operator whose backward does not read it (see OUTPUT_FREE_BACKWARD)."""
@@ -487,7 +498,7 @@ class Interpreter(ir.NodeVisitor):
         return isinstance(child, Child) and child.type in OUTPUT_FREE_BACKWARD
 
     def visit_Return(self, stmt: ir.Return) -> Tensor:
-        return self.tensor_result(self.eval(stmt.value), stmt)
+        return self.tensor_result(self.stepped(stmt, self.eval(stmt.value)), stmt)
 
     def visit_If(self, stmt: ir.If) -> Tensor | None:
         for inner in stmt.body if self.test(stmt.test) else stmt.orelse:
@@ -546,7 +557,9 @@ class Interpreter(ir.NodeVisitor):
         return tensor
 
     def visit_Unpack(self, stmt: ir.Unpack) -> None:
-        self.unpack(stmt.targets, self.eval(stmt.value), stmt)
+        value = self.eval(stmt.value)
+        self.unpack(stmt.targets, value, stmt)
+        self.stepped(stmt, value)
 
     def unpack(self, targets: tuple[str | tuple[Any, ...], ...], value: Any, stmt: ir.Unpack) -> None:
         if not isinstance(value, tuple) or len(value) != len(targets):

@@ -84,7 +84,9 @@ class Step:
     start: int  # character where the step's text starts
     end: int  # ... and ends
     layers: frozenset[str]  # the layers it calls
-    events: tuple[tuple[str, Event], ...]  # (instance path, its last top-level event) for every instance that ran it
+    # (instance path, the "step" event of the value it leaves) for every instance that ran it
+    events: tuple[tuple[str, Event], ...]
+    calls: dict[str, Event] = field(default_factory=dict)  # by instance path: the last call it made there
 
     @property
     def event(self) -> Event | None:
@@ -179,8 +181,8 @@ class Document:
         while len(self.cache) > CACHE_SIZE:
             self.retired.append(self.cache.pop(next(iter(self.cache))))
         self.analysis = self._unread = analysis
-        if analysis.has_shapes or self.shown is None:
-            self.shown = analysis  # else: the last analysis with shapes keeps answering
+        if analysis.has_shapes or self.shown is None or analysis.parsed is not None:
+            self.shown = analysis  # else (the text does not parse): the last analysis with shapes keeps answering
         self.problems = analysis.problems
         return self.problems
 
@@ -527,10 +529,18 @@ def _calls(trace: list[Event]) -> list[Event]:
     return [e for e in trace if e.row is not None and e.kind != "enter"]
 
 
-def _step_events(trace: list[Event]) -> list[Event]:
-    """What a forward step can end with, in order: a call, or arithmetic on tensors (``x + y``, ``-x``: no row of
-    its own, and where it broadcasts, not the shape of any call in the step)."""
-    return [e for e in trace if (e.row is not None and e.kind != "enter") or e.kind in ("arith", "neg")]
+_MADE = frozenset({"step", "arith", "neg", "index"})
+
+
+def _value_text(value: Any) -> str | None:
+    """A step's value as a hint shows it: a tensor's shape; a tuple's tensors, nested ones in brackets (an LSTM's
+    ``(N, T, 5), [(1, N, 5), (1, N, 5)]``); None for a value with no tensor in it (a size, ``x.shape``)."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return fmt_shape(value.shape)
+    if not isinstance(value, tuple) or not any(_value_text(v) is not None for v in value):
+        return None
+    return ", ".join(_value_text(v) or ("None" if v is None else repr(v)) if not isinstance(v, tuple)
+                     else f"[{_value_text(v)}]" for v in value)
 
 
 def _output_shape(output: Any) -> tuple[Dim, ...]:
@@ -579,8 +589,9 @@ def _steps(doc: Document, analysis: Analysis) -> list[Step]:
     assert analysis.program is not None
     lines = analysis.text.splitlines()
     by_instance: dict[str, list[Event]] = {}
-    for event in _step_events(analysis.trace):
-        by_instance.setdefault(event.instance, []).append(event)
+    for event in analysis.trace:  # values, and what made them: calls and arithmetic
+        if event.kind in _MADE or (event.row is not None and event.kind != "enter"):
+            by_instance.setdefault(event.instance, []).append(event)
     prefixes: dict[int, list[str]] = {}
     for prefix, instance in analysis.instances.items():
         prefixes.setdefault(id(instance.definition), []).append(prefix)
@@ -613,18 +624,22 @@ def _steps(doc: Document, analysis: Analysis) -> list[Step]:
         order = sorted(range(len(placed)), key=lambda k: where[k][:2])
         starts = [where[k][:2] for k in order]
         ends = [(*extents[k], placed[k][0]) for k in order]
-        per_instance = [(prefix, _place_events(by_instance.get(prefix, []), starts, ends, here))
-                        for prefix in prefixes.get(id(definition), [])]
+        per_instance = []
+        for prefix in prefixes.get(id(definition), []):
+            events = by_instance.get(prefix, [])
+            per_instance.append((prefix, _place_events([e for e in events if e.kind == "step"], starts, ends, here),
+                                 _place_events([e for e in events if e.kind != "step"], starts, ends, here)))
         name = "" if definition.is_root else str(definition.path[-1])
         for (i, _), (line, start, end) in zip(placed, where, strict=True):
-            events = tuple((prefix, last[i]) for prefix, last in per_instance if i in last)
-            out.append(Step(name, i, line, start, end, calls[i], events))
+            left = tuple((prefix, values[i]) for prefix, values, _ in per_instance if i in values)
+            made = {prefix: last[i] for prefix, _, last in per_instance if i in last}
+            out.append(Step(name, i, line, start, end, calls[i], left, made))
     return out
 
 
 def _hint_label(step: Step, analysis: Analysis) -> str | None:
-    shapes_ = [fmt_shape(_output_shape(event.output)) for _, event in step.events]
-    if not shapes_:
+    shapes_ = [_value_text(event.output) for _, event in step.events]
+    if not shapes_ or None in shapes_:
         return None
     distinct = list(dict.fromkeys(shapes_))
     if len(distinct) == 1:
@@ -658,6 +673,8 @@ def _block_names(step: Step, analysis: Analysis) -> list[dict[str, int]]:
 def _symbolic(step: Step, analysis: Analysis) -> str | None:
     """The shape a block's step gives in every instance written with the block's names (``(N, planes, H/stride,
     W/stride)``), where one name, a product of two or a quotient of two fits every instance exactly; else None."""
+    if not all(hasattr(event.output, "shape") for _, event in step.events):
+        return None  # a tuple: each instance's written out
     shapes_ = [_output_shape(event.output) for _, event in step.events]
     if len({len(s) for s in shapes_}) != 1 or step.definition not in (analysis.program.blocks if analysis.program
                                                                        else {}):
@@ -723,26 +740,39 @@ def _count(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _row_text(title: str, row: Row, shape: tuple[Dim, ...]) -> str:
+def _row_text(title: str, row: Row, shown: str) -> str:
     return "\n".join([
         f"**{title}**: `{row.type}`",
         "",
-        f"- output shape: `{fmt_shape(shape)}`",
+        f"- output shape: `{shown}`",
         f"- parameters: {_count(row.params)}",
         f"- MACs per sample: {_count(counts.per_sample(row.macs))}",
     ])
 
 
 def _event_text(title: str, event: Event) -> str:
-    if event.row is None:  # elementwise arithmetic on tensors: no parameters, no MACs counted
-        return f"**{title}**: `{event.type}`\n\n- output shape: `{fmt_shape(_output_shape(event.output))}`"
-    return _row_text(title, event.row, _output_shape(event.output))
+    """A call's hover: its row (type, output shape, parameters, MACs per sample)."""
+    assert event.row is not None
+    return _row_text(title, event.row, fmt_shape(_output_shape(event.output)))
 
 
-def _instances_text(title: str, events: list[tuple[str, Event]]) -> str:
-    """A block's step or layer: the first instance's row, then the shape it gives in every instance."""
-    head = _event_text(title, events[0][1])
-    listed = [f"- `{prefix}`: `{fmt_shape(_output_shape(event.output))}`" for prefix, event in events[:MAX_LISTED]]
+def _step_text(title: str, value: Event, last: Event | None) -> str:
+    """A forward step's hover: the value it leaves (every tensor of a tuple), and what made it where the step's
+    last call or arithmetic did (a call's row: parameters and MACs; an operator); else the value alone
+    (indexing a call's output, a tuple taken apart, a name)."""
+    shown = _value_text(value.output) or "?"
+    if last is not None and last.output is value.output:
+        if last.row is not None:
+            return _row_text(title, last.row, shown)
+        return f"**{title}**: `{last.type}`\n\n- output shape: `{shown}`"
+    return f"**{title}**\n\n- output shape: `{shown}`"
+
+
+def _instances_text(title: str, events: list[tuple[str, Event]], head: str | None = None) -> str:
+    """A block's step or layer: the first instance's row (or ``head``), then what it gives in every instance."""
+    head = head if head is not None else _event_text(title, events[0][1])
+    listed = [f"- `{prefix}`: `{_value_text(event.output) or fmt_shape(_output_shape(event.output))}`"
+              for prefix, event in events[:MAX_LISTED]]
     if len(events) > MAX_LISTED:
         listed.append(f"- ... {len(events) - MAX_LISTED} more")
     return head + f"\n\nin {len(events)} instance(s):\n" + "\n".join(listed)
@@ -794,15 +824,18 @@ def _hover(doc: Document, pos: Position) -> str | None:
             if not step.definition:
                 if found and found[0] in step.layers and found[0] in first:
                     return _event_text(found[0], first[found[0]])
-                if step.event is not None:
-                    return _event_text(f"forward step {step.index}", step.event)
+                if step.event is not None and _value_text(step.event.output) is not None:
+                    return _step_text(f"forward step {step.index}", step.event, step.calls.get(""))
                 continue
             if found and found[0] in step.layers:
                 calls = _layer_calls(analysis, step.definition, found[0])
                 if calls:
                     return _instances_text(f"{step.definition}.{found[0]}", calls)
-            if step.events:
-                return _instances_text(f"{step.definition} forward step {step.index}", list(step.events))
+            if step.events and all(_value_text(e.output) is not None for _, e in step.events):
+                title = f"{step.definition} forward step {step.index}"
+                prefix, first_value = step.events[0]
+                return _instances_text(title, list(step.events),
+                                       _step_text(title, first_value, step.calls.get(prefix)))
     if found is None:
         return None
     word = found[0]
