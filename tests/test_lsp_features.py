@@ -563,6 +563,16 @@ def test_a_step_s_value_not_its_last_call() -> None:
     assert f.hover(doc, _at(_FORWARDS[3], "- y = fc", 2)) == "**forward step 0**: `getitem`\n\n- output shape: `(N, 5)`"
 
 
+def test_how_a_value_is_written() -> None:
+    from netspec.middle.shapes import Tensor
+
+    x, h = Tensor(("N", 8), "float32"), Tensor((1, "N", 5), "float32")
+    assert f._value_text(x) == "(N, 8)"
+    assert f._value_text((x, (h, h))) == "(N, 8), [(1, N, 5), (1, N, 5)]"
+    assert f._value_text((x, None, ("N", 8))) == "(N, 8), None, [('N', 8)]"  # need_weights=False; a shape
+    assert f._value_text(("N", 8)) is None and f._value_text(3) is None  # no tensor: no hint
+
+
 def test_a_block_step_that_is_its_input_in_some_instances_is_hinted_over_all() -> None:
     """``sc = proj(x) if proj else x``: the instances without proj leave x, and the hint covers them too."""
     text = """netspec: 1

@@ -540,7 +540,7 @@ def _value_text(value: Any) -> str | None:
     if not isinstance(value, tuple) or not any(_value_text(v) is not None for v in value):
         return None
     return ", ".join(_value_text(v) or ("None" if v is None else repr(v)) if not isinstance(v, tuple)
-                     else f"[{_value_text(v)}]" for v in value)
+                     else f"[{_value_text(v) or repr(v)}]" for v in value)
 
 
 def _output_shape(output: Any) -> tuple[Dim, ...]:
