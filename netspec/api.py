@@ -209,7 +209,8 @@ def _mapping_error(code: str, message: str, hint: str | None = None) -> SpecErro
 # What a cached result read besides the spec's own text: the directories its imports may read from and
 # every import path it resolved (as written, the importing file, the real path found).
 _Reads = tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]
-_CACHE: OrderedDict[tuple[str, str, str, tuple[str, ...], schema.Grammar], tuple[Compiled, _Reads]] = OrderedDict()
+_Key = tuple[str, str, str, tuple[str, ...], schema.Grammar]  # text, file, overrides, search path, plugins loaded
+_CACHE: OrderedDict[_Key, tuple[Compiled, _Reads]] = OrderedDict()
 _CACHE_SIZE = 64
 _CACHE_LOCK = threading.Lock()
 
@@ -217,8 +218,7 @@ _CACHE_LOCK = threading.Lock()
 def _compile_text(text: str, file: str, overrides: Mapping[str, Any] | None = None,
                   search_path: Sequence[str | os.PathLike[str]] = ()) -> Compiled:
     """Every pure stage, cached by the content of every file involved, the overrides and the plugins loaded."""
-    key = (text, file, _overrides_key(overrides), tuple(os.fspath(p) for p in search_path),
-           schema.grammar())  # one per registry: the plugins loaded
+    key = _cache_key(text, file, overrides, search_path)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
     if hit is not None and _unchanged(hit[0].files, hit[1]):
@@ -232,6 +232,12 @@ def _compile_text(text: str, file: str, overrides: Mapping[str, Any] | None = No
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return compiled
+
+
+def _cache_key(text: str, file: str, overrides: Mapping[str, Any] | None,
+               search_path: Sequence[str | os.PathLike[str]]) -> _Key:
+    return (text, file, _overrides_key(overrides), tuple(os.fspath(p) for p in search_path),
+            schema.grammar())  # one per registry: the plugins loaded
 
 
 def _compile_fresh(text: str, file: str, overrides: Mapping[str, Any] | None,
@@ -301,7 +307,7 @@ def cache_discard(*, text: str, filename: str | None = None) -> None:
     """Forget the compile of ``text`` as ``compile_spec(text=text, filename=filename)`` made it. The language
     server discards each text its documents stop keeping, so an editing session holds a few compiles, not those of
     its last 64 keystrokes (4 MB each on a 1,000-layer spec). netspec's tools, not the public API."""
-    key = (text, filename or TEXT_FILE, _overrides_key(expand.plain_overrides(None)), (), schema.grammar())
+    key = _cache_key(text, filename or TEXT_FILE, expand.plain_overrides(None), ())
     with _CACHE_LOCK:
         _CACHE.pop(key, None)
 

@@ -466,8 +466,7 @@ class Interpreter(ir.NodeVisitor):
         self.env[stmt.target] = value
         if isinstance(value, Tensor) and self.fresh_result(stmt.value):
             self.fresh[id(value)] = value
-        if self.trace is not None:
-            self.stepped(stmt, value)
+        self.stepped(stmt, value)
 
     def stepped(self, stmt: ir.Stmt, value: Any) -> Any:
         """``value``, what statement ``stmt`` assigned or returned, recorded as a "step" event where there is a trace:

@@ -86,7 +86,8 @@ class Step:
     layers: frozenset[str]  # the layers it calls
     # (instance path, the "step" event of the value it leaves) for every instance that ran it
     events: tuple[tuple[str, Event], ...]
-    calls: dict[str, Event] = field(default_factory=dict)  # by instance path: the last call it made there
+    # by instance path: the last call or arithmetic it made there (a hover names what made the value)
+    makers: dict[str, Event] = field(default_factory=dict)
 
     @property
     def event(self) -> Event | None:
@@ -825,7 +826,7 @@ def _hover(doc: Document, pos: Position) -> str | None:
                 if found and found[0] in step.layers and found[0] in first:
                     return _event_text(found[0], first[found[0]])
                 if step.event is not None and _value_text(step.event.output) is not None:
-                    return _step_text(f"forward step {step.index}", step.event, step.calls.get(""))
+                    return _step_text(f"forward step {step.index}", step.event, step.makers.get(""))
                 continue
             if found and found[0] in step.layers:
                 calls = _layer_calls(analysis, step.definition, found[0])
@@ -835,7 +836,7 @@ def _hover(doc: Document, pos: Position) -> str | None:
                 title = f"{step.definition} forward step {step.index}"
                 prefix, first_value = step.events[0]
                 return _instances_text(title, list(step.events),
-                                       _step_text(title, first_value, step.calls.get(prefix)))
+                                       _step_text(title, first_value, step.makers.get(prefix)))
     if found is None:
         return None
     word = found[0]
